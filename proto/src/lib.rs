@@ -1,0 +1,37 @@
+//! The gRPC contracts of the DTR services (generated from `proto/dtr/*.proto`) and the caller
+//! context that travels with every call in gRPC metadata.
+
+pub mod context;
+
+/// Generated code, nested as the proto packages are (`dtr.registry.v1` → `dtr::registry::v1`).
+#[allow(clippy::all, clippy::pedantic, rust_2018_idioms, missing_docs)]
+pub mod dtr {
+    pub mod registry {
+        pub mod v1 {
+            tonic::include_proto!("dtr.registry.v1");
+        }
+    }
+    pub mod import {
+        pub mod v1 {
+            tonic::include_proto!("dtr.import.v1");
+        }
+    }
+    pub mod export {
+        pub mod v1 {
+            tonic::include_proto!("dtr.export.v1");
+        }
+    }
+    pub mod tilslutning {
+        pub mod v1 {
+            tonic::include_proto!("dtr.tilslutning.v1");
+        }
+    }
+}
+
+pub use dtr::export::v1 as export;
+pub use dtr::import::v1 as import;
+pub use dtr::registry::v1 as registry;
+pub use dtr::tilslutning::v1 as tilslutning;
+
+/// Encoded `FileDescriptorSet` of all contracts, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dtr_descriptor.bin"));

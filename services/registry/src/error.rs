@@ -1,0 +1,67 @@
+//! The registry layer's one error type, and the catalogue of in-band ImportSvar errors.
+//! The catalogue is documented in `docs/fejlkoder.md`; codes are stable.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable codes of the errors an ImportSvar can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FejlKode {
+    /// A required field is missing or empty.
+    FeltMangler,
+    /// A field is longer than its maximum width.
+    FeltForLangt,
+    /// A field does not have the required format (digits, e-mail, number shape).
+    UgyldigFormat,
+    /// A coded field holds a value that is not in its code table.
+    UkendtKode,
+    /// The unit named does not exist.
+    UkendtNummer,
+    /// The series of institution numbers is used up.
+    NumreOpbrugt,
+    /// The unit was changed by someone else since the caller read it.
+    Samtidighedskonflikt,
+}
+
+impl FejlKode {
+    pub fn code(self) -> &'static str {
+        match self {
+            FejlKode::FeltMangler => "DTR0101",
+            FejlKode::FeltForLangt => "DTR0102",
+            FejlKode::UgyldigFormat => "DTR0103",
+            FejlKode::UkendtKode => "DTR0104",
+            FejlKode::UkendtNummer => "DTR0201",
+            FejlKode::NumreOpbrugt => "DTR0901",
+            FejlKode::Samtidighedskonflikt => "DTR0902",
+        }
+    }
+}
+
+/// One error of an ImportSvar: code, the field it concerns (wire name), Danish message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fejl {
+    pub kode: FejlKode,
+    pub felt: String,
+    pub besked: String,
+}
+
+impl Fejl {
+    pub fn new(kode: FejlKode, felt: &str, besked: impl Into<String>) -> Self {
+        Fejl { kode, felt: felt.to_owned(), besked: besked.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Business-rule failures: answered in-band in an ImportSvar, every one found.
+    #[error("the request breaks {} rule(s)", .0.len())]
+    Afvist(Vec<Fejl>),
+    /// Storage failed; the write did not happen. Text is for logs, never for callers.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl RegistryError {
+    pub fn afvist(f: Fejl) -> Self {
+        RegistryError::Afvist(vec![f])
+    }
+}

@@ -1,0 +1,15 @@
+//! The register (Dagtilbudsregisteret): domain model, rules, code tables and storage, shared by
+//! the import (write) and export (read) services. Knows nothing of XML or gRPC; SQL lives only in
+//! `storage`.
+
+pub mod cache;
+pub mod codes;
+pub mod error;
+pub mod model;
+pub mod numbers;
+pub mod rules;
+pub mod service;
+pub mod storage;
+
+pub use error::{Fejl, FejlKode, RegistryError};
+pub use service::Registry;

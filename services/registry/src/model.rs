@@ -1,0 +1,157 @@
+//! The three levels of the register and the fields the register maintains itself.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Aktivitetsstatus {
+    Aktiv,
+    Nedlagt,
+}
+
+impl Aktivitetsstatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aktivitetsstatus::Aktiv => "Aktiv",
+            Aktivitetsstatus::Nedlagt => "Nedlagt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Aktiv" => Some(Aktivitetsstatus::Aktiv),
+            "Nedlagt" => Some(Aktivitetsstatus::Nedlagt),
+            _ => None,
+        }
+    }
+}
+
+/// Fields every unit carries that only the register sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registerfelter {
+    pub aktivitetsstatus: Aktivitetsstatus,
+    pub oprettet_dato: DateTime<Utc>,
+    pub senest_aendret: DateTime<Utc>,
+    pub nedlagt_dato: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+/// Level 1 as a caller sends it (no number: the register issues it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DaginstitutionData {
+    pub navn: String,
+    pub ejerform_kode: i32,
+    pub lovgrundlag_kode: i32,
+    pub adm_kommune_kode: i32,
+    /// Our extension: the private owner's CVR (ejerform Privat).
+    pub ejer_cvr_nummer: Option<String>,
+}
+
+/// Level 1 as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Daginstitution {
+    pub nummer: String,
+    pub data: DaginstitutionData,
+    pub register: Registerfelter,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Adresse {
+    pub vej_navn: String,
+    pub hus_nummer: String,
+    pub etage: Option<String>,
+    pub doer: Option<String>,
+    pub post_nummer: String,
+    pub post_distrikt: String,
+    pub supplerende_bynavn: Option<String>,
+    pub kommune_kode: i32,
+    pub dar_adresse_id: Option<String>,
+    pub geo_bredde: Option<f64>,
+    pub geo_laengde: Option<f64>,
+}
+
+/// Level 2 as a caller sends it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AnvisningsenhedData {
+    pub daginstitutions_nummer: String,
+    pub navn: String,
+    pub adresse: Adresse,
+    pub inst_type3: i32,
+    pub email: Option<String>,
+    pub telefon_nummer: Option<String>,
+    pub p_nummer: String,
+}
+
+/// Level 2 as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anvisningsenhed {
+    pub nummer: String,
+    pub data: AnvisningsenhedData,
+    /// Filled from the P-number through CVR.
+    pub cvr_nummer: Option<String>,
+    pub register: Registerfelter,
+}
+
+/// Level 3 as a caller sends it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AlternativAdresseData {
+    pub enheds_nummer: String,
+    pub navn: String,
+    pub adresse: Adresse,
+    pub p_nummer: Option<String>,
+    pub email: Option<String>,
+    pub telefon_nummer: Option<String>,
+}
+
+/// Level 3 as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlternativAdresse {
+    pub nummer: String,
+    pub data: AlternativAdresseData,
+    pub cvr_nummer: Option<String>,
+    pub register: Registerfelter,
+}
+
+/// Who made a change, recorded with it (rule 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aktoer {
+    pub system: String,
+    pub organisation: Option<String>,
+    pub correlation_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Enhedstype {
+    Daginstitution,
+    Anvisningsenhed,
+    AlternativAdresse,
+}
+
+impl Enhedstype {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enhedstype::Daginstitution => "daginstitution",
+            Enhedstype::Anvisningsenhed => "anvisningsenhed",
+            Enhedstype::AlternativAdresse => "alternativ_adresse",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Handling {
+    Oprettet,
+    Aendret,
+    Flyttet,
+    Nedlagt,
+}
+
+impl Handling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handling::Oprettet => "oprettet",
+            Handling::Aendret => "aendret",
+            Handling::Flyttet => "flyttet",
+            Handling::Nedlagt => "nedlagt",
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Field rules of registry.md §5 (rule 1 and the CVR check of rule 3). Every check runs and every
+//! failure is reported, not just the first.
+
+use crate::codes::{self, CodeTables};
+use crate::error::{Fejl, FejlKode};
+use crate::model::DaginstitutionData;
+
+/// Maximum width of names and e-mail addresses.
+pub const MAX_NAVN: usize = 132;
+/// `ejerformKode` of privately owned dagtilbud, whose owner is identified by CVR.
+pub const EJERFORM_PRIVAT: i32 = 3;
+
+/// Checks presence and width of a required text field.
+fn required_text(out: &mut Vec<Fejl>, felt: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        out.push(Fejl::new(FejlKode::FeltMangler, felt, format!("Feltet {felt} skal udfyldes.")));
+    } else if value.chars().count() > max {
+        out.push(Fejl::new(
+            FejlKode::FeltForLangt,
+            felt,
+            format!("Feltet {felt} må højst være {max} tegn."),
+        ));
+    }
+}
+
+/// Checks presence of a coded field and that its value is in the code table.
+fn required_code(out: &mut Vec<Fejl>, codes: &CodeTables, felt: &str, tabel: &str, value: i32) {
+    if value == 0 {
+        out.push(Fejl::new(FejlKode::FeltMangler, felt, format!("Feltet {felt} skal udfyldes.")));
+    } else if !codes.contains(tabel, value) {
+        out.push(Fejl::new(
+            FejlKode::UkendtKode,
+            felt,
+            format!("Værdien {value} i feltet {felt} findes ikke i kodetabellen {tabel}."),
+        ));
+    }
+}
+
+/// A CVR number: 8 digits, modulus 11 with weights 2 7 6 5 4 3 2 1.
+pub fn is_valid_cvr(cvr: &str) -> bool {
+    const WEIGHTS: [u32; 8] = [2, 7, 6, 5, 4, 3, 2, 1];
+    if cvr.len() != 8 || !cvr.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = cvr.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    sum % 11 == 0
+}
+
+/// Rule 1 for a daginstitution, plus the owner's CVR for private ones.
+pub fn check_daginstitution(d: &DaginstitutionData, codes: &CodeTables) -> Vec<Fejl> {
+    let mut out = Vec::new();
+    required_text(&mut out, "daginstitutionsNavn", &d.navn, MAX_NAVN);
+    required_code(&mut out, codes, "ejerformKode", codes::EJERFORM, d.ejerform_kode);
+    required_code(&mut out, codes, "lovgrundlagKode", codes::LOVGRUNDLAG, d.lovgrundlag_kode);
+    required_code(&mut out, codes, "admKommuneKode", codes::KOMMUNER, d.adm_kommune_kode);
+    match d.ejer_cvr_nummer.as_deref().filter(|s| !s.is_empty()) {
+        Some(cvr) if !is_valid_cvr(cvr) => out.push(Fejl::new(
+            FejlKode::UgyldigFormat,
+            "ejerCvrNummer",
+            "Feltet ejerCvrNummer skal være et gyldigt CVR-nummer (8 cifre, modulus 11).",
+        )),
+        None if d.ejerform_kode == EJERFORM_PRIVAT => out.push(Fejl::new(
+            FejlKode::FeltMangler,
+            "ejerCvrNummer",
+            "En privat daginstitution skal have ejerens CVR-nummer i feltet ejerCvrNummer.",
+        )),
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::{SEED, parse_seed};
+
+    fn tables() -> CodeTables {
+        let mut t = CodeTables::default();
+        for (navn, text) in SEED {
+            t.tabeller.insert(
+                navn.into(),
+                codes::Kodetabel { navn: navn.into(), version: 1, koder: parse_seed(navn, text).unwrap() },
+            );
+        }
+        t
+    }
+
+    fn valid() -> DaginstitutionData {
+        DaginstitutionData {
+            navn: "Børnehuset Solsikken".into(),
+            ejerform_kode: 1,
+            lovgrundlag_kode: 1,
+            adm_kommune_kode: 101,
+            ejer_cvr_nummer: None,
+        }
+    }
+
+    #[test]
+    fn cvr_modulus_11() {
+        assert!(is_valid_cvr("29189854"));
+        assert!(!is_valid_cvr("29189855"));
+        assert!(!is_valid_cvr("2918985"));
+        assert!(!is_valid_cvr("2918985a"));
+    }
+
+    #[test]
+    fn valid_daginstitution_passes() {
+        assert!(check_daginstitution(&valid(), &tables()).is_empty());
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let d = DaginstitutionData {
+            navn: "x".repeat(133),
+            ejerform_kode: 0,
+            lovgrundlag_kode: 99,
+            adm_kommune_kode: 100,
+            ejer_cvr_nummer: Some("12345678".into()),
+        };
+        let codes: Vec<_> = check_daginstitution(&d, &tables()).into_iter().map(|f| (f.kode, f.felt)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (FejlKode::FeltForLangt, "daginstitutionsNavn".to_string()),
+                (FejlKode::FeltMangler, "ejerformKode".to_string()),
+                (FejlKode::UkendtKode, "lovgrundlagKode".to_string()),
+                (FejlKode::UkendtKode, "admKommuneKode".to_string()),
+                (FejlKode::UgyldigFormat, "ejerCvrNummer".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn private_needs_owner_cvr() {
+        let d = DaginstitutionData { ejerform_kode: EJERFORM_PRIVAT, lovgrundlag_kode: 4, ..valid() };
+        let f = check_daginstitution(&d, &tables());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].felt, "ejerCvrNummer");
+    }
+}

@@ -1,0 +1,96 @@
+//! Storage of the register: one interface, one implementation per backend (PostgreSQL and
+//! SQLite). Both run the same SQL text (`$N` placeholders work in both); the per-backend parts are
+//! the pool, the migrations and how a write transaction starts.
+
+mod migrations;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::codes::CodeTables;
+use crate::model::{Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling};
+
+pub use migrations::{MigrationSet, migrator};
+pub use sql::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the series of institution numbers is used up")]
+    NumbersExhausted,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// One entry of the change sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AendringRecord {
+    pub sekvensnummer: i64,
+    pub tidspunkt: DateTime<Utc>,
+    pub enhedstype: String,
+    pub nummer: String,
+    pub handling: String,
+    pub version: i64,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub tidspunkt: DateTime<Utc>,
+    pub system: String,
+    pub organisation: Option<String>,
+    pub correlation_id: String,
+    pub operation: String,
+    pub nummer: Option<String>,
+    pub udfald: String,
+}
+
+/// A completed write, for the audit trail and the change sequence.
+#[derive(Debug, Clone, Copy)]
+pub struct Skrivning<'a> {
+    pub aktoer: &'a Aktoer,
+    pub operation: &'a str,
+    pub enhedstype: Enhedstype,
+    pub handling: Handling,
+}
+
+#[async_trait]
+pub trait RegistryStore: Send + Sync + 'static {
+    /// Applies pending migrations and seeds the code tables on first run.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn load_code_tables(&self) -> Result<CodeTables, StoreError>;
+
+    /// Issues a number and stores a new daginstitution, its first version, a change-sequence
+    /// entry and an audit record in one transaction.
+    async fn insert_daginstitution(
+        &self,
+        data: &DaginstitutionData,
+        aktoer: &Aktoer,
+    ) -> Result<Daginstitution, StoreError>;
+    async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError>;
+
+    /// Changes after `sekvensnummer`, in order, at most `max`.
+    async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError>;
+    async fn audit_by_correlation(&self, correlation_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
+pub async fn connect(url: &str) -> Result<Arc<dyn RegistryStore>, StoreError> {
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "unsupported database URL scheme (want postgres:// or sqlite:): {}",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}

@@ -1,0 +1,353 @@
+//! The SQL implementation of [`RegistryStore`], instantiated once per backend by a macro: the
+//! queries are the same text on PostgreSQL and SQLite, the types are not.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
+use super::{AendringRecord, AuditRecord, RegistryStore, StoreError};
+use crate::codes::{self, CodeTables, Kodetabel};
+use crate::model::{Aktivitetsstatus, Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter};
+use crate::numbers;
+
+/// PostgreSQL: the distributed mode's store.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+/// SQLite: the embedded default's store (one file in the data directory).
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Durable before acknowledged: FULL syncs the WAL on every commit.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Writers take the write lock up front: a deferred transaction that reads first and
+    /// writes later can fail with SQLITE_BUSY instead of waiting.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+fn registerfelter<R: Row>(row: &R) -> Result<Registerfelter, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<chrono::DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let status: String = row.try_get("aktivitetsstatus")?;
+    Ok(Registerfelter {
+        aktivitetsstatus: Aktivitetsstatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("aktivitetsstatus {status:?}")))?,
+        oprettet_dato: row.try_get("oprettet_dato")?,
+        senest_aendret: row.try_get("senest_aendret")?,
+        nedlagt_dato: row.try_get("nedlagt_dato")?,
+        version: row.try_get("version")?,
+    })
+}
+
+const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
+     FROM daginstitution WHERE nummer = $1";
+
+macro_rules! impl_registry_store {
+    ($store:ty, $db:ty, $migrations:expr) => {
+        impl $store {
+            fn daginstitution_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
+                Ok(Daginstitution {
+                    nummer: row.try_get("nummer")?,
+                    data: DaginstitutionData {
+                        navn: row.try_get("navn")?,
+                        ejerform_kode: row.try_get("ejerform_kode")?,
+                        lovgrundlag_kode: row.try_get("lovgrundlag_kode")?,
+                        adm_kommune_kode: row.try_get("adm_kommune_kode")?,
+                        ejer_cvr_nummer: row.try_get("ejer_cvr_nummer")?,
+                    },
+                    register: registerfelter(row)?,
+                })
+            }
+
+            /// Takes the next value of a counter; serialises writers until commit.
+            async fn next_counter(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                navn: &'static str,
+                max: i64,
+            ) -> Result<Option<i64>, StoreError> {
+                let v: Option<i64> = sqlx::query_scalar(
+                    "UPDATE taeller SET vaerdi = vaerdi + 1 WHERE navn = $1 AND vaerdi <= $2 RETURNING vaerdi - 1",
+                )
+                .bind(navn)
+                .bind(max)
+                .fetch_optional(&mut **tx)
+                .await?;
+                Ok(v)
+            }
+
+            /// Appends the version, the change-sequence entry and the audit record of a write.
+            async fn record_write(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                nummer: &str,
+                version: i64,
+                snapshot_json: String,
+                w: super::Skrivning<'_>,
+            ) -> Result<(), StoreError> {
+                let now = Utc::now();
+                let seq = Self::next_counter(tx, "sekvens", i64::MAX - 1)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("change sequence counter missing".into()))?;
+                sqlx::query(
+                    "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(nummer)
+                .bind(version)
+                .bind(w.enhedstype.as_str())
+                .bind(snapshot_json)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO aendring (sekvensnummer, tidspunkt, enhedstype, nummer, handling, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(seq)
+                .bind(now)
+                .bind(w.enhedstype.as_str())
+                .bind(nummer)
+                .bind(w.handling.as_str())
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO audit (tidspunkt, system, organisation, correlation_id, operation, nummer, udfald) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'OK')",
+                )
+                .bind(now)
+                .bind(&w.aktoer.system)
+                .bind(w.aktoer.organisation.as_deref())
+                .bind(&w.aktoer.correlation_id)
+                .bind(w.operation)
+                .bind(nummer)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn seed_code_tables(&self) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                for (navn, text) in codes::SEED {
+                    let koder = codes::parse_seed(navn, text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let fresh = sqlx::query("INSERT INTO kodetabel (navn, version) VALUES ($1, 1) ON CONFLICT DO NOTHING")
+                        .bind(navn)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if fresh == 0 {
+                        continue; // seeded before; the back office may have edited it since
+                    }
+                    for (kode, tekst) in koder {
+                        sqlx::query("INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3)")
+                            .bind(navn)
+                            .bind(kode)
+                            .bind(tekst)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                let matrix = codes::parse_krydsvalidering(codes::KRYDSVALIDERING_SEED)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                for (e, l, t) in matrix {
+                    sqlx::query(
+                        "INSERT INTO krydsvalidering (ejerform_kode, lovgrundlag_kode, inst_type3) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(e)
+                    .bind(l)
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl RegistryStore for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                migrator(&$migrations).run(&self.pool).await?;
+                self.seed_code_tables().await
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn load_code_tables(&self) -> Result<CodeTables, StoreError> {
+                let mut out = CodeTables::default();
+                for row in sqlx::query("SELECT navn, version FROM kodetabel").fetch_all(&self.pool).await? {
+                    let navn: String = row.try_get("navn")?;
+                    let version: i64 = row.try_get("version")?;
+                    out.version += version;
+                    out.tabeller.insert(navn.clone(), Kodetabel { navn, version, koder: Default::default() });
+                }
+                for row in sqlx::query("SELECT navn, kode, tekst FROM kode").fetch_all(&self.pool).await? {
+                    let navn: String = row.try_get("navn")?;
+                    if let Some(t) = out.tabeller.get_mut(&navn) {
+                        t.koder.insert(row.try_get("kode")?, row.try_get("tekst")?);
+                    }
+                }
+                for row in sqlx::query("SELECT ejerform_kode, lovgrundlag_kode, inst_type3 FROM krydsvalidering")
+                    .fetch_all(&self.pool)
+                    .await?
+                {
+                    out.krydsvalidering.insert((
+                        row.try_get("ejerform_kode")?,
+                        row.try_get("lovgrundlag_kode")?,
+                        row.try_get("inst_type3")?,
+                    ));
+                }
+                Ok(out)
+            }
+
+            async fn insert_daginstitution(
+                &self,
+                data: &DaginstitutionData,
+                aktoer: &Aktoer,
+            ) -> Result<Daginstitution, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
+                    .await?
+                    .ok_or(StoreError::NumbersExhausted)?;
+                let now = Utc::now();
+                let record = Daginstitution {
+                    nummer: numbers::format(n),
+                    data: data.clone(),
+                    register: Registerfelter {
+                        aktivitetsstatus: Aktivitetsstatus::Aktiv,
+                        oprettet_dato: now,
+                        senest_aendret: now,
+                        nedlagt_dato: None,
+                        version: 1,
+                    },
+                };
+                sqlx::query(
+                    "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+                     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1)",
+                )
+                .bind(&record.nummer)
+                .bind(&data.navn)
+                .bind(data.ejerform_kode)
+                .bind(data.lovgrundlag_kode)
+                .bind(data.adm_kommune_kode)
+                .bind(data.ejer_cvr_nummer.as_deref())
+                .bind(Aktivitetsstatus::Aktiv.as_str())
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let json = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let w = super::Skrivning {
+                    aktoer,
+                    operation: "InsertDaginstitution",
+                    enhedstype: Enhedstype::Daginstitution,
+                    handling: Handling::Oprettet,
+                };
+                Self::record_write(&mut tx, &record.nummer, 1, json, w).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
+                let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::daginstitution_from_row).transpose()
+            }
+
+            async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT sekvensnummer, tidspunkt, enhedstype, nummer, handling, version FROM aendring \
+                     WHERE sekvensnummer > $1 ORDER BY sekvensnummer LIMIT $2",
+                )
+                .bind(sekvensnummer)
+                .bind(max)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(AendringRecord {
+                            sekvensnummer: r.try_get("sekvensnummer")?,
+                            tidspunkt: r.try_get("tidspunkt")?,
+                            enhedstype: r.try_get("enhedstype")?,
+                            nummer: r.try_get("nummer")?,
+                            handling: r.try_get("handling")?,
+                            version: r.try_get("version")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn audit_by_correlation(&self, correlation_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT tidspunkt, system, organisation, correlation_id, operation, nummer, udfald FROM audit \
+                     WHERE correlation_id = $1 ORDER BY id",
+                )
+                .bind(correlation_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(AuditRecord {
+                            tidspunkt: r.try_get("tidspunkt")?,
+                            system: r.try_get("system")?,
+                            organisation: r.try_get("organisation")?,
+                            correlation_id: r.try_get("correlation_id")?,
+                            operation: r.try_get("operation")?,
+                            nummer: r.try_get("nummer")?,
+                            udfald: r.try_get("udfald")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+impl_registry_store!(PostgresStore, sqlx::Postgres, REGISTRY_POSTGRES);
+impl_registry_store!(SqliteStore, sqlx::Sqlite, REGISTRY_SQLITE);
