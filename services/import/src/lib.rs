@@ -1,1 +1,76 @@
+//! gRPC ImportService: maps requests to the registry's domain operations and answers ImportSvar.
+//! Business-rule failures are answered in-band; only infrastructure failures become a status.
+//! Operations not implemented here answer UNIMPLEMENTED until the import issue builds them.
 
+use tonic::{Request, Response, Status};
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::import::import_service_server::ImportService;
+use dtr_proto::import::{HelloWorldRequest, HelloWorldResponse, InsertDaginstitutionRequest};
+use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
+use dtr_registry::model::{Aktoer, DaginstitutionData};
+use dtr_registry::{Registry, RegistryError};
+
+pub struct ImportGrpc {
+    registry: Registry,
+}
+
+impl ImportGrpc {
+    pub fn new(registry: Registry) -> Self {
+        ImportGrpc { registry }
+    }
+}
+
+fn aktoer(ctx: &CallerContext) -> Aktoer {
+    Aktoer {
+        system: ctx.system.clone(),
+        organisation: ctx.organisation.clone(),
+        correlation_id: ctx.correlation_id.clone(),
+    }
+}
+
+/// The one mapping from the registry's error to this transport.
+fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Response<ImportSvar>, Status> {
+    match result {
+        Ok(nummer) => Ok(Response::new(ImportSvar { ok: true, nummer, fejl: vec![] })),
+        Err(RegistryError::Afvist(fejl)) => Ok(Response::new(ImportSvar {
+            ok: false,
+            nummer: String::new(),
+            fejl: fejl
+                .into_iter()
+                .map(|f| FejlPb { kode: f.kode.code().to_owned(), felt: f.felt, besked: f.besked })
+                .collect(),
+        })),
+        Err(RegistryError::Storage(e)) => {
+            tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "import write failed");
+            Err(Status::unavailable("registeret kunne ikke gemme ændringen; prøv igen"))
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ImportService for ImportGrpc {
+    async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
+        Ok(Response::new(HelloWorldResponse { message: format!("Hello {}", chrono::Utc::now().to_rfc3339()) }))
+    }
+
+    async fn insert_daginstitution(
+        &self,
+        request: Request<InsertDaginstitutionRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let d = request.into_inner().daginstitution.unwrap_or_default();
+        let data = DaginstitutionData {
+            navn: d.daginstitutions_navn,
+            ejerform_kode: d.ejerform_kode,
+            lovgrundlag_kode: d.lovgrundlag_kode,
+            adm_kommune_kode: d.adm_kommune_kode,
+            ejer_cvr_nummer: d.ejer_cvr_nummer.filter(|s| !s.is_empty()),
+        };
+        let result = self.registry.insert_daginstitution(&data, &aktoer(&ctx)).await.map(|d| d.nummer);
+        if let Ok(n) = &result {
+            tracing::info!(nummer = %n, system = %ctx.system, correlation_id = %ctx.correlation_id, "daginstitution created");
+        }
+        svar(result, &ctx)
+    }
+}

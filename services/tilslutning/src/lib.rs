@@ -1,1 +1,10 @@
+//! The tilslutning service: organisations, providers' systems and their credentials, the service
+//! catalogue, connection and data-access agreements, and the access decisions the gateway asks.
 
+pub mod credentials;
+pub mod grpc;
+pub mod model;
+pub mod store;
+
+pub use grpc::TilslutningGrpc;
+pub use store::{TilslutningStore, connect};

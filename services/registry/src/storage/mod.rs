@@ -2,7 +2,6 @@
 //! SQLite). Both run the same SQL text (`$N` placeholders work in both); the per-backend parts are
 //! the pool, the migrations and how a write transaction starts.
 
-mod migrations;
 mod sql;
 
 use std::sync::Arc;
@@ -13,7 +12,6 @@ use chrono::{DateTime, Utc};
 use crate::codes::CodeTables;
 use crate::model::{Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling};
 
-pub use migrations::{MigrationSet, migrator};
 pub use sql::{PostgresStore, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,14 +81,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
 pub async fn connect(url: &str) -> Result<Arc<dyn RegistryStore>, StoreError> {
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
-    } else {
-        Err(StoreError::Corrupt(format!(
-            "unsupported database URL scheme (want postgres:// or sqlite:): {}",
-            url.split(':').next().unwrap_or_default()
-        )))
+    match dtr_migrations::backend_of(url) {
+        Some(dtr_migrations::Backend::Postgres) => Ok(Arc::new(PostgresStore::connect(url).await?)),
+        Some(dtr_migrations::Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url).await?)),
+        None => Err(StoreError::Corrupt("unsupported database URL (want postgres://… or sqlite:…)".into())),
     }
 }

@@ -1,16 +1,13 @@
 //! The SQL implementation of [`RegistryStore`], instantiated once per backend by a macro: the
 //! queries are the same text on PostgreSQL and SQLite, the types are not.
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
-use super::migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
+use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
 use super::{AendringRecord, AuditRecord, RegistryStore, StoreError};
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{Aktivitetsstatus, Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter};
@@ -24,12 +21,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool: dtr_migrations::postgres_pool(url).await? })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
@@ -45,15 +37,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Durable before acknowledged: FULL syncs the WAL on every commit.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool: dtr_migrations::sqlite_pool(url).await? })
     }
 
     /// Writers take the write lock up front: a deferred transaction that reads first and

@@ -1,0 +1,95 @@
+//! Database plumbing shared by the stores: connection pools per backend, and migrations compiled
+//! into the binary and kept per schema in their own migrations table, so the registry and the
+//! tilslutning schemas can share one database or live in two.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// The migrations of one schema for one backend: (version, description, SQL).
+pub struct MigrationSet {
+    pub table: &'static str,
+    pub files: &'static [(i64, &'static str, &'static str)],
+}
+
+pub fn migrator(set: &MigrationSet) -> Migrator {
+    let migrations: Vec<Migration> = set
+        .files
+        .iter()
+        .map(|(version, desc, sql)| {
+            Migration::new(*version, Cow::Borrowed(*desc), MigrationType::Simple, (*sql).into_sql_str(), false)
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        // Another schema's migrations may share the database.
+        ignore_missing: true,
+        table_name: Cow::Borrowed(set.table),
+        ..Migrator::DEFAULT
+    }
+}
+
+pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
+    table: "_dtr_registry_migrations",
+    files: &[(1, "registry", include_str!("../postgres/registry/0001_registry.sql"))],
+};
+
+pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
+    table: "_dtr_registry_migrations",
+    files: &[(1, "registry", include_str!("../sqlite/registry/0001_registry.sql"))],
+};
+
+pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
+    table: "_dtr_tilslutning_migrations",
+    files: &[(1, "tilslutning", include_str!("../postgres/tilslutning/0001_tilslutning.sql"))],
+};
+
+pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
+    table: "_dtr_tilslutning_migrations",
+    files: &[(1, "tilslutning", include_str!("../sqlite/tilslutning/0001_tilslutning.sql"))],
+};
+
+/// A PostgreSQL pool for one service.
+pub async fn postgres_pool(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+}
+
+/// A SQLite pool on a file (created if missing), durable on every commit.
+pub async fn sqlite_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
+    let opts = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Durable before acknowledged: FULL syncs the WAL on every commit.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new().max_connections(8).connect_with(opts).await
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+pub fn backend_of(url: &str) -> Option<Backend> {
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Some(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Some(Backend::Sqlite)
+    } else {
+        None
+    }
+}
