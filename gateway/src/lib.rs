@@ -1,1 +1,345 @@
+//! The public edge of DTR: HTTPS, HTTP Basic Authentication, SOAP 1.1/1.2 ↔ gRPC, WSDL.
+//! It holds no business rules and owns no tables: every answer comes from a service.
 
+pub mod auth;
+pub mod error;
+pub mod ops;
+pub mod soap;
+pub mod tls;
+pub mod wsdl;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::export::export_service_client::ExportServiceClient;
+use dtr_proto::import::import_service_client::ImportServiceClient;
+use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
+
+use crate::error::GatewayError;
+use crate::soap::{Limits, SoapVersion};
+
+pub const IMPORT_PATH: &str = "/services/DTR/ImportService/v2";
+pub const EXPORT_PATH: &str = "/services/DTR/ExportService/v2";
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// The SOAP services the gateway publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoapService {
+    Import,
+    Export,
+}
+
+impl SoapService {
+    pub fn name(self) -> &'static str {
+        match self {
+            SoapService::Import => "ImportService",
+            SoapService::Export => "ExportService",
+        }
+    }
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            SoapService::Import => "urn:dtr:import:v2",
+            SoapService::Export => "urn:dtr:export:v2",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            SoapService::Import => IMPORT_PATH,
+            SoapService::Export => EXPORT_PATH,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub import_url: String,
+    pub export_url: String,
+    pub tilslutning_url: String,
+    /// Public base URL (`https://host:port`) for WSDL addresses; else taken from the request.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub limits: Limits,
+    /// Longest a backend call may take.
+    pub backend_timeout: Duration,
+}
+
+impl GatewayConfig {
+    pub fn new(import_url: String, export_url: String, tilslutning_url: String) -> Self {
+        GatewayConfig {
+            import_url,
+            export_url,
+            tilslutning_url,
+            public_url: None,
+            max_body_bytes: 10 * 1024 * 1024,
+            limits: Limits::default(),
+            backend_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// gRPC clients of the services. Channels connect lazily and reconnect by themselves, so the
+/// gateway starts before the services and recovers when one comes back.
+#[derive(Clone)]
+pub struct Clients {
+    import: ImportServiceClient<Channel>,
+    export: ExportServiceClient<Channel>,
+    tilslutning: TilslutningServiceClient<Channel>,
+    timeout: Duration,
+}
+
+fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+impl Clients {
+    pub fn new(cfg: &GatewayConfig) -> Result<Self, tonic::transport::Error> {
+        Ok(Clients {
+            import: ImportServiceClient::new(channel(&cfg.import_url)?),
+            export: ExportServiceClient::new(channel(&cfg.export_url)?),
+            tilslutning: TilslutningServiceClient::new(channel(&cfg.tilslutning_url)?),
+            timeout: cfg.backend_timeout,
+        })
+    }
+
+    pub fn import(&self) -> ImportServiceClient<Channel> {
+        self.import.clone()
+    }
+
+    pub fn export(&self) -> ExportServiceClient<Channel> {
+        self.export.clone()
+    }
+
+    pub fn tilslutning(&self) -> TilslutningServiceClient<Channel> {
+        self.tilslutning.clone()
+    }
+
+    /// A request carrying the caller context, the trace context and the deadline.
+    pub fn request<T>(&self, ctx: &CallerContext, msg: T) -> tonic::Request<T> {
+        let mut req = ctx.request(msg);
+        dtr_telemetry::inject_trace_context(req.metadata_mut());
+        req.set_timeout(self.timeout);
+        req
+    }
+}
+
+struct Inner {
+    clients: Clients,
+    config: GatewayConfig,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
+        Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config })))
+    }
+}
+
+/// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt`).
+pub fn app(state: AppState) -> Router {
+    let max_body = state.0.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(IMPORT_PATH, get(wsdl_import).post(post_import))
+        .route(EXPORT_PATH, get(wsdl_export).post(post_export))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful
+/// with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    state: AppState,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    if let Some(tx) = bound {
+        let h = handle.clone();
+        tokio::spawn(async move {
+            if let Some(a) = h.listening().await {
+                let _ = tx.send(a);
+            }
+        });
+    }
+    axum_server::bind_rustls(addr, tls).handle(handle).serve(app(state).into_make_service()).await
+}
+
+fn correlation_id(headers: &HeaderMap) -> String {
+    // A caller's own id is kept if it is short and plain; otherwise we issue one.
+    headers
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+async fn wsdl_import(state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>) -> Response {
+    wsdl_response(&state, &headers, &q, SoapService::Import)
+}
+
+async fn wsdl_export(state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>) -> Response {
+    wsdl_response(&state, &headers, &q, SoapService::Export)
+}
+
+fn wsdl_response(state: &AppState, headers: &HeaderMap, q: &[(String, String)], service: SoapService) -> Response {
+    if !q.iter().any(|(k, _)| k.eq_ignore_ascii_case("wsdl")) {
+        return (StatusCode::NOT_FOUND, "Hent WSDL med ?wsdl, eller send SOAP-kald med POST.").into_response();
+    }
+    let base = state.0.config.public_url.clone().unwrap_or_else(|| base_url(headers));
+    let body = wsdl::wsdl(service, &format!("{}{}", base.trim_end_matches('/'), service.path()));
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// Scheme and host the client used (honouring a proxy's X-Forwarded-* headers).
+fn base_url(headers: &HeaderMap) -> String {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim());
+    let proto = h("x-forwarded-proto").filter(|p| *p == "http" || *p == "https").unwrap_or("https");
+    let host = h("x-forwarded-host")
+        .or_else(|| h("host"))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+        .unwrap_or("localhost");
+    format!("{proto}://{host}")
+}
+
+async fn post_import(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    handle_soap(state.0, SoapService::Import, headers, body).await
+}
+
+async fn post_export(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    handle_soap(state.0, SoapService::Export, headers, body).await
+}
+
+async fn handle_soap(
+    state: AppState,
+    service: SoapService,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let cid = correlation_id(&headers);
+    let span = tracing::info_span!("soap", correlation_id = %cid, service = service.name(),
+        operation = tracing::field::Empty, system = tracing::field::Empty);
+    let mut resp = async {
+        let hinted = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(SoapVersion::from_content_type);
+        let system = match auth::authenticate(&state.0.clients, &headers, &cid).await {
+            Ok(s) => s,
+            Err(auth::AuthError::Denied) => {
+                tracing::info!("authentication refused");
+                return unauthorized();
+            }
+            Err(auth::AuthError::Backend(s)) => {
+                return fault_response(hinted.unwrap_or(SoapVersion::V11), &GatewayError::Backend(s), &cid);
+            }
+        };
+        tracing::Span::current().record("system", system.id.as_str());
+        match soap_call(&state, service, &headers, hinted, body, &system, &cid).await {
+            Ok((version, xml)) => {
+                ([(header::CONTENT_TYPE, version.content_type())], soap::xml::envelope(version, &xml)).into_response()
+            }
+            Err((version, e)) => fault_response(version, &e, &cid),
+        }
+    }
+    .instrument(span)
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&cid) {
+        resp.headers_mut().insert(CORRELATION_HEADER, v);
+    }
+    resp
+}
+
+/// Parses, dispatches and answers one call. Errors carry the SOAP version to answer in.
+async fn soap_call(
+    state: &AppState,
+    service: SoapService,
+    headers: &HeaderMap,
+    hinted: Option<SoapVersion>,
+    body: Result<Bytes, BytesRejection>,
+    system: &auth::System,
+    cid: &str,
+) -> Result<(SoapVersion, String), (SoapVersion, GatewayError)> {
+    let guess = hinted.unwrap_or(SoapVersion::V11);
+    let Some(hinted) = hinted else {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("ingen");
+        return Err((guess, GatewayError::MediaType(format!(
+            "Content-Type {ct:?} er ikke SOAP: brug text/xml (SOAP 1.1) eller application/soap+xml (SOAP 1.2)."
+        ))));
+    };
+    let body = body.map_err(|_| (guess, GatewayError::TooLarge))?;
+    let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| (guess, GatewayError::Schema("beskeden er ikke gyldig UTF-8".into())))?;
+    let env = soap::parse(text, &state.0.config.limits).map_err(|e| (guess, e.into()))?;
+    let version = env.version;
+    if version != hinted {
+        return Err((version, GatewayError::MediaType(format!(
+            "Content-Type passer ikke til SOAP-versionen i Envelope: brug {} til denne Envelope.",
+            version.content_type().split(';').next().unwrap_or_default()
+        ))));
+    }
+    let op = env.operation;
+    tracing::Span::current().record("operation", op.name.as_str());
+    if op.ns.as_deref() != Some(service.namespace()) {
+        return Err((version, GatewayError::UnknownOperation(format!("{{{}}}{}", op.ns.as_deref().unwrap_or(""), op.name))));
+    }
+    let ctx = CallerContext {
+        system: system.id.clone(),
+        organisation: None,
+        correlation_id: cid.to_owned(),
+        regelsaet: dtr_proto::context::Regelsaet::V2,
+    };
+    let clients = &state.0.clients;
+    let result = match service {
+        SoapService::Import => ops::import::call(clients, &op, &ctx).await,
+        SoapService::Export => ops::export::call(clients, &op, &ctx).await,
+    };
+    result.map(|xml| (version, xml)).map_err(|e| (version, e))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, r#"Basic realm="DTR", charset="UTF-8""#)],
+        "Adgang nægtet: angiv systemets brugernavn og adgangskode (HTTP Basic).",
+    )
+        .into_response()
+}
+
+fn fault_response(version: SoapVersion, e: &GatewayError, cid: &str) -> Response {
+    let fault = e.to_fault();
+    match e {
+        GatewayError::Backend(s) => tracing::warn!(code = ?s.code(), message = %s.message(), fault = fault.code, "backend call failed"),
+        other => tracing::info!(error = %other, fault = fault.code, "request refused"),
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let body = fault.to_xml(version, cid, &now);
+    (fault.http_status(version), [(header::CONTENT_TYPE, version.content_type())], body).into_response()
+}

@@ -1,0 +1,66 @@
+//! HTTP Basic Authentication of calling systems, checked by the tilslutning service.
+
+use base64::Engine;
+use http::HeaderMap;
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::tilslutning::AuthenticateRequest;
+
+use crate::Clients;
+
+/// An authenticated calling system.
+#[derive(Debug, Clone)]
+pub struct System {
+    pub id: String,
+    pub udbyder_kode: String,
+}
+
+#[derive(Debug)]
+pub enum AuthError {
+    /// No credentials, malformed ones, or wrong ones: all answered 401 alike.
+    Denied,
+    /// The tilslutning service could not answer.
+    Backend(tonic::Status),
+}
+
+/// Username and password from an `Authorization: Basic …` header.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_owned(), pass.to_owned()))
+}
+
+pub async fn authenticate(clients: &Clients, headers: &HeaderMap, correlation_id: &str) -> Result<System, AuthError> {
+    let (brugernavn, adgangskode) = basic_credentials(headers).ok_or(AuthError::Denied)?;
+    let mut ctx = CallerContext::internal("gateway");
+    ctx.correlation_id = correlation_id.to_owned();
+    let req = clients.request(&ctx, AuthenticateRequest { brugernavn, adgangskode });
+    let answer = clients.tilslutning().authenticate(req).await.map_err(AuthError::Backend)?.into_inner();
+    if answer.ok {
+        Ok(System { id: answer.udbydersystem_id, udbyder_kode: answer.udbyder_kode })
+    } else {
+        Err(AuthError::Denied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_header() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, "Basic dXNlcjpwYTpzcw==".parse().unwrap());
+        assert_eq!(basic_credentials(&h), Some(("user".into(), "pa:ss".into())));
+        h.insert(http::header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert_eq!(basic_credentials(&h), None);
+        h.insert(http::header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(basic_credentials(&h), None);
+    }
+}

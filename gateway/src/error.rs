@@ -1,0 +1,86 @@
+//! The gateway's one error type and its one mapping to a SOAP fault. Codes are stable and
+//! catalogued in `docs/gateway-fejlkoder.md`.
+
+use crate::soap::{Fault, FaultKind, ParseError};
+
+pub mod codes {
+    /// Internal error in the gateway or a service.
+    pub const INTERNAL: &str = "IPL000001";
+    /// The request is not well-formed or does not follow the schema.
+    pub const SCHEMA: &str = "IPL000002";
+    /// The Body names an operation the service does not have.
+    pub const UNKNOWN_OPERATION: &str = "IPL000003";
+    /// Content-Type and envelope version do not match, or the media type is not SOAP.
+    pub const MEDIA_TYPE: &str = "IPL000004";
+    /// A service behind the gateway cannot be reached; retry later.
+    pub const UNAVAILABLE: &str = "IPL000005";
+    /// The request is larger than the gateway accepts.
+    pub const TOO_LARGE: &str = "IPL000006";
+    /// The operation exists but is not available yet in this version of the system.
+    pub const NOT_AVAILABLE: &str = "IPL000007";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A field or element breaks the schema; the message names it (Danish).
+    #[error("{0}")]
+    Schema(String),
+    #[error("ukendt operation {0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    MediaType(String),
+    #[error("request body too large")]
+    TooLarge,
+    #[error("operation {0} not available yet")]
+    NotAvailable(String),
+    /// A backend call failed; the status is logged, never shown.
+    #[error("backend: {0}")]
+    Backend(tonic::Status),
+}
+
+impl GatewayError {
+    pub fn to_fault(&self) -> Fault {
+        use GatewayError::*;
+        match self {
+            Parse(ParseError::VersionMismatch(_)) => {
+                Fault::new(FaultKind::VersionMismatch, codes::MEDIA_TYPE, format!("Forkert SOAP-version: {self}"))
+            }
+            Parse(e) => Fault::new(FaultKind::Sender, codes::SCHEMA, format!("Beskeden kan ikke læses: {e}")),
+            Schema(m) => Fault::new(FaultKind::Sender, codes::SCHEMA, format!("Beskeden følger ikke skemaet: {m}")),
+            UnknownOperation(op) => Fault::new(
+                FaultKind::Sender,
+                codes::UNKNOWN_OPERATION,
+                format!("Servicen har ingen operation ved navn {op}."),
+            ),
+            MediaType(m) => Fault::new(FaultKind::Sender, codes::MEDIA_TYPE, m.clone()),
+            TooLarge => Fault::new(FaultKind::Sender, codes::TOO_LARGE, "Beskeden er for stor."),
+            NotAvailable(op) => Fault::new(
+                FaultKind::Receiver,
+                codes::NOT_AVAILABLE,
+                format!("Operationen {op} er endnu ikke tilgængelig i denne version af registeret."),
+            ),
+            Backend(status) => backend_fault(status),
+        }
+    }
+}
+
+fn backend_fault(status: &tonic::Status) -> Fault {
+    use tonic::Code::*;
+    match status.code() {
+        Unavailable | DeadlineExceeded | Cancelled | ResourceExhausted => Fault::new(
+            FaultKind::Receiver,
+            codes::UNAVAILABLE,
+            "Tjenesten er midlertidigt utilgængelig. Prøv igen om lidt.",
+        ),
+        Unimplemented => Fault::new(
+            FaultKind::Receiver,
+            codes::NOT_AVAILABLE,
+            "Operationen er endnu ikke tilgængelig i denne version af registeret.",
+        ),
+        // Our services word InvalidArgument messages for callers.
+        InvalidArgument => Fault::new(FaultKind::Sender, codes::SCHEMA, status.message().to_owned()),
+        _ => Fault::new(FaultKind::Receiver, codes::INTERNAL, "Der opstod en intern fejl. Kontakt registerets drift."),
+    }
+}

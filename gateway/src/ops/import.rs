@@ -1,0 +1,74 @@
+//! ImportService operations.
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::import::{HelloWorldRequest, InsertDaginstitutionRequest};
+use dtr_proto::registry::{Daginstitution, ImportSvar};
+
+use super::{int, opt_text, required, text};
+use crate::error::GatewayError;
+use crate::soap::Element;
+use crate::soap::xml::XmlOut;
+use crate::{Clients, SoapService};
+
+/// Every operation of the ImportService (registry.md §4), whether or not mapped yet.
+pub const OPERATIONS: &[&str] = &[
+    "HelloWorld",
+    "GetXMLSchema",
+    "ValidateXmlAgainstSchema",
+    "InsertDaginstitution",
+    "UpdateDaginstitution",
+    "DeleteDaginstitution",
+    "InsertAnvisningsEnhed",
+    "UpdateAnvisningsEnhed",
+    "DeleteAnvisningsEnhed",
+    "InsertAlternativAdresse",
+    "UpdateAlternativAdresse",
+    "DeleteAlternativAdresse",
+    "MoveAnvisningsEnhed",
+    "MoveAlternativAdresse",
+];
+
+pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Result<String, GatewayError> {
+    let ns = SoapService::Import.namespace();
+    match op.name.as_str() {
+        "HelloWorld" => {
+            let r = clients.import().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
+            let msg = r.map_err(GatewayError::Backend)?.into_inner().message;
+            let mut x = XmlOut::default();
+            x.open_ns("HelloWorldResponse", ns).text("HelloWorldResult", &msg).close("HelloWorldResponse");
+            Ok(x.finish())
+        }
+        "InsertDaginstitution" => {
+            let d = required(op, "daginstitution")?;
+            let req = InsertDaginstitutionRequest {
+                daginstitution: Some(Daginstitution {
+                    daginstitutions_nummer: String::new(),
+                    daginstitutions_navn: text(d, "daginstitutionsNavn"),
+                    ejerform_kode: int(d, "ejerformKode")?,
+                    lovgrundlag_kode: int(d, "lovgrundlagKode")?,
+                    adm_kommune_kode: int(d, "admKommuneKode")?,
+                    ejer_cvr_nummer: opt_text(d, "ejerCvrNummer").map(str::to_owned),
+                }),
+            };
+            let svar = clients.import().insert_daginstitution(clients.request(ctx, req)).await;
+            Ok(import_svar("InsertDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+        }
+        name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
+        name => Err(GatewayError::UnknownOperation(name.to_owned())),
+    }
+}
+
+/// `<…Response><ImportSvar><status/><nummer/><fejl>*</ImportSvar></…Response>`
+fn import_svar(response: &str, ns: &str, svar: &ImportSvar) -> String {
+    let mut x = XmlOut::with_capacity(256);
+    x.open_ns(response, ns).open("ImportSvar");
+    x.text("status", if svar.ok { "OK" } else { "FEJL" });
+    if !svar.nummer.is_empty() {
+        x.text("nummer", &svar.nummer);
+    }
+    for f in &svar.fejl {
+        x.open("fejl").text("kode", &f.kode).text("felt", &f.felt).text("besked", &f.besked).close("fejl");
+    }
+    x.close("ImportSvar").close(response);
+    x.finish()
+}

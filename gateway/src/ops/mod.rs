@@ -1,0 +1,34 @@
+//! SOAP operation ↔ gRPC call mapping, one module per service. Transport only: no rules here,
+//! just reading fields, calling the service and writing its answer.
+
+pub mod export;
+pub mod import;
+
+use crate::error::GatewayError;
+use crate::soap::Element;
+
+/// Text of an optional child element.
+pub(crate) fn opt_text<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
+    e.child(name).map(|c| c.text.trim())
+}
+
+/// Text of a child element; absent means empty (the service reports missing required fields).
+pub(crate) fn text(e: &Element, name: &str) -> String {
+    opt_text(e, name).unwrap_or_default().to_owned()
+}
+
+/// An integer child element; absent or empty means 0 (missing), anything else must be a number.
+pub(crate) fn int(e: &Element, name: &str) -> Result<i32, GatewayError> {
+    match opt_text(e, name) {
+        None | Some("") => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| GatewayError::Schema(format!("feltet {name} skal være et heltal, ikke {v:?}"))),
+    }
+}
+
+/// A required container element.
+pub(crate) fn required<'a>(e: &'a Element, name: &str) -> Result<&'a Element, GatewayError> {
+    e.child(name)
+        .ok_or_else(|| GatewayError::Schema(format!("elementet {name} mangler i {}", e.name)))
+}

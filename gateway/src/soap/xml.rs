@@ -1,0 +1,76 @@
+//! Writing answers: a small builder that escapes every text and attribute value.
+
+use quick_xml::escape::escape;
+
+use super::SoapVersion;
+
+/// Builds XML into a string. Element names are our own constants; text is always escaped.
+#[derive(Default)]
+pub struct XmlOut {
+    buf: String,
+}
+
+impl XmlOut {
+    pub fn with_capacity(n: usize) -> Self {
+        XmlOut { buf: String::with_capacity(n) }
+    }
+
+    /// `<name xmlns="ns">`
+    pub fn open_ns(&mut self, name: &str, ns: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(name);
+        self.buf.push_str(" xmlns=\"");
+        self.buf.push_str(&escape(ns));
+        self.buf.push_str("\">");
+        self
+    }
+
+    pub fn open(&mut self, name: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(name);
+        self.buf.push('>');
+        self
+    }
+
+    pub fn close(&mut self, name: &str) -> &mut Self {
+        self.buf.push_str("</");
+        self.buf.push_str(name);
+        self.buf.push('>');
+        self
+    }
+
+    /// `<name>text</name>`
+    pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
+        self.open(name);
+        self.buf.push_str(&escape(value));
+        self.close(name)
+    }
+
+    /// Writes the element only when there is a value (`minOccurs="0"` fields).
+    pub fn opt_text(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.text(name, v);
+        }
+        self
+    }
+
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.buf.push_str(xml);
+        self
+    }
+
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+/// Wraps body content in an envelope of the request's SOAP version.
+pub fn envelope(version: SoapVersion, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 200);
+    out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#);
+    out.push_str(version.namespace());
+    out.push_str(r#""><soap:Body>"#);
+    out.push_str(body);
+    out.push_str("</soap:Body></soap:Envelope>");
+    out
+}
