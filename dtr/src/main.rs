@@ -1,1 +1,108 @@
-fn main(){}
+//! `dtr`: runs the DTR services — each alone (what docker-compose uses) or all in one process
+//! (`dtr up`) — plus migrations, health checks and admin tasks.
+
+mod config;
+mod demo;
+mod grpc;
+mod healthcheck;
+mod up;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "dtr", version, about = "Dagtilbudsregisteret: register, agreements and SOAP gateway")]
+struct Cli {
+    /// Optional config file of `DTR_…=value` lines; real environment variables win.
+    #[arg(long, env = "DTR_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process on embedded defaults: SQLite, in-process cache, self-signed TLS.
+    Up(up::UpArgs),
+    /// The public HTTPS/SOAP gateway alone.
+    Gateway(grpc::GatewayArgs),
+    /// The gRPC ImportService alone.
+    Import(grpc::ServiceArgs),
+    /// The gRPC ExportService alone.
+    Export(grpc::ServiceArgs),
+    /// The gRPC tilslutning service alone.
+    Tilslutning(grpc::ServiceArgs),
+    /// Applies the database migrations (registry and tilslutning schemas) and exits.
+    Migrate {
+        #[arg(long, env = "DTR_DATABASE_URL")]
+        database_url: String,
+    },
+    /// Exits 0 when the named service answers its health check.
+    Healthcheck(healthcheck::HealthcheckArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    // The config file only fills variables the environment does not set; it must be read
+    // before clap looks at the environment.
+    if let Err(e) = config::load_from_args() {
+        eprintln!("dtr: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    let _ = &cli.config;
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dtr: could not start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Up(a) => up::run(a).await,
+            Command::Gateway(a) => grpc::run_gateway(a).await,
+            Command::Import(a) => grpc::run_alone(grpc::Which::Import, a).await,
+            Command::Export(a) => grpc::run_alone(grpc::Which::Export, a).await,
+            Command::Tilslutning(a) => grpc::run_alone(grpc::Which::Tilslutning, a).await,
+            Command::Migrate { database_url } => {
+                let _t = dtr_telemetry::init("dtr-migrate");
+                grpc::migrate_all(&database_url).await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Healthcheck(a) => healthcheck::run(a).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dtr: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub fn parse_addr(s: &str) -> anyhow::Result<SocketAddr> {
+    s.parse().map_err(|_| anyhow::anyhow!("not a socket address (host:port): {s}"))
+}

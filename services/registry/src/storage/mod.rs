@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::codes::CodeTables;
-use crate::model::{Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling};
+use crate::model::{
+    Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData, Daginstitution,
+    DaginstitutionData, Enhedstype, Handling,
+};
 
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -73,6 +76,26 @@ pub trait RegistryStore: Send + Sync + 'static {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError>;
     async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError>;
+
+    /// Stores a new anvisningsenhed under an existing daginstitution (same transaction shape).
+    /// `cvr_nummer` is what CVR answered for the P-number.
+    async fn insert_anvisningsenhed(
+        &self,
+        data: &AnvisningsenhedData,
+        cvr_nummer: Option<&str>,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, StoreError>;
+
+    /// Stores a new alternativ adresse under an existing anvisningsenhed.
+    async fn insert_alternativ_adresse(
+        &self,
+        data: &AlternativAdresseData,
+        cvr_nummer: Option<&str>,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, StoreError>;
+
+    /// Number of units of each level (daginstitution, anvisningsenhed, alternativ adresse).
+    async fn count_units(&self) -> Result<(i64, i64, i64), StoreError>;
 
     /// Changes after `sekvensnummer`, in order, at most `max`.
     async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError>;

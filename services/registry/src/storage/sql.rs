@@ -10,7 +10,10 @@ use sqlx::sqlite::SqlitePool;
 use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
 use super::{AendringRecord, AuditRecord, RegistryStore, StoreError};
 use crate::codes::{self, CodeTables, Kodetabel};
-use crate::model::{Aktivitetsstatus, Aktoer, Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter};
+use crate::model::{
+    Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
+    Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter,
+};
 use crate::numbers;
 
 /// PostgreSQL: the distributed mode's store.
@@ -64,6 +67,21 @@ where
         nedlagt_dato: row.try_get("nedlagt_dato")?,
         version: row.try_get("version")?,
     })
+}
+
+fn new_registerfelter() -> Registerfelter {
+    let now = Utc::now();
+    Registerfelter {
+        aktivitetsstatus: Aktivitetsstatus::Aktiv,
+        oprettet_dato: now,
+        senest_aendret: now,
+        nedlagt_dato: None,
+        version: 1,
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
@@ -239,18 +257,8 @@ macro_rules! impl_registry_store {
                 let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
                     .await?
                     .ok_or(StoreError::NumbersExhausted)?;
-                let now = Utc::now();
-                let record = Daginstitution {
-                    nummer: numbers::format(n),
-                    data: data.clone(),
-                    register: Registerfelter {
-                        aktivitetsstatus: Aktivitetsstatus::Aktiv,
-                        oprettet_dato: now,
-                        senest_aendret: now,
-                        nedlagt_dato: None,
-                        version: 1,
-                    },
-                };
+                let record = Daginstitution { nummer: numbers::format(n), data: data.clone(), register: new_registerfelter() };
+                let now = record.register.oprettet_dato;
                 sqlx::query(
                     "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
                      ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version) \
@@ -267,14 +275,13 @@ macro_rules! impl_registry_store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                let json = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let w = super::Skrivning {
                     aktoer,
                     operation: "InsertDaginstitution",
                     enhedstype: Enhedstype::Daginstitution,
                     handling: Handling::Oprettet,
                 };
-                Self::record_write(&mut tx, &record.nummer, 1, json, w).await?;
+                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
                 tx.commit().await?;
                 Ok(record)
             }
@@ -282,6 +289,133 @@ macro_rules! impl_registry_store {
             async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
                 let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::daginstitution_from_row).transpose()
+            }
+
+            async fn insert_anvisningsenhed(
+                &self,
+                data: &AnvisningsenhedData,
+                cvr_nummer: Option<&str>,
+                aktoer: &Aktoer,
+            ) -> Result<Anvisningsenhed, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
+                    .await?
+                    .ok_or(StoreError::NumbersExhausted)?;
+                let record = Anvisningsenhed {
+                    nummer: numbers::format(n),
+                    data: data.clone(),
+                    cvr_nummer: cvr_nummer.map(str::to_owned),
+                    register: new_registerfelter(),
+                };
+                let a: &Adresse = &data.adresse;
+                let now = record.register.oprettet_dato;
+                sqlx::query(
+                    "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+                     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
+                     senest_aendret, nedlagt_dato, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
+                     $20, $20, NULL, 1)",
+                )
+                .bind(&record.nummer)
+                .bind(&data.daginstitutions_nummer)
+                .bind(&data.navn)
+                .bind(&a.vej_navn)
+                .bind(&a.hus_nummer)
+                .bind(a.etage.as_deref())
+                .bind(a.doer.as_deref())
+                .bind(&a.post_nummer)
+                .bind(&a.post_distrikt)
+                .bind(a.supplerende_bynavn.as_deref())
+                .bind(a.kommune_kode)
+                .bind(a.dar_adresse_id.as_deref())
+                .bind(a.geo_bredde)
+                .bind(a.geo_laengde)
+                .bind(data.inst_type3)
+                .bind(data.email.as_deref())
+                .bind(data.telefon_nummer.as_deref())
+                .bind(cvr_nummer)
+                .bind(&data.p_nummer)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let w = super::Skrivning {
+                    aktoer,
+                    operation: "InsertAnvisningsEnhed",
+                    enhedstype: Enhedstype::Anvisningsenhed,
+                    handling: Handling::Oprettet,
+                };
+                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn insert_alternativ_adresse(
+                &self,
+                data: &AlternativAdresseData,
+                cvr_nummer: Option<&str>,
+                aktoer: &Aktoer,
+            ) -> Result<AlternativAdresse, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
+                    .await?
+                    .ok_or(StoreError::NumbersExhausted)?;
+                let record = AlternativAdresse {
+                    nummer: numbers::format(n),
+                    data: data.clone(),
+                    cvr_nummer: cvr_nummer.map(str::to_owned),
+                    register: new_registerfelter(),
+                };
+                let a: &Adresse = &data.adresse;
+                let now = record.register.oprettet_dato;
+                sqlx::query(
+                    "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+                     p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+                     nedlagt_dato, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
+                     $19, $19, NULL, 1)",
+                )
+                .bind(&record.nummer)
+                .bind(&data.enheds_nummer)
+                .bind(&data.navn)
+                .bind(&a.vej_navn)
+                .bind(&a.hus_nummer)
+                .bind(a.etage.as_deref())
+                .bind(a.doer.as_deref())
+                .bind(&a.post_nummer)
+                .bind(&a.post_distrikt)
+                .bind(a.supplerende_bynavn.as_deref())
+                .bind(a.kommune_kode)
+                .bind(a.dar_adresse_id.as_deref())
+                .bind(a.geo_bredde)
+                .bind(a.geo_laengde)
+                .bind(data.p_nummer.as_deref())
+                .bind(cvr_nummer)
+                .bind(data.email.as_deref())
+                .bind(data.telefon_nummer.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let w = super::Skrivning {
+                    aktoer,
+                    operation: "InsertAlternativAdresse",
+                    enhedstype: Enhedstype::AlternativAdresse,
+                    handling: Handling::Oprettet,
+                };
+                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn count_units(&self) -> Result<(i64, i64, i64), StoreError> {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM daginstitution) AS d, (SELECT COUNT(*) FROM anvisningsenhed) AS a, \
+                     (SELECT COUNT(*) FROM alternativ_adresse) AS l",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((row.try_get("d")?, row.try_get("a")?, row.try_get("l")?))
             }
 
             async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError> {

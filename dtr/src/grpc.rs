@@ -1,0 +1,169 @@
+//! Running the services: each gRPC service with health and reflection, and the gateway.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use dtr_proto::export::export_service_server::ExportServiceServer;
+use dtr_proto::import::import_service_server::ImportServiceServer;
+use dtr_proto::tilslutning::tilslutning_service_server::TilslutningServiceServer;
+use dtr_registry::Registry;
+use dtr_registry::cache::CodeTableCache;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Import,
+    Export,
+    Tilslutning,
+}
+
+impl Which {
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Import => "import",
+            Which::Export => "export",
+            Which::Tilslutning => "tilslutning",
+        }
+    }
+
+    fn default_addr(self) -> &'static str {
+        match self {
+            Which::Import => "0.0.0.0:50051",
+            Which::Export => "0.0.0.0:50052",
+            Which::Tilslutning => "0.0.0.0:50053",
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ServiceArgs {
+    /// Address the gRPC server listens on (default: import :50051, export :50052, tilslutning :50053).
+    #[arg(long, env = "DTR_GRPC_ADDR")]
+    pub grpc_addr: Option<String>,
+    /// `postgres://…` or `sqlite:…`.
+    #[arg(long, env = "DTR_DATABASE_URL")]
+    pub database_url: String,
+    /// Redis for the code-table cache; in-process cache when unset.
+    #[arg(long, env = "DTR_REDIS_URL")]
+    pub redis_url: Option<String>,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct GatewayArgs {
+    #[arg(long, env = "DTR_HTTPS_ADDR", default_value = "0.0.0.0:8443")]
+    pub https_addr: String,
+    #[arg(long, env = "DTR_IMPORT_URL", default_value = "http://127.0.0.1:50051")]
+    pub import_url: String,
+    #[arg(long, env = "DTR_EXPORT_URL", default_value = "http://127.0.0.1:50052")]
+    pub export_url: String,
+    #[arg(long, env = "DTR_TILSLUTNING_URL", default_value = "http://127.0.0.1:50053")]
+    pub tilslutning_url: String,
+    /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
+    #[arg(long, env = "DTR_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, env = "DTR_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    #[arg(long, env = "DTR_DATA_DIR", default_value = "./dtr-data")]
+    pub data_dir: PathBuf,
+    /// Public base URL for WSDL addresses (e.g. https://dtr.example.dk); else from each request.
+    #[arg(long, env = "DTR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest request body in bytes.
+    #[arg(long, env = "DTR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+pub async fn migrate_all(database_url: &str) -> anyhow::Result<()> {
+    let registry = dtr_registry::storage::connect(database_url).await.context("registry database")?;
+    registry.migrate().await.context("registry migrations")?;
+    let tilslutning = dtr_tilslutning::connect(database_url).await.context("tilslutning database")?;
+    tilslutning.migrate().await.context("tilslutning migrations")?;
+    Ok(())
+}
+
+/// Serves one gRPC service, with health and reflection, on `listener` until `shutdown`.
+pub async fn serve(
+    which: Which,
+    listener: TcpListener,
+    args: &ServiceArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dtr_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // Python's reflection client asks for v1alpha.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dtr_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let mut router = Server::builder()
+        .trace_fn(dtr_telemetry::grpc_server_span)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    match which {
+        Which::Import | Which::Export => {
+            let store = dtr_registry::storage::connect(&args.database_url).await.context("registry database")?;
+            store.migrate().await.context("registry migrations")?;
+            let cache = match &args.redis_url {
+                Some(url) => CodeTableCache::redis(url).await.context("redis")?,
+                None => CodeTableCache::in_process(),
+            };
+            let registry = Registry::new(store, Arc::new(cache));
+            if which == Which::Import {
+                reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
+                router = router.add_service(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));
+            } else {
+                reporter.set_serving::<ExportServiceServer<dtr_export::ExportGrpc>>().await;
+                router = router.add_service(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry)));
+            }
+        }
+        Which::Tilslutning => {
+            let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
+            store.migrate().await.context("tilslutning migrations")?;
+            reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
+            router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(store)));
+        }
+    }
+    tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
+    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
+    Ok(())
+}
+
+pub async fn run_alone(which: Which, args: ServiceArgs) -> anyhow::Result<()> {
+    let _t = dtr_telemetry::init(&format!("dtr-{}", which.name()));
+    let addr = crate::parse_addr(args.grpc_addr.as_deref().unwrap_or(which.default_addr()))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    serve(which, listener, &args, crate::shutdown_signal()).await
+}
+
+pub async fn start_gateway(
+    args: &GatewayArgs,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = crate::parse_addr(&args.https_addr)?;
+    let tls = dtr_gateway::tls::rustls_config(args.tls_cert.as_deref(), args.tls_key.as_deref(), &args.data_dir)
+        .await
+        .context("TLS")?;
+    let mut cfg = dtr_gateway::GatewayConfig::new(
+        args.import_url.clone(),
+        args.export_url.clone(),
+        args.tilslutning_url.clone(),
+    );
+    cfg.public_url = args.public_url.clone();
+    cfg.max_body_bytes = args.max_body_bytes;
+    let state = dtr_gateway::AppState::new(cfg).context("service addresses")?;
+    tracing::info!(%addr, "gateway listening (HTTPS)");
+    dtr_gateway::serve(addr, tls, state, bound, shutdown).await.with_context(|| format!("serving on {addr}"))
+}
+
+pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let _t = dtr_telemetry::init("dtr-gateway");
+    start_gateway(&args, None, crate::shutdown_signal()).await
+}

@@ -1,0 +1,102 @@
+//! `dtr up`: every service in one process on embedded defaults — SQLite in the data directory,
+//! in-process cache, a self-signed certificate — still talking gRPC to each other over loopback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::demo;
+use crate::grpc::{self, GatewayArgs, ServiceArgs, Which};
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Where the SQLite database, the TLS certificate and the demo credentials are kept.
+    #[arg(long, env = "DTR_DATA_DIR", default_value = "./dtr-data")]
+    pub data_dir: PathBuf,
+    /// Address of the HTTPS gateway.
+    #[arg(long, env = "DTR_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: String,
+    /// Create demo data and a demo system (first run), and print its credentials.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+pub async fn run(a: UpArgs) -> anyhow::Result<()> {
+    let _t = dtr_telemetry::init("dtr");
+    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("creating {}", a.data_dir.display()))?;
+    let db = format!("sqlite:{}", a.data_dir.join("dtr.db").display());
+    grpc::migrate_all(&db).await?;
+    let demo_login = if a.demo { Some(demo::ensure(&db, &a.data_dir).await?) } else { None };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut urls = Vec::new();
+    for which in [Which::Import, Which::Export, Which::Tilslutning] {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        urls.push(format!("http://{}", listener.local_addr()?));
+        let args = ServiceArgs { grpc_addr: None, database_url: db.clone(), redis_url: None };
+        let stop = stopped(stop_rx.clone());
+        tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
+    }
+    let gw = GatewayArgs {
+        https_addr: a.https_addr.clone(),
+        import_url: urls[0].clone(),
+        export_url: urls[1].clone(),
+        tilslutning_url: urls[2].clone(),
+        tls_cert: None,
+        tls_key: None,
+        data_dir: a.data_dir.clone(),
+        public_url: None,
+        max_body_bytes: 10 * 1024 * 1024,
+    };
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let stop = stopped(stop_rx.clone());
+    tasks.spawn(async move { grpc::start_gateway(&gw, Some(bound_tx), stop).await.context("gateway") });
+
+    let bound = tokio::select! {
+        b = bound_rx => b.context("the gateway did not start")?,
+        Some(r) = tasks.join_next() => {
+            r??;
+            bail!("a service stopped during start-up");
+        }
+    };
+    let host = if bound.ip().is_unspecified() { "localhost".to_owned() } else { bound.to_string() };
+    let host = if bound.ip().is_unspecified() { format!("{host}:{}", bound.port()) } else { host };
+    let import_wsdl = format!("https://{host}{}?wsdl", dtr_gateway::IMPORT_PATH);
+    let export_wsdl = format!("https://{host}{}?wsdl", dtr_gateway::EXPORT_PATH);
+    println!("DTR is running (embedded mode; data in {})", a.data_dir.display());
+    println!("  ImportService WSDL: {import_wsdl}");
+    println!("  ExportService WSDL: {export_wsdl}");
+    println!("  gRPC: import {}  export {}  tilslutning {}", urls[0], urls[1], urls[2]);
+    if let Some(login) = demo_login {
+        let file = demo::write_credentials(&a.data_dir, &login, &import_wsdl, &export_wsdl)?;
+        println!("Demo system: username {}  password {}", login.username, login.password);
+        println!("  (also in {})", file.display());
+    }
+    println!("Press Ctrl-C to stop.");
+
+    tokio::select! {
+        _ = crate::shutdown_signal() => {}
+        Some(r) = tasks.join_next() => {
+            let _ = stop_tx.send(true);
+            r??;
+            bail!("a service stopped unexpectedly");
+        }
+    }
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
