@@ -1,0 +1,212 @@
+//! Shared test support: throwaway databases, free ports, child processes that die with the test,
+//! and a SOAP client over real HTTPS.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL server the test command started (an admin URL to its `postgres` database).
+pub fn postgres_admin_url() -> String {
+    std::env::var("DTR_TEST_POSTGRES_URL").expect(
+        "DTR_TEST_POSTGRES_URL is not set: run the suite with scripts/test.sh, which starts PostgreSQL and Redis",
+    )
+}
+
+pub fn redis_url() -> String {
+    std::env::var("DTR_TEST_REDIS_URL")
+        .expect("DTR_TEST_REDIS_URL is not set: run the suite with scripts/test.sh, which starts PostgreSQL and Redis")
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres_db() -> String {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let name = format!("dtr_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+/// A fresh SQLite database file in a new temporary directory (kept alive by the returned guard).
+pub fn fresh_sqlite_db() -> (TempDir, String) {
+    let dir = TempDir::new();
+    let url = format!("sqlite:{}", dir.path().join("test.db").display());
+    (dir, url)
+}
+
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("dtr-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log_dir: &Path) -> Proc {
+        let log = log_dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dtr"));
+        cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn dtr");
+        Proc { name: name.to_owned(), child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited with {status}:\n{}", self.name, self.log());
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` until it succeeds or `timeout` passes; panics with `what` otherwise.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A SOAP client over HTTPS that trusts exactly the gateway's certificate.
+pub struct Soap {
+    pub base: String,
+    http: reqwest::Client,
+    user: String,
+    password: String,
+}
+
+pub struct SoapAnswer {
+    pub status: u16,
+    pub body: String,
+    pub correlation_id: Option<String>,
+    pub www_authenticate: Option<String>,
+}
+
+pub const IMPORT: &str = "/services/DTR/ImportService/v2";
+pub const EXPORT: &str = "/services/DTR/ExportService/v2";
+
+impl Soap {
+    pub fn new(base: &str, cert_pem: &[u8], user: &str, password: &str) -> Soap {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let cert = reqwest::Certificate::from_pem(cert_pem).expect("gateway certificate");
+        let http = reqwest::Client::builder()
+            .add_root_certificate(cert)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Soap { base: base.to_owned(), http, user: user.to_owned(), password: password.to_owned() }
+    }
+
+    pub fn with_password(&self, password: &str) -> Soap {
+        Soap { base: self.base.clone(), http: self.http.clone(), user: self.user.clone(), password: password.to_owned() }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).send().await.expect("GET")
+    }
+
+    /// Posts a raw body as SOAP 1.1.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: String) -> SoapAnswer {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let correlation_id = header("x-correlation-id");
+        let www_authenticate = header("www-authenticate");
+        let status = resp.status().as_u16();
+        SoapAnswer { status, body: resp.text().await.expect("body"), correlation_id, www_authenticate }
+    }
+
+    /// Calls `op` of the service at `path` with SOAP 1.1; `inner` is the operation's content.
+    pub async fn call(&self, path: &str, op: &str, inner: &str) -> SoapAnswer {
+        let ns = if path == IMPORT { "urn:dtr:import:v2" } else { "urn:dtr:export:v2" };
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="{ns}"><soapenv:Body><d:{op}>{inner}</d:{op}></soapenv:Body></soapenv:Envelope>"#
+        );
+        self.post_raw(path, "text/xml; charset=utf-8", body).await
+    }
+}
+
+/// The text of the first `<name>…</name>` in `xml` (answers are small and flat enough).
+pub fn xml_text<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(&xml[start..end])
+}
+
+/// All texts of `<name>…</name>` in order.
+pub fn xml_texts<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(t) = xml_text(rest, name) {
+        out.push(t);
+        let idx = rest.find(&format!("</{name}>")).unwrap_or(rest.len() - 1) + name.len() + 3;
+        rest = &rest[idx..];
+    }
+    out
+}
+
+pub const VALID_DAGINSTITUTION: &str = "<d:daginstitution><d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode><d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>";
