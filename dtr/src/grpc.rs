@@ -78,6 +78,29 @@ pub struct GatewayArgs {
     pub max_body_bytes: usize,
 }
 
+/// gRPC reflection advertising exactly what this server serves: v1, and v1alpha for Python's
+/// reflection client.
+fn reflection(
+    which: Which,
+) -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>,
+)> {
+    let own = match which {
+        Which::Import => "dtr.import.v1.ImportService",
+        Which::Export => "dtr.export.v1.ExportService",
+        Which::Tilslutning => "dtr.tilslutning.v1.TilslutningService",
+    };
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dtr_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(own)
+            .with_service_name("grpc.health.v1.Health")
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}
+
 pub async fn migrate_all(database_url: &str) -> anyhow::Result<()> {
     let registry = dtr_registry::storage::connect(database_url).await.context("registry database")?;
     registry.migrate().await.context("registry migrations")?;
@@ -94,13 +117,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dtr_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    // Python's reflection client asks for v1alpha.
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dtr_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let (reflection_v1, reflection_v1alpha) = reflection(which)?;
     let mut router = Server::builder()
         .trace_fn(dtr_telemetry::grpc_server_span)
         .add_service(health)

@@ -2,6 +2,8 @@
 //! and a SOAP client over real HTTPS.
 #![allow(dead_code)]
 
+pub mod scenario;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,259 @@
+//! The distributed mode: the four services as separate processes on PostgreSQL and Redis, as
+//! docker-compose runs them; SOAP through the gateway, and gRPC straight to the services.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Proc, Soap, TempDir, free_port, scenario, wait_until};
+use dtr_proto::context::CallerContext;
+use dtr_proto::export::NummerRequest;
+use dtr_proto::export::export_service_client::ExportServiceClient;
+use dtr_proto::import::import_service_client::ImportServiceClient;
+use dtr_proto::import::{InsertDaginstitutionRequest, UpdateDaginstitutionRequest};
+use dtr_proto::registry::Daginstitution;
+use dtr_proto::tilslutning::AuthenticateRequest;
+use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
+use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
+use dtr_tilslutning::store::NewSystem;
+
+struct Cluster {
+    _dir: TempDir,
+    db: String,
+    import: u16,
+    export: u16,
+    tilslutning: u16,
+    procs: Vec<Proc>,
+}
+
+/// Migrates a fresh database with `dtr migrate`, then starts the three gRPC services.
+async fn start_services() -> Cluster {
+    let dir = TempDir::new();
+    let db = common::fresh_postgres_db().await;
+    let mut migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["migrate"])
+        .env("DTR_DATABASE_URL", &db)
+        .output()
+        .expect("dtr migrate");
+    assert!(migrate.status.success(), "dtr migrate: {}", String::from_utf8_lossy(&migrate.stderr));
+    migrate.stdout.clear();
+    let (import, export, tilslutning) = (free_port(), free_port(), free_port());
+    let mut procs = Vec::new();
+    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
+        let env = vec![
+            ("DTR_DATABASE_URL", db.clone()),
+            ("DTR_REDIS_URL", common::redis_url()),
+            ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
+        ];
+        procs.push(Proc::spawn(name, &[name], &env, dir.path()));
+    }
+    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
+        let addr = format!("http://127.0.0.1:{port}");
+        wait_until(&format!("{name} to be healthy"), Duration::from_secs(60), || {
+            let addr = addr.clone();
+            async move {
+                std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                    .args(["healthcheck", name, "--addr", &addr])
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false)
+            }
+        })
+        .await;
+    }
+    Cluster { _dir: dir, db, import, export, tilslutning, procs }
+}
+
+/// A system with credentials and approved agreements, created directly in the database.
+async fn seed_system(db: &str, username: &str, password: &str) {
+    let store = dtr_tilslutning::connect(db).await.unwrap();
+    store
+        .upsert_organisation(&Organisation {
+            kode: "UDB1".into(),
+            navn: "Testleverandør".into(),
+            cvr: "29189854".into(),
+            pnr: String::new(),
+            type_: OrganisationType::Udbyder,
+        })
+        .await
+        .unwrap();
+    let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
+    store
+        .create_system(&NewSystem { id: "sys-e2e", navn: "E2E", udbyder_kode: "UDB1", brugernavn: username, password_hash: &hash })
+        .await
+        .unwrap();
+    for s in dtr_demo_services() {
+        store.upsert_service(&s).await.unwrap();
+        store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    }
+}
+
+fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
+    ["ImportService", "ExportService"]
+        .into_iter()
+        .map(|s| dtr_tilslutning::model::ServiceDef {
+            servicekode: s.into(),
+            navn: s.into(),
+            beskrivelse: String::new(),
+            operationer: vec![],
+            versioner: vec!["v2".into()],
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn separate_processes_on_postgres_and_redis_serve_soap() {
+    let mut c = start_services().await;
+    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+    let gw_port = free_port();
+    let env = vec![
+        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
+        ("DTR_IMPORT_URL", format!("http://127.0.0.1:{}", c.import)),
+        ("DTR_EXPORT_URL", format!("http://127.0.0.1:{}", c.export)),
+        ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
+        ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
+    ];
+    c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));
+    let base = format!("https://127.0.0.1:{gw_port}");
+    wait_until("the gateway to be healthy", Duration::from_secs(60), || {
+        let base = base.clone();
+        async move {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                .args(["healthcheck", "gateway", "--addr", &base])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
+    let soap = Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed");
+
+    // Clear the code-table cache so this run is seen to fill it.
+    let redis = redis::Client::open(common::redis_url()).unwrap();
+    let mut rc = redis.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL").arg("dtr:kodetabeller:version").arg("dtr:kodetabeller:data").query_async(&mut rc).await.unwrap();
+
+    let store = dtr_registry::storage::connect(&c.db).await.unwrap();
+    scenario::soap_slice(&soap, || {
+        let s = store.clone();
+        async move { s.count_units().await.unwrap() }
+    })
+    .await;
+
+    let version: Option<i64> = redis::cmd("GET").arg("dtr:kodetabeller:version").query_async(&mut rc).await.unwrap();
+    assert!(version.is_some(), "the services cache code tables in Redis");
+    for p in &mut c.procs {
+        p.assert_running();
+    }
+}
+
+#[tokio::test]
+async fn grpc_clients_call_the_services_directly() {
+    let c = start_services().await;
+    let url = |p: u16| format!("http://127.0.0.1:{p}");
+    let mut import = ImportServiceClient::connect(url(c.import)).await.unwrap();
+    let mut export = ExportServiceClient::connect(url(c.export)).await.unwrap();
+    let mut tilslutning = TilslutningServiceClient::connect(url(c.tilslutning)).await.unwrap();
+
+    let ctx = CallerContext {
+        system: "internt-system".into(),
+        organisation: Some("147".into()),
+        correlation_id: "grpc-test-1".into(),
+        regelsaet: dtr_proto::context::Regelsaet::V2,
+    };
+    let d = Daginstitution {
+        daginstitutions_navn: "Børnegården Humlebien".into(),
+        ejerform_kode: 2,
+        lovgrundlag_kode: 2,
+        adm_kommune_kode: 147,
+        ..Daginstitution::default()
+    };
+    let svar = import
+        .insert_daginstitution(ctx.request(InsertDaginstitutionRequest { daginstitution: Some(d.clone()) }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(svar.ok, "{svar:?}");
+    assert_eq!(svar.nummer, "G30000");
+
+    let found = export
+        .get_daginstitution_by_nummer(NummerRequest { nummer: svar.nummer.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .daginstitutioner;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].daginstitution.as_ref().unwrap().daginstitutions_navn, d.daginstitutions_navn);
+    assert_eq!(found[0].ejerform_kode_tekst, "Selvejende");
+    assert_eq!(found[0].adm_kommune_kode_tekst, "Frederiksberg");
+
+    // The caller context travelled in metadata into the audit record.
+    let store = dtr_registry::storage::connect(&c.db).await.unwrap();
+    let audit = store.audit_by_correlation("grpc-test-1").await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].system, "internt-system");
+    assert_eq!(audit[0].organisation.as_deref(), Some("147"));
+
+    // Rule failures come back in-band, every one of them.
+    let bad = Daginstitution { adm_kommune_kode: 1, ..Daginstitution::default() };
+    let svar = import
+        .insert_daginstitution(ctx.request(InsertDaginstitutionRequest { daginstitution: Some(bad) }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!svar.ok);
+    let codes: Vec<_> = svar.fejl.iter().map(|f| (f.kode.as_str(), f.felt.as_str())).collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("DTR0101", "daginstitutionsNavn"),
+            ("DTR0101", "ejerformKode"),
+            ("DTR0101", "lovgrundlagKode"),
+            ("DTR0104", "admKommuneKode")
+        ]
+    );
+
+    // Operations of later issues say so.
+    let err = import.update_daginstitution(UpdateDaginstitutionRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+
+    // Unknown users and wrong passwords get the same answer.
+    let a = tilslutning
+        .authenticate(AuthenticateRequest { brugernavn: "ingen".into(), adgangskode: "x".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!a.ok && a.udbydersystem_id.is_empty());
+
+    // Health and reflection on every service.
+    for (port, name) in [
+        (c.import, "dtr.import.v1.ImportService"),
+        (c.export, "dtr.export.v1.ExportService"),
+        (c.tilslutning, "dtr.tilslutning.v1.TilslutningService"),
+    ] {
+        let channel = tonic::transport::Endpoint::from_shared(url(port)).unwrap().connect().await.unwrap();
+        let mut h = tonic_health::pb::health_client::HealthClient::new(channel);
+        let s = h.check(tonic_health::pb::HealthCheckRequest { service: name.into() }).await.unwrap().into_inner();
+        assert_eq!(s.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+        let services = reflection_services(&url(port)).await;
+        assert!(services.contains(&name.to_owned()), "{services:?}");
+        assert!(services.contains(&"grpc.health.v1.Health".to_owned()), "{services:?}");
+    }
+}
+
+async fn reflection_services(url: &str) -> Vec<String> {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
+    let mut client = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut stream = client.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let resp = stream.message().await.unwrap().expect("a reflection answer");
+    match resp.message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => l.service.into_iter().map(|s| s.name).collect(),
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}

@@ -1,0 +1,74 @@
+//! End to end in the embedded mode: `dtr up --demo` as a user runs it, SOAP over real HTTPS with
+//! the demo credentials, through the gateway, gRPC and the services into SQLite.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Proc, Soap, TempDir, free_port, scenario, wait_until};
+
+#[tokio::test]
+async fn embedded_up_demo_serves_soap_end_to_end() {
+    let dir = TempDir::new();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut up = Proc::spawn(
+        "dtr-up",
+        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
+        &[],
+        dir.path(),
+    );
+    let creds_file = data.join("demo-credentials.json");
+    wait_until("dtr up to print the demo credentials", Duration::from_secs(60), || {
+        let ready = up.log().contains("Press Ctrl-C to stop.");
+        async move { ready }
+    })
+    .await;
+    up.assert_running();
+
+    let creds: serde_json::Value = serde_json::from_slice(&std::fs::read(&creds_file).unwrap()).unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    assert_eq!(creds["import_wsdl"], format!("{base}/services/DTR/ImportService/v2?wsdl"));
+    assert_eq!(creds["export_wsdl"], format!("{base}/services/DTR/ExportService/v2?wsdl"));
+    let log = up.log();
+    assert!(log.contains(creds["password"].as_str().unwrap()), "the password is printed");
+
+    let cert = std::fs::read(data.join("tls/cert.pem")).expect("self-signed certificate kept in the data dir");
+    let soap = Soap::new(&base, &cert, creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
+
+    // Demo data is there: København's first institution.
+    let a = soap.call(common::EXPORT, "GetDaginstitutionByNummer", "<d:DagInstitutionsNummer>G30000</d:DagInstitutionsNummer>").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(common::xml_text(&a.body, "admKommuneKode"), Some("101"));
+
+    let db = format!("sqlite:{}", data.join("dtr.db").display());
+    let store = dtr_registry::storage::connect(&db).await.unwrap();
+    let (d, a, l) = store.count_units().await.unwrap();
+    assert_eq!((d, a, l), (9, 18, 9), "three kommuner × three institutions, two units each, one address per institution");
+
+    scenario::soap_slice(&soap, || {
+        let s = store.clone();
+        async move { s.count_units().await.unwrap() }
+    })
+    .await;
+    up.assert_running();
+
+    // A second start reuses the data and the credentials.
+    up.kill();
+    let port2 = free_port();
+    let up2 = Proc::spawn(
+        "dtr-up-again",
+        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port2}")],
+        &[],
+        dir.path(),
+    );
+    wait_until("the second start", Duration::from_secs(60), || {
+        let ready = up2.log().contains("Press Ctrl-C to stop.");
+        async move { ready }
+    })
+    .await;
+    let soap2 = Soap::new(&format!("https://127.0.0.1:{port2}"), &cert, creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
+    let a = soap2.call(common::IMPORT, "HelloWorld", "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(store.count_units().await.unwrap().1, 18, "demo data not created twice");
+}
