@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every test. Finds (or, as root, installs) PostgreSQL and Redis, starts throwaway instances
+# on free ports in a temporary directory, runs the whole suite against them, and stops them.
+# Usage: scripts/test.sh [extra cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo is not installed: install Rust from https://rustup.rs"
+
+as_root() { [ "$(id -u)" = 0 ]; }
+apt_updated=""
+apt_install() {
+  as_root || die "$1 is missing. Install it (Debian/Ubuntu: sudo apt-get install $2) and run again."
+  command -v apt-get >/dev/null || die "$1 is missing and this is not a Debian-like system: install $2."
+  if [ -z "$apt_updated" ]; then say "apt-get update"; apt-get update -qq >/dev/null; apt_updated=1; fi
+  say "installing $2"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then pg_config --bindir; return; fi
+  command -v initdb >/dev/null && dirname "$(command -v initdb)"
+}
+
+PGBIN=$(pg_bindir || true)
+[ -n "$PGBIN" ] || { apt_install "PostgreSQL" postgresql; PGBIN=$(pg_bindir); }
+command -v redis-server >/dev/null || apt_install "Redis" redis-server
+
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$(( (RANDOM % 20000) + 30000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free port found"
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/dtr-test.XXXXXX")
+PGPORT=$(free_port); REDISPORT=$(free_port)
+run_pg() { if as_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+  run_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ -f "$TMP/redis.pid" ] && kill "$(cat "$TMP/redis.pid")" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if as_root; then chown postgres "$TMP"; chmod 755 "$TMP"; fi
+say "starting PostgreSQL ($PGBIN) on port $PGPORT"
+run_pg "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; die "initdb failed"; }
+# fsync off: these databases are thrown away after the run.
+run_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w \
+  -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
+  || { cat "$TMP/pg.log"; die "PostgreSQL did not start"; }
+
+say "starting Redis on port $REDISPORT"
+redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$TMP/redis.pid" --dir "$TMP" --logfile "$TMP/redis.log"
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$REDISPORT") 2>/dev/null && break; sleep 0.1; done
+
+export DTR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+export DTR_TEST_REDIS_URL="redis://127.0.0.1:$REDISPORT/"
+
+say "cargo test --workspace"
+cargo test --workspace --locked "$@"
