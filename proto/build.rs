@@ -2,12 +2,7 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        "dtr/registry.proto",
-        "dtr/import.proto",
-        "dtr/export.proto",
-        "dtr/tilslutning.proto",
-    ];
+    let files = ["dtr/registry.proto", "dtr/import.proto", "dtr/export.proto", "dtr/tilslutning.proto"];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

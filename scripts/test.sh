@@ -69,5 +69,19 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$REDISPORT") 2>/dev/null &
 export DTR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 export DTR_TEST_REDIS_URL="redis://127.0.0.1:$REDISPORT/"
 
+# The compose file must stay valid for ops (docker-compose v1 from Debian, or compose v2).
+if ! command -v docker-compose >/dev/null && as_root && command -v apt-get >/dev/null; then
+  apt_install "docker-compose" docker-compose
+fi
+if command -v docker-compose >/dev/null; then
+  say "docker-compose config -q"
+  docker-compose -f docker-compose.yml config -q || die "docker-compose.yml is invalid"
+elif docker compose version >/dev/null 2>&1; then
+  say "docker compose config -q"
+  docker compose -f docker-compose.yml config -q || die "docker-compose.yml is invalid"
+else
+  say "docker-compose not installed: docker-compose.yml not checked (install docker-compose to check it)"
+fi
+
 say "cargo test --workspace"
 cargo test --workspace --locked "$@"

@@ -117,10 +117,7 @@ async fn registry_suite(url: &str) {
         p_nummer: "1012345679".into(),
         ..AnvisningsenhedData::default()
     };
-    assert!(matches!(
-        store.insert_anvisningsenhed(&orphan, None, &aktoer("c-x")).await,
-        Err(StoreError::Database(_))
-    ));
+    assert!(matches!(store.insert_anvisningsenhed(&orphan, None, &aktoer("c-x")).await, Err(StoreError::Database(_))));
     assert_eq!(store.count_units().await.unwrap(), (1, 1, 1));
     let next = store.insert_daginstitution(&daginstitution("Næste"), &aktoer("c-4")).await.unwrap();
     assert_eq!(next.nummer, "G30003", "a refused write consumed no number");
@@ -130,7 +127,12 @@ async fn registry_suite(url: &str) {
     let seq: Vec<_> = all.iter().map(|c| (c.sekvensnummer, c.nummer.as_str(), c.handling.as_str())).collect();
     assert_eq!(
         seq,
-        vec![(1, "G30000", "oprettet"), (2, "G30001", "oprettet"), (3, "G30002", "oprettet"), (4, "G30003", "oprettet")]
+        vec![
+            (1, "G30000", "oprettet"),
+            (2, "G30001", "oprettet"),
+            (3, "G30002", "oprettet"),
+            (4, "G30003", "oprettet")
+        ]
     );
     assert_eq!(all[1].enhedstype, "anvisningsenhed");
     let tail = store.aendringer_siden(2, 1).await.unwrap();
@@ -198,7 +200,8 @@ async fn tilslutning_suite(url: &str) {
     store.upsert_service(&service).await.expect("upsert twice");
 
     let hash = dtr_tilslutning::credentials::hash_password("hemmeligt").unwrap();
-    let sys = NewSystem { id: "sys-1", navn: "System 1", udbyder_kode: "UDB1", brugernavn: "bruger1", password_hash: &hash };
+    let sys =
+        NewSystem { id: "sys-1", navn: "System 1", udbyder_kode: "UDB1", brugernavn: "bruger1", password_hash: &hash };
     store.create_system(&sys).await.unwrap();
     assert!(store.create_system(&sys).await.is_err(), "usernames are unique");
     let login = store.login("bruger1").await.unwrap().expect("known user");

@@ -79,7 +79,13 @@ async fn seed_system(db: &str, username: &str, password: &str) {
         .unwrap();
     let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
     store
-        .create_system(&NewSystem { id: "sys-e2e", navn: "E2E", udbyder_kode: "UDB1", brugernavn: username, password_hash: &hash })
+        .create_system(&NewSystem {
+            id: "sys-e2e",
+            navn: "E2E",
+            udbyder_kode: "UDB1",
+            brugernavn: username,
+            password_hash: &hash,
+        })
         .await
         .unwrap();
     for s in dtr_demo_services() {
@@ -132,7 +138,12 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
     // Clear the code-table cache so this run is seen to fill it.
     let redis = redis::Client::open(common::redis_url()).unwrap();
     let mut rc = redis.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("DEL").arg("dtr:kodetabeller:version").arg("dtr:kodetabeller:data").query_async(&mut rc).await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("dtr:kodetabeller:version")
+        .arg("dtr:kodetabeller:data")
+        .query_async(&mut rc)
+        .await
+        .unwrap();
 
     let store = dtr_registry::storage::connect(&c.db).await.unwrap();
     scenario::soap_slice(&soap, || {
@@ -243,13 +254,16 @@ async fn grpc_clients_call_the_services_directly() {
 }
 
 async fn reflection_services(url: &str) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let channel = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
     let mut client = ServerReflectionClient::new(channel);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
     let mut stream = client.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
     let resp = stream.message().await.unwrap().expect("a reflection answer");
     match resp.message_response {

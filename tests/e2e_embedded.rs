@@ -37,14 +37,20 @@ async fn embedded_up_demo_serves_soap_end_to_end() {
     let soap = Soap::new(&base, &cert, creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
 
     // Demo data is there: København's first institution.
-    let a = soap.call(common::EXPORT, "GetDaginstitutionByNummer", "<d:DagInstitutionsNummer>G30000</d:DagInstitutionsNummer>").await;
+    let a = soap
+        .call(common::EXPORT, "GetDaginstitutionByNummer", "<d:DagInstitutionsNummer>G30000</d:DagInstitutionsNummer>")
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(common::xml_text(&a.body, "admKommuneKode"), Some("101"));
 
     let db = format!("sqlite:{}", data.join("dtr.db").display());
     let store = dtr_registry::storage::connect(&db).await.unwrap();
     let (d, a, l) = store.count_units().await.unwrap();
-    assert_eq!((d, a, l), (9, 18, 9), "three kommuner × three institutions, two units each, one address per institution");
+    assert_eq!(
+        (d, a, l),
+        (9, 18, 9),
+        "three kommuner × three institutions, two units each, one address per institution"
+    );
 
     scenario::soap_slice(&soap, || {
         let s = store.clone();
@@ -67,7 +73,12 @@ async fn embedded_up_demo_serves_soap_end_to_end() {
         async move { ready }
     })
     .await;
-    let soap2 = Soap::new(&format!("https://127.0.0.1:{port2}"), &cert, creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
+    let soap2 = Soap::new(
+        &format!("https://127.0.0.1:{port2}"),
+        &cert,
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
     let a = soap2.call(common::IMPORT, "HelloWorld", "").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(store.count_units().await.unwrap().1, 18, "demo data not created twice");

@@ -100,7 +100,14 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
             })
             .await?;
         tilslutning
-            .set_dataaftale(system_id, "ImportService", &kode.to_string(), AftaleStatus::Godkendt, &kode.to_string(), "demo")
+            .set_dataaftale(
+                system_id,
+                "ImportService",
+                &kode.to_string(),
+                AftaleStatus::Godkendt,
+                &kode.to_string(),
+                "demo",
+            )
             .await?;
         for (i, inst) in INSTITUTIONER.iter().enumerate() {
             let d = registry
@@ -163,7 +170,12 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
     Ok(login)
 }
 
-pub fn write_credentials(data_dir: &Path, login: &DemoLogin, import_wsdl: &str, export_wsdl: &str) -> anyhow::Result<PathBuf> {
+pub fn write_credentials(
+    data_dir: &Path,
+    login: &DemoLogin,
+    import_wsdl: &str,
+    export_wsdl: &str,
+) -> anyhow::Result<PathBuf> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let json = serde_json::json!({
         "username": login.username,

@@ -168,11 +168,8 @@ pub async fn start_gateway(
     let tls = dtr_gateway::tls::rustls_config(args.tls_cert.as_deref(), args.tls_key.as_deref(), &args.data_dir)
         .await
         .context("TLS")?;
-    let mut cfg = dtr_gateway::GatewayConfig::new(
-        args.import_url.clone(),
-        args.export_url.clone(),
-        args.tilslutning_url.clone(),
-    );
+    let mut cfg =
+        dtr_gateway::GatewayConfig::new(args.import_url.clone(), args.export_url.clone(), args.tilslutning_url.clone());
     cfg.public_url = args.public_url.clone();
     cfg.max_body_bytes = args.max_body_bytes;
     let state = dtr_gateway::AppState::new(cfg).context("service addresses")?;

@@ -58,10 +58,8 @@ async fn grpc(addr: &str, service: &str) -> anyhow::Result<()> {
 async fn gateway(addr: &str) -> anyhow::Result<()> {
     dtr_gateway::tls::install_crypto_provider();
     // The health check runs next to the gateway, often with its self-signed certificate.
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(3))
-        .build()?;
+    let client =
+        reqwest::Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(3)).build()?;
     let resp = client.get(format!("{}/healthz", addr.trim_end_matches('/'))).send().await?;
     if resp.status().is_success() {
         println!("gateway: ok");

@@ -102,10 +102,7 @@ pub struct Clients {
 }
 
 fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy())
+    Ok(Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy())
 }
 
 impl Clients {
@@ -246,10 +243,8 @@ async fn handle_soap(
     let span = tracing::info_span!("soap", correlation_id = %cid, service = service.name(),
         operation = tracing::field::Empty, system = tracing::field::Empty);
     let mut resp = async {
-        let hinted = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(SoapVersion::from_content_type);
+        let hinted =
+            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(SoapVersion::from_content_type);
         let system = match auth::authenticate(&state.0.clients, &headers, &cid).await {
             Ok(s) => s,
             Err(auth::AuthError::Denied) => {
@@ -289,9 +284,12 @@ async fn soap_call(
     let guess = hinted.unwrap_or(SoapVersion::V11);
     let Some(hinted) = hinted else {
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("ingen");
-        return Err((guess, GatewayError::MediaType(format!(
-            "Content-Type {ct:?} er ikke SOAP: brug text/xml (SOAP 1.1) eller application/soap+xml (SOAP 1.2)."
-        ))));
+        return Err((
+            guess,
+            GatewayError::MediaType(format!(
+                "Content-Type {ct:?} er ikke SOAP: brug text/xml (SOAP 1.1) eller application/soap+xml (SOAP 1.2)."
+            )),
+        ));
     };
     let body = body.map_err(|_| (guess, GatewayError::TooLarge))?;
     let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
@@ -300,15 +298,21 @@ async fn soap_call(
     let env = soap::parse(text, &state.0.config.limits).map_err(|e| (guess, e.into()))?;
     let version = env.version;
     if version != hinted {
-        return Err((version, GatewayError::MediaType(format!(
-            "Content-Type passer ikke til SOAP-versionen i Envelope: brug {} til denne Envelope.",
-            version.content_type().split(';').next().unwrap_or_default()
-        ))));
+        return Err((
+            version,
+            GatewayError::MediaType(format!(
+                "Content-Type passer ikke til SOAP-versionen i Envelope: brug {} til denne Envelope.",
+                version.content_type().split(';').next().unwrap_or_default()
+            )),
+        ));
     }
     let op = env.operation;
     tracing::Span::current().record("operation", op.name.as_str());
     if op.ns.as_deref() != Some(service.namespace()) {
-        return Err((version, GatewayError::UnknownOperation(format!("{{{}}}{}", op.ns.as_deref().unwrap_or(""), op.name))));
+        return Err((
+            version,
+            GatewayError::UnknownOperation(format!("{{{}}}{}", op.ns.as_deref().unwrap_or(""), op.name)),
+        ));
     }
     let ctx = CallerContext {
         system: system.id.clone(),
@@ -336,7 +340,9 @@ fn unauthorized() -> Response {
 fn fault_response(version: SoapVersion, e: &GatewayError, cid: &str) -> Response {
     let fault = e.to_fault();
     match e {
-        GatewayError::Backend(s) => tracing::warn!(code = ?s.code(), message = %s.message(), fault = fault.code, "backend call failed"),
+        GatewayError::Backend(s) => {
+            tracing::warn!(code = ?s.code(), message = %s.message(), fault = fault.code, "backend call failed")
+        }
         other => tracing::info!(error = %other, fault = fault.code, "request refused"),
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -19,11 +19,7 @@ pub fn install_crypto_provider() {
 }
 
 /// Loads `cert`/`key`, or the self-signed pair in `data_dir/tls/`, creating it if missing.
-pub async fn rustls_config(
-    cert: Option<&Path>,
-    key: Option<&Path>,
-    data_dir: &Path,
-) -> Result<RustlsConfig, TlsError> {
+pub async fn rustls_config(cert: Option<&Path>, key: Option<&Path>, data_dir: &Path) -> Result<RustlsConfig, TlsError> {
     install_crypto_provider();
     let (cert, key) = match (cert, key) {
         (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),

@@ -58,11 +58,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
 
 /// A PostgreSQL pool for one service.
 pub async fn postgres_pool(url: &str) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
-        .await
+    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await
 }
 
 /// A SQLite pool on a file (created if missing), durable on every commit.

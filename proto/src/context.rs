@@ -54,9 +54,7 @@ impl CallerContext {
         CallerContext {
             system: get(SYSTEM).unwrap_or("unknown").to_owned(),
             organisation: get(ORGANISATION).map(str::to_owned),
-            correlation_id: get(CORRELATION_ID)
-                .map(str::to_owned)
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            correlation_id: get(CORRELATION_ID).map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             regelsaet: match get(REGELSAET) {
                 Some("v1") => Regelsaet::V1,
                 _ => Regelsaet::V2,

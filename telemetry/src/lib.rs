@@ -29,7 +29,8 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber once per process. Safe to call again (later calls keep the
 /// first subscriber), which tests that start several services rely on.
 pub fn init(service_name: &str) -> TelemetryGuard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
     let json = std::env::var("DTR_LOG_FORMAT").is_ok_and(|v| v == "json");
     let fmt = if json {
         tracing_subscriber::fmt::layer().json().with_current_span(true).boxed()
@@ -40,9 +41,7 @@ pub fn init(service_name: &str) -> TelemetryGuard {
         .ok()
         .filter(|e| !e.is_empty())
         .and_then(|_| otlp_provider(service_name));
-    let otel = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned()))
-    });
+    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
     let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
     TelemetryGuard { provider }
 }

@@ -156,7 +156,12 @@ impl Soap {
     }
 
     pub fn with_password(&self, password: &str) -> Soap {
-        Soap { base: self.base.clone(), http: self.http.clone(), user: self.user.clone(), password: password.to_owned() }
+        Soap {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            user: self.user.clone(),
+            password: password.to_owned(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -26,7 +26,11 @@ where
 
     // ... and read it back through the ExportService, from the database.
     let a = soap
-        .call(EXPORT, "GetDaginstitutionByNummer", &format!("<d:DagInstitutionsNummer>{nummer}</d:DagInstitutionsNummer>"))
+        .call(
+            EXPORT,
+            "GetDaginstitutionByNummer",
+            &format!("<d:DagInstitutionsNummer>{nummer}</d:DagInstitutionsNummer>"),
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(xml_text(&a.body, "daginstitutionsNummer"), Some(nummer.as_str()));
@@ -34,9 +38,15 @@ where
     assert_eq!(xml_text(&a.body, "ejerformKode_Tekst"), Some("Kommunal"));
     assert_eq!(xml_text(&a.body, "admKommuneKode_Tekst"), Some("København"));
     assert_eq!(xml_text(&a.body, "aktivitetsstatus"), Some("Aktiv"));
-    let a = soap.call(EXPORT, "GetDaginstitutionByNummer", "<d:DagInstitutionsNummer>G99998</d:DagInstitutionsNummer>").await;
+    let a = soap
+        .call(EXPORT, "GetDaginstitutionByNummer", "<d:DagInstitutionsNummer>G99998</d:DagInstitutionsNummer>")
+        .await;
     assert_eq!(a.status, 200);
-    assert!(a.body.contains("<daginstitutionerExtend></daginstitutionerExtend>"), "unknown number: empty list: {}", a.body);
+    assert!(
+        a.body.contains("<daginstitutionerExtend></daginstitutionerExtend>"),
+        "unknown number: empty list: {}",
+        a.body
+    );
 
     // SOAP 1.2 works the same way.
     let env12 = format!(
@@ -77,8 +87,10 @@ where
     assert_eq!(units().await, before);
 
     // Business-rule failures are answered in-band, every one, with stable codes.
-    let missing = VALID_DAGINSTITUTION.replace("<d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn>", "");
-    let a = soap.call(IMPORT, "InsertDaginstitution", &missing.replace(">1</d:ejerformKode>", ">9</d:ejerformKode>")).await;
+    let missing = VALID_DAGINSTITUTION
+        .replace("<d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn>", "");
+    let a =
+        soap.call(IMPORT, "InsertDaginstitution", &missing.replace(">1</d:ejerformKode>", ">9</d:ejerformKode>")).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(xml_text(&a.body, "status"), Some("FEJL"));
     assert_eq!(super::xml_texts(&a.body, "kode"), vec!["DTR0101", "DTR0104"], "{}", a.body);

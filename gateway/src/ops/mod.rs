@@ -21,14 +21,13 @@ pub(crate) fn text(e: &Element, name: &str) -> String {
 pub(crate) fn int(e: &Element, name: &str) -> Result<i32, GatewayError> {
     match opt_text(e, name) {
         None | Some("") => Ok(0),
-        Some(v) => v
-            .parse()
-            .map_err(|_| GatewayError::Schema(format!("feltet {name} skal være et heltal, ikke {v:?}"))),
+        Some(v) => {
+            v.parse().map_err(|_| GatewayError::Schema(format!("feltet {name} skal være et heltal, ikke {v:?}")))
+        }
     }
 }
 
 /// A required container element.
 pub(crate) fn required<'a>(e: &'a Element, name: &str) -> Result<&'a Element, GatewayError> {
-    e.child(name)
-        .ok_or_else(|| GatewayError::Schema(format!("elementet {name} mangler i {}", e.name)))
+    e.child(name).ok_or_else(|| GatewayError::Schema(format!("elementet {name} mangler i {}", e.name)))
 }

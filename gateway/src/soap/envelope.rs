@@ -33,9 +33,7 @@ pub struct Element {
 impl Element {
     /// The first child with this local name, qualified in `ns` or unqualified.
     pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children
-            .iter()
-            .find(|c| c.name == name && (c.ns.is_none() || c.ns == self.ns))
+        self.children.iter().find(|c| c.name == name && (c.ns.is_none() || c.ns == self.ns))
     }
 }
 
@@ -131,7 +129,9 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
                     });
                 } else if depth == 2 {
                     in_body = name == "Body" && ns.as_deref() == version.map(SoapVersion::namespace);
-                } else if in_body && ((depth == 3 && operation.is_none() && stack.is_empty()) || (depth > 3 && !stack.is_empty())) {
+                } else if in_body
+                    && ((depth == 3 && operation.is_none() && stack.is_empty()) || (depth > 3 && !stack.is_empty()))
+                {
                     // Only the Body's first child (the operation) and what is inside it is kept.
                     stack.push(Element { ns, name, ..Element::default() });
                 }
@@ -235,8 +235,15 @@ mod tests {
         let pi = r#"<?xml-stylesheet href="x"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A/></s:Body></s:Envelope>"#;
         assert_eq!(p(pi).unwrap_err(), ParseError::ProcessingInstruction);
         assert!(matches!(p("<a><b></a>").unwrap_err(), ParseError::Malformed(_) | ParseError::NotEnvelope));
-        assert!(matches!(p(r#"<s:Envelope xmlns:s="urn:wrong"><s:Body/></s:Envelope>"#).unwrap_err(), ParseError::VersionMismatch(_)));
-        assert_eq!(p(r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body></s:Body></s:Envelope>"#).unwrap_err(), ParseError::NoOperation);
+        assert!(matches!(
+            p(r#"<s:Envelope xmlns:s="urn:wrong"><s:Body/></s:Envelope>"#).unwrap_err(),
+            ParseError::VersionMismatch(_)
+        ));
+        assert_eq!(
+            p(r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body></s:Body></s:Envelope>"#)
+                .unwrap_err(),
+            ParseError::NoOperation
+        );
         let truncated = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A>"#;
         assert!(matches!(p(truncated).unwrap_err(), ParseError::Malformed(_)));
         let deep = format!(

@@ -53,7 +53,7 @@ impl CodeTableCache {
             return Ok(t);
         };
         let mut conn = redis.clone();
-        match self.from_redis(&mut conn).await {
+        match self.read_redis(&mut conn).await {
             Ok(Some(t)) => return Ok(t),
             Ok(None) => {}
             Err(e) => {
@@ -69,7 +69,7 @@ impl CodeTableCache {
         Ok(t)
     }
 
-    async fn from_redis(&self, conn: &mut ConnectionManager) -> Result<Option<Arc<CodeTables>>, redis::RedisError> {
+    async fn read_redis(&self, conn: &mut ConnectionManager) -> Result<Option<Arc<CodeTables>>, redis::RedisError> {
         let Some(version): Option<i64> = conn.get(KEY_VERSION).await? else {
             return Ok(None);
         };
@@ -90,9 +90,8 @@ impl CodeTableCache {
     }
 
     async fn publish(conn: &mut ConnectionManager, t: &CodeTables) -> Result<(), redis::RedisError> {
-        let json = serde_json::to_string(t).map_err(|e| {
-            redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string()))
-        })?;
+        let json = serde_json::to_string(t)
+            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string())))?;
         redis::pipe()
             .atomic()
             .set(KEY_DATA, json)

@@ -15,11 +15,7 @@ fn required_text(out: &mut Vec<Fejl>, felt: &str, value: &str, max: usize) {
     if value.trim().is_empty() {
         out.push(Fejl::new(FejlKode::FeltMangler, felt, format!("Feltet {felt} skal udfyldes.")));
     } else if value.chars().count() > max {
-        out.push(Fejl::new(
-            FejlKode::FeltForLangt,
-            felt,
-            format!("Feltet {felt} må højst være {max} tegn."),
-        ));
+        out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {max} tegn.")));
     }
 }
 
@@ -43,7 +39,7 @@ pub fn is_valid_cvr(cvr: &str) -> bool {
         return false;
     }
     let sum: u32 = cvr.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 /// Rule 1 for a daginstitution, plus the owner's CVR for private ones.

@@ -29,8 +29,7 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
 
 /// Hash of a password nobody has, verified against when the user is unknown so that unknown
 /// users and wrong passwords take the same time.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());
 
 /// True if `password` matches any of `hashes`. With no hashes (unknown user) it still runs one
 /// verification. CPU-heavy: call it off the async runtime.

@@ -44,11 +44,12 @@ impl TilslutningService for TilslutningGrpc {
         let hashes = login.as_ref().map(|l| l.hashes.clone()).unwrap_or_default();
         let password = req.adgangskode;
         // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || credentials::verify(&password, &hashes))
-            .await
-            .map_err(internal)?;
+        let ok =
+            tokio::task::spawn_blocking(move || credentials::verify(&password, &hashes)).await.map_err(internal)?;
         let answer = match (ok, login) {
-            (true, Some(l)) => AuthenticateResponse { ok: true, udbydersystem_id: l.system_id, udbyder_kode: l.udbyder_kode },
+            (true, Some(l)) => {
+                AuthenticateResponse { ok: true, udbydersystem_id: l.system_id, udbyder_kode: l.udbyder_kode }
+            }
             _ => AuthenticateResponse::default(),
         };
         Ok(Response::new(answer))

@@ -7,7 +7,6 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
-use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
 use super::{AendringRecord, AuditRecord, RegistryStore, StoreError};
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -15,6 +14,7 @@ use crate::model::{
     Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter,
 };
 use crate::numbers;
+use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
 
 /// PostgreSQL: the distributed mode's store.
 #[derive(Clone)]
