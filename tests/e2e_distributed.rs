@@ -28,6 +28,10 @@ struct Cluster {
 
 /// Migrates a fresh database with `dtr migrate`, then starts the three gRPC services.
 async fn start_services() -> Cluster {
+    start_services_with(&[]).await
+}
+
+async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
     let dir = TempDir::new();
     let db = common::fresh_postgres_db().await;
     let mut migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
@@ -45,6 +49,7 @@ async fn start_services() -> Cluster {
             ("DTR_REDIS_URL", common::redis_url()),
             ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
         ];
+        let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
         procs.push(Proc::spawn(name, &[name], &env, dir.path()));
     }
     for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
@@ -107,10 +112,8 @@ fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
         .collect()
 }
 
-#[tokio::test]
-async fn separate_processes_on_postgres_and_redis_serve_soap() {
-    let mut c = start_services().await;
-    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+/// Starts the gateway in front of `c` and waits until `dtr healthcheck gateway` passes.
+async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soap {
     let gw_port = free_port();
     let env = vec![
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
@@ -119,6 +122,7 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
         ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
         ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
     ];
+    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
     c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));
     let base = format!("https://127.0.0.1:{gw_port}");
     wait_until("the gateway to be healthy", Duration::from_secs(60), || {
@@ -133,7 +137,14 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
     })
     .await;
     let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
-    let soap = Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed");
+    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+    Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
+}
+
+#[tokio::test]
+async fn separate_processes_on_postgres_and_redis_serve_soap() {
+    let mut c = start_services().await;
+    let soap = start_gateway(&mut c, &[]).await;
 
     // Clear the code-table cache so this run is seen to fill it.
     let redis = redis::Client::open(common::redis_url()).unwrap();
@@ -270,4 +281,92 @@ async fn reflection_services(url: &str) -> Vec<String> {
         Some(MessageResponse::ListServicesResponse(l)) => l.service.into_iter().map(|s| s.name).collect(),
         other => panic!("unexpected reflection answer {other:?}"),
     }
+}
+
+mod otlp {
+    //! A minimal OTLP/gRPC trace collector that keeps what it receives.
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+
+    /// (service.name, span name, trace id, span id, parent span id)
+    pub type Span = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
+
+    #[derive(Clone, Default)]
+    pub struct Collector(pub Arc<Mutex<Vec<Span>>>);
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut out = self.0.lock().unwrap();
+            for rs in request.into_inner().resource_spans {
+                let service = rs
+                    .resource
+                    .iter()
+                    .flat_map(|r| r.attributes.iter())
+                    .find(|a| a.key == "service.name")
+                    .and_then(|a| a.value.as_ref())
+                    .and_then(|v| match &v.value {
+                        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+                            Some(s.clone())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for ss in rs.scope_spans {
+                    for sp in ss.spans {
+                        out.push((service.clone(), sp.name, sp.trace_id, sp.span_id, sp.parent_span_id));
+                    }
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    pub async fn start() -> (u16, Collector) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let collector = Collector::default();
+        let svc = TraceServiceServer::new(collector.clone());
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        (port, collector)
+    }
+}
+
+#[tokio::test]
+async fn trace_context_travels_from_the_gateway_into_the_services() {
+    let (port, collector) = otlp::start().await;
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        // Export spans quickly so the test does not wait for the default 5 s batch delay.
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ];
+    let mut c = start_services_with(&otel).await;
+    let soap = start_gateway(&mut c, &otel).await;
+    let a = soap.call(common::IMPORT, "InsertDaginstitution", common::VALID_DAGINSTITUTION).await;
+    assert_eq!(common::xml_text(&a.body, "status"), Some("OK"), "{}", a.body);
+
+    let spans = collector.0.clone();
+    let linked = move || {
+        let spans = spans.lock().unwrap().clone();
+        let soap: Vec<_> = spans.iter().filter(|s| s.0 == "dtr-gateway" && s.1 == "soap").collect();
+        let import: Vec<_> = spans.iter().filter(|s| s.0 == "dtr-import" && s.1 == "grpc").collect();
+        // The import service's span is a child of the gateway's span for the same call.
+        soap.iter().any(|g| import.iter().any(|i| i.2 == g.2 && i.4 == g.3))
+    };
+    wait_until("linked gateway and import spans at the collector", Duration::from_secs(30), || {
+        let ok = linked();
+        async move { ok }
+    })
+    .await;
 }
