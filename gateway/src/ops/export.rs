@@ -4,7 +4,7 @@ use dtr_proto::context::CallerContext;
 use dtr_proto::export::{HelloWorldRequest, NummerRequest};
 use dtr_proto::registry::{Aktivitetsstatus, DaginstitutionExtend, Registerfelter};
 
-use super::text;
+use super::{hello_world_response, text};
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
@@ -42,10 +42,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Resul
     match op.name.as_str() {
         "HelloWorld" => {
             let r = clients.export().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
-            let msg = r.map_err(GatewayError::Backend)?.into_inner().message;
-            let mut x = XmlOut::default();
-            x.open_ns("HelloWorldResponse", ns).text("HelloWorldResult", &msg).close("HelloWorldResponse");
-            Ok(x.finish())
+            Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
         }
         "GetDaginstitutionByNummer" => {
             let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };

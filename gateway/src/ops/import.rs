@@ -4,7 +4,7 @@ use dtr_proto::context::CallerContext;
 use dtr_proto::import::{HelloWorldRequest, InsertDaginstitutionRequest};
 use dtr_proto::registry::{Daginstitution, ImportSvar};
 
-use super::{int, opt_text, required, text};
+use super::{hello_world_response, int, opt_text, required, text};
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
@@ -33,10 +33,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Resul
     match op.name.as_str() {
         "HelloWorld" => {
             let r = clients.import().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
-            let msg = r.map_err(GatewayError::Backend)?.into_inner().message;
-            let mut x = XmlOut::default();
-            x.open_ns("HelloWorldResponse", ns).text("HelloWorldResult", &msg).close("HelloWorldResponse");
-            Ok(x.finish())
+            Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
         }
         "InsertDaginstitution" => {
             let d = required(op, "daginstitution")?;

@@ -6,6 +6,7 @@ pub mod import;
 
 use crate::error::GatewayError;
 use crate::soap::Element;
+use crate::soap::xml::XmlOut;
 
 /// Text of an optional child element.
 pub(crate) fn opt_text<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
@@ -30,4 +31,11 @@ pub(crate) fn int(e: &Element, name: &str) -> Result<i32, GatewayError> {
 /// A required container element.
 pub(crate) fn required<'a>(e: &'a Element, name: &str) -> Result<&'a Element, GatewayError> {
     e.child(name).ok_or_else(|| GatewayError::Schema(format!("elementet {name} mangler i {}", e.name)))
+}
+
+/// `<HelloWorldResponse><HelloWorldResult>…</HelloWorldResult></HelloWorldResponse>`
+pub(crate) fn hello_world_response(ns: &str, message: &str) -> String {
+    let mut x = XmlOut::default();
+    x.open_ns("HelloWorldResponse", ns).text("HelloWorldResult", message).close("HelloWorldResponse");
+    x.finish()
 }

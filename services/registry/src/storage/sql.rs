@@ -91,6 +91,24 @@ const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrun
 macro_rules! impl_registry_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
+            /// Binds the eleven address columns, in table order.
+            fn bind_adresse<'q>(
+                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+                a: &'q Adresse,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                q.bind(&a.vej_navn)
+                    .bind(&a.hus_nummer)
+                    .bind(a.etage.as_deref())
+                    .bind(a.doer.as_deref())
+                    .bind(&a.post_nummer)
+                    .bind(&a.post_distrikt)
+                    .bind(a.supplerende_bynavn.as_deref())
+                    .bind(a.kommune_kode)
+                    .bind(a.dar_adresse_id.as_deref())
+                    .bind(a.geo_bredde)
+                    .bind(a.geo_laengde)
+            }
+
             fn daginstitution_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
                 Ok(Daginstitution {
                     nummer: row.try_get("nummer")?,
@@ -307,9 +325,8 @@ macro_rules! impl_registry_store {
                     cvr_nummer: cvr_nummer.map(str::to_owned),
                     register: new_registerfelter(),
                 };
-                let a: &Adresse = &data.adresse;
                 let now = record.register.oprettet_dato;
-                sqlx::query(
+                let q = sqlx::query(
                     "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
                      post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
                      inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
@@ -319,18 +336,8 @@ macro_rules! impl_registry_store {
                 )
                 .bind(&record.nummer)
                 .bind(&data.daginstitutions_nummer)
-                .bind(&data.navn)
-                .bind(&a.vej_navn)
-                .bind(&a.hus_nummer)
-                .bind(a.etage.as_deref())
-                .bind(a.doer.as_deref())
-                .bind(&a.post_nummer)
-                .bind(&a.post_distrikt)
-                .bind(a.supplerende_bynavn.as_deref())
-                .bind(a.kommune_kode)
-                .bind(a.dar_adresse_id.as_deref())
-                .bind(a.geo_bredde)
-                .bind(a.geo_laengde)
+                .bind(&data.navn);
+                Self::bind_adresse(q, &data.adresse)
                 .bind(data.inst_type3)
                 .bind(data.email.as_deref())
                 .bind(data.telefon_nummer.as_deref())
@@ -366,9 +373,8 @@ macro_rules! impl_registry_store {
                     cvr_nummer: cvr_nummer.map(str::to_owned),
                     register: new_registerfelter(),
                 };
-                let a: &Adresse = &data.adresse;
                 let now = record.register.oprettet_dato;
-                sqlx::query(
+                let q = sqlx::query(
                     "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
                      post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
                      p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
@@ -378,18 +384,8 @@ macro_rules! impl_registry_store {
                 )
                 .bind(&record.nummer)
                 .bind(&data.enheds_nummer)
-                .bind(&data.navn)
-                .bind(&a.vej_navn)
-                .bind(&a.hus_nummer)
-                .bind(a.etage.as_deref())
-                .bind(a.doer.as_deref())
-                .bind(&a.post_nummer)
-                .bind(&a.post_distrikt)
-                .bind(a.supplerende_bynavn.as_deref())
-                .bind(a.kommune_kode)
-                .bind(a.dar_adresse_id.as_deref())
-                .bind(a.geo_bredde)
-                .bind(a.geo_laengde)
+                .bind(&data.navn);
+                Self::bind_adresse(q, &data.adresse)
                 .bind(data.p_nummer.as_deref())
                 .bind(cvr_nummer)
                 .bind(data.email.as_deref())
