@@ -84,4 +84,10 @@ else
 fi
 
 say "cargo test --workspace"
-cargo test --workspace --locked "$@"
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$TMP/test.log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$TMP/test.log"
+exit "$status"
