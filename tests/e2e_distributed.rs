@@ -5,141 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Proc, Soap, TempDir, free_port, scenario, wait_until};
+use common::cluster::{start_gateway, start_services, start_services_with};
+use common::{scenario, wait_until};
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::NummerRequest;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
-use dtr_proto::import::{InsertDaginstitutionRequest, UpdateDaginstitutionRequest};
+use dtr_proto::import::{InsertDaginstitutionRequest, MoveRequest, UpdateDaginstitutionRequest};
 use dtr_proto::registry::Daginstitution;
 use dtr_proto::tilslutning::AuthenticateRequest;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
-use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
-use dtr_tilslutning::store::NewSystem;
-
-struct Cluster {
-    _dir: TempDir,
-    db: String,
-    import: u16,
-    export: u16,
-    tilslutning: u16,
-    procs: Vec<Proc>,
-}
-
-/// Migrates a fresh database with `dtr migrate`, then starts the three gRPC services.
-async fn start_services() -> Cluster {
-    start_services_with(&[]).await
-}
-
-async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
-    let dir = TempDir::new();
-    let db = common::fresh_postgres_db().await;
-    let mut migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-        .args(["migrate"])
-        .env("DTR_DATABASE_URL", &db)
-        .output()
-        .expect("dtr migrate");
-    assert!(migrate.status.success(), "dtr migrate: {}", String::from_utf8_lossy(&migrate.stderr));
-    migrate.stdout.clear();
-    let (import, export, tilslutning) = (free_port(), free_port(), free_port());
-    let mut procs = Vec::new();
-    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let env = vec![
-            ("DTR_DATABASE_URL", db.clone()),
-            ("DTR_REDIS_URL", common::redis_url()),
-            ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
-        ];
-        let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
-        procs.push(Proc::spawn(name, &[name], &env, dir.path()));
-    }
-    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let addr = format!("http://127.0.0.1:{port}");
-        wait_until(&format!("{name} to be healthy"), Duration::from_secs(60), || {
-            let addr = addr.clone();
-            async move {
-                std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-                    .args(["healthcheck", name, "--addr", &addr])
-                    .output()
-                    .map(|o| o.status.success())
-                    .unwrap_or(false)
-            }
-        })
-        .await;
-    }
-    Cluster { _dir: dir, db, import, export, tilslutning, procs }
-}
-
-/// A system with credentials and approved agreements, created directly in the database.
-async fn seed_system(db: &str, username: &str, password: &str) {
-    let store = dtr_tilslutning::connect(db).await.unwrap();
-    store
-        .upsert_organisation(&Organisation {
-            kode: "UDB1".into(),
-            navn: "Testleverandør".into(),
-            cvr: "29189854".into(),
-            pnr: String::new(),
-            type_: OrganisationType::Udbyder,
-        })
-        .await
-        .unwrap();
-    let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
-    store
-        .create_system(&NewSystem {
-            id: "sys-e2e",
-            navn: "E2E",
-            udbyder_kode: "UDB1",
-            brugernavn: username,
-            password_hash: &hash,
-        })
-        .await
-        .unwrap();
-    for s in dtr_demo_services() {
-        store.upsert_service(&s).await.unwrap();
-        store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL", "").await.unwrap();
-    }
-}
-
-fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
-    ["ImportService", "ExportService"]
-        .into_iter()
-        .map(|s| dtr_tilslutning::model::ServiceDef {
-            servicekode: s.into(),
-            navn: s.into(),
-            beskrivelse: String::new(),
-            operationer: vec![],
-            versioner: vec!["v2".into()],
-        })
-        .collect()
-}
-
-/// Starts the gateway in front of `c` and waits until `dtr healthcheck gateway` passes.
-async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soap {
-    let gw_port = free_port();
-    let env = vec![
-        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
-        ("DTR_IMPORT_URL", format!("http://127.0.0.1:{}", c.import)),
-        ("DTR_EXPORT_URL", format!("http://127.0.0.1:{}", c.export)),
-        ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
-        ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
-    ];
-    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
-    c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));
-    let base = format!("https://127.0.0.1:{gw_port}");
-    wait_until("the gateway to be healthy", Duration::from_secs(60), || {
-        let base = base.clone();
-        async move {
-            std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-                .args(["healthcheck", "gateway", "--addr", &base])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        }
-    })
-    .await;
-    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
-    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
-    Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
-}
 
 #[tokio::test]
 async fn separate_processes_on_postgres_and_redis_serve_soap() {
@@ -198,6 +73,7 @@ async fn grpc_clients_call_the_services_directly() {
         .into_inner();
     assert!(svar.ok, "{svar:?}");
     assert_eq!(svar.nummer, "G30000");
+    let first = svar.nummer.clone();
 
     let found = export
         .get_daginstitution_by_nummer(NummerRequest { nummer: svar.nummer.clone() })
@@ -236,8 +112,49 @@ async fn grpc_clients_call_the_services_directly() {
         ]
     );
 
+    // Rule 11 applies on the v2 rule set only: with an active vuggestue (6010) below it, a
+    // legal basis that allows only dagpleje (6013) is refused on v2 and accepted on v1.
+    let child = dtr_registry::model::AnvisningsenhedData {
+        daginstitutions_nummer: first.clone(),
+        navn: "Humlebien Vuggestue".into(),
+        adresse: dtr_registry::model::Adresse {
+            vej_navn: "Falkoner Allé".into(),
+            hus_nummer: "3".into(),
+            post_nummer: "2000".into(),
+            post_distrikt: "Frederiksberg".into(),
+            kommune_kode: 147,
+            ..Default::default()
+        },
+        inst_type3: 6010,
+        p_nummer: "1012345678".into(),
+        ..Default::default()
+    };
+    let registry_store = dtr_registry::storage::connect(&c.db).await.unwrap();
+    let aktoer = dtr_registry::model::Aktoer { system: "test".into(), organisation: None, correlation_id: "t".into() };
+    registry_store.insert_anvisningsenhed(&child, None, &aktoer).await.unwrap();
+    let changed =
+        Daginstitution { daginstitutions_nummer: first.clone(), ejerform_kode: 1, lovgrundlag_kode: 5, ..d.clone() };
+    let v2 = import
+        .update_daginstitution(
+            ctx.request(UpdateDaginstitutionRequest { daginstitution: Some(changed.clone()), forventet_version: None }),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!v2.ok);
+    assert_eq!(v2.fejl[0].kode, "DTR0301", "{v2:?}");
+    let v1_ctx = CallerContext { regelsaet: dtr_proto::context::Regelsaet::V1, ..ctx.clone() };
+    let v1 = import
+        .update_daginstitution(
+            v1_ctx.request(UpdateDaginstitutionRequest { daginstitution: Some(changed), forventet_version: None }),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(v1.ok, "v1 skips the cross-validation: {v1:?}");
+
     // Operations of later issues say so.
-    let err = import.update_daginstitution(UpdateDaginstitutionRequest::default()).await.unwrap_err();
+    let err = import.move_anvisnings_enhed(MoveRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Unknown users and wrong passwords get the same answer.

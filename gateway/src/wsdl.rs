@@ -10,6 +10,7 @@ const IMPORT_TYPES: &str = r#"
         <xs:element name="HelloWorldResult" type="xs:string"/>
       </xs:sequence></xs:complexType></xs:element>
       <xs:complexType name="Daginstitution"><xs:sequence>
+        <xs:element name="daginstitutionsNummer" type="xs:string" minOccurs="0"/>
         <xs:element name="daginstitutionsNavn"><xs:simpleType><xs:restriction base="xs:string"><xs:maxLength value="132"/></xs:restriction></xs:simpleType></xs:element>
         <xs:element name="ejerformKode" type="xs:int"/>
         <xs:element name="lovgrundlagKode" type="xs:int"/>
@@ -30,6 +31,19 @@ const IMPORT_TYPES: &str = r#"
         <xs:element name="daginstitution" type="tns:Daginstitution"/>
       </xs:sequence></xs:complexType></xs:element>
       <xs:element name="InsertDaginstitutionResponse"><xs:complexType><xs:sequence>
+        <xs:element name="ImportSvar" type="tns:ImportSvar"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="UpdateDaginstitution"><xs:complexType><xs:sequence>
+        <xs:element name="daginstitution" type="tns:Daginstitution"/>
+        <xs:element name="forventetVersion" type="xs:long" minOccurs="0"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="UpdateDaginstitutionResponse"><xs:complexType><xs:sequence>
+        <xs:element name="ImportSvar" type="tns:ImportSvar"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="DeleteDaginstitution"><xs:complexType><xs:sequence>
+        <xs:element name="daginstitutionsNummer" type="xs:string"/>
+      </xs:sequence></xs:complexType></xs:element>
+      <xs:element name="DeleteDaginstitutionResponse"><xs:complexType><xs:sequence>
         <xs:element name="ImportSvar" type="tns:ImportSvar"/>
       </xs:sequence></xs:complexType></xs:element>"#;
 
@@ -52,6 +66,7 @@ const EXPORT_TYPES: &str = r#"
         <xs:element name="oprettetDato" type="xs:dateTime"/>
         <xs:element name="senestAendret" type="xs:dateTime"/>
         <xs:element name="nedlagtDato" type="xs:dateTime" minOccurs="0"/>
+        <xs:element name="version" type="xs:long"/>
       </xs:sequence></xs:complexType>
       <xs:complexType name="DaginstitutionerExtend"><xs:sequence>
         <xs:element name="daginstitution" type="tns:DaginstitutionExtend" minOccurs="0" maxOccurs="unbounded"/>
@@ -66,7 +81,7 @@ const EXPORT_TYPES: &str = r#"
 /// Operations each WSDL describes (those the gateway maps end to end).
 fn described(service: SoapService) -> &'static [&'static str] {
     match service {
-        SoapService::Import => &["HelloWorld", "InsertDaginstitution"],
+        SoapService::Import => &["HelloWorld", "InsertDaginstitution", "UpdateDaginstitution", "DeleteDaginstitution"],
         SoapService::Export => &["HelloWorld", "GetDaginstitutionByNummer"],
     }
 }

@@ -2,6 +2,7 @@
 //! and a SOAP client over real HTTPS.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod scenario;
 
 use std::net::TcpListener;

@@ -76,6 +76,7 @@ fn registerfelter(x: &mut XmlOut, r: &Registerfelter) {
     x.opt_text("oprettetDato", timestamp(&r.oprettet_dato).as_deref());
     x.opt_text("senestAendret", timestamp(&r.senest_aendret).as_deref());
     x.opt_text("nedlagtDato", timestamp(&r.nedlagt_dato).as_deref());
+    x.text("version", &r.version.to_string());
 }
 
 /// One `daginstitution` element of `daginstitutionerExtend`, fields in schema order.

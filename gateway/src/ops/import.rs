@@ -1,10 +1,10 @@
 //! ImportService operations.
 
 use dtr_proto::context::CallerContext;
-use dtr_proto::import::{HelloWorldRequest, InsertDaginstitutionRequest};
+use dtr_proto::import::{DeleteRequest, HelloWorldRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest};
 use dtr_proto::registry::{Daginstitution, ImportSvar};
 
-use super::{hello_world_response, int, opt_text, required, text};
+use super::{hello_world_response, int, opt_i64, opt_text, required, text};
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
@@ -36,23 +36,39 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Resul
             Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
         }
         "InsertDaginstitution" => {
-            let d = required(op, "daginstitution")?;
-            let req = InsertDaginstitutionRequest {
-                daginstitution: Some(Daginstitution {
-                    daginstitutions_nummer: String::new(),
-                    daginstitutions_navn: text(d, "daginstitutionsNavn"),
-                    ejerform_kode: int(d, "ejerformKode")?,
-                    lovgrundlag_kode: int(d, "lovgrundlagKode")?,
-                    adm_kommune_kode: int(d, "admKommuneKode")?,
-                    ejer_cvr_nummer: opt_text(d, "ejerCvrNummer").map(str::to_owned),
-                }),
-            };
+            let req =
+                InsertDaginstitutionRequest { daginstitution: Some(daginstitution(required(op, "daginstitution")?)?) };
             let svar = clients.import().insert_daginstitution(clients.request(ctx, req)).await;
             Ok(import_svar("InsertDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+        }
+        "UpdateDaginstitution" => {
+            let req = UpdateDaginstitutionRequest {
+                daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
+                forventet_version: opt_i64(op, "forventetVersion")?,
+            };
+            let svar = clients.import().update_daginstitution(clients.request(ctx, req)).await;
+            Ok(import_svar("UpdateDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+        }
+        "DeleteDaginstitution" => {
+            let req = DeleteRequest { nummer: text(op, "daginstitutionsNummer") };
+            let svar = clients.import().delete_daginstitution(clients.request(ctx, req)).await;
+            Ok(import_svar("DeleteDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
         }
         name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
         name => Err(GatewayError::UnknownOperation(name.to_owned())),
     }
+}
+
+/// The `daginstitution` element of insert and update (the number only on update).
+fn daginstitution(d: &Element) -> Result<Daginstitution, GatewayError> {
+    Ok(Daginstitution {
+        daginstitutions_nummer: text(d, "daginstitutionsNummer"),
+        daginstitutions_navn: text(d, "daginstitutionsNavn"),
+        ejerform_kode: int(d, "ejerformKode")?,
+        lovgrundlag_kode: int(d, "lovgrundlagKode")?,
+        adm_kommune_kode: int(d, "admKommuneKode")?,
+        ejer_cvr_nummer: opt_text(d, "ejerCvrNummer").map(str::to_owned),
+    })
 }
 
 /// `<…Response><ImportSvar><status/><nummer/><fejl>*</ImportSvar></…Response>`

@@ -28,6 +28,17 @@ pub(crate) fn int(e: &Element, name: &str) -> Result<i32, GatewayError> {
     }
 }
 
+/// An optional 64-bit integer child element.
+pub(crate) fn opt_i64(e: &Element, name: &str) -> Result<Option<i64>, GatewayError> {
+    match opt_text(e, name) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| GatewayError::Schema(format!("feltet {name} skal være et heltal, ikke {v:?}"))),
+    }
+}
+
 /// A required container element.
 pub(crate) fn required<'a>(e: &'a Element, name: &str) -> Result<&'a Element, GatewayError> {
     e.child(name).ok_or_else(|| GatewayError::Schema(format!("elementet {name} mangler i {}", e.name)))

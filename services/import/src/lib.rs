@@ -4,11 +4,14 @@
 
 use tonic::{Request, Response, Status};
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{self, CallerContext};
 use dtr_proto::import::import_service_server::ImportService;
-use dtr_proto::import::{HelloWorldRequest, HelloWorldResponse, InsertDaginstitutionRequest};
+use dtr_proto::import::{
+    DeleteRequest, HelloWorldRequest, HelloWorldResponse, InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
+};
+use dtr_proto::registry::Daginstitution as DaginstitutionPb;
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
-use dtr_registry::model::{Aktoer, DaginstitutionData};
+use dtr_registry::model::{Aktoer, DaginstitutionData, Regelsaet};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ImportGrpc {
@@ -27,6 +30,24 @@ fn aktoer(ctx: &CallerContext) -> Aktoer {
         organisation: ctx.organisation.clone(),
         correlation_id: ctx.correlation_id.clone(),
     }
+}
+
+fn regelsaet(ctx: &CallerContext) -> Regelsaet {
+    match ctx.regelsaet {
+        context::Regelsaet::V1 => Regelsaet::V1,
+        context::Regelsaet::V2 => Regelsaet::V2,
+    }
+}
+
+fn daginstitution_data(d: DaginstitutionPb) -> (String, DaginstitutionData) {
+    let data = DaginstitutionData {
+        navn: d.daginstitutions_navn,
+        ejerform_kode: d.ejerform_kode,
+        lovgrundlag_kode: d.lovgrundlag_kode,
+        adm_kommune_kode: d.adm_kommune_kode,
+        ejer_cvr_nummer: d.ejer_cvr_nummer.filter(|s| !s.is_empty()),
+    };
+    (d.daginstitutions_nummer, data)
 }
 
 /// The one mapping from the registry's error to this transport.
@@ -59,18 +80,33 @@ impl ImportService for ImportGrpc {
         request: Request<InsertDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
-        let d = request.into_inner().daginstitution.unwrap_or_default();
-        let data = DaginstitutionData {
-            navn: d.daginstitutions_navn,
-            ejerform_kode: d.ejerform_kode,
-            lovgrundlag_kode: d.lovgrundlag_kode,
-            adm_kommune_kode: d.adm_kommune_kode,
-            ejer_cvr_nummer: d.ejer_cvr_nummer.filter(|s| !s.is_empty()),
-        };
-        let result = self.registry.insert_daginstitution(&data, &aktoer(&ctx)).await.map(|d| d.nummer);
+        let (sent_nummer, data) = daginstitution_data(request.into_inner().daginstitution.unwrap_or_default());
+        let result = self.registry.insert_daginstitution(&sent_nummer, &data, &aktoer(&ctx)).await.map(|d| d.nummer);
         if let Ok(n) = &result {
             tracing::info!(nummer = %n, system = %ctx.system, correlation_id = %ctx.correlation_id, "daginstitution created");
         }
+        svar(result, &ctx)
+    }
+
+    async fn update_daginstitution(
+        &self,
+        request: Request<UpdateDaginstitutionRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let (nummer, data) = daginstitution_data(req.daginstitution.unwrap_or_default());
+        let result = self
+            .registry
+            .update_daginstitution(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &aktoer(&ctx))
+            .await
+            .map(|d| d.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn delete_daginstitution(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let nummer = request.into_inner().nummer;
+        let result = self.registry.delete_daginstitution(nummer.trim(), &aktoer(&ctx)).await.map(|d| d.nummer);
         svar(result, &ctx)
     }
 }

@@ -14,8 +14,16 @@ pub enum FejlKode {
     UgyldigFormat,
     /// A coded field holds a value that is not in its code table.
     UkendtKode,
+    /// A number was sent on insert; the register issues numbers itself.
+    NummerIkkeTilladt,
     /// The unit named does not exist.
     UkendtNummer,
+    /// The unit is closed (nedlagt) and can no longer be changed, moved or closed again.
+    EnhedNedlagt,
+    /// The unit has active units below it and cannot be closed (no cascading delete).
+    AktiveUnderenheder,
+    /// The (ejerform, lovgrundlag, InstType3) combination is not lawful (v2 cross-validation).
+    UlovligKombination,
     /// The series of institution numbers is used up.
     NumreOpbrugt,
     /// The unit was changed by someone else since the caller read it.
@@ -29,7 +37,11 @@ impl FejlKode {
             FejlKode::FeltForLangt => "DTR0102",
             FejlKode::UgyldigFormat => "DTR0103",
             FejlKode::UkendtKode => "DTR0104",
+            FejlKode::NummerIkkeTilladt => "DTR0105",
             FejlKode::UkendtNummer => "DTR0201",
+            FejlKode::EnhedNedlagt => "DTR0202",
+            FejlKode::AktiveUnderenheder => "DTR0203",
+            FejlKode::UlovligKombination => "DTR0301",
             FejlKode::NumreOpbrugt => "DTR0901",
             FejlKode::Samtidighedskonflikt => "DTR0902",
         }

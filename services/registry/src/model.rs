@@ -112,6 +112,15 @@ pub struct AlternativAdresse {
     pub register: Registerfelter,
 }
 
+/// Which rules a write follows: v1 skips the cross-validation (rule 11), v2 applies it. Both are
+/// served side by side on versioned endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Regelsaet {
+    V1,
+    #[default]
+    V2,
+}
+
 /// Who made a change, recorded with it (rule 14).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aktoer {

@@ -65,6 +65,30 @@ pub fn check_daginstitution(d: &DaginstitutionData, codes: &CodeTables) -> Vec<F
     out
 }
 
+/// Rule 11 (v2): the daginstitution's (ejerform, lovgrundlag) with the InstType3 of each active
+/// anvisningsenhed below it must be a lawful combination. One error per unlawful child.
+pub fn check_krydsvalidering(
+    ejerform: i32,
+    lovgrundlag: i32,
+    children: &[(String, i32)],
+    codes: &CodeTables,
+) -> Vec<Fejl> {
+    children
+        .iter()
+        .filter(|(_, type3)| !codes.krydsvalidering.contains(&(ejerform, lovgrundlag, *type3)))
+        .map(|(nummer, type3)| {
+            Fejl::new(
+                FejlKode::UlovligKombination,
+                "lovgrundlagKode",
+                format!(
+                    "Ejerform {ejerform} med lovgrundlag {lovgrundlag} er ikke lovlig for anvisningsenhed {nummer} \
+                     med institutionstype {type3}."
+                ),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +148,18 @@ mod tests {
                 (FejlKode::UgyldigFormat, "ejerCvrNummer".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn cross_validation_names_each_unlawful_child() {
+        let mut t = tables();
+        t.krydsvalidering = codes::parse_krydsvalidering(codes::KRYDSVALIDERING_SEED).unwrap();
+        let children = vec![("G30001".to_string(), 6010), ("G30002".to_string(), 6013)];
+        assert!(check_krydsvalidering(1, 1, &children[..1], &t).is_empty());
+        let f = check_krydsvalidering(1, 1, &children, &t);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kode, FejlKode::UlovligKombination);
+        assert!(f[0].besked.contains("G30002"), "{}", f[0].besked);
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use crate::cache::CodeTableCache;
 use crate::codes::CodeTables;
 use crate::error::{Fejl, FejlKode, RegistryError};
-use crate::model::{Aktoer, Daginstitution, DaginstitutionData};
+use crate::model::{Aktivitetsstatus, Aktoer, Daginstitution, DaginstitutionData, Regelsaet};
 use crate::numbers;
 use crate::rules;
-use crate::storage::{RegistryStore, StoreError};
+use crate::storage::{DaginstitutionState, RegistryStore, StoreError, WriteOutcome};
 
 #[derive(Clone)]
 pub struct Registry {
@@ -44,19 +44,99 @@ impl Registry {
     }
 
     /// Every check of an insert, without writing (ValidateXmlAgainstSchema uses it too).
-    pub async fn check_insert_daginstitution(&self, data: &DaginstitutionData) -> Result<(), RegistryError> {
+    /// `sent_nummer` is whatever number the caller sent: the register issues numbers itself.
+    pub async fn check_insert_daginstitution(
+        &self,
+        sent_nummer: &str,
+        data: &DaginstitutionData,
+    ) -> Result<(), RegistryError> {
         let codes = self.code_tables().await?;
-        let fejl = rules::check_daginstitution(data, &codes);
+        let mut fejl = Vec::new();
+        if !sent_nummer.trim().is_empty() {
+            fejl.push(Fejl::new(
+                FejlKode::NummerIkkeTilladt,
+                "daginstitutionsNummer",
+                "Registeret tildeler daginstitutionsNummer ved oprettelse; send det ikke med.",
+            ));
+        }
+        fejl.extend(rules::check_daginstitution(data, &codes));
         if fejl.is_empty() { Ok(()) } else { Err(RegistryError::Afvist(fejl)) }
     }
 
     pub async fn insert_daginstitution(
         &self,
+        sent_nummer: &str,
         data: &DaginstitutionData,
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, RegistryError> {
-        self.check_insert_daginstitution(data).await?;
+        self.check_insert_daginstitution(sent_nummer, data).await?;
         Ok(self.store.insert_daginstitution(data, aktoer).await?)
+    }
+
+    /// Changes a daginstitution (rule 10: type, kommune, legal basis and ownership may change).
+    /// With `forventet_version` the change is refused if someone else changed it since; without,
+    /// it applies to the latest version (writes are serialised, so none is lost).
+    pub async fn update_daginstitution(
+        &self,
+        nummer: &str,
+        data: &DaginstitutionData,
+        forventet_version: Option<i64>,
+        regelsaet: Regelsaet,
+        aktoer: &Aktoer,
+    ) -> Result<Daginstitution, RegistryError> {
+        let codes = self.code_tables().await?;
+        let fejl = rules::check_daginstitution(data, &codes);
+        if !fejl.is_empty() {
+            return Err(RegistryError::Afvist(fejl));
+        }
+        let decide = |state: &DaginstitutionState| {
+            let current = active_unit(state, nummer)?;
+            if let Some(v) = forventet_version.filter(|v| *v != current.register.version) {
+                return Err(vec![Fejl::new(
+                    FejlKode::Samtidighedskonflikt,
+                    "forventetVersion",
+                    format!(
+                        "Daginstitution {nummer} er ændret af en anden siden version {v} (nu version {}). \
+                         Hent den igen og gentag ændringen.",
+                        current.register.version
+                    ),
+                )]);
+            }
+            if regelsaet == Regelsaet::V2 {
+                let fejl = rules::check_krydsvalidering(
+                    data.ejerform_kode,
+                    data.lovgrundlag_kode,
+                    &state.active_children,
+                    &codes,
+                );
+                if !fejl.is_empty() {
+                    return Err(fejl);
+                }
+            }
+            Ok(data.clone())
+        };
+        outcome(self.store.update_daginstitution(nummer, aktoer, &decide).await?)
+    }
+
+    /// Closes (nedlægger) a daginstitution: refused while it has active anvisningsenheder
+    /// (rule 7, no cascading delete). The record and its history stay and are exported.
+    pub async fn delete_daginstitution(&self, nummer: &str, aktoer: &Aktoer) -> Result<Daginstitution, RegistryError> {
+        let decide = |state: &DaginstitutionState| {
+            active_unit(state, nummer)?;
+            if state.active_children.is_empty() {
+                return Ok(());
+            }
+            let children: Vec<&str> = state.active_children.iter().map(|(n, _)| n.as_str()).collect();
+            Err(vec![Fejl::new(
+                FejlKode::AktiveUnderenheder,
+                "daginstitutionsNummer",
+                format!(
+                    "Daginstitution {nummer} har aktive anvisningsenheder ({}); nedlæg eller flyt dem først.",
+                    children.join(", ")
+                ),
+            )])
+        };
+        outcome(self.store.close_daginstitution(nummer, aktoer, &decide).await?)
     }
 
     /// A daginstitution by number; a number of the wrong shape simply matches nothing.
@@ -65,5 +145,29 @@ impl Registry {
             return Ok(None);
         }
         Ok(self.store.get_daginstitution(nummer).await?)
+    }
+}
+
+/// The stored unit if it exists and is active; otherwise the error a write on it gets.
+fn active_unit<'s>(state: &'s DaginstitutionState, nummer: &str) -> Result<&'s Daginstitution, Vec<Fejl>> {
+    match &state.current {
+        None => Err(vec![Fejl::new(
+            FejlKode::UkendtNummer,
+            "daginstitutionsNummer",
+            format!("Der findes ingen daginstitution med nummer {nummer:?}."),
+        )]),
+        Some(d) if d.register.aktivitetsstatus == Aktivitetsstatus::Nedlagt => Err(vec![Fejl::new(
+            FejlKode::EnhedNedlagt,
+            "daginstitutionsNummer",
+            format!("Daginstitution {nummer} er nedlagt og kan ikke ændres."),
+        )]),
+        Some(d) => Ok(d),
+    }
+}
+
+fn outcome<T>(o: WriteOutcome<T>) -> Result<T, RegistryError> {
+    match o {
+        WriteOutcome::Done(t) => Ok(t),
+        WriteOutcome::Refused(fejl) => Err(RegistryError::Afvist(fejl)),
     }
 }

@@ -52,6 +52,29 @@ pub struct AuditRecord {
     pub udfald: String,
 }
 
+/// What a write transaction shows the domain before it decides: the unit as stored now and the
+/// active units directly below it. Taken inside the (serialised) write transaction, so the
+/// decision and the write are atomic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaginstitutionState {
+    pub current: Option<Daginstitution>,
+    /// (enhedsNummer, InstType3) of every active anvisningsenhed below it.
+    pub active_children: Vec<(String, i32)>,
+}
+
+/// The domain's verdict on a write: go ahead, or refuse with every error found.
+pub type Decision<T> = Result<T, Vec<crate::Fejl>>;
+
+/// The domain's decision function for a daginstitution write.
+pub type DecideDaginstitution<'a, T> = dyn for<'s> Fn(&'s DaginstitutionState) -> Decision<T> + Send + Sync + 'a;
+
+/// Result of a write the domain may refuse.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome<T> {
+    Done(T),
+    Refused(Vec<crate::Fejl>),
+}
+
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
@@ -76,6 +99,24 @@ pub trait RegistryStore: Send + Sync + 'static {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError>;
     async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError>;
+
+    /// Changes a daginstitution: `decide` sees its current state and returns the new fields or
+    /// refuses. The whole is one transaction; the version goes up by one.
+    async fn update_daginstitution(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideDaginstitution<'_, DaginstitutionData>,
+    ) -> Result<WriteOutcome<Daginstitution>, StoreError>;
+
+    /// Closes (nedlægger) a daginstitution if `decide` allows it: status Nedlagt, nedlagtDato set,
+    /// the record and its history kept.
+    async fn close_daginstitution(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideDaginstitution<'_, ()>,
+    ) -> Result<WriteOutcome<Daginstitution>, StoreError>;
 
     /// Stores a new anvisningsenhed under an existing daginstitution (same transaction shape).
     /// `cvr_nummer` is what CVR answered for the P-number.

@@ -7,7 +7,9 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
-use super::{AendringRecord, AuditRecord, RegistryStore, StoreError};
+use super::{
+    AendringRecord, AuditRecord, DaginstitutionState, DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
+};
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
     Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
@@ -27,8 +29,13 @@ impl PostgresStore {
         Ok(PostgresStore { pool: dtr_migrations::postgres_pool(url).await? })
     }
 
+    /// Registry writes are serialised on the change-sequence counter row (tens of writes a day
+    /// nationally): the domain's checks inside the transaction see a state nobody else changes
+    /// before commit, and sequence order is commit order.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT vaerdi FROM taeller WHERE navn = 'sekvens' FOR UPDATE").execute(&mut *tx).await?;
+        Ok(tx)
     }
 }
 
@@ -43,8 +50,8 @@ impl SqliteStore {
         Ok(SqliteStore { pool: dtr_migrations::sqlite_pool(url).await? })
     }
 
-    /// Writers take the write lock up front: a deferred transaction that reads first and
-    /// writes later can fail with SQLITE_BUSY instead of waiting.
+    /// Writers take the database's write lock up front, which serialises them (as on PostgreSQL);
+    /// a deferred transaction that reads first and writes later could fail with SQLITE_BUSY.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
@@ -88,6 +95,19 @@ const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrun
      ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
      FROM daginstitution WHERE nummer = $1";
 
+/// Only an active unit is changed; the domain has refused closed ones already, so a miss
+/// means the transaction saw something else and is reported as corruption.
+const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
+     ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
+     WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
+const CLOSE_DAGINSTITUTION: &str = "UPDATE daginstitution SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, senest_aendret = $2, \
+     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
 macro_rules! impl_registry_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
@@ -121,6 +141,38 @@ macro_rules! impl_registry_store {
                     },
                     register: registerfelter(row)?,
                 })
+            }
+
+            /// The daginstitution and its active children, read inside a write transaction.
+            async fn daginstitution_state(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                nummer: &str,
+            ) -> Result<DaginstitutionState, StoreError> {
+                let current = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&mut **tx).await?;
+                let current = current.as_ref().map(Self::daginstitution_from_row).transpose()?;
+                let active_children: Vec<(String, i32)> = sqlx::query_as(
+                    "SELECT nummer, inst_type3 FROM anvisningsenhed \
+                     WHERE daginstitutions_nummer = $1 AND aktivitetsstatus = 'Aktiv' ORDER BY nummer",
+                )
+                .bind(nummer)
+                .fetch_all(&mut **tx)
+                .await?;
+                Ok(DaginstitutionState { current, active_children })
+            }
+
+            /// Records a changed daginstitution (history, sequence, audit) and commits.
+            async fn finish_daginstitution_write(
+                mut tx: sqlx::Transaction<'static, $db>,
+                row: &<$db as sqlx::Database>::Row,
+                operation: &str,
+                handling: Handling,
+                aktoer: &Aktoer,
+            ) -> Result<Daginstitution, StoreError> {
+                let record = Self::daginstitution_from_row(row)?;
+                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Daginstitution, handling };
+                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
             }
 
             /// Takes the next value of a counter; serialises writers until commit.
@@ -307,6 +359,56 @@ macro_rules! impl_registry_store {
             async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
                 let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::daginstitution_from_row).transpose()
+            }
+
+            async fn update_daginstitution(
+                &self,
+                nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideDaginstitution<'_, DaginstitutionData>,
+            ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::daginstitution_state(&mut tx, nummer).await?;
+                let data = match decide(&state) {
+                    Ok(d) => d,
+                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+                };
+                let row = sqlx::query(UPDATE_DAGINSTITUTION)
+                    .bind(nummer)
+                    .bind(&data.navn)
+                    .bind(data.ejerform_kode)
+                    .bind(data.lovgrundlag_kode)
+                    .bind(data.adm_kommune_kode)
+                    .bind(data.ejer_cvr_nummer.as_deref())
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                Ok(WriteOutcome::Done(
+                    Self::finish_daginstitution_write(tx, &row, "UpdateDaginstitution", Handling::Aendret, aktoer).await?,
+                ))
+            }
+
+            async fn close_daginstitution(
+                &self,
+                nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideDaginstitution<'_, ()>,
+            ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::daginstitution_state(&mut tx, nummer).await?;
+                if let Err(fejl) = decide(&state) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
+                let row = sqlx::query(CLOSE_DAGINSTITUTION)
+                    .bind(nummer)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                Ok(WriteOutcome::Done(
+                    Self::finish_daginstitution_write(tx, &row, "DeleteDaginstitution", Handling::Nedlagt, aktoer).await?,
+                ))
             }
 
             async fn insert_anvisningsenhed(

@@ -1,0 +1,177 @@
+//! Starting the system for tests: embedded (`dtr up --demo`, SQLite) or distributed (four
+//! processes on PostgreSQL and Redis).
+
+use std::time::Duration;
+
+use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
+use dtr_tilslutning::store::NewSystem;
+
+use super::{Proc, Soap, TempDir, free_port, wait_until};
+
+pub struct Cluster {
+    pub _dir: TempDir,
+    pub db: String,
+    pub import: u16,
+    pub export: u16,
+    pub tilslutning: u16,
+    pub procs: Vec<Proc>,
+}
+
+/// Migrates a fresh database with `dtr migrate`, then starts the three gRPC services.
+pub async fn start_services() -> Cluster {
+    start_services_with(&[]).await
+}
+
+pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
+    let dir = TempDir::new();
+    let db = super::fresh_postgres_db().await;
+    let mut migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["migrate"])
+        .env("DTR_DATABASE_URL", &db)
+        .output()
+        .expect("dtr migrate");
+    assert!(migrate.status.success(), "dtr migrate: {}", String::from_utf8_lossy(&migrate.stderr));
+    migrate.stdout.clear();
+    let (import, export, tilslutning) = (free_port(), free_port(), free_port());
+    let mut procs = Vec::new();
+    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
+        let env = vec![
+            ("DTR_DATABASE_URL", db.clone()),
+            ("DTR_REDIS_URL", super::redis_url()),
+            ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
+        ];
+        let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
+        procs.push(Proc::spawn(name, &[name], &env, dir.path()));
+    }
+    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
+        let addr = format!("http://127.0.0.1:{port}");
+        wait_until(&format!("{name} to be healthy"), Duration::from_secs(60), || {
+            let addr = addr.clone();
+            async move {
+                std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                    .args(["healthcheck", name, "--addr", &addr])
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false)
+            }
+        })
+        .await;
+    }
+    Cluster { _dir: dir, db, import, export, tilslutning, procs }
+}
+
+/// A system with credentials and approved agreements, created directly in the database.
+pub async fn seed_system(db: &str, username: &str, password: &str) {
+    let store = dtr_tilslutning::connect(db).await.unwrap();
+    store
+        .upsert_organisation(&Organisation {
+            kode: "UDB1".into(),
+            navn: "Testleverandør".into(),
+            cvr: "29189854".into(),
+            pnr: String::new(),
+            type_: OrganisationType::Udbyder,
+        })
+        .await
+        .unwrap();
+    let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
+    store
+        .create_system(&NewSystem {
+            id: "sys-e2e",
+            navn: "E2E",
+            udbyder_kode: "UDB1",
+            brugernavn: username,
+            password_hash: &hash,
+        })
+        .await
+        .unwrap();
+    for s in dtr_demo_services() {
+        store.upsert_service(&s).await.unwrap();
+        store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    }
+}
+
+fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
+    ["ImportService", "ExportService"]
+        .into_iter()
+        .map(|s| dtr_tilslutning::model::ServiceDef {
+            servicekode: s.into(),
+            navn: s.into(),
+            beskrivelse: String::new(),
+            operationer: vec![],
+            versioner: vec!["v2".into()],
+        })
+        .collect()
+}
+
+/// Starts the gateway in front of `c` and waits until `dtr healthcheck gateway` passes.
+pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soap {
+    let gw_port = free_port();
+    let env = vec![
+        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
+        ("DTR_IMPORT_URL", format!("http://127.0.0.1:{}", c.import)),
+        ("DTR_EXPORT_URL", format!("http://127.0.0.1:{}", c.export)),
+        ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
+        ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
+    ];
+    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
+    c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));
+    let base = format!("https://127.0.0.1:{gw_port}");
+    wait_until("the gateway to be healthy", Duration::from_secs(60), || {
+        let base = base.clone();
+        async move {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                .args(["healthcheck", "gateway", "--addr", &base])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
+    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+    Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
+}
+
+/// A running system with a SOAP client and its database URL.
+pub struct Running {
+    pub soap: Soap,
+    pub db: String,
+    _procs: Vec<Proc>,
+    _dir: TempDir,
+}
+
+/// `dtr up --demo` in a fresh data directory: SQLite, everything in one process.
+pub async fn embedded() -> Running {
+    let dir = TempDir::new();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let up = Proc::spawn(
+        "dtr-up",
+        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
+        &[],
+        dir.path(),
+    );
+    wait_until("dtr up to start", Duration::from_secs(60), || {
+        let ready = up.log().contains("Press Ctrl-C to stop.");
+        async move { ready }
+    })
+    .await;
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let soap = Soap::new(
+        &format!("https://127.0.0.1:{port}"),
+        &cert,
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+    let db = format!("sqlite:{}", data.join("dtr.db").display());
+    Running { soap, db, _procs: vec![up], _dir: dir }
+}
+
+/// The four services as separate processes on a fresh PostgreSQL database and Redis.
+pub async fn distributed() -> Running {
+    let mut c = start_services().await;
+    let soap = start_gateway(&mut c, &[]).await;
+    Running { soap, db: c.db, _procs: c.procs, _dir: c._dir }
+}
