@@ -3,27 +3,16 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Proc, Soap, TempDir, free_port, scenario, wait_until};
+use common::cluster::spawn_up;
+use common::{Soap, TempDir, free_port, scenario};
 
 #[tokio::test]
 async fn embedded_up_demo_serves_soap_end_to_end() {
     let dir = TempDir::new();
     let data = dir.path().join("data");
     let port = free_port();
-    let mut up = Proc::spawn(
-        "dtr-up",
-        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
-        &[],
-        dir.path(),
-    );
+    let mut up = spawn_up("dtr-up", &data, port, dir.path()).await;
     let creds_file = data.join("demo-credentials.json");
-    wait_until("dtr up to print the demo credentials", Duration::from_secs(60), || {
-        let ready = up.log().contains("Press Ctrl-C to stop.");
-        async move { ready }
-    })
-    .await;
     up.assert_running();
 
     let creds: serde_json::Value = serde_json::from_slice(&std::fs::read(&creds_file).unwrap()).unwrap();
@@ -62,17 +51,7 @@ async fn embedded_up_demo_serves_soap_end_to_end() {
     // A second start reuses the data and the credentials.
     up.kill();
     let port2 = free_port();
-    let up2 = Proc::spawn(
-        "dtr-up-again",
-        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port2}")],
-        &[],
-        dir.path(),
-    );
-    wait_until("the second start", Duration::from_secs(60), || {
-        let ready = up2.log().contains("Press Ctrl-C to stop.");
-        async move { ready }
-    })
-    .await;
+    let _up2 = spawn_up("dtr-up-again", &data, port2, dir.path()).await;
     let soap2 = Soap::new(
         &format!("https://127.0.0.1:{port2}"),
         &cert,

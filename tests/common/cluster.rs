@@ -140,22 +140,29 @@ pub struct Running {
     _dir: TempDir,
 }
 
+/// Runs `dtr up --demo` on `data` with the gateway on `port` (logs in `log_dir`) and waits until
+/// it says it is ready.
+pub async fn spawn_up(name: &str, data: &std::path::Path, port: u16, log_dir: &std::path::Path) -> Proc {
+    let up = Proc::spawn(
+        name,
+        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
+        &[],
+        log_dir,
+    );
+    wait_until(&format!("{name} to start"), Duration::from_secs(60), || {
+        let ready = up.log().contains("Press Ctrl-C to stop.");
+        async move { ready }
+    })
+    .await;
+    up
+}
+
 /// `dtr up --demo` in a fresh data directory: SQLite, everything in one process.
 pub async fn embedded() -> Running {
     let dir = TempDir::new();
     let data = dir.path().join("data");
     let port = free_port();
-    let up = Proc::spawn(
-        "dtr-up",
-        &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
-        &[],
-        dir.path(),
-    );
-    wait_until("dtr up to start", Duration::from_secs(60), || {
-        let ready = up.log().contains("Press Ctrl-C to stop.");
-        async move { ready }
-    })
-    .await;
+    let up = spawn_up("dtr-up", &data, port, dir.path()).await;
     let creds: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
     let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
