@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::cluster::{self, Running};
-use common::{EXPORT, IMPORT, xml_text, xml_texts};
+use common::{EXPORT, IMPORT, IMPORT_V1, xml_text, xml_texts};
 use dtr_registry::model::{Adresse, Aktoer, AnvisningsenhedData};
 use dtr_registry::storage::RegistryStore;
 
@@ -154,6 +154,17 @@ async fn rules(r: Running) {
     assert_eq!(delete(&r, &a).await, Err(vec!["DTR0203".to_owned()]));
     assert_eq!(exported(&r, &a).await.1, "Aktiv");
 
+    // The v1 endpoint serves the same operation without the cross-validation.
+    let v1 =
+        r.soap.call(IMPORT_V1, "UpdateDaginstitution", &fields(Some(&a), "Solstrålen og Månen", 1, 5, 101, None)).await;
+    assert_eq!(v1.status, 200, "{}", v1.body);
+    assert!(v1.body.contains(r#"<UpdateDaginstitutionResponse xmlns="urn:dtr:import:v1">"#), "{}", v1.body);
+    assert_eq!(svar(&v1.body), Ok(a.clone()));
+    assert_eq!(exported(&r, &a).await.2, 5);
+    let wsdl = r.soap.get(&format!("{IMPORT_V1}?wsdl")).await.text().await.unwrap();
+    assert!(wsdl.contains(r#"targetNamespace="urn:dtr:import:v1""#));
+    assert!(wsdl.contains(&format!(r#"location="{}{IMPORT_V1}""#, r.soap.base)));
+
     // Rule 8: delete means close; the unit stays, is exported as Nedlagt, and is frozen.
     let b = insert(&r, "Lukkehuset").await;
     assert_eq!(delete(&r, &b).await, Ok(b.clone()));
@@ -172,7 +183,7 @@ async fn rules(r: Running) {
     let of =
         |n: &str| changes.iter().filter(|c| c.nummer == n).map(|c| (c.version, c.handling.clone())).collect::<Vec<_>>();
     assert_eq!(of(&b), vec![(1, "oprettet".to_owned()), (2, "nedlagt".to_owned())]);
-    assert_eq!(of(&a).len(), 4, "created and changed three times; the refusals left nothing");
+    assert_eq!(of(&a).len(), 5, "created and changed four times; the refusals left nothing");
 }
 
 /// Many parallel updates of one unit: every acknowledged update is in the history, none lost.

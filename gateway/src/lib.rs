@@ -19,10 +19,10 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tracing::Instrument;
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Regelsaet};
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
@@ -32,6 +32,8 @@ use crate::soap::{Limits, SoapVersion};
 
 pub const IMPORT_PATH: &str = "/services/DTR/ImportService/v2";
 pub const EXPORT_PATH: &str = "/services/DTR/ExportService/v2";
+pub const IMPORT_V1_PATH: &str = "/services/DTR/ImportService/v1";
+pub const EXPORT_V1_PATH: &str = "/services/DTR/ExportService/v1";
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// The SOAP services the gateway publishes.
@@ -48,18 +50,54 @@ impl SoapService {
             SoapService::Export => "ExportService",
         }
     }
+}
 
-    pub fn namespace(self) -> &'static str {
-        match self {
-            SoapService::Import => "urn:dtr:import:v2",
-            SoapService::Export => "urn:dtr:export:v2",
+/// Versions of the published interface, live side by side. v1 differs from v2 only in skipping
+/// the cross-validation (registry.md rule 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
+/// One published SOAP endpoint: a service in one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub service: SoapService,
+    pub version: ApiVersion,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint { service: SoapService::Import, version: ApiVersion::V2 },
+        Endpoint { service: SoapService::Export, version: ApiVersion::V2 },
+        Endpoint { service: SoapService::Import, version: ApiVersion::V1 },
+        Endpoint { service: SoapService::Export, version: ApiVersion::V1 },
+    ];
+
+    pub fn path(self) -> &'static str {
+        match (self.service, self.version) {
+            (SoapService::Import, ApiVersion::V2) => IMPORT_PATH,
+            (SoapService::Export, ApiVersion::V2) => EXPORT_PATH,
+            (SoapService::Import, ApiVersion::V1) => IMPORT_V1_PATH,
+            (SoapService::Export, ApiVersion::V1) => EXPORT_V1_PATH,
         }
     }
 
-    pub fn path(self) -> &'static str {
-        match self {
-            SoapService::Import => IMPORT_PATH,
-            SoapService::Export => EXPORT_PATH,
+    /// The target namespace of the endpoint's messages.
+    pub fn namespace(self) -> &'static str {
+        match (self.service, self.version) {
+            (SoapService::Import, ApiVersion::V2) => "urn:dtr:import:v2",
+            (SoapService::Export, ApiVersion::V2) => "urn:dtr:export:v2",
+            (SoapService::Import, ApiVersion::V1) => "urn:dtr:import:v1",
+            (SoapService::Export, ApiVersion::V1) => "urn:dtr:export:v1",
+        }
+    }
+
+    pub fn regelsaet(self) -> Regelsaet {
+        match self.version {
+            ApiVersion::V1 => Regelsaet::V1,
+            ApiVersion::V2 => Regelsaet::V2,
         }
     }
 }
@@ -102,7 +140,10 @@ pub struct Clients {
 }
 
 fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy())
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect_lazy())
 }
 
 impl Clients {
@@ -153,12 +194,21 @@ impl AppState {
 /// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt`).
 pub fn app(state: AppState) -> Router {
     let max_body = state.0.config.max_body_bytes;
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(IMPORT_PATH, get(wsdl_import).post(post_import))
-        .route(EXPORT_PATH, get(wsdl_export).post(post_export))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(state)
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    for ep in Endpoint::ALL {
+        router = router.route(
+            ep.path(),
+            get(move |state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>| async move {
+                wsdl_response(&state, &headers, &q, ep)
+            })
+            .post(
+                move |state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>| async move {
+                    handle_soap(state.0, ep, headers, body).await
+                },
+            ),
+        );
+    }
+    router.layer(DefaultBodyLimit::max(max_body)).with_state(state)
 }
 
 /// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful
@@ -197,20 +247,12 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-async fn wsdl_import(state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>) -> Response {
-    wsdl_response(&state, &headers, &q, SoapService::Import)
-}
-
-async fn wsdl_export(state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>) -> Response {
-    wsdl_response(&state, &headers, &q, SoapService::Export)
-}
-
-fn wsdl_response(state: &AppState, headers: &HeaderMap, q: &[(String, String)], service: SoapService) -> Response {
+fn wsdl_response(state: &AppState, headers: &HeaderMap, q: &[(String, String)], ep: Endpoint) -> Response {
     if !q.iter().any(|(k, _)| k.eq_ignore_ascii_case("wsdl")) {
         return (StatusCode::NOT_FOUND, "Hent WSDL med ?wsdl, eller send SOAP-kald med POST.").into_response();
     }
     let base = state.0.config.public_url.clone().unwrap_or_else(|| base_url(headers));
-    let body = wsdl::wsdl(service, &format!("{}{}", base.trim_end_matches('/'), service.path()));
+    let body = wsdl::wsdl(ep, &format!("{}{}", base.trim_end_matches('/'), ep.path()));
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
@@ -225,22 +267,14 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-async fn post_import(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    handle_soap(state.0, SoapService::Import, headers, body).await
-}
-
-async fn post_export(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    handle_soap(state.0, SoapService::Export, headers, body).await
-}
-
 async fn handle_soap(
     state: AppState,
-    service: SoapService,
+    ep: Endpoint,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let cid = correlation_id(&headers);
-    let span = tracing::info_span!("soap", correlation_id = %cid, service = service.name(),
+    let span = tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
         operation = tracing::field::Empty, system = tracing::field::Empty);
     let mut resp = async {
         let hinted =
@@ -256,7 +290,7 @@ async fn handle_soap(
             }
         };
         tracing::Span::current().record("system", system.id.as_str());
-        match soap_call(&state, service, &headers, hinted, body, &system, &cid).await {
+        match soap_call(&state, ep, &headers, hinted, body, &system, &cid).await {
             Ok((version, xml)) => {
                 ([(header::CONTENT_TYPE, version.content_type())], soap::xml::envelope(version, &xml)).into_response()
             }
@@ -274,7 +308,7 @@ async fn handle_soap(
 /// Parses, dispatches and answers one call. Errors carry the SOAP version to answer in.
 async fn soap_call(
     state: &AppState,
-    service: SoapService,
+    ep: Endpoint,
     headers: &HeaderMap,
     hinted: Option<SoapVersion>,
     body: Result<Bytes, BytesRejection>,
@@ -308,7 +342,7 @@ async fn soap_call(
     }
     let op = env.operation;
     tracing::Span::current().record("operation", op.name.as_str());
-    if op.ns.as_deref() != Some(service.namespace()) {
+    if op.ns.as_deref() != Some(ep.namespace()) {
         return Err((
             version,
             GatewayError::UnknownOperation(format!("{{{}}}{}", op.ns.as_deref().unwrap_or(""), op.name)),
@@ -318,12 +352,13 @@ async fn soap_call(
         system: system.id.clone(),
         organisation: None,
         correlation_id: cid.to_owned(),
-        regelsaet: dtr_proto::context::Regelsaet::V2,
+        regelsaet: ep.regelsaet(),
     };
     let clients = &state.0.clients;
-    let result = match service {
-        SoapService::Import => ops::import::call(clients, &op, &ctx).await,
-        SoapService::Export => ops::export::call(clients, &op, &ctx).await,
+    let ns = ep.namespace();
+    let result = match ep.service {
+        SoapService::Import => ops::import::call(clients, &op, &ctx, ns).await,
+        SoapService::Export => ops::export::call(clients, &op, &ctx, ns).await,
     };
     result.map(|xml| (version, xml)).map_err(|e| (version, e))
 }

@@ -2,7 +2,7 @@
 //! A WSDL lists the operations the gateway maps today; it grows as the operations land, so what
 //! a client generates from it always works.
 
-use crate::SoapService;
+use crate::{Endpoint, SoapService};
 
 const IMPORT_TYPES: &str = r#"
       <xs:element name="HelloWorld"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
@@ -86,9 +86,10 @@ fn described(service: SoapService) -> &'static [&'static str] {
     }
 }
 
-/// The WSDL of `service` with its endpoint at `address`.
-pub fn wsdl(service: SoapService, address: &str) -> String {
-    let ns = service.namespace();
+/// The WSDL of endpoint `ep` with its address at `address`.
+pub fn wsdl(ep: Endpoint, address: &str) -> String {
+    let service = ep.service;
+    let ns = ep.namespace();
     let name = service.name();
     let types = match service {
         SoapService::Import => IMPORT_TYPES,

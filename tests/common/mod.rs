@@ -143,6 +143,8 @@ pub struct SoapAnswer {
 
 pub const IMPORT: &str = "/services/DTR/ImportService/v2";
 pub const EXPORT: &str = "/services/DTR/ExportService/v2";
+pub const IMPORT_V1: &str = "/services/DTR/ImportService/v1";
+pub const EXPORT_V1: &str = "/services/DTR/ExportService/v1";
 
 impl Soap {
     pub fn new(base: &str, cert_pem: &[u8], user: &str, password: &str) -> Soap {
@@ -189,7 +191,13 @@ impl Soap {
 
     /// Calls `op` of the service at `path` with SOAP 1.1; `inner` is the operation's content.
     pub async fn call(&self, path: &str, op: &str, inner: &str) -> SoapAnswer {
-        let ns = if path == IMPORT { "urn:dtr:import:v2" } else { "urn:dtr:export:v2" };
+        let ns = match path {
+            IMPORT => "urn:dtr:import:v2",
+            EXPORT => "urn:dtr:export:v2",
+            IMPORT_V1 => "urn:dtr:import:v1",
+            EXPORT_V1 => "urn:dtr:export:v1",
+            other => panic!("no SOAP endpoint at {other}"),
+        };
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="{ns}"><soapenv:Body><d:{op}>{inner}</d:{op}></soapenv:Body></soapenv:Envelope>"#
         );

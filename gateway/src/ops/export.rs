@@ -5,10 +5,10 @@ use dtr_proto::export::{HelloWorldRequest, NummerRequest};
 use dtr_proto::registry::{Aktivitetsstatus, DaginstitutionExtend, Registerfelter};
 
 use super::{hello_world_response, text};
+use crate::Clients;
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
-use crate::{Clients, SoapService};
 
 /// Every operation of the ExportService (registry.md §4 and our additions).
 pub const OPERATIONS: &[&str] = &[
@@ -37,8 +37,8 @@ pub const OPERATIONS: &[&str] = &[
     "GetHistorik",
 ];
 
-pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Result<String, GatewayError> {
-    let ns = SoapService::Export.namespace();
+/// Calls `op`; the answer is written in the endpoint's namespace `ns`.
+pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
     match op.name.as_str() {
         "HelloWorld" => {
             let r = clients.export().hello_world(clients.request(ctx, HelloWorldRequest {})).await;

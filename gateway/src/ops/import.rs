@@ -5,10 +5,10 @@ use dtr_proto::import::{DeleteRequest, HelloWorldRequest, InsertDaginstitutionRe
 use dtr_proto::registry::{Daginstitution, ImportSvar};
 
 use super::{hello_world_response, int, opt_i64, opt_text, required, text};
+use crate::Clients;
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
-use crate::{Clients, SoapService};
 
 /// Every operation of the ImportService (registry.md §4), whether or not mapped yet.
 pub const OPERATIONS: &[&str] = &[
@@ -28,8 +28,8 @@ pub const OPERATIONS: &[&str] = &[
     "MoveAlternativAdresse",
 ];
 
-pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext) -> Result<String, GatewayError> {
-    let ns = SoapService::Import.namespace();
+/// Calls `op`; the answer is written in the endpoint's namespace `ns`.
+pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
     match op.name.as_str() {
         "HelloWorld" => {
             let r = clients.import().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
