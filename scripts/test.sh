@@ -32,6 +32,8 @@ pg_bindir() {
 PGBIN=$(pg_bindir || true)
 [ -n "$PGBIN" ] || { apt_install "PostgreSQL" postgresql; PGBIN=$(pg_bindir); }
 command -v redis-server >/dev/null || apt_install "Redis" redis-server
+# Schema checks of the WSDL/XSD use xmllint.
+command -v xmllint >/dev/null || apt_install "xmllint" libxml2-utils
 
 free_port() {
   local p

@@ -229,3 +229,70 @@ async fn concurrent_updates_sqlite() {
 async fn concurrent_updates_postgres() {
     concurrent_updates(cluster::distributed().await).await;
 }
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// Runs `xmllint --noout --schema xsd doc`; true when the document is valid.
+fn xmllint_valid(xsd: &std::path::Path, doc: &std::path::Path) -> bool {
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd)
+        .arg(doc)
+        .output()
+        .expect("xmllint is needed (Debian: libxml2-utils); scripts/test.sh installs it");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("failed to compile"), "the schema itself must compile: {err}");
+    out.status.success()
+}
+
+/// GetXMLSchema answers an XSD that compiles, that the payloads the service accepts validate
+/// against, and that rejects a payload the service refuses as a schema error.
+#[tokio::test]
+async fn get_xml_schema_validates_accepted_payloads() {
+    let r = cluster::embedded().await;
+    let dir = common::TempDir::new();
+    for (path, ns) in [(IMPORT, "urn:dtr:import:v2"), (IMPORT_V1, "urn:dtr:import:v1")] {
+        let a = r.soap.call(path, "GetXMLSchema", "").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let xsd = unescape(xml_text(&a.body, "GetXMLSchemaResult").expect("schema text"));
+        assert!(xsd.contains(&format!(r#"targetNamespace="{ns}""#)), "{xsd}");
+        let xsd_file = dir.path().join("import.xsd");
+        std::fs::write(&xsd_file, &xsd).unwrap();
+
+        let payloads = [
+            ("InsertDaginstitution", fields(None, "Skovbørnehaven Egern &amp; Co", 1, 1, 101, None), true),
+            ("InsertDaginstitution", fields(None, "Privat", 3, 4, 101, Some("29189854")), true),
+            (
+                "UpdateDaginstitution",
+                fields(Some("G30000"), "Nyt navn", 2, 2, 147, None) + "<d:forventetVersion>3</d:forventetVersion>",
+                true,
+            ),
+            ("DeleteDaginstitution", "<d:daginstitutionsNummer>G30000</d:daginstitutionsNummer>".to_owned(), true),
+            ("HelloWorld", String::new(), true),
+            // Not a number where the schema wants one: the gateway refuses it too (IPL000002).
+            ("InsertDaginstitution", fields(None, "X", 1, 1, 101, None).replace(">101<", ">abc<"), false),
+            ("InsertDaginstitution", fields(None, &"x".repeat(133), 1, 1, 101, None), false),
+        ];
+        for (op, inner, valid) in payloads {
+            let doc = format!(r#"<d:{op} xmlns:d="{ns}">{inner}</d:{op}>"#);
+            let doc_file = dir.path().join("payload.xml");
+            std::fs::write(&doc_file, &doc).unwrap();
+            assert_eq!(xmllint_valid(&xsd_file, &doc_file), valid, "{path} {op}: {doc}");
+            if valid && op == "InsertDaginstitution" {
+                let a = r.soap.call(path, op, &inner).await;
+                assert_eq!(svar(&a.body).map(|_| ()), Ok(()), "the service accepts what the schema accepts");
+            }
+        }
+    }
+    // The WSDLs are well-formed XML.
+    for path in [IMPORT, EXPORT, IMPORT_V1, common::EXPORT_V1] {
+        let text = r.soap.get(&format!("{path}?wsdl")).await.text().await.unwrap();
+        let f = dir.path().join("service.wsdl");
+        std::fs::write(&f, text).unwrap();
+        let ok = std::process::Command::new("xmllint").arg("--noout").arg(&f).status().unwrap().success();
+        assert!(ok, "{path}?wsdl is well-formed");
+    }
+}

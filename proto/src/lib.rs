@@ -2,6 +2,7 @@
 //! context that travels with every call in gRPC metadata.
 
 pub mod context;
+pub mod xsd;
 
 /// Generated code, nested as the proto packages are (`dtr.registry.v1` → `dtr::registry::v1`).
 #[allow(clippy::all, clippy::pedantic, rust_2018_idioms, missing_docs)]

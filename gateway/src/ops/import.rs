@@ -1,7 +1,9 @@
 //! ImportService operations.
 
 use dtr_proto::context::CallerContext;
-use dtr_proto::import::{DeleteRequest, HelloWorldRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest};
+use dtr_proto::import::{
+    DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
+};
 use dtr_proto::registry::{Daginstitution, ImportSvar};
 
 use super::{hello_world_response, int, opt_i64, opt_text, required, text};
@@ -34,6 +36,13 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
         "HelloWorld" => {
             let r = clients.import().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
             Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
+        }
+        "GetXMLSchema" => {
+            let r = clients.import().get_xml_schema(clients.request(ctx, GetXmlSchemaRequest {})).await;
+            let xsd = r.map_err(GatewayError::Backend)?.into_inner().xsd;
+            let mut x = XmlOut::with_capacity(xsd.len() + 256);
+            x.open_ns("GetXMLSchemaResponse", ns).text("GetXMLSchemaResult", &xsd).close("GetXMLSchemaResponse");
+            Ok(x.finish())
         }
         "InsertDaginstitution" => {
             let req =

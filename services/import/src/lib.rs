@@ -7,7 +7,8 @@ use tonic::{Request, Response, Status};
 use dtr_proto::context::{self, CallerContext};
 use dtr_proto::import::import_service_server::ImportService;
 use dtr_proto::import::{
-    DeleteRequest, HelloWorldRequest, HelloWorldResponse, InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
+    DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
+    InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
 };
 use dtr_proto::registry::Daginstitution as DaginstitutionPb;
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
@@ -73,6 +74,16 @@ fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Re
 impl ImportService for ImportGrpc {
     async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
         Ok(Response::new(HelloWorldResponse { message: format!("Hello {}", chrono::Utc::now().to_rfc3339()) }))
+    }
+
+    /// The payload schema of the caller's interface version.
+    async fn get_xml_schema(
+        &self,
+        request: Request<GetXmlSchemaRequest>,
+    ) -> Result<Response<GetXmlSchemaResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let xsd = dtr_proto::xsd::import(dtr_proto::xsd::import_namespace(ctx.regelsaet));
+        Ok(Response::new(GetXmlSchemaResponse { xsd }))
     }
 
     async fn insert_daginstitution(
