@@ -150,6 +150,45 @@ async fn rules(r: Running) {
     assert_eq!(got, Err(vec!["DTR0301".to_owned()]), "lovgrundlag 5 allows only dagpleje, {child} is a vuggestue");
     assert_eq!(exported(&r, &a).await.2, 4, "refused: still version 4");
 
+    // ValidateXmlAgainstSchema runs the same checks and writes nothing.
+    let changes_before = store.aendringer_siden(0, 100_000).await.unwrap().len();
+    let units_before = store.count_units().await.unwrap();
+    let dry = |inner: String| {
+        let soap = &r.soap;
+        async move {
+            let a = soap.call(IMPORT, "ValidateXmlAgainstSchema", &inner).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            svar(&a.body)
+        }
+    };
+    let wrap = |op: &str, inner: String| format!("<d:{op}>{inner}</d:{op}>");
+    assert_eq!(dry(wrap("InsertDaginstitution", fields(None, "Prøvehuset", 1, 1, 101, None))).await, Ok(String::new()));
+    assert_eq!(
+        dry(wrap("InsertDaginstitution", fields(Some("G10001"), "", 1, 99, 101, None))).await,
+        Err(vec!["DTR0105".to_owned(), "DTR0101".to_owned(), "DTR0104".to_owned()])
+    );
+    assert_eq!(dry(wrap("UpdateDaginstitution", fields(Some(&a), "Prøve", 1, 1, 101, None))).await, Ok(a.clone()));
+    assert_eq!(
+        dry(wrap("UpdateDaginstitution", fields(Some(&a), "Prøve", 1, 5, 101, None))).await,
+        Err(vec!["DTR0301".to_owned()])
+    );
+    assert_eq!(
+        dry(wrap(
+            "UpdateDaginstitution",
+            fields(Some(&a), "Prøve", 1, 1, 101, None) + "<d:forventetVersion>1</d:forventetVersion>"
+        ))
+        .await,
+        Err(vec!["DTR0902".to_owned()])
+    );
+    assert_eq!(
+        dry(wrap("DeleteDaginstitution", format!("<d:daginstitutionsNummer>{a}</d:daginstitutionsNummer>"))).await,
+        Err(vec!["DTR0203".to_owned()])
+    );
+    assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), changes_before, "a dry run writes nothing");
+    assert_eq!(store.count_units().await.unwrap(), units_before);
+    let not_yet = r.soap.call(IMPORT, "ValidateXmlAgainstSchema", "<d:MoveAnvisningsEnhed/>").await;
+    assert_eq!(xml_text(&not_yet.body, "ErrorCode"), Some("IPL000007"), "{}", not_yet.body);
+
     // Rule 7: no cascading delete.
     assert_eq!(delete(&r, &a).await, Err(vec!["DTR0203".to_owned()]));
     assert_eq!(exported(&r, &a).await.1, "Aktiv");
@@ -271,6 +310,12 @@ async fn get_xml_schema_validates_accepted_payloads() {
                 true,
             ),
             ("DeleteDaginstitution", "<d:daginstitutionsNummer>G30000</d:daginstitutionsNummer>".to_owned(), true),
+            (
+                "ValidateXmlAgainstSchema",
+                "<d:DeleteDaginstitution><d:daginstitutionsNummer>G30000</d:daginstitutionsNummer></d:DeleteDaginstitution>"
+                    .to_owned(),
+                true,
+            ),
             ("HelloWorld", String::new(), true),
             // Not a number where the schema wants one: the gateway refuses it too (IPL000002).
             ("InsertDaginstitution", fields(None, "X", 1, 1, 101, None).replace(">101<", ">abc<"), false),

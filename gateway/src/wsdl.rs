@@ -7,9 +7,14 @@ use crate::{Endpoint, SoapService};
 /// Operations each WSDL describes (those the gateway maps end to end).
 fn described(service: SoapService) -> &'static [&'static str] {
     match service {
-        SoapService::Import => {
-            &["HelloWorld", "GetXMLSchema", "InsertDaginstitution", "UpdateDaginstitution", "DeleteDaginstitution"]
-        }
+        SoapService::Import => &[
+            "HelloWorld",
+            "GetXMLSchema",
+            "ValidateXmlAgainstSchema",
+            "InsertDaginstitution",
+            "UpdateDaginstitution",
+            "DeleteDaginstitution",
+        ],
         SoapService::Export => &["HelloWorld", "GetDaginstitutionByNummer"],
     }
 }

@@ -1,8 +1,10 @@
 //! ImportService operations.
 
 use dtr_proto::context::CallerContext;
+use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
+    ValidateRequest,
 };
 use dtr_proto::registry::{Daginstitution, ImportSvar};
 
@@ -44,30 +46,58 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
             x.open_ns("GetXMLSchemaResponse", ns).text("GetXMLSchemaResult", &xsd).close("GetXMLSchemaResponse");
             Ok(x.finish())
         }
-        "InsertDaginstitution" => {
-            let req =
-                InsertDaginstitutionRequest { daginstitution: Some(daginstitution(required(op, "daginstitution")?)?) };
-            let svar = clients.import().insert_daginstitution(clients.request(ctx, req)).await;
-            Ok(import_svar("InsertDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
-        }
-        "UpdateDaginstitution" => {
-            let req = UpdateDaginstitutionRequest {
-                daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
-                forventet_version: opt_i64(op, "forventetVersion")?,
+        "ValidateXmlAgainstSchema" => {
+            let inner = op.children.first().ok_or_else(|| {
+                GatewayError::Schema("ValidateXmlAgainstSchema skal indeholde den operation der skal valideres".into())
+            })?;
+            let operation = match write_operation(inner)? {
+                Some(o) => o,
+                None if OPERATIONS.contains(&inner.name.as_str()) => {
+                    return Err(GatewayError::NotAvailable(format!("ValidateXmlAgainstSchema af {}", inner.name)));
+                }
+                None => return Err(GatewayError::UnknownOperation(inner.name.clone())),
             };
-            let svar = clients.import().update_daginstitution(clients.request(ctx, req)).await;
-            Ok(import_svar("UpdateDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+            let req = ValidateRequest { operation: Some(operation) };
+            let svar = clients.import().validate_xml_against_schema(clients.request(ctx, req)).await;
+            Ok(import_svar("ValidateXmlAgainstSchemaResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
         }
-        "DeleteDaginstitution" => {
-            let req = DeleteRequest { nummer: text(op, "daginstitutionsNummer") };
-            let svar = clients.import().delete_daginstitution(clients.request(ctx, req)).await;
-            Ok(import_svar("DeleteDaginstitutionResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+        name => {
+            let Some(operation) = write_operation(op)? else {
+                return Err(if OPERATIONS.contains(&name) {
+                    GatewayError::NotAvailable(name.to_owned())
+                } else {
+                    GatewayError::UnknownOperation(name.to_owned())
+                });
+            };
+            let mut import = clients.import();
+            let svar = match operation {
+                Operation::InsertDaginstitution(r) => import.insert_daginstitution(clients.request(ctx, r)).await,
+                Operation::UpdateDaginstitution(r) => import.update_daginstitution(clients.request(ctx, r)).await,
+                Operation::DeleteDaginstitution(r) => import.delete_daginstitution(clients.request(ctx, r)).await,
+                _ => return Err(GatewayError::NotAvailable(name.to_owned())),
+            };
+            let response = format!("{name}Response");
+            Ok(import_svar(&response, ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
         }
-        name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
-        name => Err(GatewayError::UnknownOperation(name.to_owned())),
     }
 }
 
+/// Reads a write operation's element into its request; `None` for operations not mapped yet.
+fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
+    Ok(Some(match op.name.as_str() {
+        "InsertDaginstitution" => Operation::InsertDaginstitution(InsertDaginstitutionRequest {
+            daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
+        }),
+        "UpdateDaginstitution" => Operation::UpdateDaginstitution(UpdateDaginstitutionRequest {
+            daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
+            forventet_version: opt_i64(op, "forventetVersion")?,
+        }),
+        "DeleteDaginstitution" => {
+            Operation::DeleteDaginstitution(DeleteRequest { nummer: text(op, "daginstitutionsNummer") })
+        }
+        _ => return Ok(None),
+    }))
+}
 /// The `daginstitution` element of insert and update (the number only on update).
 fn daginstitution(d: &Element) -> Result<Daginstitution, GatewayError> {
     Ok(Daginstitution {

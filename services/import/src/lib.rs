@@ -6,9 +6,10 @@ use tonic::{Request, Response, Status};
 
 use dtr_proto::context::{self, CallerContext};
 use dtr_proto::import::import_service_server::ImportService;
+use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
-    InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
+    InsertDaginstitutionRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::Daginstitution as DaginstitutionPb;
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
@@ -84,6 +85,37 @@ impl ImportService for ImportGrpc {
         let ctx = CallerContext::from_metadata(request.metadata());
         let xsd = dtr_proto::xsd::import(dtr_proto::xsd::import_namespace(ctx.regelsaet));
         Ok(Response::new(GetXmlSchemaResponse { xsd }))
+    }
+
+    /// Dry run: every check the real write would run, nothing written. Operations whose writes
+    /// are not implemented yet answer UNIMPLEMENTED rather than a validation that checks less.
+    async fn validate_xml_against_schema(
+        &self,
+        request: Request<ValidateRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let result = match request.into_inner().operation {
+            Some(Operation::InsertDaginstitution(r)) => {
+                let (sent, data) = daginstitution_data(r.daginstitution.unwrap_or_default());
+                self.registry.check_insert_daginstitution(&sent, &data).await.map(|()| String::new())
+            }
+            Some(Operation::UpdateDaginstitution(r)) => {
+                let (nummer, data) = daginstitution_data(r.daginstitution.unwrap_or_default());
+                let nummer = nummer.trim().to_owned();
+                let checked = self
+                    .registry
+                    .check_update_daginstitution(&nummer, &data, r.forventet_version, regelsaet(&ctx))
+                    .await;
+                checked.map(|()| nummer)
+            }
+            Some(Operation::DeleteDaginstitution(r)) => {
+                let nummer = r.nummer.trim().to_owned();
+                self.registry.check_delete_daginstitution(&nummer).await.map(|()| nummer)
+            }
+            Some(_) => return Err(Status::unimplemented("validation of this operation is not available yet")),
+            None => return Err(Status::invalid_argument("ValidateXmlAgainstSchema skal indeholde én operation.")),
+        };
+        svar(result, &ctx)
     }
 
     async fn insert_daginstitution(

@@ -84,59 +84,37 @@ impl Registry {
         regelsaet: Regelsaet,
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, RegistryError> {
-        let codes = self.code_tables().await?;
-        let fejl = rules::check_daginstitution(data, &codes);
-        if !fejl.is_empty() {
-            return Err(RegistryError::Afvist(fejl));
-        }
-        let decide = |state: &DaginstitutionState| {
-            let current = active_unit(state, nummer)?;
-            if let Some(v) = forventet_version.filter(|v| *v != current.register.version) {
-                return Err(vec![Fejl::new(
-                    FejlKode::Samtidighedskonflikt,
-                    "forventetVersion",
-                    format!(
-                        "Daginstitution {nummer} er ændret af en anden siden version {v} (nu version {}). \
-                         Hent den igen og gentag ændringen.",
-                        current.register.version
-                    ),
-                )]);
-            }
-            if regelsaet == Regelsaet::V2 {
-                let fejl = rules::check_krydsvalidering(
-                    data.ejerform_kode,
-                    data.lovgrundlag_kode,
-                    &state.active_children,
-                    &codes,
-                );
-                if !fejl.is_empty() {
-                    return Err(fejl);
-                }
-            }
-            Ok(data.clone())
-        };
+        let codes = self.check_fields(data).await?;
+        let decide =
+            |state: &DaginstitutionState| update_decision(state, nummer, data, forventet_version, regelsaet, &codes);
         outcome(self.store.update_daginstitution(nummer, aktoer, &decide).await?)
+    }
+
+    /// Every check of [`Self::update_daginstitution`], without writing.
+    pub async fn check_update_daginstitution(
+        &self,
+        nummer: &str,
+        data: &DaginstitutionData,
+        forventet_version: Option<i64>,
+        regelsaet: Regelsaet,
+    ) -> Result<(), RegistryError> {
+        let codes = self.check_fields(data).await?;
+        let state = self.store.daginstitution_state(nummer).await?;
+        update_decision(&state, nummer, data, forventet_version, regelsaet, &codes)
+            .map(|_| ())
+            .map_err(RegistryError::Afvist)
     }
 
     /// Closes (nedlægger) a daginstitution: refused while it has active anvisningsenheder
     /// (rule 7, no cascading delete). The record and its history stay and are exported.
     pub async fn delete_daginstitution(&self, nummer: &str, aktoer: &Aktoer) -> Result<Daginstitution, RegistryError> {
-        let decide = |state: &DaginstitutionState| {
-            active_unit(state, nummer)?;
-            if state.active_children.is_empty() {
-                return Ok(());
-            }
-            let children: Vec<&str> = state.active_children.iter().map(|(n, _)| n.as_str()).collect();
-            Err(vec![Fejl::new(
-                FejlKode::AktiveUnderenheder,
-                "daginstitutionsNummer",
-                format!(
-                    "Daginstitution {nummer} har aktive anvisningsenheder ({}); nedlæg eller flyt dem først.",
-                    children.join(", ")
-                ),
-            )])
-        };
-        outcome(self.store.close_daginstitution(nummer, aktoer, &decide).await?)
+        outcome(self.store.close_daginstitution(nummer, aktoer, &|state| delete_decision(state, nummer)).await?)
+    }
+
+    /// Every check of [`Self::delete_daginstitution`], without writing.
+    pub async fn check_delete_daginstitution(&self, nummer: &str) -> Result<(), RegistryError> {
+        let state = self.store.daginstitution_state(nummer).await?;
+        delete_decision(&state, nummer).map_err(RegistryError::Afvist)
     }
 
     /// A daginstitution by number; a number of the wrong shape simply matches nothing.
@@ -146,6 +124,62 @@ impl Registry {
         }
         Ok(self.store.get_daginstitution(nummer).await?)
     }
+
+    /// Rule 1 for the fields; returns the code tables for the checks that follow.
+    async fn check_fields(&self, data: &DaginstitutionData) -> Result<Arc<CodeTables>, RegistryError> {
+        let codes = self.code_tables().await?;
+        let fejl = rules::check_daginstitution(data, &codes);
+        if fejl.is_empty() { Ok(codes) } else { Err(RegistryError::Afvist(fejl)) }
+    }
+}
+
+/// The checks of an update that need the stored state: exists, active, expected version,
+/// and (v2) the cross-validation against the active children.
+fn update_decision(
+    state: &DaginstitutionState,
+    nummer: &str,
+    data: &DaginstitutionData,
+    forventet_version: Option<i64>,
+    regelsaet: Regelsaet,
+    codes: &CodeTables,
+) -> Result<DaginstitutionData, Vec<Fejl>> {
+    let current = active_unit(state, nummer)?;
+    if let Some(v) = forventet_version.filter(|v| *v != current.register.version) {
+        return Err(vec![Fejl::new(
+            FejlKode::Samtidighedskonflikt,
+            "forventetVersion",
+            format!(
+                "Daginstitution {nummer} er ændret af en anden siden version {v} (nu version {}). \
+                 Hent den igen og gentag ændringen.",
+                current.register.version
+            ),
+        )]);
+    }
+    if regelsaet == Regelsaet::V2 {
+        let fejl =
+            rules::check_krydsvalidering(data.ejerform_kode, data.lovgrundlag_kode, &state.active_children, codes);
+        if !fejl.is_empty() {
+            return Err(fejl);
+        }
+    }
+    Ok(data.clone())
+}
+
+/// The checks of a close: exists, active, no active children (rule 7).
+fn delete_decision(state: &DaginstitutionState, nummer: &str) -> Result<(), Vec<Fejl>> {
+    active_unit(state, nummer)?;
+    if state.active_children.is_empty() {
+        return Ok(());
+    }
+    let children: Vec<&str> = state.active_children.iter().map(|(n, _)| n.as_str()).collect();
+    Err(vec![Fejl::new(
+        FejlKode::AktiveUnderenheder,
+        "daginstitutionsNummer",
+        format!(
+            "Daginstitution {nummer} har aktive anvisningsenheder ({}); nedlæg eller flyt dem først.",
+            children.join(", ")
+        ),
+    )])
 }
 
 /// The stored unit if it exists and is active; otherwise the error a write on it gets.

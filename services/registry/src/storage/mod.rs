@@ -109,6 +109,9 @@ pub trait RegistryStore: Send + Sync + 'static {
         decide: &DecideDaginstitution<'_, DaginstitutionData>,
     ) -> Result<WriteOutcome<Daginstitution>, StoreError>;
 
+    /// The state a daginstitution write would see, read without writing (dry runs).
+    async fn daginstitution_state(&self, nummer: &str) -> Result<DaginstitutionState, StoreError>;
+
     /// Closes (nedlægger) a daginstitution if `decide` allows it: status Nedlagt, nedlagtDato set,
     /// the record and its history kept.
     async fn close_daginstitution(

@@ -389,6 +389,14 @@ macro_rules! impl_registry_store {
                 ))
             }
 
+            async fn daginstitution_state(&self, nummer: &str) -> Result<DaginstitutionState, StoreError> {
+                // A read-only transaction gives the unit and its children as of one moment.
+                let mut tx = self.pool.begin().await?;
+                let state = Self::daginstitution_state(&mut tx, nummer).await?;
+                tx.rollback().await?;
+                Ok(state)
+            }
+
             async fn close_daginstitution(
                 &self,
                 nummer: &str,
