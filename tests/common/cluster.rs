@@ -25,21 +25,29 @@ pub async fn start_services() -> Cluster {
 pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
     let dir = TempDir::new();
     let db = super::fresh_postgres_db().await;
-    let mut migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
         .args(["migrate"])
         .env("DTR_DATABASE_URL", &db)
         .output()
         .expect("dtr migrate");
     assert!(migrate.status.success(), "dtr migrate: {}", String::from_utf8_lossy(&migrate.stderr));
-    migrate.stdout.clear();
     let (import, export, tilslutning) = (free_port(), free_port(), free_port());
     let mut procs = Vec::new();
     for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let env = vec![
+        let settings = vec![
             ("DTR_DATABASE_URL", db.clone()),
             ("DTR_REDIS_URL", super::redis_url()),
             ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
         ];
+        // The export service reads its settings from a config file, the others from the environment.
+        let env = if name == "export" {
+            let file = dir.path().join("export.env");
+            let lines: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            std::fs::write(&file, format!("# export service\n{}\n", lines.join("\n"))).unwrap();
+            vec![("DTR_CONFIG", file.display().to_string())]
+        } else {
+            settings
+        };
         let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
         procs.push(Proc::spawn(name, &[name], &env, dir.path()));
     }
