@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod codes;
 pub mod error;
+pub mod lookup;
 pub mod model;
 pub mod numbers;
 pub mod rules;
