@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dtr_registry::codes;
 use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData};
-use dtr_registry::storage::{RegistryStore, StoreError};
+use dtr_registry::storage::{RegistryStore, StoreError, no_checks};
 use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType, ServiceDef};
 use dtr_tilslutning::store::NewSystem;
 
@@ -88,8 +88,11 @@ async fn registry_suite(url: &str) {
             },
             Some("29189854"),
             &aktoer("c-2"),
+            &no_checks,
         )
         .await
+        .unwrap()
+        .done()
         .unwrap();
     assert_eq!(a.nummer, "G30001");
     assert_eq!(a.cvr_nummer.as_deref(), Some("29189854"));
@@ -117,7 +120,10 @@ async fn registry_suite(url: &str) {
         p_nummer: "1012345679".into(),
         ..AnvisningsenhedData::default()
     };
-    assert!(matches!(store.insert_anvisningsenhed(&orphan, None, &aktoer("c-x")).await, Err(StoreError::Database(_))));
+    assert!(matches!(
+        store.insert_anvisningsenhed(&orphan, None, &aktoer("c-x"), &no_checks).await,
+        Err(StoreError::Database(_))
+    ));
     assert_eq!(store.count_units().await.unwrap(), (1, 1, 1));
     let next = store.insert_daginstitution(&daginstitution("Næste"), &aktoer("c-4")).await.unwrap();
     assert_eq!(next.nummer, "G30003", "a refused write consumed no number");

@@ -131,7 +131,7 @@ async fn grpc_clients_call_the_services_directly() {
     };
     let registry_store = dtr_registry::storage::connect(&c.db).await.unwrap();
     let aktoer = dtr_registry::model::Aktoer { system: "test".into(), organisation: None, correlation_id: "t".into() };
-    registry_store.insert_anvisningsenhed(&child, None, &aktoer).await.unwrap();
+    registry_store.insert_anvisningsenhed(&child, None, &aktoer, &dtr_registry::storage::no_checks).await.unwrap();
     let changed =
         Daginstitution { daginstitutions_nummer: first.clone(), ejerform_kode: 1, lovgrundlag_kode: 5, ..d.clone() };
     let v2 = import

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::cluster::{self, Running};
 use common::{EXPORT, IMPORT, IMPORT_V1, xml_text, xml_texts};
 use dtr_registry::model::{Adresse, Aktoer, AnvisningsenhedData};
-use dtr_registry::storage::RegistryStore;
+use dtr_registry::storage::{RegistryStore, no_checks};
 
 fn fields(
     nummer: Option<&str>,
@@ -92,7 +92,7 @@ async fn add_child(store: &Arc<dyn RegistryStore>, parent: &str, inst_type3: i32
         ..AnvisningsenhedData::default()
     };
     let aktoer = Aktoer { system: "test".into(), organisation: None, correlation_id: "child".into() };
-    store.insert_anvisningsenhed(&data, None, &aktoer).await.unwrap().nummer
+    store.insert_anvisningsenhed(&data, None, &aktoer, &no_checks).await.unwrap().done().unwrap().nummer
 }
 
 async fn rules(r: Running) {
@@ -317,6 +317,21 @@ async fn get_xml_schema_validates_accepted_payloads() {
                 true,
             ),
             ("HelloWorld", String::new(), true),
+            (
+                "InsertAnvisningsEnhed",
+                "<d:anvisningsenhed><d:daginstitutionsNummer>G30000</d:daginstitutionsNummer><d:EnhedsNavn>E</d:EnhedsNavn>\
+                 <d:Adresse><d:darAdresseId>0a3f50a0-73b1-32b8-e044-0003ba298018</d:darAdresseId></d:Adresse>\
+                 <d:InstType3>6011</d:InstType3><d:PNummer>1012345678</d:PNummer></d:anvisningsenhed>"
+                    .to_owned(),
+                true,
+            ),
+            (
+                "InsertAnvisningsEnhed",
+                "<d:anvisningsenhed><d:daginstitutionsNummer>G30000</d:daginstitutionsNummer><d:EnhedsNavn>E</d:EnhedsNavn>\
+                 <d:Adresse/><d:InstType3>6011</d:InstType3><d:PNummer>123</d:PNummer></d:anvisningsenhed>"
+                    .to_owned(),
+                false,
+            ),
             // Not a number where the schema wants one: the gateway refuses it too (IPL000002).
             ("InsertDaginstitution", fields(None, "X", 1, 1, 101, None).replace(">101<", ">abc<"), false),
             ("InsertDaginstitution", fields(None, &"x".repeat(133), 1, 1, 101, None), false),

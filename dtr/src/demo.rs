@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData};
+use dtr_registry::storage::no_checks;
 use dtr_tilslutning::credentials;
 use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType, ServiceDef};
 use dtr_tilslutning::store::NewSystem;
@@ -145,8 +146,11 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
                         },
                         Some(cvr),
                         &aktoer,
+                        &no_checks,
                     )
-                    .await?;
+                    .await?
+                    .done()
+                    .map_err(|f| anyhow::anyhow!("demo data refused: {f:?}"))?;
                 if j == 0 {
                     registry
                         .insert_alternativ_adresse(

@@ -14,6 +14,7 @@ use dtr_proto::import::import_service_server::ImportServiceServer;
 use dtr_proto::tilslutning::tilslutning_service_server::TilslutningServiceServer;
 use dtr_registry::Registry;
 use dtr_registry::cache::CodeTableCache;
+use dtr_registry::service::Lookups;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -51,6 +52,53 @@ pub struct ServiceArgs {
     /// Redis for the code-table cache; in-process cache when unset.
     #[arg(long, env = "DTR_REDIS_URL")]
     pub redis_url: Option<String>,
+    #[command(flatten)]
+    pub lookups: LookupArgs,
+}
+
+/// Where the import rules look addresses (DAR) and P-numbers (CVR) up.
+#[derive(clap::Args, Clone, Default)]
+pub struct LookupArgs {
+    /// Base URL of DAWA/DAR's address lookup (e.g. https://api.dataforsyningen.dk); local
+    /// reference data when unset.
+    #[arg(long, env = "DTR_DAR_URL")]
+    pub dar_url: Option<String>,
+    /// Base URL of the CVR distribution API; local reference data when unset.
+    #[arg(long, env = "DTR_CVR_URL")]
+    pub cvr_url: Option<String>,
+    #[arg(long, env = "DTR_CVR_USER")]
+    pub cvr_user: Option<String>,
+    #[arg(long, env = "DTR_CVR_PASSWORD", hide_env_values = true)]
+    pub cvr_password: Option<String>,
+    /// Directory with dar.csv and cvr.csv; the shipped demo set when unset.
+    #[arg(long, env = "DTR_REFERENCE_DIR")]
+    pub reference_dir: Option<PathBuf>,
+    /// How long a DAR or CVR lookup may take, in milliseconds.
+    #[arg(long, env = "DTR_LOOKUP_TIMEOUT_MS", default_value_t = 5000)]
+    pub lookup_timeout_ms: u64,
+}
+
+impl LookupArgs {
+    pub fn build(&self) -> anyhow::Result<Lookups> {
+        use dtr_registry::lookup::http::{CvrClient, DawaClient};
+        use dtr_registry::lookup::local::LocalReference;
+        let timeout = std::time::Duration::from_millis(self.lookup_timeout_ms);
+        let local = match &self.reference_dir {
+            Some(dir) => LocalReference::from_dir(dir)?,
+            None => LocalReference::demo()?,
+        };
+        let local = Arc::new(local);
+        let dar: Arc<dyn dtr_registry::lookup::Dar> = match &self.dar_url {
+            Some(url) => Arc::new(DawaClient::new(url, timeout)?),
+            None => local.clone(),
+        };
+        let credentials = self.cvr_user.clone().zip(self.cvr_password.clone());
+        let cvr: Arc<dyn dtr_registry::lookup::Cvr> = match &self.cvr_url {
+            Some(url) => Arc::new(CvrClient::new(url, timeout, credentials)?),
+            None => local,
+        };
+        Ok(Lookups { dar, cvr })
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -131,7 +179,7 @@ pub async fn serve(
                 Some(url) => CodeTableCache::redis(url).await.context("redis")?,
                 None => CodeTableCache::in_process(),
             };
-            let registry = Registry::new(store, Arc::new(cache));
+            let registry = Registry::new(store, Arc::new(cache), args.lookups.build()?);
             if which == Which::Import {
                 reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
                 router = router.add_service(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));

@@ -23,6 +23,8 @@ pub struct UpArgs {
     /// Create demo data and a demo system (first run), and print its credentials.
     #[arg(long)]
     pub demo: bool,
+    #[command(flatten)]
+    pub lookups: grpc::LookupArgs,
 }
 
 /// Resolves once the stop flag is raised.
@@ -43,7 +45,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     for which in [Which::Import, Which::Export, Which::Tilslutning] {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
-        let args = ServiceArgs { grpc_addr: None, database_url: db.clone(), redis_url: None };
+        let args =
+            ServiceArgs { grpc_addr: None, database_url: db.clone(), redis_url: None, lookups: a.lookups.clone() };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
     }

@@ -186,7 +186,12 @@ pub async fn embedded() -> Running {
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
 pub async fn distributed() -> Running {
-    let mut c = start_services().await;
+    distributed_with(&[]).await
+}
+
+/// Like [`distributed`], with extra environment for the three services.
+pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
+    let mut c = start_services_with(extra_env).await;
     let soap = start_gateway(&mut c, &[]).await;
     Running { soap, db: c.db, _procs: c.procs, _dir: c._dir }
 }

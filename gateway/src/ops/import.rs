@@ -3,10 +3,10 @@
 use dtr_proto::context::CallerContext;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
-    DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest,
-    ValidateRequest,
+    DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest,
+    UpdateDaginstitutionRequest, ValidateRequest,
 };
-use dtr_proto::registry::{Daginstitution, ImportSvar};
+use dtr_proto::registry::{Adresse, Anvisningsenhed, Daginstitution, ImportSvar};
 
 use super::{hello_world_response, int, opt_i64, opt_text, required, text};
 use crate::Clients;
@@ -74,6 +74,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 Operation::InsertDaginstitution(r) => import.insert_daginstitution(clients.request(ctx, r)).await,
                 Operation::UpdateDaginstitution(r) => import.update_daginstitution(clients.request(ctx, r)).await,
                 Operation::DeleteDaginstitution(r) => import.delete_daginstitution(clients.request(ctx, r)).await,
+                Operation::InsertAnvisningsEnhed(r) => import.insert_anvisnings_enhed(clients.request(ctx, r)).await,
                 _ => return Err(GatewayError::NotAvailable(name.to_owned())),
             };
             let response = format!("{name}Response");
@@ -95,6 +96,9 @@ fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
         "DeleteDaginstitution" => {
             Operation::DeleteDaginstitution(DeleteRequest { nummer: text(op, "daginstitutionsNummer") })
         }
+        "InsertAnvisningsEnhed" => Operation::InsertAnvisningsEnhed(InsertAnvisningsEnhedRequest {
+            anvisningsenhed: Some(anvisningsenhed(required(op, "anvisningsenhed")?)?),
+        }),
         _ => return Ok(None),
     }))
 }
@@ -107,6 +111,39 @@ fn daginstitution(d: &Element) -> Result<Daginstitution, GatewayError> {
         lovgrundlag_kode: int(d, "lovgrundlagKode")?,
         adm_kommune_kode: int(d, "admKommuneKode")?,
         ejer_cvr_nummer: opt_text(d, "ejerCvrNummer").map(str::to_owned),
+    })
+}
+
+/// The `anvisningsenhed` element (published field names, mixed case as in the register).
+fn anvisningsenhed(a: &Element) -> Result<Anvisningsenhed, GatewayError> {
+    let opt = |e: &Element, name: &str| opt_text(e, name).filter(|s| !s.is_empty()).map(str::to_owned);
+    let adr = a.child("Adresse");
+    let adresse = match adr {
+        Some(x) => Adresse {
+            vej_navn: text(x, "vejNavn"),
+            hus_nummer: text(x, "husNummer"),
+            etage: opt(x, "etage"),
+            doer: opt(x, "doer"),
+            post_nummer: text(x, "postNummer"),
+            post_distrikt: text(x, "postDistrikt"),
+            supplerende_bynavn: opt(x, "supplerendeBynavn"),
+            kommune_kode: int(x, "kommuneKode")?,
+            dar_adresse_id: opt(x, "darAdresseId"),
+            geo_bredde: None,
+            geo_laengde: None,
+        },
+        None => Adresse::default(),
+    };
+    Ok(Anvisningsenhed {
+        enheds_nummer: text(a, "EnhedsNummer"),
+        daginstitutions_nummer: text(a, "daginstitutionsNummer"),
+        enheds_navn: text(a, "EnhedsNavn"),
+        adresse: Some(adresse),
+        inst_type3: int(a, "InstType3")?,
+        email: opt(a, "Email"),
+        telefon_nummer: opt(a, "TelefonNummer"),
+        cvr_nummer: None,
+        p_nummer: text(a, "PNummer"),
     })
 }
 

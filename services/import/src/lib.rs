@@ -9,11 +9,13 @@ use dtr_proto::import::import_service_server::ImportService;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
-    InsertDaginstitutionRequest, UpdateDaginstitutionRequest, ValidateRequest,
+    InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
-use dtr_proto::registry::Daginstitution as DaginstitutionPb;
+use dtr_proto::registry::{
+    Adresse as AdressePb, Anvisningsenhed as AnvisningsenhedPb, Daginstitution as DaginstitutionPb,
+};
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
-use dtr_registry::model::{Aktoer, DaginstitutionData, Regelsaet};
+use dtr_registry::model::{Adresse, Aktoer, AnvisningsenhedData, DaginstitutionData, Regelsaet};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ImportGrpc {
@@ -50,6 +52,40 @@ fn daginstitution_data(d: DaginstitutionPb) -> (String, DaginstitutionData) {
         ejer_cvr_nummer: d.ejer_cvr_nummer.filter(|s| !s.is_empty()),
     };
     (d.daginstitutions_nummer, data)
+}
+
+fn nonempty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn adresse(a: AdressePb) -> Adresse {
+    Adresse {
+        vej_navn: a.vej_navn,
+        hus_nummer: a.hus_nummer,
+        etage: nonempty(a.etage),
+        doer: nonempty(a.doer),
+        post_nummer: a.post_nummer,
+        post_distrikt: a.post_distrikt,
+        supplerende_bynavn: nonempty(a.supplerende_bynavn),
+        kommune_kode: a.kommune_kode,
+        dar_adresse_id: nonempty(a.dar_adresse_id),
+        // Coordinates are the register's own (from DAR), never the caller's.
+        geo_bredde: None,
+        geo_laengde: None,
+    }
+}
+
+fn anvisningsenhed_data(a: AnvisningsenhedPb) -> (String, AnvisningsenhedData) {
+    let data = AnvisningsenhedData {
+        daginstitutions_nummer: a.daginstitutions_nummer.trim().to_owned(),
+        navn: a.enheds_navn,
+        adresse: adresse(a.adresse.unwrap_or_default()),
+        inst_type3: a.inst_type3,
+        email: nonempty(a.email),
+        telefon_nummer: nonempty(a.telefon_nummer),
+        p_nummer: a.p_nummer,
+    };
+    (a.enheds_nummer, data)
 }
 
 /// The one mapping from the registry's error to this transport.
@@ -112,6 +148,10 @@ impl ImportService for ImportGrpc {
                 let nummer = r.nummer.trim().to_owned();
                 self.registry.check_delete_daginstitution(&nummer).await.map(|()| nummer)
             }
+            Some(Operation::InsertAnvisningsEnhed(r)) => {
+                let (sent, data) = anvisningsenhed_data(r.anvisningsenhed.unwrap_or_default());
+                self.registry.check_insert_anvisningsenhed(&sent, &data, regelsaet(&ctx)).await.map(|()| String::new())
+            }
             Some(_) => return Err(Status::unimplemented("validation of this operation is not available yet")),
             None => return Err(Status::invalid_argument("ValidateXmlAgainstSchema skal indeholde én operation.")),
         };
@@ -128,6 +168,17 @@ impl ImportService for ImportGrpc {
         if let Ok(n) = &result {
             tracing::info!(nummer = %n, system = %ctx.system, correlation_id = %ctx.correlation_id, "daginstitution created");
         }
+        svar(result, &ctx)
+    }
+
+    async fn insert_anvisnings_enhed(
+        &self,
+        request: Request<InsertAnvisningsEnhedRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let (sent, data) = anvisningsenhed_data(request.into_inner().anvisningsenhed.unwrap_or_default());
+        let result =
+            self.registry.insert_anvisningsenhed(&sent, &data, regelsaet(&ctx), &aktoer(&ctx)).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 

@@ -24,6 +24,16 @@ pub enum FejlKode {
     AktiveUnderenheder,
     /// The (ejerform, lovgrundlag, InstType3) combination is not lawful (v2 cross-validation).
     UlovligKombination,
+    /// DAR could not be reached or failed; nothing was written. Retry later.
+    DarUtilgaengelig,
+    /// DAR does not know the address.
+    AdresseUkendt,
+    /// CVR could not be reached or failed; nothing was written. Retry later.
+    CvrUtilgaengelig,
+    /// CVR does not know the P-number.
+    PNummerUkendt,
+    /// The P-number's production unit has ended in CVR.
+    PNummerOphoert,
     /// The series of institution numbers is used up.
     NumreOpbrugt,
     /// The unit was changed by someone else since the caller read it.
@@ -42,6 +52,11 @@ impl FejlKode {
             FejlKode::EnhedNedlagt => "DTR0202",
             FejlKode::AktiveUnderenheder => "DTR0203",
             FejlKode::UlovligKombination => "DTR0301",
+            FejlKode::DarUtilgaengelig => "DTR0401",
+            FejlKode::AdresseUkendt => "DTR0402",
+            FejlKode::CvrUtilgaengelig => "DTR0403",
+            FejlKode::PNummerUkendt => "DTR0404",
+            FejlKode::PNummerOphoert => "DTR0405",
             FejlKode::NumreOpbrugt => "DTR0901",
             FejlKode::Samtidighedskonflikt => "DTR0902",
         }

@@ -3,7 +3,7 @@
 
 use crate::codes::{self, CodeTables};
 use crate::error::{Fejl, FejlKode};
-use crate::model::DaginstitutionData;
+use crate::model::{AnvisningsenhedData, DaginstitutionData};
 
 /// Maximum width of names and e-mail addresses.
 pub const MAX_NAVN: usize = 132;
@@ -30,6 +30,52 @@ fn required_code(out: &mut Vec<Fejl>, codes: &CodeTables, felt: &str, tabel: &st
             format!("Værdien {value} i feltet {felt} findes ikke i kodetabellen {tabel}."),
         ));
     }
+}
+
+/// Width of a phone number.
+pub const MAX_TELEFON: usize = 20;
+
+/// Checks width and shape of an optional e-mail address.
+fn optional_email(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>) {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { return };
+    if v.chars().count() > MAX_NAVN {
+        out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {MAX_NAVN} tegn.")));
+    } else if !v.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !v.contains(' ')) {
+        out.push(Fejl::new(FejlKode::UgyldigFormat, felt, format!("Feltet {felt} skal være en e-mailadresse.")));
+    }
+}
+
+fn optional_max(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>, max: usize) {
+    if value.is_some_and(|v| v.trim().chars().count() > max) {
+        out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {max} tegn.")));
+    }
+}
+
+/// A P-number: 10 digits.
+pub fn is_valid_p_nummer(p: &str) -> bool {
+    p.len() == 10 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Rule 1 for an anvisningsenhed: presence, widths, formats and codes. The address needs the DAR
+/// id or its components (street, house number, postcode).
+pub fn check_anvisningsenhed(a: &AnvisningsenhedData, codes: &CodeTables) -> Vec<Fejl> {
+    let mut out = Vec::new();
+    required_text(&mut out, "daginstitutionsNummer", &a.daginstitutions_nummer, 6);
+    required_text(&mut out, "EnhedsNavn", &a.navn, MAX_NAVN);
+    if a.adresse.dar_adresse_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        required_text(&mut out, "Adresse.vejNavn", &a.adresse.vej_navn, 40);
+        required_text(&mut out, "Adresse.husNummer", &a.adresse.hus_nummer, 6);
+        required_text(&mut out, "Adresse.postNummer", &a.adresse.post_nummer, 4);
+    }
+    required_code(&mut out, codes, "InstType3", codes::INSTTYPE3, a.inst_type3);
+    optional_email(&mut out, "Email", a.email.as_deref());
+    optional_max(&mut out, "TelefonNummer", a.telefon_nummer.as_deref(), MAX_TELEFON);
+    if a.p_nummer.trim().is_empty() {
+        out.push(Fejl::new(FejlKode::FeltMangler, "PNummer", "Feltet PNummer skal udfyldes."));
+    } else if !is_valid_p_nummer(a.p_nummer.trim()) {
+        out.push(Fejl::new(FejlKode::UgyldigFormat, "PNummer", "Feltet PNummer skal være 10 cifre."));
+    }
+    out
 }
 
 /// A CVR number: 8 digits, modulus 11 with weights 2 7 6 5 4 3 2 1.

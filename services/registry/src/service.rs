@@ -6,15 +6,26 @@ use std::sync::Arc;
 use crate::cache::CodeTableCache;
 use crate::codes::CodeTables;
 use crate::error::{Fejl, FejlKode, RegistryError};
-use crate::model::{Aktivitetsstatus, Aktoer, Daginstitution, DaginstitutionData, Regelsaet};
+use crate::lookup::{Cvr, Dar, LookupError};
+use crate::model::{
+    Aktivitetsstatus, Aktoer, Anvisningsenhed, AnvisningsenhedData, Daginstitution, DaginstitutionData, Regelsaet,
+};
 use crate::numbers;
 use crate::rules;
 use crate::storage::{DaginstitutionState, RegistryStore, StoreError, WriteOutcome};
+
+/// The external sources the import rules consult.
+#[derive(Clone)]
+pub struct Lookups {
+    pub dar: Arc<dyn Dar>,
+    pub cvr: Arc<dyn Cvr>,
+}
 
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
     codes: Arc<CodeTableCache>,
+    lookups: Lookups,
 }
 
 impl From<StoreError> for RegistryError {
@@ -31,8 +42,8 @@ impl From<StoreError> for RegistryError {
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn RegistryStore>, codes: Arc<CodeTableCache>) -> Self {
-        Registry { store, codes }
+    pub fn new(store: Arc<dyn RegistryStore>, codes: Arc<CodeTableCache>, lookups: Lookups) -> Self {
+        Registry { store, codes, lookups }
     }
 
     pub fn store(&self) -> &Arc<dyn RegistryStore> {
@@ -117,6 +128,101 @@ impl Registry {
         delete_decision(&state, nummer).map_err(RegistryError::Afvist)
     }
 
+    /// Creates an anvisningsenhed under an active daginstitution (rule 5, top-down). The address
+    /// is validated against DAR, which supplies coordinates and `kommuneKode` (rule 2); the
+    /// P-number must be active in CVR, which supplies `CVRNummer` (rule 3); on v2 the parent's
+    /// (ejerform, lovgrundlag) must fit the unit's InstType3 (rule 11).
+    pub async fn insert_anvisningsenhed(
+        &self,
+        sent_nummer: &str,
+        data: &AnvisningsenhedData,
+        regelsaet: Regelsaet,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, RegistryError> {
+        let (data, cvr, codes) = self.prepare_anvisningsenhed(sent_nummer, data).await?;
+        let decide = |parent: &DaginstitutionState| parent_decision(parent, &data, regelsaet, &codes);
+        outcome(self.store.insert_anvisningsenhed(&data, Some(&cvr), aktoer, &decide).await?)
+    }
+
+    /// Every check of [`Self::insert_anvisningsenhed`], DAR and CVR included, without writing.
+    pub async fn check_insert_anvisningsenhed(
+        &self,
+        sent_nummer: &str,
+        data: &AnvisningsenhedData,
+        regelsaet: Regelsaet,
+    ) -> Result<(), RegistryError> {
+        let (data, _, codes) = self.prepare_anvisningsenhed(sent_nummer, data).await?;
+        let parent = self.store.daginstitution_state(&data.daginstitutions_nummer).await?;
+        parent_decision(&parent, &data, regelsaet, &codes).map_err(RegistryError::Afvist)
+    }
+
+    /// Rule 1, DAR and CVR for a new anvisningsenhed: the data with DAR's address, and its CVR
+    /// number. Every failure is reported, DAR's and CVR's alike.
+    async fn prepare_anvisningsenhed(
+        &self,
+        sent_nummer: &str,
+        data: &AnvisningsenhedData,
+    ) -> Result<(AnvisningsenhedData, String, Arc<CodeTables>), RegistryError> {
+        let codes = self.code_tables().await?;
+        let mut fejl = Vec::new();
+        if !sent_nummer.trim().is_empty() {
+            fejl.push(Fejl::new(
+                FejlKode::NummerIkkeTilladt,
+                "EnhedsNummer",
+                "Registeret tildeler EnhedsNummer ved oprettelse; send det ikke med.",
+            ));
+        }
+        fejl.extend(rules::check_anvisningsenhed(data, &codes));
+        if !fejl.is_empty() {
+            return Err(RegistryError::Afvist(fejl));
+        }
+        let (dar, cvr) =
+            tokio::join!(self.lookups.dar.find(&data.adresse), self.lookups.cvr.produktionsenhed(&data.p_nummer));
+        let adresse = match dar {
+            Ok(Some(a)) => Some(a.to_adresse()),
+            Ok(None) => {
+                fejl.push(Fejl::new(
+                    FejlKode::AdresseUkendt,
+                    "Adresse",
+                    "Adressen findes ikke i Danmarks Adresseregister (DAR). Ret adressen eller angiv darAdresseId.",
+                ));
+                None
+            }
+            Err(e) => {
+                fejl.push(unavailable(FejlKode::DarUtilgaengelig, "Adresse", &e));
+                None
+            }
+        };
+        let cvr_nummer = match cvr {
+            Ok(Some(p)) if p.aktiv => Some(p.cvr_nummer),
+            Ok(Some(_)) => {
+                fejl.push(Fejl::new(FejlKode::PNummerOphoert, "PNummer", "P-nummeret er ophørt i CVR."));
+                None
+            }
+            Ok(None) => {
+                fejl.push(Fejl::new(FejlKode::PNummerUkendt, "PNummer", "P-nummeret findes ikke i CVR."));
+                None
+            }
+            Err(e) => {
+                fejl.push(unavailable(FejlKode::CvrUtilgaengelig, "PNummer", &e));
+                None
+            }
+        };
+        match (adresse, cvr_nummer) {
+            (Some(adresse), Some(cvr)) if fejl.is_empty() => {
+                Ok((AnvisningsenhedData { adresse, ..data.clone() }, cvr, codes))
+            }
+            _ => Err(RegistryError::Afvist(fejl)),
+        }
+    }
+
+    pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {
+        if !numbers::is_valid(nummer) {
+            return Ok(None);
+        }
+        Ok(self.store.get_anvisningsenhed(nummer).await?)
+    }
+
     /// A daginstitution by number; a number of the wrong shape simply matches nothing.
     pub async fn daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, RegistryError> {
         if !numbers::is_valid(nummer) {
@@ -180,6 +286,39 @@ fn delete_decision(state: &DaginstitutionState, nummer: &str) -> Result<(), Vec<
             children.join(", ")
         ),
     )])
+}
+
+/// A new or moved anvisningsenhed's parent: exists and is active (rule 5), and on v2 its
+/// (ejerform, lovgrundlag) fits the unit's InstType3 (rule 11).
+fn parent_decision(
+    parent: &DaginstitutionState,
+    data: &AnvisningsenhedData,
+    regelsaet: Regelsaet,
+    codes: &CodeTables,
+) -> Result<(), Vec<Fejl>> {
+    let d = active_unit(parent, &data.daginstitutions_nummer)?;
+    if regelsaet == Regelsaet::V2
+        && !codes.krydsvalidering.contains(&(d.data.ejerform_kode, d.data.lovgrundlag_kode, data.inst_type3))
+    {
+        return Err(vec![Fejl::new(
+            FejlKode::UlovligKombination,
+            "InstType3",
+            format!(
+                "Institutionstype {} er ikke lovlig under daginstitution {} (ejerform {}, lovgrundlag {}).",
+                data.inst_type3, d.nummer, d.data.ejerform_kode, d.data.lovgrundlag_kode
+            ),
+        )]);
+    }
+    Ok(())
+}
+
+/// A lookup that failed: a retryable error, never a silent pass.
+fn unavailable(kode: FejlKode, felt: &str, e: &LookupError) -> Fejl {
+    tracing::warn!(error = %e, "lookup failed");
+    let kilde = match e {
+        LookupError::Unavailable { kilde, .. } => *kilde,
+    };
+    Fejl::new(kode, felt, format!("{kilde} kunne ikke nås, så intet er gemt. Prøv igen om lidt."))
 }
 
 /// The stored unit if it exists and is active; otherwise the error a write on it gets.

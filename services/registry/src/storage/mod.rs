@@ -75,6 +75,21 @@ pub enum WriteOutcome<T> {
     Refused(Vec<crate::Fejl>),
 }
 
+impl<T> WriteOutcome<T> {
+    pub fn done(self) -> Result<T, Vec<crate::Fejl>> {
+        match self {
+            WriteOutcome::Done(t) => Ok(t),
+            WriteOutcome::Refused(f) => Err(f),
+        }
+    }
+}
+
+/// A decision that allows the write: for loading data that was checked elsewhere (demo data,
+/// storage tests). Imports go through the domain's decisions.
+pub fn no_checks(_: &DaginstitutionState) -> Decision<()> {
+    Ok(())
+}
+
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
@@ -121,14 +136,17 @@ pub trait RegistryStore: Send + Sync + 'static {
         decide: &DecideDaginstitution<'_, ()>,
     ) -> Result<WriteOutcome<Daginstitution>, StoreError>;
 
-    /// Stores a new anvisningsenhed under an existing daginstitution (same transaction shape).
-    /// `cvr_nummer` is what CVR answered for the P-number.
+    /// Stores a new anvisningsenhed if `decide`, shown its parent daginstitution's state inside
+    /// the transaction, allows it. `cvr_nummer` is what CVR answered for the P-number.
     async fn insert_anvisningsenhed(
         &self,
         data: &AnvisningsenhedData,
         cvr_nummer: Option<&str>,
         aktoer: &Aktoer,
-    ) -> Result<Anvisningsenhed, StoreError>;
+        decide: &DecideDaginstitution<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
+
+    async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError>;
 
     /// Stores a new alternativ adresse under an existing anvisningsenhed.
     async fn insert_alternativ_adresse(

@@ -97,6 +97,11 @@ const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrun
 
 /// Only an active unit is changed; the domain has refused closed ones already, so a miss
 /// means the transaction saw something else and is reported as corruption.
+const SELECT_ANVISNINGSENHED: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, \
+     email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
+     FROM anvisningsenhed WHERE nummer = $1";
+
 const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
      ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
      WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
@@ -424,8 +429,13 @@ macro_rules! impl_registry_store {
                 data: &AnvisningsenhedData,
                 cvr_nummer: Option<&str>,
                 aktoer: &Aktoer,
-            ) -> Result<Anvisningsenhed, StoreError> {
+                decide: &DecideDaginstitution<'_, ()>,
+            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
                 let mut tx = self.begin_write().await?;
+                let parent = Self::daginstitution_state(&mut tx, &data.daginstitutions_nummer).await?;
+                if let Err(fejl) = decide(&parent) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
                 let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
                     .await?
                     .ok_or(StoreError::NumbersExhausted)?;
@@ -464,7 +474,41 @@ macro_rules! impl_registry_store {
                 };
                 Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
                 tx.commit().await?;
-                Ok(record)
+                Ok(WriteOutcome::Done(record))
+            }
+
+            async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError> {
+                let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&self.pool).await?;
+                row.as_ref()
+                    .map(|r| {
+                        Ok(Anvisningsenhed {
+                            nummer: r.try_get("nummer")?,
+                            data: AnvisningsenhedData {
+                                daginstitutions_nummer: r.try_get("daginstitutions_nummer")?,
+                                navn: r.try_get("navn")?,
+                                adresse: Adresse {
+                                    vej_navn: r.try_get("vej_navn")?,
+                                    hus_nummer: r.try_get("hus_nummer")?,
+                                    etage: r.try_get("etage")?,
+                                    doer: r.try_get("doer")?,
+                                    post_nummer: r.try_get("post_nummer")?,
+                                    post_distrikt: r.try_get("post_distrikt")?,
+                                    supplerende_bynavn: r.try_get("supplerende_bynavn")?,
+                                    kommune_kode: r.try_get("kommune_kode")?,
+                                    dar_adresse_id: r.try_get("dar_adresse_id")?,
+                                    geo_bredde: r.try_get("geo_bredde")?,
+                                    geo_laengde: r.try_get("geo_laengde")?,
+                                },
+                                inst_type3: r.try_get("inst_type3")?,
+                                email: r.try_get("email")?,
+                                telefon_nummer: r.try_get("telefon_nummer")?,
+                                p_nummer: r.try_get("p_nummer")?,
+                            },
+                            cvr_nummer: r.try_get("cvr_nummer")?,
+                            register: registerfelter(r)?,
+                        })
+                    })
+                    .transpose()
             }
 
             async fn insert_alternativ_adresse(

@@ -1,0 +1,166 @@
+//! InsertAnvisningsEnhed through SOAP on SQLite (embedded) and PostgreSQL (distributed): field
+//! rules, DAR (rule 2), CVR (rule 3), top-down creation (rule 5), cross-validation (rule 11), and
+//! lookups that fail being retryable errors that write nothing.
+
+mod common;
+
+use common::cluster::{self, Running};
+use common::{IMPORT, IMPORT_V1, xml_text, xml_texts};
+
+struct Enhed<'a> {
+    parent: &'a str,
+    navn: &'a str,
+    vej: &'a str,
+    husnr: &'a str,
+    type3: i32,
+    p: &'a str,
+    email: &'a str,
+    telefon: &'a str,
+}
+
+impl<'a> Enhed<'a> {
+    fn new(parent: &'a str) -> Self {
+        Enhed {
+            parent,
+            navn: "Egernet Børnehave",
+            vej: "Amagerbrogade",
+            husnr: "10",
+            type3: 6011,
+            p: "1012345678",
+            email: "egernet@example.dk",
+            telefon: "33123456",
+        }
+    }
+
+    fn xml(&self) -> String {
+        format!(
+            "<d:anvisningsenhed><d:daginstitutionsNummer>{}</d:daginstitutionsNummer><d:EnhedsNavn>{}</d:EnhedsNavn>\
+             <d:Adresse><d:vejNavn>{}</d:vejNavn><d:husNummer>{}</d:husNummer><d:postNummer>2300</d:postNummer>\
+             <d:postDistrikt>København S</d:postDistrikt></d:Adresse><d:InstType3>{}</d:InstType3>\
+             <d:Email>{}</d:Email><d:TelefonNummer>{}</d:TelefonNummer><d:PNummer>{}</d:PNummer></d:anvisningsenhed>",
+            self.parent, self.navn, self.vej, self.husnr, self.type3, self.email, self.telefon, self.p
+        )
+    }
+}
+
+fn svar(body: &str) -> Result<String, Vec<String>> {
+    match xml_text(body, "status") {
+        Some("OK") => Ok(xml_text(body, "nummer").unwrap_or_default().to_owned()),
+        Some("FEJL") => Err(xml_texts(body, "kode").into_iter().map(str::to_owned).collect()),
+        _ => panic!("not an ImportSvar: {body}"),
+    }
+}
+
+async fn call(r: &Running, path: &str, op: &str, inner: &str) -> Result<String, Vec<String>> {
+    let a = r.soap.call(path, op, inner).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    svar(&a.body)
+}
+
+async fn daginstitution(r: &Running, lovgrundlag: i32) -> String {
+    let inner = format!(
+        "<d:daginstitution><d:daginstitutionsNavn>Forælder</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode>\
+         <d:lovgrundlagKode>{lovgrundlag}</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>"
+    );
+    call(r, IMPORT, "InsertDaginstitution", &inner).await.expect("parent created")
+}
+
+async fn rules(r: Running) {
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let parent = daginstitution(&r, 1).await;
+
+    // Accepted: the register fills the address from DAR and the CVR number from the P-number.
+    let n = call(&r, IMPORT, "InsertAnvisningsEnhed", &Enhed::new(&parent).xml()).await.expect("accepted");
+    let stored = store.get_anvisningsenhed(&n).await.unwrap().expect("stored");
+    assert_eq!(stored.data.daginstitutions_nummer, parent);
+    assert_eq!(stored.cvr_nummer.as_deref(), Some("64942212"), "CVRNummer from the P-number");
+    assert_eq!(stored.data.adresse.kommune_kode, 101, "kommuneKode from DAR");
+    assert_eq!(stored.data.adresse.dar_adresse_id.as_deref(), Some("0a3f50a0-73b1-32b8-e044-0003ba298018"));
+    assert_eq!((stored.data.adresse.geo_bredde, stored.data.adresse.geo_laengde), (Some(55.6648), Some(12.60135)));
+
+    let closed = daginstitution(&r, 1).await;
+    assert_eq!(
+        call(
+            &r,
+            IMPORT,
+            "DeleteDaginstitution",
+            &format!("<d:daginstitutionsNummer>{closed}</d:daginstitutionsNummer>")
+        )
+        .await,
+        Ok(closed.clone())
+    );
+
+    let before = store.count_units().await.unwrap();
+    let cases: Vec<(&str, Enhed<'_>, Vec<&str>)> = vec![
+        ("missing name", Enhed { navn: "", ..Enhed::new(&parent) }, vec!["DTR0101"]),
+        ("unknown type", Enhed { type3: 9999, ..Enhed::new(&parent) }, vec!["DTR0104"]),
+        ("P-number not 10 digits", Enhed { p: "123", ..Enhed::new(&parent) }, vec!["DTR0103"]),
+        ("not an e-mail", Enhed { email: "ikke-en-mail", ..Enhed::new(&parent) }, vec!["DTR0103"]),
+        ("phone too long", Enhed { telefon: "012345678901234567890", ..Enhed::new(&parent) }, vec!["DTR0102"]),
+        ("address unknown to DAR", Enhed { husnr: "999", ..Enhed::new(&parent) }, vec!["DTR0402"]),
+        ("P-number unknown to CVR", Enhed { p: "1000000001", ..Enhed::new(&parent) }, vec!["DTR0404"]),
+        ("P-number ended in CVR", Enhed { p: "1099999999", ..Enhed::new(&parent) }, vec!["DTR0405"]),
+        (
+            "DAR and CVR both",
+            Enhed { husnr: "999", p: "1000000001", ..Enhed::new(&parent) },
+            vec!["DTR0402", "DTR0404"],
+        ),
+        ("parent unknown (top-down)", Enhed::new("G99997"), vec!["DTR0201"]),
+        ("parent closed", Enhed::new(&closed), vec!["DTR0202"]),
+        ("unlawful type under (1, 1)", Enhed { type3: 6013, ..Enhed::new(&parent) }, vec!["DTR0301"]),
+    ];
+    for (what, e, codes) in cases {
+        assert_eq!(
+            call(&r, IMPORT, "InsertAnvisningsEnhed", &e.xml()).await,
+            Err(codes.iter().map(|c| c.to_string()).collect()),
+            "{what}"
+        );
+        assert_eq!(store.count_units().await.unwrap(), before, "{what} wrote nothing");
+    }
+    let with_number = Enhed::new(&parent)
+        .xml()
+        .replace("<d:daginstitutionsNummer>", "<d:EnhedsNummer>G10001</d:EnhedsNummer><d:daginstitutionsNummer>");
+    assert_eq!(call(&r, IMPORT, "InsertAnvisningsEnhed", &with_number).await, Err(vec!["DTR0105".to_owned()]));
+
+    // A dry run runs DAR and CVR too, and writes nothing.
+    let dry = format!("<d:InsertAnvisningsEnhed>{}</d:InsertAnvisningsEnhed>", Enhed::new(&parent).xml());
+    assert_eq!(call(&r, IMPORT, "ValidateXmlAgainstSchema", &dry).await, Ok(String::new()));
+    let dry_bad = format!(
+        "<d:InsertAnvisningsEnhed>{}</d:InsertAnvisningsEnhed>",
+        Enhed { p: "1099999999", ..Enhed::new(&parent) }.xml()
+    );
+    assert_eq!(call(&r, IMPORT, "ValidateXmlAgainstSchema", &dry_bad).await, Err(vec!["DTR0405".to_owned()]));
+    assert_eq!(store.count_units().await.unwrap(), before);
+
+    // The v1 rule set has no cross-validation.
+    let v1 = call(&r, IMPORT_V1, "InsertAnvisningsEnhed", &Enhed { type3: 6013, ..Enhed::new(&parent) }.xml()).await;
+    assert!(v1.is_ok(), "{v1:?}");
+}
+
+#[tokio::test]
+async fn anvisningsenhed_rules_sqlite() {
+    rules(cluster::embedded().await).await;
+}
+
+#[tokio::test]
+async fn anvisningsenhed_rules_postgres() {
+    rules(cluster::distributed().await).await;
+}
+
+/// DAR and CVR that cannot be reached: a retryable error for each, and nothing written.
+#[tokio::test]
+async fn unreachable_lookups_are_retryable_errors() {
+    let closed = format!("http://127.0.0.1:{}", common::free_port());
+    let r = cluster::distributed_with(&[
+        ("DTR_DAR_URL", closed.clone()),
+        ("DTR_CVR_URL", closed),
+        ("DTR_LOOKUP_TIMEOUT_MS", "500".to_owned()),
+    ])
+    .await;
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let parent = daginstitution(&r, 1).await;
+    let before = store.count_units().await.unwrap();
+    let got = call(&r, IMPORT, "InsertAnvisningsEnhed", &Enhed::new(&parent).xml()).await;
+    assert_eq!(got, Err(vec!["DTR0401".to_owned(), "DTR0403".to_owned()]));
+    assert_eq!(store.count_units().await.unwrap(), before);
+}
