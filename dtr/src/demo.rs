@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use dtr_registry::lookup::Dar;
+use dtr_registry::lookup::local::LocalReference;
 use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData};
 use dtr_registry::storage::no_checks;
 use dtr_tilslutning::credentials;
@@ -49,6 +51,15 @@ pub fn services() -> Vec<ServiceDef> {
 
 /// Creates the demo data on first run; later runs reuse it and the saved credentials.
 pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoLogin> {
+    let dar = LocalReference::demo()?;
+    // Every demo address is in the shipped DAR reference set: store it as DAR has it.
+    let dar = &dar;
+    let from_dar = |a: Adresse| async move {
+        match dar.find(&a).await {
+            Ok(Some(d)) => Ok(d.to_adresse()),
+            _ => Err(anyhow::anyhow!("demo address {} {} is not in the DAR reference data", a.vej_navn, a.hus_nummer)),
+        }
+    };
     let tilslutning = dtr_tilslutning::connect(database_url).await?;
     if tilslutning.login(DEMO_USERNAME).await?.is_some() {
         return read_credentials(data_dir);
@@ -89,7 +100,8 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
         tilslutning.set_tilslutning(system_id, s, AftaleStatus::Godkendt, "STIL", "demo").await?;
     }
 
-    let mut p_nummer = 1_012_345_670_i64;
+    // P-numbers and addresses are in the shipped reference data (data/reference/).
+    let mut p_nummer = 1_020_000_000_i64;
     for (kode, navn, cvr, post, by, vej) in KOMMUNER {
         tilslutning
             .upsert_organisation(&Organisation {
@@ -138,7 +150,7 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
                         &AnvisningsenhedData {
                             daginstitutions_nummer: d.nummer.clone(),
                             navn: format!("{inst} {suffix}"),
-                            adresse: adresse.clone(),
+                            adresse: from_dar(adresse.clone()).await?,
                             inst_type3: type3,
                             email: Some(format!("kontakt{}@{}.demo.invalid", i + 1, kode)),
                             telefon_nummer: Some(format!("3{}{:06}", kode % 10, p_nummer % 1_000_000)),
@@ -157,7 +169,8 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
                             &AlternativAdresseData {
                                 enheds_nummer: a.nummer.clone(),
                                 navn: format!("{inst} Legepladsen"),
-                                adresse: Adresse { hus_nummer: format!("{}B", 10 + i * 10), ..adresse },
+                                adresse: from_dar(Adresse { hus_nummer: format!("{}B", 10 + i * 10), ..adresse })
+                                    .await?,
                                 ..AlternativAdresseData::default()
                             },
                             Some(cvr),
