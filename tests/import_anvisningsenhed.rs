@@ -58,9 +58,13 @@ async fn call(r: &Running, path: &str, op: &str, inner: &str) -> Result<String, 
 }
 
 async fn daginstitution(r: &Running, lovgrundlag: i32) -> String {
+    daginstitution_in(r, lovgrundlag, 101).await
+}
+
+async fn daginstitution_in(r: &Running, lovgrundlag: i32, kommune: i32) -> String {
     let inner = format!(
         "<d:daginstitution><d:daginstitutionsNavn>Forælder</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode>\
-         <d:lovgrundlagKode>{lovgrundlag}</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>"
+         <d:lovgrundlagKode>{lovgrundlag}</d:lovgrundlagKode><d:admKommuneKode>{kommune}</d:admKommuneKode></d:daginstitution>"
     );
     call(r, IMPORT, "InsertDaginstitution", &inner).await.expect("parent created")
 }
@@ -135,6 +139,121 @@ async fn rules(r: Running) {
     // The v1 rule set has no cross-validation.
     let v1 = call(&r, IMPORT_V1, "InsertAnvisningsEnhed", &Enhed { type3: 6013, ..Enhed::new(&parent) }.xml()).await;
     assert!(v1.is_ok(), "{v1:?}");
+}
+
+fn with_number(e: &Enhed<'_>, nummer: &str) -> String {
+    e.xml().replace("<d:anvisningsenhed>", &format!("<d:anvisningsenhed><d:EnhedsNummer>{nummer}</d:EnhedsNummer>"))
+}
+
+fn move_xml(nummer: &str, til: &str) -> String {
+    format!("<d:EnhedsNummer>{nummer}</d:EnhedsNummer><d:tilDaginstitutionsNummer>{til}</d:tilDaginstitutionsNummer>")
+}
+
+fn err(codes: &[&str]) -> Result<String, Vec<String>> {
+    Err(codes.iter().map(|c| c.to_string()).collect())
+}
+
+/// Update, close and move of anvisningsenheder with rules 6, 7, 9, 10 and 11.
+async fn lifecycle(r: Running) {
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let (p, q) = (daginstitution(&r, 1).await, daginstitution(&r, 1).await);
+    let other_kommune = daginstitution_in(&r, 1, 147).await;
+    let dagpleje_only = daginstitution(&r, 5).await;
+    let a = call(&r, IMPORT, "InsertAnvisningsEnhed", &Enhed::new(&p).xml()).await.unwrap();
+    let b = call(&r, IMPORT, "InsertAnvisningsEnhed", &Enhed { type3: 6010, husnr: "11", ..Enhed::new(&p) }.xml())
+        .await
+        .unwrap();
+
+    // Update: fields, address and P-number change; the register refreshes DAR and CVR data.
+    let changed = Enhed { navn: "Egernet Vuggestue", husnr: "20", p: "1012345680", type3: 6010, ..Enhed::new(&p) };
+    let r = &r;
+    let upd = |inner: String| async move { call(r, IMPORT, "UpdateAnvisningsEnhed", &inner).await };
+    assert_eq!(upd(with_number(&changed, &a) + "<d:forventetVersion>1</d:forventetVersion>").await, Ok(a.clone()));
+    let s = store.get_anvisningsenhed(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (s.data.navn.as_str(), s.data.adresse.hus_nummer.as_str(), s.register.version),
+        ("Egernet Vuggestue", "20", 2)
+    );
+    assert_eq!(s.cvr_nummer.as_deref(), Some("11259979"), "CVRNummer follows the new P-number");
+    let before = store.aendringer_siden(0, 100_000).await.unwrap().len();
+    let refusals = vec![
+        ("another parent", upd(with_number(&Enhed::new(&q), &a)).await, err(&["DTR0204"])),
+        (
+            "stale version",
+            upd(with_number(&changed, &a) + "<d:forventetVersion>1</d:forventetVersion>").await,
+            err(&["DTR0902"]),
+        ),
+        ("unlawful type", upd(with_number(&Enhed { type3: 6013, ..Enhed::new(&p) }, &a)).await, err(&["DTR0301"])),
+        ("unknown address", upd(with_number(&Enhed { husnr: "999", ..Enhed::new(&p) }, &a)).await, err(&["DTR0402"])),
+        ("unknown unit", upd(with_number(&Enhed::new(&p), "G99996")).await, err(&["DTR0201"])),
+    ];
+    for (what, got, want) in refusals {
+        assert_eq!(got, want, "update: {what}");
+    }
+    let mv = |n: &str, til: &str| {
+        let inner = move_xml(n, til);
+        async move { call(r, IMPORT, "MoveAnvisningsEnhed", &inner).await }
+    };
+    assert_eq!(mv(&a, &other_kommune).await, err(&["DTR0206"]), "rule 9: only within one kommune");
+    assert_eq!(mv(&a, &dagpleje_only).await, err(&["DTR0301"]), "rule 11 against the target");
+    assert_eq!(mv(&a, "G99995").await, err(&["DTR0201"]));
+    let dry = format!("<d:MoveAnvisningsEnhed>{}</d:MoveAnvisningsEnhed>", move_xml(&a, &other_kommune));
+    assert_eq!(call(r, IMPORT, "ValidateXmlAgainstSchema", &dry).await, err(&["DTR0206"]));
+    assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), before, "refusals and dry runs wrote nothing");
+
+    // Move, with its alternative address.
+    let aktoer = dtr_registry::model::Aktoer { system: "t".into(), organisation: None, correlation_id: "t".into() };
+    let alt = dtr_registry::model::AlternativAdresseData {
+        enheds_nummer: a.clone(),
+        navn: "Legepladsen".into(),
+        adresse: dtr_registry::model::Adresse {
+            vej_navn: "Amagerbrogade".into(),
+            hus_nummer: "10B".into(),
+            post_nummer: "2300".into(),
+            post_distrikt: "København S".into(),
+            kommune_kode: 101,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let alt = store.insert_alternativ_adresse(&alt, None, &aktoer).await.unwrap();
+    assert_eq!(mv(&a, &q).await, Ok(a.clone()));
+    assert_eq!(store.get_anvisningsenhed(&a).await.unwrap().unwrap().data.daginstitutions_nummer, q);
+    let changes = store.aendringer_siden(0, 100_000).await.unwrap();
+    assert_eq!(changes.last().map(|c| (c.nummer.as_str(), c.handling.as_str())), Some((a.as_str(), "flyttet")));
+    assert!(
+        changes.iter().all(|c| c.nummer != alt.nummer || c.handling == "oprettet"),
+        "the address moves along unchanged"
+    );
+
+    // Rule 6: p now has only b; it can be neither closed nor moved away.
+    let del = |n: &str| {
+        let inner = format!("<d:EnhedsNummer>{n}</d:EnhedsNummer>");
+        async move { call(r, IMPORT, "DeleteAnvisningsEnhed", &inner).await }
+    };
+    assert_eq!(del(&b).await, err(&["DTR0205"]));
+    assert_eq!(mv(&b, &q).await, err(&["DTR0205"]));
+    // Rule 7: a has an active alternative address.
+    assert_eq!(del(&a).await, err(&["DTR0203"]));
+    // Closing works for a unit that is neither; a closed unit is frozen.
+    let c = call(r, IMPORT, "InsertAnvisningsEnhed", &Enhed { husnr: "21", ..Enhed::new(&q) }.xml()).await.unwrap();
+    assert_eq!(del(&c).await, Ok(c.clone()));
+    let closed = store.get_anvisningsenhed(&c).await.unwrap().unwrap();
+    assert_eq!(closed.register.aktivitetsstatus, dtr_registry::model::Aktivitetsstatus::Nedlagt);
+    assert!(closed.register.nedlagt_dato.is_some());
+    assert_eq!(del(&c).await, err(&["DTR0202"]));
+    assert_eq!(mv(&c, &p).await, err(&["DTR0202"]));
+    assert_eq!(upd(with_number(&Enhed { husnr: "21", ..Enhed::new(&q) }, &c)).await, err(&["DTR0202"]));
+}
+
+#[tokio::test]
+async fn anvisningsenhed_lifecycle_sqlite() {
+    lifecycle(cluster::embedded().await).await;
+}
+
+#[tokio::test]
+async fn anvisningsenhed_lifecycle_postgres() {
+    lifecycle(cluster::distributed().await).await;
 }
 
 #[tokio::test]

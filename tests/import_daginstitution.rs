@@ -186,7 +186,7 @@ async fn rules(r: Running) {
     );
     assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), changes_before, "a dry run writes nothing");
     assert_eq!(store.count_units().await.unwrap(), units_before);
-    let not_yet = r.soap.call(IMPORT, "ValidateXmlAgainstSchema", "<d:MoveAnvisningsEnhed/>").await;
+    let not_yet = r.soap.call(IMPORT, "ValidateXmlAgainstSchema", "<d:InsertAlternativAdresse/>").await;
     assert_eq!(xml_text(&not_yet.body, "ErrorCode"), Some("IPL000007"), "{}", not_yet.body);
 
     // Rule 7: no cascading delete.

@@ -4,7 +4,7 @@ use dtr_proto::context::CallerContext;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest,
-    UpdateDaginstitutionRequest, ValidateRequest,
+    MoveRequest, UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::{Adresse, Anvisningsenhed, Daginstitution, ImportSvar};
 
@@ -75,6 +75,9 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 Operation::UpdateDaginstitution(r) => import.update_daginstitution(clients.request(ctx, r)).await,
                 Operation::DeleteDaginstitution(r) => import.delete_daginstitution(clients.request(ctx, r)).await,
                 Operation::InsertAnvisningsEnhed(r) => import.insert_anvisnings_enhed(clients.request(ctx, r)).await,
+                Operation::UpdateAnvisningsEnhed(r) => import.update_anvisnings_enhed(clients.request(ctx, r)).await,
+                Operation::DeleteAnvisningsEnhed(r) => import.delete_anvisnings_enhed(clients.request(ctx, r)).await,
+                Operation::MoveAnvisningsEnhed(r) => import.move_anvisnings_enhed(clients.request(ctx, r)).await,
                 _ => return Err(GatewayError::NotAvailable(name.to_owned())),
             };
             let response = format!("{name}Response");
@@ -98,6 +101,15 @@ fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
         }
         "InsertAnvisningsEnhed" => Operation::InsertAnvisningsEnhed(InsertAnvisningsEnhedRequest {
             anvisningsenhed: Some(anvisningsenhed(required(op, "anvisningsenhed")?)?),
+        }),
+        "UpdateAnvisningsEnhed" => Operation::UpdateAnvisningsEnhed(UpdateAnvisningsEnhedRequest {
+            anvisningsenhed: Some(anvisningsenhed(required(op, "anvisningsenhed")?)?),
+            forventet_version: opt_i64(op, "forventetVersion")?,
+        }),
+        "DeleteAnvisningsEnhed" => Operation::DeleteAnvisningsEnhed(DeleteRequest { nummer: text(op, "EnhedsNummer") }),
+        "MoveAnvisningsEnhed" => Operation::MoveAnvisningsEnhed(MoveRequest {
+            nummer: text(op, "EnhedsNummer"),
+            til_nummer: text(op, "tilDaginstitutionsNummer"),
         }),
         _ => return Ok(None),
     }))

@@ -9,7 +9,8 @@ use dtr_proto::import::import_service_server::ImportService;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
-    InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest, ValidateRequest,
+    InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest, UpdateAnvisningsEnhedRequest,
+    UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::{
     Adresse as AdressePb, Anvisningsenhed as AnvisningsenhedPb, Daginstitution as DaginstitutionPb,
@@ -152,6 +153,25 @@ impl ImportService for ImportGrpc {
                 let (sent, data) = anvisningsenhed_data(r.anvisningsenhed.unwrap_or_default());
                 self.registry.check_insert_anvisningsenhed(&sent, &data, regelsaet(&ctx)).await.map(|()| String::new())
             }
+            Some(Operation::UpdateAnvisningsEnhed(r)) => {
+                let (nummer, data) = anvisningsenhed_data(r.anvisningsenhed.unwrap_or_default());
+                let nummer = nummer.trim().to_owned();
+                let checked = self
+                    .registry
+                    .check_update_anvisningsenhed(&nummer, &data, r.forventet_version, regelsaet(&ctx))
+                    .await;
+                checked.map(|()| nummer)
+            }
+            Some(Operation::DeleteAnvisningsEnhed(r)) => {
+                let nummer = r.nummer.trim().to_owned();
+                self.registry.check_delete_anvisningsenhed(&nummer).await.map(|()| nummer)
+            }
+            Some(Operation::MoveAnvisningsEnhed(r)) => {
+                let nummer = r.nummer.trim().to_owned();
+                let checked =
+                    self.registry.check_move_anvisningsenhed(&nummer, r.til_nummer.trim(), regelsaet(&ctx)).await;
+                checked.map(|()| nummer)
+            }
             Some(_) => return Err(Status::unimplemented("validation of this operation is not available yet")),
             None => return Err(Status::invalid_argument("ValidateXmlAgainstSchema skal indeholde én operation.")),
         };
@@ -179,6 +199,39 @@ impl ImportService for ImportGrpc {
         let (sent, data) = anvisningsenhed_data(request.into_inner().anvisningsenhed.unwrap_or_default());
         let result =
             self.registry.insert_anvisningsenhed(&sent, &data, regelsaet(&ctx), &aktoer(&ctx)).await.map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn update_anvisnings_enhed(
+        &self,
+        request: Request<UpdateAnvisningsEnhedRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let (nummer, data) = anvisningsenhed_data(req.anvisningsenhed.unwrap_or_default());
+        let result = self
+            .registry
+            .update_anvisningsenhed(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &aktoer(&ctx))
+            .await
+            .map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn delete_anvisnings_enhed(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let nummer = request.into_inner().nummer;
+        let result = self.registry.delete_anvisningsenhed(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn move_anvisnings_enhed(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let result = self
+            .registry
+            .move_anvisningsenhed(req.nummer.trim(), req.til_nummer.trim(), regelsaet(&ctx), &aktoer(&ctx))
+            .await
+            .map(|a| a.nummer);
         svar(result, &ctx)
     }
 

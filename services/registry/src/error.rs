@@ -22,6 +22,12 @@ pub enum FejlKode {
     EnhedNedlagt,
     /// The unit has active units below it and cannot be closed (no cascading delete).
     AktiveUnderenheder,
+    /// An update names another parent: moving is MoveAnvisningsEnhed's job.
+    FlytMedMove,
+    /// The daginstitution's last active anvisningsenhed cannot be closed or moved away (rule 6).
+    SidsteAktiveEnhed,
+    /// A move across administrative kommuner (rule 9).
+    AndenKommune,
     /// The (ejerform, lovgrundlag, InstType3) combination is not lawful (v2 cross-validation).
     UlovligKombination,
     /// DAR could not be reached or failed; nothing was written. Retry later.
@@ -51,6 +57,9 @@ impl FejlKode {
             FejlKode::UkendtNummer => "DTR0201",
             FejlKode::EnhedNedlagt => "DTR0202",
             FejlKode::AktiveUnderenheder => "DTR0203",
+            FejlKode::FlytMedMove => "DTR0204",
+            FejlKode::SidsteAktiveEnhed => "DTR0205",
+            FejlKode::AndenKommune => "DTR0206",
             FejlKode::UlovligKombination => "DTR0301",
             FejlKode::DarUtilgaengelig => "DTR0401",
             FejlKode::AdresseUkendt => "DTR0402",

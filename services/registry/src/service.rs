@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::numbers;
 use crate::rules;
-use crate::storage::{DaginstitutionState, RegistryStore, StoreError, WriteOutcome};
+use crate::storage::{AnvisningsenhedState, DaginstitutionState, RegistryStore, StoreError, WriteOutcome};
 
 /// The external sources the import rules consult.
 #[derive(Clone)]
@@ -216,6 +216,78 @@ impl Registry {
         }
     }
 
+    /// Changes an anvisningsenhed's fields (rules 1–3 as on insert; rule 10; rule 11 against its
+    /// daginstitution). Its parent stays: a different `daginstitutionsNummer` is refused.
+    pub async fn update_anvisningsenhed(
+        &self,
+        nummer: &str,
+        data: &AnvisningsenhedData,
+        forventet_version: Option<i64>,
+        regelsaet: Regelsaet,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, RegistryError> {
+        let (data, cvr, codes) = self.prepare_anvisningsenhed("", data).await?;
+        let decide =
+            |s: &AnvisningsenhedState| update_enhed_decision(s, nummer, &data, forventet_version, regelsaet, &codes);
+        outcome(self.store.update_anvisningsenhed(nummer, &cvr, aktoer, &decide).await?)
+    }
+
+    /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7), and not
+    /// if it is its active daginstitution's last active one (rule 6).
+    pub async fn delete_anvisningsenhed(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, RegistryError> {
+        outcome(self.store.close_anvisningsenhed(nummer, aktoer, &|s| close_enhed_decision(s, nummer)).await?)
+    }
+
+    /// Moves an anvisningsenhed, with its alternative addresses, to daginstitution `til`: only
+    /// within the same administrative kommune (rule 9), not leaving an active daginstitution
+    /// without units (rule 6), and on v2 lawful under the target (rule 11).
+    pub async fn move_anvisningsenhed(
+        &self,
+        nummer: &str,
+        til: &str,
+        regelsaet: Regelsaet,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, RegistryError> {
+        let codes = self.code_tables().await?;
+        let decide = |s: &AnvisningsenhedState| move_enhed_decision(s, nummer, til, regelsaet, &codes);
+        outcome(self.store.move_anvisningsenhed(nummer, til, aktoer, &decide).await?)
+    }
+
+    /// Every check of the three anvisningsenhed writes above, without writing.
+    pub async fn check_update_anvisningsenhed(
+        &self,
+        nummer: &str,
+        data: &AnvisningsenhedData,
+        forventet_version: Option<i64>,
+        regelsaet: Regelsaet,
+    ) -> Result<(), RegistryError> {
+        let (data, _, codes) = self.prepare_anvisningsenhed("", data).await?;
+        let state = self.store.anvisningsenhed_state(nummer, None).await?;
+        update_enhed_decision(&state, nummer, &data, forventet_version, regelsaet, &codes)
+            .map(|_| ())
+            .map_err(RegistryError::Afvist)
+    }
+
+    pub async fn check_delete_anvisningsenhed(&self, nummer: &str) -> Result<(), RegistryError> {
+        let state = self.store.anvisningsenhed_state(nummer, None).await?;
+        close_enhed_decision(&state, nummer).map_err(RegistryError::Afvist)
+    }
+
+    pub async fn check_move_anvisningsenhed(
+        &self,
+        nummer: &str,
+        til: &str,
+        regelsaet: Regelsaet,
+    ) -> Result<(), RegistryError> {
+        let codes = self.code_tables().await?;
+        let state = self.store.anvisningsenhed_state(nummer, Some(til)).await?;
+        move_enhed_decision(&state, nummer, til, regelsaet, &codes).map_err(RegistryError::Afvist)
+    }
+
     pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {
         if !numbers::is_valid(nummer) {
             return Ok(None);
@@ -310,6 +382,125 @@ fn parent_decision(
         )]);
     }
     Ok(())
+}
+
+/// The stored anvisningsenhed if it exists and is active.
+fn active_enhed<'s>(state: &'s AnvisningsenhedState, nummer: &str) -> Result<&'s Anvisningsenhed, Vec<Fejl>> {
+    match &state.current {
+        None => Err(vec![Fejl::new(
+            FejlKode::UkendtNummer,
+            "EnhedsNummer",
+            format!("Der findes ingen anvisningsenhed med nummer {nummer:?}."),
+        )]),
+        Some(a) if a.register.aktivitetsstatus == Aktivitetsstatus::Nedlagt => Err(vec![Fejl::new(
+            FejlKode::EnhedNedlagt,
+            "EnhedsNummer",
+            format!("Anvisningsenhed {nummer} er nedlagt og kan ikke ændres eller flyttes."),
+        )]),
+        Some(a) => Ok(a),
+    }
+}
+
+/// Rule 6: true when `nummer` is the only active anvisningsenhed of an active daginstitution.
+fn is_last_active(state: &AnvisningsenhedState, nummer: &str) -> bool {
+    let parent_active =
+        state.parent.current.as_ref().is_some_and(|p| p.register.aktivitetsstatus == Aktivitetsstatus::Aktiv);
+    parent_active && state.parent.active_children.iter().all(|(n, _)| n == nummer)
+}
+
+fn last_active_error(state: &AnvisningsenhedState, nummer: &str, what: &str) -> Fejl {
+    let parent = state.parent.current.as_ref().map(|p| p.nummer.as_str()).unwrap_or_default();
+    Fejl::new(
+        FejlKode::SidsteAktiveEnhed,
+        "EnhedsNummer",
+        format!("Anvisningsenhed {nummer} er den sidste aktive under daginstitution {parent} og kan ikke {what}."),
+    )
+}
+
+fn update_enhed_decision(
+    state: &AnvisningsenhedState,
+    nummer: &str,
+    data: &AnvisningsenhedData,
+    forventet_version: Option<i64>,
+    regelsaet: Regelsaet,
+    codes: &CodeTables,
+) -> Result<AnvisningsenhedData, Vec<Fejl>> {
+    let current = active_enhed(state, nummer)?;
+    if data.daginstitutions_nummer != current.data.daginstitutions_nummer {
+        return Err(vec![Fejl::new(
+            FejlKode::FlytMedMove,
+            "daginstitutionsNummer",
+            format!(
+                "Anvisningsenhed {nummer} hører under {}; flyt den med MoveAnvisningsEnhed.",
+                current.data.daginstitutions_nummer
+            ),
+        )]);
+    }
+    if let Some(v) = forventet_version.filter(|v| *v != current.register.version) {
+        return Err(vec![Fejl::new(
+            FejlKode::Samtidighedskonflikt,
+            "forventetVersion",
+            format!("Anvisningsenhed {nummer} er ændret siden version {v} (nu version {}).", current.register.version),
+        )]);
+    }
+    // The parent is active: a closed daginstitution has no active units.
+    parent_decision(&state.parent, data, regelsaet, codes)?;
+    Ok(data.clone())
+}
+
+fn close_enhed_decision(state: &AnvisningsenhedState, nummer: &str) -> Result<(), Vec<Fejl>> {
+    active_enhed(state, nummer)?;
+    if !state.active_children.is_empty() {
+        return Err(vec![Fejl::new(
+            FejlKode::AktiveUnderenheder,
+            "EnhedsNummer",
+            format!(
+                "Anvisningsenhed {nummer} har aktive alternative adresser ({}); nedlæg eller flyt dem først.",
+                state.active_children.join(", ")
+            ),
+        )]);
+    }
+    if is_last_active(state, nummer) {
+        return Err(vec![last_active_error(state, nummer, "nedlægges; nedlæg daginstitutionen i stedet")]);
+    }
+    Ok(())
+}
+
+fn move_enhed_decision(
+    state: &AnvisningsenhedState,
+    nummer: &str,
+    til: &str,
+    regelsaet: Regelsaet,
+    codes: &CodeTables,
+) -> Result<(), Vec<Fejl>> {
+    let current = active_enhed(state, nummer)?;
+    let target_state = state.target.as_ref().map_or_else(
+        || {
+            Err(vec![Fejl::new(
+                FejlKode::FeltMangler,
+                "tilDaginstitutionsNummer",
+                "Angiv hvor enheden skal flyttes hen.",
+            )])
+        },
+        Ok,
+    )?;
+    let target = active_unit(target_state, til)?;
+    let from = state.parent.current.as_ref();
+    if let Some(from) = from.filter(|f| f.data.adm_kommune_kode != target.data.adm_kommune_kode) {
+        return Err(vec![Fejl::new(
+            FejlKode::AndenKommune,
+            "tilDaginstitutionsNummer",
+            format!(
+                "Anvisningsenheder kan kun flyttes inden for samme administrative kommune ({} → {}).",
+                from.data.adm_kommune_kode, target.data.adm_kommune_kode
+            ),
+        )]);
+    }
+    if target.nummer != current.data.daginstitutions_nummer && is_last_active(state, nummer) {
+        return Err(vec![last_active_error(state, nummer, "flyttes væk")]);
+    }
+    let moved = AnvisningsenhedData { daginstitutions_nummer: til.to_owned(), ..current.data.clone() };
+    parent_decision(target_state, &moved, regelsaet, codes)
 }
 
 /// A lookup that failed: a retryable error, never a silent pass.

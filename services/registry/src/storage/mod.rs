@@ -62,6 +62,21 @@ pub struct DaginstitutionState {
     pub active_children: Vec<(String, i32)>,
 }
 
+/// What a write on an anvisningsenhed sees inside its transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnvisningsenhedState {
+    pub current: Option<Anvisningsenhed>,
+    /// Its daginstitution and that one's active anvisningsenheder (this unit included).
+    pub parent: DaginstitutionState,
+    /// Numbers of the active alternative addresses below it.
+    pub active_children: Vec<String>,
+    /// For a move: the target daginstitution.
+    pub target: Option<DaginstitutionState>,
+}
+
+/// The domain's decision function for an anvisningsenhed write.
+pub type DecideAnvisningsenhed<'a, T> = dyn for<'s> Fn(&'s AnvisningsenhedState) -> Decision<T> + Send + Sync + 'a;
+
 /// The domain's verdict on a write: go ahead, or refuse with every error found.
 pub type Decision<T> = Result<T, Vec<crate::Fejl>>;
 
@@ -147,6 +162,40 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
 
     async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError>;
+
+    /// The state an anvisningsenhed write would see (with `target` for a move), without writing.
+    async fn anvisningsenhed_state(
+        &self,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AnvisningsenhedState, StoreError>;
+
+    /// Changes an anvisningsenhed's fields (not its parent) if `decide` allows it; `cvr_nummer` is
+    /// what CVR answered for the (possibly new) P-number.
+    async fn update_anvisningsenhed(
+        &self,
+        nummer: &str,
+        cvr_nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, AnvisningsenhedData>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
+
+    /// Closes an anvisningsenhed if `decide` allows it.
+    async fn close_anvisningsenhed(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
+
+    /// Moves an anvisningsenhed (and so its alternative addresses) under daginstitution `til`.
+    async fn move_anvisningsenhed(
+        &self,
+        nummer: &str,
+        til: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
 
     /// Stores a new alternativ adresse under an existing anvisningsenhed.
     async fn insert_alternativ_adresse(

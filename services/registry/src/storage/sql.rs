@@ -8,7 +8,8 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
-    AendringRecord, AuditRecord, DaginstitutionState, DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
+    AendringRecord, AnvisningsenhedState, AuditRecord, DaginstitutionState, DecideAnvisningsenhed,
+    DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -102,6 +103,26 @@ const SELECT_ANVISNINGSENHED: &str = "SELECT nummer, daginstitutions_nummer, nav
      email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
      FROM anvisningsenhed WHERE nummer = $1";
 
+const UPDATE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET navn = $2, vej_navn = $3, hus_nummer = $4, etage = $5, \
+     doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, kommune_kode = $10, dar_adresse_id = $11, \
+     geo_bredde = $12, geo_laengde = $13, inst_type3 = $14, email = $15, telefon_nummer = $16, cvr_nummer = $17, \
+     p_nummer = $18, senest_aendret = $19, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
+     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
+const CLOSE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
+     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
+     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
+const MOVE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET daginstitutions_nummer = $2, senest_aendret = $3, \
+     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
+     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
 const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
      ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
      WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
@@ -146,6 +167,74 @@ macro_rules! impl_registry_store {
                     },
                     register: registerfelter(row)?,
                 })
+            }
+
+            fn anvisningsenhed_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
+                Ok(Anvisningsenhed {
+                    nummer: r.try_get("nummer")?,
+                    data: AnvisningsenhedData {
+                        daginstitutions_nummer: r.try_get("daginstitutions_nummer")?,
+                        navn: r.try_get("navn")?,
+                        adresse: Adresse {
+                            vej_navn: r.try_get("vej_navn")?,
+                            hus_nummer: r.try_get("hus_nummer")?,
+                            etage: r.try_get("etage")?,
+                            doer: r.try_get("doer")?,
+                            post_nummer: r.try_get("post_nummer")?,
+                            post_distrikt: r.try_get("post_distrikt")?,
+                            supplerende_bynavn: r.try_get("supplerende_bynavn")?,
+                            kommune_kode: r.try_get("kommune_kode")?,
+                            dar_adresse_id: r.try_get("dar_adresse_id")?,
+                            geo_bredde: r.try_get("geo_bredde")?,
+                            geo_laengde: r.try_get("geo_laengde")?,
+                        },
+                        inst_type3: r.try_get("inst_type3")?,
+                        email: r.try_get("email")?,
+                        telefon_nummer: r.try_get("telefon_nummer")?,
+                        p_nummer: r.try_get("p_nummer")?,
+                    },
+                    cvr_nummer: r.try_get("cvr_nummer")?,
+                    register: registerfelter(r)?,
+                })
+            }
+
+            /// The unit, its parent with the parent's active units, its active alternative
+            /// addresses, and for a move the target.
+            async fn anvisningsenhed_state_tx(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                nummer: &str,
+                target: Option<&str>,
+            ) -> Result<AnvisningsenhedState, StoreError> {
+                let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&mut **tx).await?;
+                let current = row.as_ref().map(Self::anvisningsenhed_from_row).transpose()?;
+                let parent_nummer = current.as_ref().map(|c| c.data.daginstitutions_nummer.clone()).unwrap_or_default();
+                let parent = Self::daginstitution_state(tx, &parent_nummer).await?;
+                let active_children: Vec<String> = sqlx::query_scalar(
+                    "SELECT nummer FROM alternativ_adresse WHERE enheds_nummer = $1 AND aktivitetsstatus = 'Aktiv' ORDER BY nummer",
+                )
+                .bind(nummer)
+                .fetch_all(&mut **tx)
+                .await?;
+                let target = match target {
+                    Some(t) => Some(Self::daginstitution_state(tx, t).await?),
+                    None => None,
+                };
+                Ok(AnvisningsenhedState { current, parent, active_children, target })
+            }
+
+            /// Records a changed anvisningsenhed (history, sequence, audit) and commits.
+            async fn finish_anvisningsenhed_write(
+                mut tx: sqlx::Transaction<'static, $db>,
+                row: &<$db as sqlx::Database>::Row,
+                operation: &str,
+                handling: Handling,
+                aktoer: &Aktoer,
+            ) -> Result<Anvisningsenhed, StoreError> {
+                let record = Self::anvisningsenhed_from_row(row)?;
+                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Anvisningsenhed, handling };
+                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
             }
 
             /// The daginstitution and its active children, read inside a write transaction.
@@ -479,36 +568,90 @@ macro_rules! impl_registry_store {
 
             async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError> {
                 let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&self.pool).await?;
-                row.as_ref()
-                    .map(|r| {
-                        Ok(Anvisningsenhed {
-                            nummer: r.try_get("nummer")?,
-                            data: AnvisningsenhedData {
-                                daginstitutions_nummer: r.try_get("daginstitutions_nummer")?,
-                                navn: r.try_get("navn")?,
-                                adresse: Adresse {
-                                    vej_navn: r.try_get("vej_navn")?,
-                                    hus_nummer: r.try_get("hus_nummer")?,
-                                    etage: r.try_get("etage")?,
-                                    doer: r.try_get("doer")?,
-                                    post_nummer: r.try_get("post_nummer")?,
-                                    post_distrikt: r.try_get("post_distrikt")?,
-                                    supplerende_bynavn: r.try_get("supplerende_bynavn")?,
-                                    kommune_kode: r.try_get("kommune_kode")?,
-                                    dar_adresse_id: r.try_get("dar_adresse_id")?,
-                                    geo_bredde: r.try_get("geo_bredde")?,
-                                    geo_laengde: r.try_get("geo_laengde")?,
-                                },
-                                inst_type3: r.try_get("inst_type3")?,
-                                email: r.try_get("email")?,
-                                telefon_nummer: r.try_get("telefon_nummer")?,
-                                p_nummer: r.try_get("p_nummer")?,
-                            },
-                            cvr_nummer: r.try_get("cvr_nummer")?,
-                            register: registerfelter(r)?,
-                        })
-                    })
-                    .transpose()
+                row.as_ref().map(Self::anvisningsenhed_from_row).transpose()
+            }
+
+            async fn anvisningsenhed_state(
+                &self,
+                nummer: &str,
+                target: Option<&str>,
+            ) -> Result<AnvisningsenhedState, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, target).await?;
+                tx.rollback().await?;
+                Ok(state)
+            }
+
+            async fn update_anvisningsenhed(
+                &self,
+                nummer: &str,
+                cvr_nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAnvisningsenhed<'_, AnvisningsenhedData>,
+            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
+                let data = match decide(&state) {
+                    Ok(d) => d,
+                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+                };
+                let q = sqlx::query(UPDATE_ANVISNINGSENHED).bind(nummer).bind(&data.navn);
+                let row = Self::bind_adresse(q, &data.adresse)
+                    .bind(data.inst_type3)
+                    .bind(data.email.as_deref())
+                    .bind(data.telefon_nummer.as_deref())
+                    .bind(cvr_nummer)
+                    .bind(&data.p_nummer)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_anvisningsenhed_write(tx, &row, "UpdateAnvisningsEnhed", Handling::Aendret, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
+            }
+
+            async fn close_anvisningsenhed(
+                &self,
+                nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAnvisningsenhed<'_, ()>,
+            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
+                if let Err(fejl) = decide(&state) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
+                let row = sqlx::query(CLOSE_ANVISNINGSENHED)
+                    .bind(nummer)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_anvisningsenhed_write(tx, &row, "DeleteAnvisningsEnhed", Handling::Nedlagt, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
+            }
+
+            async fn move_anvisningsenhed(
+                &self,
+                nummer: &str,
+                til: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAnvisningsenhed<'_, ()>,
+            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, Some(til)).await?;
+                if let Err(fejl) = decide(&state) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
+                let row = sqlx::query(MOVE_ANVISNINGSENHED)
+                    .bind(nummer)
+                    .bind(til)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_anvisningsenhed_write(tx, &row, "MoveAnvisningsEnhed", Handling::Flyttet, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
             }
 
             async fn insert_alternativ_adresse(
