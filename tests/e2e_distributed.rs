@@ -11,7 +11,7 @@ use dtr_proto::context::CallerContext;
 use dtr_proto::export::NummerRequest;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
-use dtr_proto::import::{InsertAlternativAdresseRequest, InsertDaginstitutionRequest, UpdateDaginstitutionRequest};
+use dtr_proto::import::{InsertDaginstitutionRequest, ResolveDataejereRequest, UpdateDaginstitutionRequest};
 use dtr_proto::registry::Daginstitution;
 use dtr_proto::tilslutning::AuthenticateRequest;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
@@ -154,7 +154,7 @@ async fn grpc_clients_call_the_services_directly() {
     assert!(v1.ok, "v1 skips the cross-validation: {v1:?}");
 
     // Operations of later issues say so.
-    let err = import.insert_alternativ_adresse(InsertAlternativAdresseRequest::default()).await.unwrap_err();
+    let err = import.resolve_dataejere(ResolveDataejereRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Unknown users and wrong passwords get the same answer.

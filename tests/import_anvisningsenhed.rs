@@ -12,6 +12,7 @@ struct Enhed<'a> {
     navn: &'a str,
     vej: &'a str,
     husnr: &'a str,
+    post: &'a str,
     type3: i32,
     p: &'a str,
     email: &'a str,
@@ -25,6 +26,7 @@ impl<'a> Enhed<'a> {
             navn: "Egernet Børnehave",
             vej: "Amagerbrogade",
             husnr: "10",
+            post: "2300",
             type3: 6011,
             p: "1012345678",
             email: "egernet@example.dk",
@@ -35,10 +37,10 @@ impl<'a> Enhed<'a> {
     fn xml(&self) -> String {
         format!(
             "<d:anvisningsenhed><d:daginstitutionsNummer>{}</d:daginstitutionsNummer><d:EnhedsNavn>{}</d:EnhedsNavn>\
-             <d:Adresse><d:vejNavn>{}</d:vejNavn><d:husNummer>{}</d:husNummer><d:postNummer>2300</d:postNummer>\
-             <d:postDistrikt>København S</d:postDistrikt></d:Adresse><d:InstType3>{}</d:InstType3>\
+             <d:Adresse><d:vejNavn>{}</d:vejNavn><d:husNummer>{}</d:husNummer><d:postNummer>{}</d:postNummer>\
+             </d:Adresse><d:InstType3>{}</d:InstType3>\
              <d:Email>{}</d:Email><d:TelefonNummer>{}</d:TelefonNummer><d:PNummer>{}</d:PNummer></d:anvisningsenhed>",
-            self.parent, self.navn, self.vej, self.husnr, self.type3, self.email, self.telefon, self.p
+            self.parent, self.navn, self.vej, self.husnr, self.post, self.type3, self.email, self.telefon, self.p
         )
     }
 }
@@ -244,6 +246,108 @@ async fn lifecycle(r: Running) {
     assert_eq!(del(&c).await, err(&["DTR0202"]));
     assert_eq!(mv(&c, &p).await, err(&["DTR0202"]));
     assert_eq!(upd(with_number(&Enhed { husnr: "21", ..Enhed::new(&q) }, &c)).await, err(&["DTR0202"]));
+}
+
+fn alt_xml(nummer: Option<&str>, parent: &str, navn: &str, husnr: &str, p: Option<&str>) -> String {
+    format!(
+        "<d:alternativAdresse>{}<d:EnhedsNummer>{parent}</d:EnhedsNummer><d:alternativAdresseNavn>{navn}</d:alternativAdresseNavn>\
+         <d:Adresse><d:vejNavn>Amagerbrogade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>2300</d:postNummer>\
+         </d:Adresse>{}</d:alternativAdresse>",
+        nummer.map(|n| format!("<d:alternativAdresseNummer>{n}</d:alternativAdresseNummer>")).unwrap_or_default(),
+        p.map(|p| format!("<d:PNummer>{p}</d:PNummer>")).unwrap_or_default(),
+    )
+}
+
+/// The alternative addresses: insert (CVR own or inherited), update, move within one kommune,
+/// close; and rule 7 seen from the anvisningsenhed.
+async fn alternativ_lifecycle(r: Running) {
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let r = &r;
+    let p = daginstitution(r, 1).await;
+    let a = call(r, IMPORT, "InsertAnvisningsEnhed", &Enhed::new(&p).xml()).await.unwrap();
+    let b = call(r, IMPORT, "InsertAnvisningsEnhed", &Enhed { husnr: "11", ..Enhed::new(&p) }.xml()).await.unwrap();
+    let other = daginstitution_in(r, 1, 147).await;
+    let c_xml = Enhed { vej: "Falkoner Allé", husnr: "1", post: "2000", p: "1012345680", ..Enhed::new(&other) }.xml();
+    let c = call(r, IMPORT, "InsertAnvisningsEnhed", &c_xml).await.expect("unit in Frederiksberg");
+
+    let ins = |inner: String| async move { call(r, IMPORT, "InsertAlternativAdresse", &inner).await };
+    let x = ins(alt_xml(None, &a, "Legepladsen", "10B", None)).await.expect("accepted");
+    let stored = store.get_alternativ_adresse(&x).await.unwrap().unwrap();
+    assert_eq!(stored.cvr_nummer.as_deref(), Some("64942212"), "inherited from the anvisningsenhed");
+    assert!(stored.data.adresse.dar_adresse_id.is_some() && stored.data.adresse.geo_bredde.is_some(), "from DAR");
+    let y = ins(alt_xml(None, &a, "Skovhuset", "20B", Some("1012345682"))).await.expect("accepted");
+    assert_eq!(
+        store.get_alternativ_adresse(&y).await.unwrap().unwrap().cvr_nummer.as_deref(),
+        Some("29189854"),
+        "own P-number"
+    );
+
+    let before = store.count_units().await.unwrap();
+    let refusals = vec![
+        ("missing name", alt_xml(None, &a, "", "10B", None), err(&["DTR0101"])),
+        ("unknown address", alt_xml(None, &a, "X", "999", None), err(&["DTR0402"])),
+        ("ended P-number", alt_xml(None, &a, "X", "10B", Some("1099999999")), err(&["DTR0405"])),
+        ("unknown parent", alt_xml(None, "G99994", "X", "10B", None), err(&["DTR0201"])),
+        ("number sent", alt_xml(Some("G10002"), &a, "X", "10B", None), err(&["DTR0105"])),
+    ];
+    for (what, inner, want) in refusals {
+        assert_eq!(ins(inner).await, want, "insert: {what}");
+    }
+    assert_eq!(store.count_units().await.unwrap(), before);
+
+    let upd = |inner: String| async move { call(r, IMPORT, "UpdateAlternativAdresse", &inner).await };
+    assert_eq!(upd(alt_xml(Some(&x), &a, "Legepladsen Nord", "10B", None)).await, Ok(x.clone()));
+    assert_eq!(store.get_alternativ_adresse(&x).await.unwrap().unwrap().data.navn, "Legepladsen Nord");
+    assert_eq!(upd(alt_xml(Some(&x), &b, "Legepladsen", "10B", None)).await, err(&["DTR0204"]));
+    assert_eq!(
+        upd(alt_xml(Some(&x), &a, "Legepladsen", "10B", None) + "<d:forventetVersion>1</d:forventetVersion>").await,
+        err(&["DTR0902"])
+    );
+
+    let mv = |n: &str, til: &str| {
+        let inner = format!(
+            "<d:alternativAdresseNummer>{n}</d:alternativAdresseNummer><d:tilEnhedsNummer>{til}</d:tilEnhedsNummer>"
+        );
+        async move { call(r, IMPORT, "MoveAlternativAdresse", &inner).await }
+    };
+    assert_eq!(mv(&x, &c).await, err(&["DTR0206"]), "only within one kommune");
+    assert_eq!(mv(&x, "G99993").await, err(&["DTR0201"]));
+    assert_eq!(mv(&x, &b).await, Ok(x.clone()));
+    assert_eq!(store.get_alternativ_adresse(&x).await.unwrap().unwrap().data.enheds_nummer, b);
+
+    // Rule 7 from the anvisningsenhed's side: a still has y.
+    let del_enhed = call(r, IMPORT, "DeleteAnvisningsEnhed", &format!("<d:EnhedsNummer>{a}</d:EnhedsNummer>")).await;
+    assert_eq!(del_enhed, err(&["DTR0203"]));
+
+    let del = |n: &str| {
+        let inner = format!("<d:alternativAdresseNummer>{n}</d:alternativAdresseNummer>");
+        async move { call(r, IMPORT, "DeleteAlternativAdresse", &inner).await }
+    };
+    assert_eq!(del(&x).await, Ok(x.clone()));
+    assert_eq!(
+        store.get_alternativ_adresse(&x).await.unwrap().unwrap().register.aktivitetsstatus,
+        dtr_registry::model::Aktivitetsstatus::Nedlagt
+    );
+    assert_eq!(del(&x).await, err(&["DTR0202"]));
+    assert_eq!(mv(&x, &a).await, err(&["DTR0202"]));
+    assert_eq!(upd(alt_xml(Some(&x), &b, "Igen", "10B", None)).await, err(&["DTR0202"]));
+
+    // Dry runs write nothing.
+    let n = store.aendringer_siden(0, 100_000).await.unwrap().len();
+    let dry =
+        format!("<d:InsertAlternativAdresse>{}</d:InsertAlternativAdresse>", alt_xml(None, &a, "Prøve", "10B", None));
+    assert_eq!(call(r, IMPORT, "ValidateXmlAgainstSchema", &dry).await, Ok(String::new()));
+    assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), n);
+}
+
+#[tokio::test]
+async fn alternativ_adresse_lifecycle_sqlite() {
+    alternativ_lifecycle(cluster::embedded().await).await;
+}
+
+#[tokio::test]
+async fn alternativ_adresse_lifecycle_postgres() {
+    alternativ_lifecycle(cluster::distributed().await).await;
 }
 
 #[tokio::test]

@@ -186,8 +186,8 @@ async fn rules(r: Running) {
     );
     assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), changes_before, "a dry run writes nothing");
     assert_eq!(store.count_units().await.unwrap(), units_before);
-    let not_yet = r.soap.call(IMPORT, "ValidateXmlAgainstSchema", "<d:InsertAlternativAdresse/>").await;
-    assert_eq!(xml_text(&not_yet.body, "ErrorCode"), Some("IPL000007"), "{}", not_yet.body);
+    let unknown = r.soap.call(IMPORT, "ValidateXmlAgainstSchema", "<d:Bestil/>").await;
+    assert_eq!(xml_text(&unknown.body, "ErrorCode"), Some("IPL000003"), "{}", unknown.body);
 
     // Rule 7: no cascading delete.
     assert_eq!(delete(&r, &a).await, Err(vec!["DTR0203".to_owned()]));

@@ -99,7 +99,7 @@ where
     assert_eq!(units().await, before, "a refused insert changed nothing");
 
     // An operation of a later issue answers a clear fault, not a fake answer.
-    let a = soap.call(IMPORT, "InsertAlternativAdresse", "").await;
+    let a = soap.call(EXPORT, "GetAllDagtilbud", "").await;
     assert_eq!(xml_text(&a.body, "ErrorCode"), Some("IPL000007"), "{}", a.body);
 
     // The WSDL is served, with the address the client used.

@@ -3,10 +3,11 @@
 use dtr_proto::context::CallerContext;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
-    DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest,
-    MoveRequest, UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
+    DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertAlternativAdresseRequest,
+    InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest, UpdateAlternativAdresseRequest,
+    UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
-use dtr_proto::registry::{Adresse, Anvisningsenhed, Daginstitution, ImportSvar};
+use dtr_proto::registry::{Adresse, AlternativAdresse, Anvisningsenhed, Daginstitution, ImportSvar};
 
 use super::{hello_world_response, int, opt_i64, opt_text, required, text};
 use crate::Clients;
@@ -78,7 +79,16 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 Operation::UpdateAnvisningsEnhed(r) => import.update_anvisnings_enhed(clients.request(ctx, r)).await,
                 Operation::DeleteAnvisningsEnhed(r) => import.delete_anvisnings_enhed(clients.request(ctx, r)).await,
                 Operation::MoveAnvisningsEnhed(r) => import.move_anvisnings_enhed(clients.request(ctx, r)).await,
-                _ => return Err(GatewayError::NotAvailable(name.to_owned())),
+                Operation::InsertAlternativAdresse(r) => {
+                    import.insert_alternativ_adresse(clients.request(ctx, r)).await
+                }
+                Operation::UpdateAlternativAdresse(r) => {
+                    import.update_alternativ_adresse(clients.request(ctx, r)).await
+                }
+                Operation::DeleteAlternativAdresse(r) => {
+                    import.delete_alternativ_adresse(clients.request(ctx, r)).await
+                }
+                Operation::MoveAlternativAdresse(r) => import.move_alternativ_adresse(clients.request(ctx, r)).await,
             };
             let response = format!("{name}Response");
             Ok(import_svar(&response, ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
@@ -111,6 +121,20 @@ fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
             nummer: text(op, "EnhedsNummer"),
             til_nummer: text(op, "tilDaginstitutionsNummer"),
         }),
+        "InsertAlternativAdresse" => Operation::InsertAlternativAdresse(InsertAlternativAdresseRequest {
+            alternativ_adresse: Some(alternativ_adresse(required(op, "alternativAdresse")?)?),
+        }),
+        "UpdateAlternativAdresse" => Operation::UpdateAlternativAdresse(UpdateAlternativAdresseRequest {
+            alternativ_adresse: Some(alternativ_adresse(required(op, "alternativAdresse")?)?),
+            forventet_version: opt_i64(op, "forventetVersion")?,
+        }),
+        "DeleteAlternativAdresse" => {
+            Operation::DeleteAlternativAdresse(DeleteRequest { nummer: text(op, "alternativAdresseNummer") })
+        }
+        "MoveAlternativAdresse" => Operation::MoveAlternativAdresse(MoveRequest {
+            nummer: text(op, "alternativAdresseNummer"),
+            til_nummer: text(op, "tilEnhedsNummer"),
+        }),
         _ => return Ok(None),
     }))
 }
@@ -126,31 +150,51 @@ fn daginstitution(d: &Element) -> Result<Daginstitution, GatewayError> {
     })
 }
 
+fn opt(e: &Element, name: &str) -> Option<String> {
+    opt_text(e, name).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The `Adresse` element of a unit (components and/or the DAR id; coordinates are the register's).
+fn adresse(unit: &Element) -> Result<Adresse, GatewayError> {
+    let Some(x) = unit.child("Adresse") else {
+        return Ok(Adresse::default());
+    };
+    Ok(Adresse {
+        vej_navn: text(x, "vejNavn"),
+        hus_nummer: text(x, "husNummer"),
+        etage: opt(x, "etage"),
+        doer: opt(x, "doer"),
+        post_nummer: text(x, "postNummer"),
+        post_distrikt: text(x, "postDistrikt"),
+        supplerende_bynavn: opt(x, "supplerendeBynavn"),
+        kommune_kode: int(x, "kommuneKode")?,
+        dar_adresse_id: opt(x, "darAdresseId"),
+        geo_bredde: None,
+        geo_laengde: None,
+    })
+}
+
+/// The `alternativAdresse` element.
+fn alternativ_adresse(a: &Element) -> Result<AlternativAdresse, GatewayError> {
+    Ok(AlternativAdresse {
+        alternativ_adresse_nummer: text(a, "alternativAdresseNummer"),
+        enheds_nummer: text(a, "EnhedsNummer"),
+        alternativ_adresse_navn: text(a, "alternativAdresseNavn"),
+        adresse: Some(adresse(a)?),
+        p_nummer: opt(a, "PNummer"),
+        cvr_nummer: None,
+        email: opt(a, "Email"),
+        telefon_nummer: opt(a, "TelefonNummer"),
+    })
+}
+
 /// The `anvisningsenhed` element (published field names, mixed case as in the register).
 fn anvisningsenhed(a: &Element) -> Result<Anvisningsenhed, GatewayError> {
-    let opt = |e: &Element, name: &str| opt_text(e, name).filter(|s| !s.is_empty()).map(str::to_owned);
-    let adr = a.child("Adresse");
-    let adresse = match adr {
-        Some(x) => Adresse {
-            vej_navn: text(x, "vejNavn"),
-            hus_nummer: text(x, "husNummer"),
-            etage: opt(x, "etage"),
-            doer: opt(x, "doer"),
-            post_nummer: text(x, "postNummer"),
-            post_distrikt: text(x, "postDistrikt"),
-            supplerende_bynavn: opt(x, "supplerendeBynavn"),
-            kommune_kode: int(x, "kommuneKode")?,
-            dar_adresse_id: opt(x, "darAdresseId"),
-            geo_bredde: None,
-            geo_laengde: None,
-        },
-        None => Adresse::default(),
-    };
     Ok(Anvisningsenhed {
         enheds_nummer: text(a, "EnhedsNummer"),
         daginstitutions_nummer: text(a, "daginstitutionsNummer"),
         enheds_navn: text(a, "EnhedsNavn"),
-        adresse: Some(adresse),
+        adresse: Some(adresse(a)?),
         inst_type3: int(a, "InstType3")?,
         email: opt(a, "Email"),
         telefon_nummer: opt(a, "TelefonNummer"),

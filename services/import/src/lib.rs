@@ -9,14 +9,15 @@ use dtr_proto::import::import_service_server::ImportService;
 use dtr_proto::import::validate_request::Operation;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
-    InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest, UpdateAnvisningsEnhedRequest,
-    UpdateDaginstitutionRequest, ValidateRequest,
+    InsertAlternativAdresseRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest,
+    UpdateAlternativAdresseRequest, UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::{
-    Adresse as AdressePb, Anvisningsenhed as AnvisningsenhedPb, Daginstitution as DaginstitutionPb,
+    Adresse as AdressePb, AlternativAdresse as AlternativAdressePb, Anvisningsenhed as AnvisningsenhedPb,
+    Daginstitution as DaginstitutionPb,
 };
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
-use dtr_registry::model::{Adresse, Aktoer, AnvisningsenhedData, DaginstitutionData, Regelsaet};
+use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData, Regelsaet};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ImportGrpc {
@@ -87,6 +88,18 @@ fn anvisningsenhed_data(a: AnvisningsenhedPb) -> (String, AnvisningsenhedData) {
         p_nummer: a.p_nummer,
     };
     (a.enheds_nummer, data)
+}
+
+fn alternativ_data(a: AlternativAdressePb) -> (String, AlternativAdresseData) {
+    let data = AlternativAdresseData {
+        enheds_nummer: a.enheds_nummer.trim().to_owned(),
+        navn: a.alternativ_adresse_navn,
+        adresse: adresse(a.adresse.unwrap_or_default()),
+        p_nummer: nonempty(a.p_nummer),
+        email: nonempty(a.email),
+        telefon_nummer: nonempty(a.telefon_nummer),
+    };
+    (a.alternativ_adresse_nummer, data)
 }
 
 /// The one mapping from the registry's error to this transport.
@@ -172,7 +185,24 @@ impl ImportService for ImportGrpc {
                     self.registry.check_move_anvisningsenhed(&nummer, r.til_nummer.trim(), regelsaet(&ctx)).await;
                 checked.map(|()| nummer)
             }
-            Some(_) => return Err(Status::unimplemented("validation of this operation is not available yet")),
+            Some(Operation::InsertAlternativAdresse(r)) => {
+                let (sent, data) = alternativ_data(r.alternativ_adresse.unwrap_or_default());
+                self.registry.check_insert_alternativ_adresse(&sent, &data).await.map(|()| String::new())
+            }
+            Some(Operation::UpdateAlternativAdresse(r)) => {
+                let (nummer, data) = alternativ_data(r.alternativ_adresse.unwrap_or_default());
+                let nummer = nummer.trim().to_owned();
+                let checked = self.registry.check_update_alternativ_adresse(&nummer, &data, r.forventet_version).await;
+                checked.map(|()| nummer)
+            }
+            Some(Operation::DeleteAlternativAdresse(r)) => {
+                let nummer = r.nummer.trim().to_owned();
+                self.registry.check_delete_alternativ_adresse(&nummer).await.map(|()| nummer)
+            }
+            Some(Operation::MoveAlternativAdresse(r)) => {
+                let nummer = r.nummer.trim().to_owned();
+                self.registry.check_move_alternativ_adresse(&nummer, r.til_nummer.trim()).await.map(|()| nummer)
+            }
             None => return Err(Status::invalid_argument("ValidateXmlAgainstSchema skal indeholde én operation.")),
         };
         svar(result, &ctx)
@@ -230,6 +260,49 @@ impl ImportService for ImportGrpc {
         let result = self
             .registry
             .move_anvisningsenhed(req.nummer.trim(), req.til_nummer.trim(), regelsaet(&ctx), &aktoer(&ctx))
+            .await
+            .map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn insert_alternativ_adresse(
+        &self,
+        request: Request<InsertAlternativAdresseRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let (sent, data) = alternativ_data(request.into_inner().alternativ_adresse.unwrap_or_default());
+        let result = self.registry.insert_alternativ_adresse(&sent, &data, &aktoer(&ctx)).await.map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn update_alternativ_adresse(
+        &self,
+        request: Request<UpdateAlternativAdresseRequest>,
+    ) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let (nummer, data) = alternativ_data(req.alternativ_adresse.unwrap_or_default());
+        let result = self
+            .registry
+            .update_alternativ_adresse(nummer.trim(), &data, req.forventet_version, &aktoer(&ctx))
+            .await
+            .map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn delete_alternativ_adresse(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let nummer = request.into_inner().nummer;
+        let result = self.registry.delete_alternativ_adresse(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        svar(result, &ctx)
+    }
+
+    async fn move_alternativ_adresse(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let result = self
+            .registry
+            .move_alternativ_adresse(req.nummer.trim(), req.til_nummer.trim(), &aktoer(&ctx))
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)

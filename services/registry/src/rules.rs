@@ -3,7 +3,7 @@
 
 use crate::codes::{self, CodeTables};
 use crate::error::{Fejl, FejlKode};
-use crate::model::{AnvisningsenhedData, DaginstitutionData};
+use crate::model::{AlternativAdresseData, AnvisningsenhedData, DaginstitutionData};
 
 /// Maximum width of names and e-mail addresses.
 pub const MAX_NAVN: usize = 132;
@@ -62,11 +62,7 @@ pub fn check_anvisningsenhed(a: &AnvisningsenhedData, codes: &CodeTables) -> Vec
     let mut out = Vec::new();
     required_text(&mut out, "daginstitutionsNummer", &a.daginstitutions_nummer, 6);
     required_text(&mut out, "EnhedsNavn", &a.navn, MAX_NAVN);
-    if a.adresse.dar_adresse_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        required_text(&mut out, "Adresse.vejNavn", &a.adresse.vej_navn, 40);
-        required_text(&mut out, "Adresse.husNummer", &a.adresse.hus_nummer, 6);
-        required_text(&mut out, "Adresse.postNummer", &a.adresse.post_nummer, 4);
-    }
+    required_adresse(&mut out, &a.adresse);
     required_code(&mut out, codes, "InstType3", codes::INSTTYPE3, a.inst_type3);
     optional_email(&mut out, "Email", a.email.as_deref());
     optional_max(&mut out, "TelefonNummer", a.telefon_nummer.as_deref(), MAX_TELEFON);
@@ -74,6 +70,33 @@ pub fn check_anvisningsenhed(a: &AnvisningsenhedData, codes: &CodeTables) -> Vec
         out.push(Fejl::new(FejlKode::FeltMangler, "PNummer", "Feltet PNummer skal udfyldes."));
     } else if !is_valid_p_nummer(a.p_nummer.trim()) {
         out.push(Fejl::new(FejlKode::UgyldigFormat, "PNummer", "Feltet PNummer skal være 10 cifre."));
+    }
+    out
+}
+
+/// The address needs the DAR id or its components (street, house number, postcode).
+fn required_adresse(out: &mut Vec<Fejl>, a: &crate::model::Adresse) {
+    if a.dar_adresse_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        required_text(out, "Adresse.vejNavn", &a.vej_navn, 40);
+        required_text(out, "Adresse.husNummer", &a.hus_nummer, 6);
+        required_text(out, "Adresse.postNummer", &a.post_nummer, 4);
+    }
+}
+
+/// Rule 1 for an alternativ adresse; its P-number is optional.
+pub fn check_alternativ_adresse(a: &AlternativAdresseData) -> Vec<Fejl> {
+    let mut out = Vec::new();
+    required_text(&mut out, "EnhedsNummer", &a.enheds_nummer, 6);
+    required_text(&mut out, "alternativAdresseNavn", &a.navn, MAX_NAVN);
+    required_adresse(&mut out, &a.adresse);
+    optional_email(&mut out, "Email", a.email.as_deref());
+    optional_max(&mut out, "TelefonNummer", a.telefon_nummer.as_deref(), MAX_TELEFON);
+    if let Some(p) = a.p_nummer.as_deref().map(str::trim).filter(|p| !p.is_empty() && !is_valid_p_nummer(p)) {
+        out.push(Fejl::new(
+            FejlKode::UgyldigFormat,
+            "PNummer",
+            format!("Feltet PNummer skal være 10 cifre, ikke {p:?}."),
+        ));
     }
     out
 }

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use crate::cache::CodeTableCache;
 use crate::codes::CodeTables;
 use crate::error::{Fejl, FejlKode, RegistryError};
-use crate::lookup::{Cvr, Dar, LookupError};
+use crate::lookup::{Cvr, Dar, DarAdresse, LookupError, Produktionsenhed};
 use crate::model::{
-    Aktivitetsstatus, Aktoer, Anvisningsenhed, AnvisningsenhedData, Daginstitution, DaginstitutionData, Regelsaet,
+    Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
+    Daginstitution, DaginstitutionData, Regelsaet, Registerfelter,
 };
 use crate::numbers;
 use crate::rules;
-use crate::storage::{AnvisningsenhedState, DaginstitutionState, RegistryStore, StoreError, WriteOutcome};
+use crate::storage::{
+    AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, RegistryStore, StoreError, WriteOutcome,
+};
 
 /// The external sources the import rules consult.
 #[derive(Clone)]
@@ -178,36 +181,8 @@ impl Registry {
         }
         let (dar, cvr) =
             tokio::join!(self.lookups.dar.find(&data.adresse), self.lookups.cvr.produktionsenhed(&data.p_nummer));
-        let adresse = match dar {
-            Ok(Some(a)) => Some(a.to_adresse()),
-            Ok(None) => {
-                fejl.push(Fejl::new(
-                    FejlKode::AdresseUkendt,
-                    "Adresse",
-                    "Adressen findes ikke i Danmarks Adresseregister (DAR). Ret adressen eller angiv darAdresseId.",
-                ));
-                None
-            }
-            Err(e) => {
-                fejl.push(unavailable(FejlKode::DarUtilgaengelig, "Adresse", &e));
-                None
-            }
-        };
-        let cvr_nummer = match cvr {
-            Ok(Some(p)) if p.aktiv => Some(p.cvr_nummer),
-            Ok(Some(_)) => {
-                fejl.push(Fejl::new(FejlKode::PNummerOphoert, "PNummer", "P-nummeret er ophørt i CVR."));
-                None
-            }
-            Ok(None) => {
-                fejl.push(Fejl::new(FejlKode::PNummerUkendt, "PNummer", "P-nummeret findes ikke i CVR."));
-                None
-            }
-            Err(e) => {
-                fejl.push(unavailable(FejlKode::CvrUtilgaengelig, "PNummer", &e));
-                None
-            }
-        };
+        let adresse = dar_answer(dar, &mut fejl);
+        let cvr_nummer = cvr_answer(cvr, &mut fejl);
         match (adresse, cvr_nummer) {
             (Some(adresse), Some(cvr)) if fejl.is_empty() => {
                 Ok((AnvisningsenhedData { adresse, ..data.clone() }, cvr, codes))
@@ -286,6 +261,129 @@ impl Registry {
         let codes = self.code_tables().await?;
         let state = self.store.anvisningsenhed_state(nummer, Some(til)).await?;
         move_enhed_decision(&state, nummer, til, regelsaet, &codes).map_err(RegistryError::Afvist)
+    }
+
+    /// Rule 1, DAR, and CVR when a P-number is given, for an alternativ adresse: the data with
+    /// DAR's address, and the CVR number of its own P-number if it has one.
+    async fn prepare_alternativ(
+        &self,
+        sent_nummer: &str,
+        data: &AlternativAdresseData,
+    ) -> Result<(AlternativAdresseData, Option<String>), RegistryError> {
+        let mut fejl = Vec::new();
+        if !sent_nummer.trim().is_empty() {
+            fejl.push(Fejl::new(
+                FejlKode::NummerIkkeTilladt,
+                "alternativAdresseNummer",
+                "Registeret tildeler alternativAdresseNummer ved oprettelse; send det ikke med.",
+            ));
+        }
+        fejl.extend(rules::check_alternativ_adresse(data));
+        if !fejl.is_empty() {
+            return Err(RegistryError::Afvist(fejl));
+        }
+        let p_nummer = data.p_nummer.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let cvr_lookup = async {
+            match p_nummer {
+                Some(p) => Some(self.lookups.cvr.produktionsenhed(p).await),
+                None => None,
+            }
+        };
+        let (dar, cvr) = tokio::join!(self.lookups.dar.find(&data.adresse), cvr_lookup);
+        let adresse = dar_answer(dar, &mut fejl);
+        let cvr_nummer = cvr.and_then(|c| cvr_answer(c, &mut fejl));
+        match adresse {
+            Some(adresse) if fejl.is_empty() => Ok((AlternativAdresseData { adresse, ..data.clone() }, cvr_nummer)),
+            _ => Err(RegistryError::Afvist(fejl)),
+        }
+    }
+
+    /// Creates an alternativ adresse under an active anvisningsenhed. Its CVRNummer comes from its
+    /// own P-number, else it is inherited from the anvisningsenhed.
+    pub async fn insert_alternativ_adresse(
+        &self,
+        sent_nummer: &str,
+        data: &AlternativAdresseData,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, RegistryError> {
+        let (data, cvr) = self.prepare_alternativ(sent_nummer, data).await?;
+        let decide = |parent: &AnvisningsenhedState| {
+            let enhed = active_enhed(parent, &data.enheds_nummer)?;
+            Ok(cvr.clone().or_else(|| enhed.cvr_nummer.clone()))
+        };
+        outcome(self.store.insert_alternativ_adresse_checked(&data, aktoer, &decide).await?)
+    }
+
+    pub async fn update_alternativ_adresse(
+        &self,
+        nummer: &str,
+        data: &AlternativAdresseData,
+        forventet_version: Option<i64>,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, RegistryError> {
+        let (data, cvr) = self.prepare_alternativ("", data).await?;
+        let decide = |s: &AlternativAdresseState| update_alternativ_decision(s, nummer, &data, &cvr, forventet_version);
+        outcome(self.store.update_alternativ_adresse(nummer, aktoer, &decide).await?)
+    }
+
+    pub async fn delete_alternativ_adresse(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, RegistryError> {
+        let decide = |s: &AlternativAdresseState| active_alternativ(s, nummer).map(|_| ());
+        outcome(self.store.close_alternativ_adresse(nummer, aktoer, &decide).await?)
+    }
+
+    /// Moves an alternativ adresse to anvisningsenhed `til`, within one administrative kommune.
+    pub async fn move_alternativ_adresse(
+        &self,
+        nummer: &str,
+        til: &str,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, RegistryError> {
+        let decide = |s: &AlternativAdresseState| move_alternativ_decision(s, nummer, til);
+        outcome(self.store.move_alternativ_adresse(nummer, til, aktoer, &decide).await?)
+    }
+
+    pub async fn check_insert_alternativ_adresse(
+        &self,
+        sent_nummer: &str,
+        data: &AlternativAdresseData,
+    ) -> Result<(), RegistryError> {
+        let (data, _) = self.prepare_alternativ(sent_nummer, data).await?;
+        let parent = self.store.anvisningsenhed_state(&data.enheds_nummer, None).await?;
+        active_enhed(&parent, &data.enheds_nummer).map(|_| ()).map_err(RegistryError::Afvist)
+    }
+
+    pub async fn check_update_alternativ_adresse(
+        &self,
+        nummer: &str,
+        data: &AlternativAdresseData,
+        forventet_version: Option<i64>,
+    ) -> Result<(), RegistryError> {
+        let (data, cvr) = self.prepare_alternativ("", data).await?;
+        let state = self.store.alternativ_adresse_state(nummer, None).await?;
+        update_alternativ_decision(&state, nummer, &data, &cvr, forventet_version)
+            .map(|_| ())
+            .map_err(RegistryError::Afvist)
+    }
+
+    pub async fn check_delete_alternativ_adresse(&self, nummer: &str) -> Result<(), RegistryError> {
+        let state = self.store.alternativ_adresse_state(nummer, None).await?;
+        active_alternativ(&state, nummer).map(|_| ()).map_err(RegistryError::Afvist)
+    }
+
+    pub async fn check_move_alternativ_adresse(&self, nummer: &str, til: &str) -> Result<(), RegistryError> {
+        let state = self.store.alternativ_adresse_state(nummer, Some(til)).await?;
+        move_alternativ_decision(&state, nummer, til).map_err(RegistryError::Afvist)
+    }
+
+    pub async fn alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, RegistryError> {
+        if !numbers::is_valid(nummer) {
+            return Ok(None);
+        }
+        Ok(self.store.get_alternativ_adresse(nummer).await?)
     }
 
     pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {
@@ -386,19 +484,7 @@ fn parent_decision(
 
 /// The stored anvisningsenhed if it exists and is active.
 fn active_enhed<'s>(state: &'s AnvisningsenhedState, nummer: &str) -> Result<&'s Anvisningsenhed, Vec<Fejl>> {
-    match &state.current {
-        None => Err(vec![Fejl::new(
-            FejlKode::UkendtNummer,
-            "EnhedsNummer",
-            format!("Der findes ingen anvisningsenhed med nummer {nummer:?}."),
-        )]),
-        Some(a) if a.register.aktivitetsstatus == Aktivitetsstatus::Nedlagt => Err(vec![Fejl::new(
-            FejlKode::EnhedNedlagt,
-            "EnhedsNummer",
-            format!("Anvisningsenhed {nummer} er nedlagt og kan ikke ændres eller flyttes."),
-        )]),
-        Some(a) => Ok(a),
-    }
+    must_be_active(state.current.as_ref(), |a| &a.register, "EnhedsNummer", "Anvisningsenhed", nummer)
 }
 
 /// Rule 6: true when `nummer` is the only active anvisningsenhed of an active daginstitution.
@@ -503,6 +589,94 @@ fn move_enhed_decision(
     parent_decision(target_state, &moved, regelsaet, codes)
 }
 
+/// DAR's answer: the address as DAR has it, or an error added to `fejl`.
+fn dar_answer(answer: Result<Option<DarAdresse>, LookupError>, fejl: &mut Vec<Fejl>) -> Option<Adresse> {
+    match answer {
+        Ok(Some(a)) => Some(a.to_adresse()),
+        Ok(None) => {
+            fejl.push(Fejl::new(
+                FejlKode::AdresseUkendt,
+                "Adresse",
+                "Adressen findes ikke i Danmarks Adresseregister (DAR). Ret adressen eller angiv darAdresseId.",
+            ));
+            None
+        }
+        Err(e) => {
+            fejl.push(unavailable(FejlKode::DarUtilgaengelig, "Adresse", &e));
+            None
+        }
+    }
+}
+
+/// CVR's answer for a P-number: the CVR number of an active production unit, or an error.
+fn cvr_answer(answer: Result<Option<Produktionsenhed>, LookupError>, fejl: &mut Vec<Fejl>) -> Option<String> {
+    match answer {
+        Ok(Some(p)) if p.aktiv => Some(p.cvr_nummer),
+        Ok(Some(_)) => {
+            fejl.push(Fejl::new(FejlKode::PNummerOphoert, "PNummer", "P-nummeret er ophørt i CVR."));
+            None
+        }
+        Ok(None) => {
+            fejl.push(Fejl::new(FejlKode::PNummerUkendt, "PNummer", "P-nummeret findes ikke i CVR."));
+            None
+        }
+        Err(e) => {
+            fejl.push(unavailable(FejlKode::CvrUtilgaengelig, "PNummer", &e));
+            None
+        }
+    }
+}
+
+fn update_alternativ_decision(
+    state: &AlternativAdresseState,
+    nummer: &str,
+    data: &AlternativAdresseData,
+    own_cvr: &Option<String>,
+    forventet_version: Option<i64>,
+) -> Result<(AlternativAdresseData, Option<String>), Vec<Fejl>> {
+    let current = active_alternativ(state, nummer)?;
+    if data.enheds_nummer != current.data.enheds_nummer {
+        return Err(vec![Fejl::new(
+            FejlKode::FlytMedMove,
+            "EnhedsNummer",
+            format!(
+                "Alternativ adresse {nummer} hører under {}; flyt den med MoveAlternativAdresse.",
+                current.data.enheds_nummer
+            ),
+        )]);
+    }
+    if let Some(v) = forventet_version.filter(|v| *v != current.register.version) {
+        return Err(vec![Fejl::new(
+            FejlKode::Samtidighedskonflikt,
+            "forventetVersion",
+            format!(
+                "Alternativ adresse {nummer} er ændret siden version {v} (nu version {}).",
+                current.register.version
+            ),
+        )]);
+    }
+    let inherited = state.parent.current.as_ref().and_then(|p| p.cvr_nummer.clone());
+    Ok((data.clone(), own_cvr.clone().or(inherited)))
+}
+
+fn move_alternativ_decision(state: &AlternativAdresseState, nummer: &str, til: &str) -> Result<(), Vec<Fejl>> {
+    active_alternativ(state, nummer)?;
+    let target_state = state.target.as_ref().map_or_else(
+        || Err(vec![Fejl::new(FejlKode::FeltMangler, "tilEnhedsNummer", "Angiv hvor adressen skal flyttes hen.")]),
+        Ok,
+    )?;
+    active_enhed(target_state, til)?;
+    let kommune = |s: &AnvisningsenhedState| s.parent.current.as_ref().map(|d| d.data.adm_kommune_kode);
+    match (kommune(&state.parent), kommune(target_state)) {
+        (Some(from), Some(to)) if from != to => Err(vec![Fejl::new(
+            FejlKode::AndenKommune,
+            "tilEnhedsNummer",
+            format!("Alternative adresser kan kun flyttes inden for samme administrative kommune ({from} → {to})."),
+        )]),
+        _ => Ok(()),
+    }
+}
+
 /// A lookup that failed: a retryable error, never a silent pass.
 fn unavailable(kode: FejlKode, felt: &str, e: &LookupError) -> Fejl {
     tracing::warn!(error = %e, "lookup failed");
@@ -513,20 +687,35 @@ fn unavailable(kode: FejlKode, felt: &str, e: &LookupError) -> Fejl {
 }
 
 /// The stored unit if it exists and is active; otherwise the error a write on it gets.
-fn active_unit<'s>(state: &'s DaginstitutionState, nummer: &str) -> Result<&'s Daginstitution, Vec<Fejl>> {
-    match &state.current {
+/// `hvad` names the level in the message, `felt` the field that holds its number.
+fn must_be_active<'s, T>(
+    found: Option<&'s T>,
+    register: impl Fn(&T) -> &Registerfelter,
+    felt: &str,
+    hvad: &str,
+    nummer: &str,
+) -> Result<&'s T, Vec<Fejl>> {
+    match found {
         None => Err(vec![Fejl::new(
             FejlKode::UkendtNummer,
-            "daginstitutionsNummer",
-            format!("Der findes ingen daginstitution med nummer {nummer:?}."),
+            felt,
+            format!("Der findes ingen {} med nummer {nummer:?}.", hvad.to_lowercase()),
         )]),
-        Some(d) if d.register.aktivitetsstatus == Aktivitetsstatus::Nedlagt => Err(vec![Fejl::new(
+        Some(t) if register(t).aktivitetsstatus == Aktivitetsstatus::Nedlagt => Err(vec![Fejl::new(
             FejlKode::EnhedNedlagt,
-            "daginstitutionsNummer",
-            format!("Daginstitution {nummer} er nedlagt og kan ikke ændres."),
+            felt,
+            format!("{hvad} {nummer} er nedlagt og kan ikke ændres, flyttes eller have nye enheder."),
         )]),
-        Some(d) => Ok(d),
+        Some(t) => Ok(t),
     }
+}
+
+fn active_unit<'s>(state: &'s DaginstitutionState, nummer: &str) -> Result<&'s Daginstitution, Vec<Fejl>> {
+    must_be_active(state.current.as_ref(), |d| &d.register, "daginstitutionsNummer", "Daginstitution", nummer)
+}
+
+fn active_alternativ<'s>(state: &'s AlternativAdresseState, nummer: &str) -> Result<&'s AlternativAdresse, Vec<Fejl>> {
+    must_be_active(state.current.as_ref(), |a| &a.register, "alternativAdresseNummer", "Alternativ adresse", nummer)
 }
 
 fn outcome<T>(o: WriteOutcome<T>) -> Result<T, RegistryError> {

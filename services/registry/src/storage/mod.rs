@@ -77,6 +77,19 @@ pub struct AnvisningsenhedState {
 /// The domain's decision function for an anvisningsenhed write.
 pub type DecideAnvisningsenhed<'a, T> = dyn for<'s> Fn(&'s AnvisningsenhedState) -> Decision<T> + Send + Sync + 'a;
 
+/// What a write on an alternativ adresse sees inside its transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlternativAdresseState {
+    pub current: Option<AlternativAdresse>,
+    /// Its anvisningsenhed (with that one's daginstitution).
+    pub parent: AnvisningsenhedState,
+    /// For a move: the target anvisningsenhed.
+    pub target: Option<AnvisningsenhedState>,
+}
+
+/// The domain's decision function for an alternativ-adresse write.
+pub type DecideAlternativAdresse<'a, T> = dyn for<'s> Fn(&'s AlternativAdresseState) -> Decision<T> + Send + Sync + 'a;
+
 /// The domain's verdict on a write: go ahead, or refuse with every error found.
 pub type Decision<T> = Result<T, Vec<crate::Fejl>>;
 
@@ -197,13 +210,56 @@ pub trait RegistryStore: Send + Sync + 'static {
         decide: &DecideAnvisningsenhed<'_, ()>,
     ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
 
-    /// Stores a new alternativ adresse under an existing anvisningsenhed.
+    /// Stores a new alternativ adresse under an existing anvisningsenhed. Loading code that was
+    /// checked elsewhere passes the CVR number; imports use
+    /// [`RegistryStore::insert_alternativ_adresse_checked`].
     async fn insert_alternativ_adresse(
         &self,
         data: &AlternativAdresseData,
         cvr_nummer: Option<&str>,
         aktoer: &Aktoer,
     ) -> Result<AlternativAdresse, StoreError>;
+
+    /// Stores a new alternativ adresse if `decide`, shown its parent anvisningsenhed inside the
+    /// transaction, allows it; `decide` answers the CVR number to store.
+    async fn insert_alternativ_adresse_checked(
+        &self,
+        data: &AlternativAdresseData,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, Option<String>>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
+
+    async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError>;
+
+    async fn alternativ_adresse_state(
+        &self,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AlternativAdresseState, StoreError>;
+
+    /// Changes an alternativ adresse's fields; `decide` answers the new fields and CVR number.
+    async fn update_alternativ_adresse(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, (AlternativAdresseData, Option<String>)>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
+
+    async fn close_alternativ_adresse(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, ()>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
+
+    /// Moves an alternativ adresse under anvisningsenhed `til`.
+    async fn move_alternativ_adresse(
+        &self,
+        nummer: &str,
+        til: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, ()>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
 
     /// Number of units of each level (daginstitution, anvisningsenhed, alternativ adresse).
     async fn count_units(&self) -> Result<(i64, i64, i64), StoreError>;

@@ -8,8 +8,8 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
-    AendringRecord, AnvisningsenhedState, AuditRecord, DaginstitutionState, DecideAnvisningsenhed,
-    DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
+    AendringRecord, AlternativAdresseState, AnvisningsenhedState, AuditRecord, DaginstitutionState,
+    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -123,6 +123,31 @@ const MOVE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET daginstitutions_n
      supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
      cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
 
+const SELECT_ALTERNATIV_ADRESSE: &str = "SELECT nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, \
+     cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
+     FROM alternativ_adresse WHERE nummer = $1";
+
+const UPDATE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET navn = $2, vej_navn = $3, hus_nummer = $4, \
+     etage = $5, doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, kommune_kode = $10, \
+     dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, p_nummer = $14, cvr_nummer = $15, email = $16, \
+     telefon_nummer = $17, senest_aendret = $18, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
+     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
+const CLOSE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
+     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
+     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
+const MOVE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET enheds_nummer = $2, senest_aendret = $3, \
+     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
+     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
+     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+
 const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
      ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
      WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
@@ -232,6 +257,111 @@ macro_rules! impl_registry_store {
             ) -> Result<Anvisningsenhed, StoreError> {
                 let record = Self::anvisningsenhed_from_row(row)?;
                 let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Anvisningsenhed, handling };
+                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn insert_alternativ_adresse_tx(
+                mut tx: sqlx::Transaction<'static, $db>,
+                data: &AlternativAdresseData,
+                cvr_nummer: Option<&str>,
+                aktoer: &Aktoer,
+            ) -> Result<AlternativAdresse, StoreError> {
+                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
+                    .await?
+                    .ok_or(StoreError::NumbersExhausted)?;
+                let record = AlternativAdresse {
+                    nummer: numbers::format(n),
+                    data: data.clone(),
+                    cvr_nummer: cvr_nummer.map(str::to_owned),
+                    register: new_registerfelter(),
+                };
+                let now = record.register.oprettet_dato;
+                let q = sqlx::query(
+                    "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+                     p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+                     nedlagt_dato, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
+                     $19, $19, NULL, 1)",
+                )
+                .bind(&record.nummer)
+                .bind(&data.enheds_nummer)
+                .bind(&data.navn);
+                Self::bind_adresse(q, &data.adresse)
+                .bind(data.p_nummer.as_deref())
+                .bind(cvr_nummer)
+                .bind(data.email.as_deref())
+                .bind(data.telefon_nummer.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let w = super::Skrivning {
+                    aktoer,
+                    operation: "InsertAlternativAdresse",
+                    enhedstype: Enhedstype::AlternativAdresse,
+                    handling: Handling::Oprettet,
+                };
+                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+
+            fn alternativ_adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
+                Ok(AlternativAdresse {
+                    nummer: r.try_get("nummer")?,
+                    data: AlternativAdresseData {
+                        enheds_nummer: r.try_get("enheds_nummer")?,
+                        navn: r.try_get("navn")?,
+                        adresse: Adresse {
+                            vej_navn: r.try_get("vej_navn")?,
+                            hus_nummer: r.try_get("hus_nummer")?,
+                            etage: r.try_get("etage")?,
+                            doer: r.try_get("doer")?,
+                            post_nummer: r.try_get("post_nummer")?,
+                            post_distrikt: r.try_get("post_distrikt")?,
+                            supplerende_bynavn: r.try_get("supplerende_bynavn")?,
+                            kommune_kode: r.try_get("kommune_kode")?,
+                            dar_adresse_id: r.try_get("dar_adresse_id")?,
+                            geo_bredde: r.try_get("geo_bredde")?,
+                            geo_laengde: r.try_get("geo_laengde")?,
+                        },
+                        p_nummer: r.try_get("p_nummer")?,
+                        email: r.try_get("email")?,
+                        telefon_nummer: r.try_get("telefon_nummer")?,
+                    },
+                    cvr_nummer: r.try_get("cvr_nummer")?,
+                    register: registerfelter(r)?,
+                })
+            }
+
+            async fn alternativ_adresse_state_tx(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                nummer: &str,
+                target: Option<&str>,
+            ) -> Result<AlternativAdresseState, StoreError> {
+                let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&mut **tx).await?;
+                let current = row.as_ref().map(Self::alternativ_adresse_from_row).transpose()?;
+                let parent_nummer = current.as_ref().map(|c| c.data.enheds_nummer.clone()).unwrap_or_default();
+                let parent = Self::anvisningsenhed_state_tx(tx, &parent_nummer, None).await?;
+                let target = match target {
+                    Some(t) => Some(Self::anvisningsenhed_state_tx(tx, t, None).await?),
+                    None => None,
+                };
+                Ok(AlternativAdresseState { current, parent, target })
+            }
+
+            async fn finish_alternativ_write(
+                mut tx: sqlx::Transaction<'static, $db>,
+                row: &<$db as sqlx::Database>::Row,
+                operation: &str,
+                handling: Handling,
+                aktoer: &Aktoer,
+            ) -> Result<AlternativAdresse, StoreError> {
+                let record = Self::alternativ_adresse_from_row(row)?;
+                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::AlternativAdresse, handling };
                 Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
                 tx.commit().await?;
                 Ok(record)
@@ -660,45 +790,109 @@ macro_rules! impl_registry_store {
                 cvr_nummer: Option<&str>,
                 aktoer: &Aktoer,
             ) -> Result<AlternativAdresse, StoreError> {
+                let tx = self.begin_write().await?;
+                Self::insert_alternativ_adresse_tx(tx, data, cvr_nummer, aktoer).await
+            }
+
+            async fn insert_alternativ_adresse_checked(
+                &self,
+                data: &AlternativAdresseData,
+                aktoer: &Aktoer,
+                decide: &DecideAnvisningsenhed<'_, Option<String>>,
+            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
+                let parent = Self::anvisningsenhed_state_tx(&mut tx, &data.enheds_nummer, None).await?;
+                let cvr = match decide(&parent) {
+                    Ok(c) => c,
+                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+                };
+                Ok(WriteOutcome::Done(Self::insert_alternativ_adresse_tx(tx, data, cvr.as_deref(), aktoer).await?))
+            }
+
+            async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError> {
+                let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::alternativ_adresse_from_row).transpose()
+            }
+
+            async fn alternativ_adresse_state(
+                &self,
+                nummer: &str,
+                target: Option<&str>,
+            ) -> Result<AlternativAdresseState, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, target).await?;
+                tx.rollback().await?;
+                Ok(state)
+            }
+
+            async fn update_alternativ_adresse(
+                &self,
+                nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAlternativAdresse<'_, (AlternativAdresseData, Option<String>)>,
+            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
+                let (data, cvr) = match decide(&state) {
+                    Ok(d) => d,
+                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+                };
+                let q = sqlx::query(UPDATE_ALTERNATIV_ADRESSE).bind(nummer).bind(&data.navn);
+                let row = Self::bind_adresse(q, &data.adresse)
+                    .bind(data.p_nummer.as_deref())
+                    .bind(cvr.as_deref())
+                    .bind(data.email.as_deref())
+                    .bind(data.telefon_nummer.as_deref())
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or(StoreError::NumbersExhausted)?;
-                let record = AlternativAdresse {
-                    nummer: numbers::format(n),
-                    data: data.clone(),
-                    cvr_nummer: cvr_nummer.map(str::to_owned),
-                    register: new_registerfelter(),
-                };
-                let now = record.register.oprettet_dato;
-                let q = sqlx::query(
-                    "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-                     p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-                     nedlagt_dato, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
-                     $19, $19, NULL, 1)",
-                )
-                .bind(&record.nummer)
-                .bind(&data.enheds_nummer)
-                .bind(&data.navn);
-                Self::bind_adresse(q, &data.adresse)
-                .bind(data.p_nummer.as_deref())
-                .bind(cvr_nummer)
-                .bind(data.email.as_deref())
-                .bind(data.telefon_nummer.as_deref())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let w = super::Skrivning {
-                    aktoer,
-                    operation: "InsertAlternativAdresse",
-                    enhedstype: Enhedstype::AlternativAdresse,
-                    handling: Handling::Oprettet,
-                };
-                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_alternativ_write(tx, &row, "UpdateAlternativAdresse", Handling::Aendret, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
+            }
+
+            async fn close_alternativ_adresse(
+                &self,
+                nummer: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAlternativAdresse<'_, ()>,
+            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
+                if let Err(fejl) = decide(&state) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
+                let row = sqlx::query(CLOSE_ALTERNATIV_ADRESSE)
+                    .bind(nummer)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_alternativ_write(tx, &row, "DeleteAlternativAdresse", Handling::Nedlagt, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
+            }
+
+            async fn move_alternativ_adresse(
+                &self,
+                nummer: &str,
+                til: &str,
+                aktoer: &Aktoer,
+                decide: &DecideAlternativAdresse<'_, ()>,
+            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, Some(til)).await?;
+                if let Err(fejl) = decide(&state) {
+                    return Ok(WriteOutcome::Refused(fejl));
+                }
+                let row = sqlx::query(MOVE_ALTERNATIV_ADRESSE)
+                    .bind(nummer)
+                    .bind(til)
+                    .bind(Utc::now())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+                let done = Self::finish_alternativ_write(tx, &row, "MoveAlternativAdresse", Handling::Flyttet, aktoer);
+                Ok(WriteOutcome::Done(done.await?))
             }
 
             async fn count_units(&self) -> Result<(i64, i64, i64), StoreError> {
