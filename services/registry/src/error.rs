@@ -24,8 +24,6 @@ pub enum FejlKode {
     AktiveUnderenheder,
     /// An update names another parent: moving is MoveAnvisningsEnhed's job.
     FlytMedMove,
-    /// The daginstitution's last active anvisningsenhed cannot be closed or moved away (rule 6).
-    SidsteAktiveEnhed,
     /// A move across administrative kommuner (rule 9).
     AndenKommune,
     /// The (ejerform, lovgrundlag, InstType3) combination is not lawful (v2 cross-validation).
@@ -58,7 +56,6 @@ impl FejlKode {
             FejlKode::EnhedNedlagt => "DTR0202",
             FejlKode::AktiveUnderenheder => "DTR0203",
             FejlKode::FlytMedMove => "DTR0204",
-            FejlKode::SidsteAktiveEnhed => "DTR0205",
             FejlKode::AndenKommune => "DTR0206",
             FejlKode::UlovligKombination => "DTR0301",
             FejlKode::DarUtilgaengelig => "DTR0401",

@@ -207,8 +207,9 @@ impl Registry {
         outcome(self.store.update_anvisningsenhed(nummer, &cvr, aktoer, &decide).await?)
     }
 
-    /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7), and not
-    /// if it is its active daginstitution's last active one (rule 6).
+    /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7). Closing
+    /// a daginstitution's last active unit is allowed (so structures can be closed bottom-up);
+    /// a daginstitution left without units is reported by the periodic check (rule 6/13).
     pub async fn delete_anvisningsenhed(
         &self,
         nummer: &str,
@@ -218,8 +219,8 @@ impl Registry {
     }
 
     /// Moves an anvisningsenhed, with its alternative addresses, to daginstitution `til`: only
-    /// within the same administrative kommune (rule 9), not leaving an active daginstitution
-    /// without units (rule 6), and on v2 lawful under the target (rule 11).
+    /// within the same administrative kommune (rule 9), and on v2 lawful under the target
+    /// (rule 11). Moving a cluster's last unit away is allowed (merges); see rule 6 above.
     pub async fn move_anvisningsenhed(
         &self,
         nummer: &str,
@@ -487,22 +488,6 @@ fn active_enhed<'s>(state: &'s AnvisningsenhedState, nummer: &str) -> Result<&'s
     must_be_active(state.current.as_ref(), |a| &a.register, "EnhedsNummer", "Anvisningsenhed", nummer)
 }
 
-/// Rule 6: true when `nummer` is the only active anvisningsenhed of an active daginstitution.
-fn is_last_active(state: &AnvisningsenhedState, nummer: &str) -> bool {
-    let parent_active =
-        state.parent.current.as_ref().is_some_and(|p| p.register.aktivitetsstatus == Aktivitetsstatus::Aktiv);
-    parent_active && state.parent.active_children.iter().all(|(n, _)| n == nummer)
-}
-
-fn last_active_error(state: &AnvisningsenhedState, nummer: &str, what: &str) -> Fejl {
-    let parent = state.parent.current.as_ref().map(|p| p.nummer.as_str()).unwrap_or_default();
-    Fejl::new(
-        FejlKode::SidsteAktiveEnhed,
-        "EnhedsNummer",
-        format!("Anvisningsenhed {nummer} er den sidste aktive under daginstitution {parent} og kan ikke {what}."),
-    )
-}
-
 fn update_enhed_decision(
     state: &AnvisningsenhedState,
     nummer: &str,
@@ -546,9 +531,6 @@ fn close_enhed_decision(state: &AnvisningsenhedState, nummer: &str) -> Result<()
             ),
         )]);
     }
-    if is_last_active(state, nummer) {
-        return Err(vec![last_active_error(state, nummer, "nedlægges; nedlæg daginstitutionen i stedet")]);
-    }
     Ok(())
 }
 
@@ -581,9 +563,6 @@ fn move_enhed_decision(
                 from.data.adm_kommune_kode, target.data.adm_kommune_kode
             ),
         )]);
-    }
-    if target.nummer != current.data.daginstitutions_nummer && is_last_active(state, nummer) {
-        return Err(vec![last_active_error(state, nummer, "flyttes væk")]);
     }
     let moved = AnvisningsenhedData { daginstitutions_nummer: til.to_owned(), ..current.data.clone() };
     parent_decision(target_state, &moved, regelsaet, codes)
