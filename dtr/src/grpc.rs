@@ -54,6 +54,55 @@ pub struct ServiceArgs {
     pub redis_url: Option<String>,
     #[command(flatten)]
     pub lookups: LookupArgs,
+    /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
+    #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
+    pub revalidate_every_hours: u64,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct RevalidateArgs {
+    #[arg(long, env = "DTR_DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub lookups: LookupArgs,
+}
+
+pub async fn run_revalidate(a: RevalidateArgs) -> anyhow::Result<()> {
+    let _t = dtr_telemetry::init("dtr-revalidate");
+    let store = dtr_registry::storage::connect(&a.database_url).await.context("registry database")?;
+    store.migrate().await.context("registry migrations")?;
+    let registry = Registry::new(store, Arc::new(CodeTableCache::in_process()), a.lookups.build()?);
+    let report = registry.revalidate().await.context("re-validation")?;
+    println!(
+        "re-validation {}: {} active units checked, {} findings",
+        report.koersel_id,
+        report.antal_enheder,
+        report.fund.len()
+    );
+    for f in &report.fund {
+        println!("  {} {} (kommune {}): {} {}", f.enhedstype.as_str(), f.nummer, f.adm_kommune_kode, f.kode, f.besked);
+    }
+    Ok(())
+}
+
+/// Runs the re-validation when the last run is older than `every`, checking once an hour.
+async fn revalidation_schedule(registry: Registry, every: std::time::Duration) {
+    loop {
+        let due = match registry.store().latest_revalidation().await {
+            Ok(Some(last)) => {
+                chrono::Utc::now() - last.startet >= chrono::Duration::from_std(every).unwrap_or_default()
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the last re-validation");
+                false
+            }
+        };
+        if due && let Err(e) = registry.revalidate().await {
+            tracing::warn!(error = %e, "scheduled re-validation failed; trying again later");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
 }
 
 /// Where the import rules look addresses (DAR) and P-numbers (CVR) up.
@@ -181,6 +230,10 @@ pub async fn serve(
             };
             let registry = Registry::new(store, Arc::new(cache), args.lookups.build()?);
             if which == Which::Import {
+                if args.revalidate_every_hours > 0 {
+                    let every = std::time::Duration::from_secs(args.revalidate_every_hours * 3600);
+                    tokio::spawn(revalidation_schedule(registry.clone(), every));
+                }
                 reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
                 router = router.add_service(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));
             } else {

@@ -39,6 +39,9 @@ enum Command {
         #[arg(long, env = "DTR_DATABASE_URL")]
         database_url: String,
     },
+    /// Re-checks DAR, CVR and rule 6 over every active unit once and stores the findings
+    /// (registry rule 13; the import service also runs it on a schedule). Changes nothing else.
+    Revalidate(grpc::RevalidateArgs),
     /// Exits 0 when the named service answers its health check.
     Healthcheck(healthcheck::HealthcheckArgs),
 }
@@ -72,6 +75,7 @@ fn main() -> std::process::ExitCode {
                 println!("migrations applied");
                 Ok(())
             }
+            Command::Revalidate(a) => grpc::run_revalidate(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
         }
     });

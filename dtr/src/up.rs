@@ -25,6 +25,9 @@ pub struct UpArgs {
     pub demo: bool,
     #[command(flatten)]
     pub lookups: grpc::LookupArgs,
+    /// Hours between periodic re-validations of the register (rule 13); 0 turns them off.
+    #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
+    pub revalidate_every_hours: u64,
 }
 
 /// Resolves once the stop flag is raised.
@@ -45,8 +48,13 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     for which in [Which::Import, Which::Export, Which::Tilslutning] {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
-        let args =
-            ServiceArgs { grpc_addr: None, database_url: db.clone(), redis_url: None, lookups: a.lookups.clone() };
+        let args = ServiceArgs {
+            grpc_addr: None,
+            database_url: db.clone(),
+            redis_url: None,
+            lookups: a.lookups.clone(),
+            revalidate_every_hours: a.revalidate_every_hours,
+        };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
     }

@@ -38,12 +38,18 @@ pub fn migrator(set: &MigrationSet) -> Migrator {
 
 pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
     table: "_dtr_registry_migrations",
-    files: &[(1, "registry", include_str!("../postgres/registry/0001_registry.sql"))],
+    files: &[
+        (1, "registry", include_str!("../postgres/registry/0001_registry.sql")),
+        (2, "revalidering", include_str!("../postgres/registry/0002_revalidering.sql")),
+    ],
 };
 
 pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
     table: "_dtr_registry_migrations",
-    files: &[(1, "registry", include_str!("../sqlite/registry/0001_registry.sql"))],
+    files: &[
+        (1, "registry", include_str!("../sqlite/registry/0001_registry.sql")),
+        (2, "revalidering", include_str!("../sqlite/registry/0002_revalidering.sql")),
+    ],
 };
 
 pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {

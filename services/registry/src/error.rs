@@ -38,6 +38,8 @@ pub enum FejlKode {
     PNummerUkendt,
     /// The P-number's production unit has ended in CVR.
     PNummerOphoert,
+    /// Found by the periodic check: an active daginstitution has no active anvisningsenhed (rule 6).
+    IngenAktiveEnheder,
     /// The series of institution numbers is used up.
     NumreOpbrugt,
     /// The unit was changed by someone else since the caller read it.
@@ -63,6 +65,7 @@ impl FejlKode {
             FejlKode::CvrUtilgaengelig => "DTR0403",
             FejlKode::PNummerUkendt => "DTR0404",
             FejlKode::PNummerOphoert => "DTR0405",
+            FejlKode::IngenAktiveEnheder => "DTR0501",
             FejlKode::NumreOpbrugt => "DTR0901",
             FejlKode::Samtidighedskonflikt => "DTR0902",
         }

@@ -144,6 +144,12 @@ impl Enhedstype {
             Enhedstype::AlternativAdresse => "alternativ_adresse",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Enhedstype::Daginstitution, Enhedstype::Anvisningsenhed, Enhedstype::AlternativAdresse]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,10 @@ impl Registry {
         Registry { store, codes, lookups }
     }
 
+    pub fn lookups(&self) -> &Lookups {
+        &self.lookups
+    }
+
     pub fn store(&self) -> &Arc<dyn RegistryStore> {
         &self.store
     }
@@ -569,7 +573,7 @@ fn move_enhed_decision(
 }
 
 /// DAR's answer: the address as DAR has it, or an error added to `fejl`.
-fn dar_answer(answer: Result<Option<DarAdresse>, LookupError>, fejl: &mut Vec<Fejl>) -> Option<Adresse> {
+pub(crate) fn dar_answer(answer: Result<Option<DarAdresse>, LookupError>, fejl: &mut Vec<Fejl>) -> Option<Adresse> {
     match answer {
         Ok(Some(a)) => Some(a.to_adresse()),
         Ok(None) => {
@@ -588,7 +592,10 @@ fn dar_answer(answer: Result<Option<DarAdresse>, LookupError>, fejl: &mut Vec<Fe
 }
 
 /// CVR's answer for a P-number: the CVR number of an active production unit, or an error.
-fn cvr_answer(answer: Result<Option<Produktionsenhed>, LookupError>, fejl: &mut Vec<Fejl>) -> Option<String> {
+pub(crate) fn cvr_answer(
+    answer: Result<Option<Produktionsenhed>, LookupError>,
+    fejl: &mut Vec<Fejl>,
+) -> Option<String> {
     match answer {
         Ok(Some(p)) if p.aktiv => Some(p.cvr_nummer),
         Ok(Some(_)) => {

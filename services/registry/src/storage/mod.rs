@@ -118,6 +118,42 @@ pub fn no_checks(_: &DaginstitutionState) -> Decision<()> {
     Ok(())
 }
 
+/// An active unit as the periodic re-validation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AktivEnhed {
+    pub enhedstype: Enhedstype,
+    pub nummer: String,
+    /// The administrative kommune of the daginstitution it belongs to (the owner).
+    pub adm_kommune_kode: i32,
+    pub ejer_cvr_nummer: Option<String>,
+    /// None for a daginstitution.
+    pub adresse: Option<crate::model::Adresse>,
+    pub p_nummer: Option<String>,
+    /// For a daginstitution: how many active anvisningsenheder it has.
+    pub aktive_enheder: i64,
+}
+
+/// One finding of a re-validation run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fund {
+    pub enhedstype: Enhedstype,
+    pub nummer: String,
+    pub adm_kommune_kode: i32,
+    pub ejer_cvr_nummer: Option<String>,
+    pub kode: String,
+    pub besked: String,
+}
+
+/// A stored re-validation run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Koersel {
+    pub id: i64,
+    pub startet: DateTime<Utc>,
+    pub afsluttet: DateTime<Utc>,
+    pub antal_enheder: i64,
+    pub fund: Vec<Fund>,
+}
+
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
@@ -260,6 +296,26 @@ pub trait RegistryStore: Send + Sync + 'static {
         aktoer: &Aktoer,
         decide: &DecideAlternativAdresse<'_, ()>,
     ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
+
+    /// Active units of one level after `efter` (by number), at most `max`: the re-validation pages
+    /// through the register with this, so memory stays bounded.
+    async fn aktive_enheder(
+        &self,
+        enhedstype: Enhedstype,
+        efter: &str,
+        max: i64,
+    ) -> Result<Vec<AktivEnhed>, StoreError>;
+
+    /// Stores a finished re-validation run and its findings in one transaction.
+    async fn save_revalidation(
+        &self,
+        startet: DateTime<Utc>,
+        antal_enheder: i64,
+        fund: &[Fund],
+    ) -> Result<i64, StoreError>;
+
+    /// The newest re-validation run, if any.
+    async fn latest_revalidation(&self) -> Result<Option<Koersel>, StoreError>;
 
     /// Number of units of each level (daginstitution, anvisningsenhed, alternativ adresse).
     async fn count_units(&self) -> Result<(i64, i64, i64), StoreError>;

@@ -8,8 +8,9 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
-    AendringRecord, AlternativAdresseState, AnvisningsenhedState, AuditRecord, DaginstitutionState,
-    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, RegistryStore, StoreError, WriteOutcome,
+    AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState, AuditRecord, DaginstitutionState,
+    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, Fund, Koersel, RegistryStore, StoreError,
+    WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -148,6 +149,22 @@ const MOVE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET enheds_numm
      supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
      telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
 
+const AKTIVE_DAGINSTITUTIONER: &str = "SELECT d.nummer, d.adm_kommune_kode, d.ejer_cvr_nummer, \
+     (SELECT COUNT(*) FROM anvisningsenhed a WHERE a.daginstitutions_nummer = d.nummer AND a.aktivitetsstatus = 'Aktiv') \
+     AS aktive FROM daginstitution d WHERE d.aktivitetsstatus = 'Aktiv' AND d.nummer > $1 ORDER BY d.nummer LIMIT $2";
+
+const AKTIVE_ANVISNINGSENHEDER: &str = "SELECT a.nummer, d.adm_kommune_kode, d.ejer_cvr_nummer, a.vej_navn, \
+     a.hus_nummer, a.etage, a.doer, a.post_nummer, a.post_distrikt, a.supplerende_bynavn, a.kommune_kode, \
+     a.dar_adresse_id, a.geo_bredde, a.geo_laengde, a.p_nummer FROM anvisningsenhed a \
+     JOIN daginstitution d ON d.nummer = a.daginstitutions_nummer \
+     WHERE a.aktivitetsstatus = 'Aktiv' AND a.nummer > $1 ORDER BY a.nummer LIMIT $2";
+
+const AKTIVE_ALTERNATIVE_ADRESSER: &str = "SELECT l.nummer, d.adm_kommune_kode, d.ejer_cvr_nummer, l.vej_navn, \
+     l.hus_nummer, l.etage, l.doer, l.post_nummer, l.post_distrikt, l.supplerende_bynavn, l.kommune_kode, \
+     l.dar_adresse_id, l.geo_bredde, l.geo_laengde, l.p_nummer FROM alternativ_adresse l \
+     JOIN anvisningsenhed a ON a.nummer = l.enheds_nummer JOIN daginstitution d ON d.nummer = a.daginstitutions_nummer \
+     WHERE l.aktivitetsstatus = 'Aktiv' AND l.nummer > $1 ORDER BY l.nummer LIMIT $2";
+
 const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
      ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
      WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
@@ -194,25 +211,30 @@ macro_rules! impl_registry_store {
                 })
             }
 
+            /// The eleven address columns of a row.
+            fn adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Adresse, StoreError> {
+                Ok(Adresse {
+                    vej_navn: r.try_get("vej_navn")?,
+                    hus_nummer: r.try_get("hus_nummer")?,
+                    etage: r.try_get("etage")?,
+                    doer: r.try_get("doer")?,
+                    post_nummer: r.try_get("post_nummer")?,
+                    post_distrikt: r.try_get("post_distrikt")?,
+                    supplerende_bynavn: r.try_get("supplerende_bynavn")?,
+                    kommune_kode: r.try_get("kommune_kode")?,
+                    dar_adresse_id: r.try_get("dar_adresse_id")?,
+                    geo_bredde: r.try_get("geo_bredde")?,
+                    geo_laengde: r.try_get("geo_laengde")?,
+                })
+            }
+
             fn anvisningsenhed_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
                 Ok(Anvisningsenhed {
                     nummer: r.try_get("nummer")?,
                     data: AnvisningsenhedData {
                         daginstitutions_nummer: r.try_get("daginstitutions_nummer")?,
                         navn: r.try_get("navn")?,
-                        adresse: Adresse {
-                            vej_navn: r.try_get("vej_navn")?,
-                            hus_nummer: r.try_get("hus_nummer")?,
-                            etage: r.try_get("etage")?,
-                            doer: r.try_get("doer")?,
-                            post_nummer: r.try_get("post_nummer")?,
-                            post_distrikt: r.try_get("post_distrikt")?,
-                            supplerende_bynavn: r.try_get("supplerende_bynavn")?,
-                            kommune_kode: r.try_get("kommune_kode")?,
-                            dar_adresse_id: r.try_get("dar_adresse_id")?,
-                            geo_bredde: r.try_get("geo_bredde")?,
-                            geo_laengde: r.try_get("geo_laengde")?,
-                        },
+                        adresse: Self::adresse_from_row(r)?,
                         inst_type3: r.try_get("inst_type3")?,
                         email: r.try_get("email")?,
                         telefon_nummer: r.try_get("telefon_nummer")?,
@@ -315,19 +337,7 @@ macro_rules! impl_registry_store {
                     data: AlternativAdresseData {
                         enheds_nummer: r.try_get("enheds_nummer")?,
                         navn: r.try_get("navn")?,
-                        adresse: Adresse {
-                            vej_navn: r.try_get("vej_navn")?,
-                            hus_nummer: r.try_get("hus_nummer")?,
-                            etage: r.try_get("etage")?,
-                            doer: r.try_get("doer")?,
-                            post_nummer: r.try_get("post_nummer")?,
-                            post_distrikt: r.try_get("post_distrikt")?,
-                            supplerende_bynavn: r.try_get("supplerende_bynavn")?,
-                            kommune_kode: r.try_get("kommune_kode")?,
-                            dar_adresse_id: r.try_get("dar_adresse_id")?,
-                            geo_bredde: r.try_get("geo_bredde")?,
-                            geo_laengde: r.try_get("geo_laengde")?,
-                        },
+                        adresse: Self::adresse_from_row(r)?,
                         p_nummer: r.try_get("p_nummer")?,
                         email: r.try_get("email")?,
                         telefon_nummer: r.try_get("telefon_nummer")?,
@@ -893,6 +903,110 @@ macro_rules! impl_registry_store {
                     .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
                 let done = Self::finish_alternativ_write(tx, &row, "MoveAlternativAdresse", Handling::Flyttet, aktoer);
                 Ok(WriteOutcome::Done(done.await?))
+            }
+
+            async fn aktive_enheder(
+                &self,
+                enhedstype: Enhedstype,
+                efter: &str,
+                max: i64,
+            ) -> Result<Vec<AktivEnhed>, StoreError> {
+                let sql = match enhedstype {
+                    Enhedstype::Daginstitution => AKTIVE_DAGINSTITUTIONER,
+                    Enhedstype::Anvisningsenhed => AKTIVE_ANVISNINGSENHEDER,
+                    Enhedstype::AlternativAdresse => AKTIVE_ALTERNATIVE_ADRESSER,
+                };
+                let rows = sqlx::query(sql).bind(efter).bind(max).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let unit = enhedstype != Enhedstype::Daginstitution;
+                        Ok(AktivEnhed {
+                            enhedstype,
+                            nummer: r.try_get("nummer")?,
+                            adm_kommune_kode: r.try_get("adm_kommune_kode")?,
+                            ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
+                            adresse: if unit { Some(Self::adresse_from_row(r)?) } else { None },
+                            p_nummer: if unit { r.try_get("p_nummer")? } else { None },
+                            aktive_enheder: if unit { 0 } else { r.try_get("aktive")? },
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn save_revalidation(
+                &self,
+                startet: chrono::DateTime<Utc>,
+                antal_enheder: i64,
+                fund: &[Fund],
+            ) -> Result<i64, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO revalidering_koersel (startet, afsluttet, antal_enheder, antal_fund) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(startet)
+                .bind(Utc::now())
+                .bind(antal_enheder)
+                .bind(fund.len() as i64)
+                .fetch_one(&mut *tx)
+                .await?;
+                for f in fund {
+                    sqlx::query(
+                        "INSERT INTO revalidering_fund (koersel_id, enhedstype, nummer, adm_kommune_kode, \
+                         ejer_cvr_nummer, kode, besked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(id)
+                    .bind(f.enhedstype.as_str())
+                    .bind(&f.nummer)
+                    .bind(f.adm_kommune_kode)
+                    .bind(f.ejer_cvr_nummer.as_deref())
+                    .bind(&f.kode)
+                    .bind(&f.besked)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn latest_revalidation(&self) -> Result<Option<Koersel>, StoreError> {
+                let Some(run) = sqlx::query(
+                    "SELECT id, startet, afsluttet, antal_enheder FROM revalidering_koersel ORDER BY id DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let id: i64 = run.try_get("id")?;
+                let rows = sqlx::query(
+                    "SELECT enhedstype, nummer, adm_kommune_kode, ejer_cvr_nummer, kode, besked FROM revalidering_fund \
+                     WHERE koersel_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                let fund = rows
+                    .iter()
+                    .map(|r| {
+                        let t: String = r.try_get("enhedstype")?;
+                        Ok(Fund {
+                            enhedstype: Enhedstype::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("enhedstype {t:?}")))?,
+                            nummer: r.try_get("nummer")?,
+                            adm_kommune_kode: r.try_get("adm_kommune_kode")?,
+                            ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
+                            kode: r.try_get("kode")?,
+                            besked: r.try_get("besked")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok(Some(Koersel {
+                    id,
+                    startet: run.try_get("startet")?,
+                    afsluttet: run.try_get("afsluttet")?,
+                    antal_enheder: run.try_get("antal_enheder")?,
+                    fund,
+                }))
             }
 
             async fn count_units(&self) -> Result<(i64, i64, i64), StoreError> {
