@@ -8,10 +8,15 @@ use std::time::Duration;
 use common::cluster::{start_gateway, start_services, start_services_with};
 use common::{scenario, wait_until};
 use dtr_proto::context::CallerContext;
+use dtr_proto::export::GetAllRequest;
 use dtr_proto::export::NummerRequest;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
-use dtr_proto::import::{InsertDaginstitutionRequest, ResolveDataejereRequest, UpdateDaginstitutionRequest};
+use dtr_proto::import::validate_request::Operation;
+use dtr_proto::import::{
+    DeleteRequest, InsertDaginstitutionRequest, MoveRequest, ResolveDataejereRequest, UpdateDaginstitutionRequest,
+    ValidateRequest,
+};
 use dtr_proto::registry::Daginstitution;
 use dtr_proto::tilslutning::AuthenticateRequest;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
@@ -153,8 +158,73 @@ async fn grpc_clients_call_the_services_directly() {
         .into_inner();
     assert!(v1.ok, "v1 skips the cross-validation: {v1:?}");
 
+    // The owners a write concerns, for the gateway's access decision.
+    let child_nummer = registry_store
+        .aendringer_siden(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .find(|c| c.enhedstype == "anvisningsenhed")
+        .unwrap()
+        .nummer
+        .clone();
+    let in_101 = Daginstitution { adm_kommune_kode: 101, ejerform_kode: 1, lovgrundlag_kode: 1, ..d.clone() };
+    let svar_101 = import
+        .insert_daginstitution(ctx.request(InsertDaginstitutionRequest { daginstitution: Some(in_101.clone()) }))
+        .await
+        .unwrap()
+        .into_inner();
+    let owners = |op: Operation| {
+        let mut import = import.clone();
+        async move {
+            let req = ResolveDataejereRequest { operation: Some(ValidateRequest { operation: Some(op) }) };
+            let mut got: Vec<(i32, String)> = import
+                .resolve_dataejere(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .dataejere
+                .into_iter()
+                .map(|e| (e.r#type, e.kode))
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    let (kommune, privat) =
+        (dtr_proto::import::dataejer::Type::Kommune as i32, dtr_proto::import::dataejer::Type::PrivatEjer as i32);
+    let private = Daginstitution {
+        ejerform_kode: 3,
+        lovgrundlag_kode: 4,
+        ejer_cvr_nummer: Some("29189854".into()),
+        ..in_101.clone()
+    };
+    assert_eq!(
+        owners(Operation::InsertDaginstitution(InsertDaginstitutionRequest { daginstitution: Some(private) })).await,
+        vec![(privat, "29189854".to_owned())]
+    );
+    let moved_kommune = Daginstitution { daginstitutions_nummer: first.clone(), adm_kommune_kode: 101, ..d.clone() };
+    assert_eq!(
+        owners(Operation::UpdateDaginstitution(UpdateDaginstitutionRequest {
+            daginstitution: Some(moved_kommune),
+            forventet_version: None
+        }))
+        .await,
+        vec![(kommune, "101".to_owned()), (kommune, "147".to_owned())],
+        "changing the kommune concerns both"
+    );
+    assert_eq!(
+        owners(Operation::DeleteAnvisningsEnhed(DeleteRequest { nummer: child_nummer.clone() })).await,
+        vec![(kommune, "147".to_owned())]
+    );
+    assert_eq!(
+        owners(Operation::MoveAnvisningsEnhed(MoveRequest { nummer: child_nummer, til_nummer: svar_101.nummer })).await,
+        vec![(kommune, "101".to_owned()), (kommune, "147".to_owned())]
+    );
+    assert_eq!(owners(Operation::DeleteDaginstitution(DeleteRequest { nummer: "G99989".into() })).await, vec![]);
+
     // Operations of later issues say so.
-    let err = import.resolve_dataejere(ResolveDataejereRequest::default()).await.unwrap_err();
+    let err = export.get_all_dagtilbud(GetAllRequest {}).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Unknown users and wrong passwords get the same answer.

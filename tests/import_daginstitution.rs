@@ -213,6 +213,10 @@ async fn rules(r: Running) {
     assert_eq!(delete(&r, "G99991").await, Err(vec!["DTR0201".to_owned()]));
     assert_eq!(exported(&r, &b).await, ("Lukkehuset".into(), "Nedlagt".into(), 2, true));
 
+    // Rule 4: not checked on purpose — a second daginstitution with the same name is accepted.
+    let twin = insert(&r, "Lukkehuset").await;
+    assert_ne!(twin, b);
+
     // Rule 12: a closed number is never issued again.
     let c = insert(&r, "Efterfølgeren").await;
     assert!(c > b, "{c} after {b}");

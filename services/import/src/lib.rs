@@ -7,10 +7,12 @@ use tonic::{Request, Response, Status};
 use dtr_proto::context::{self, CallerContext};
 use dtr_proto::import::import_service_server::ImportService;
 use dtr_proto::import::validate_request::Operation;
+use dtr_proto::import::{Dataejer as DataejerPb, dataejer};
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
     InsertAlternativAdresseRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest,
-    UpdateAlternativAdresseRequest, UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
+    ResolveDataejereRequest, ResolveDataejereResponse, UpdateAlternativAdresseRequest, UpdateAnvisningsEnhedRequest,
+    UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::{
     Adresse as AdressePb, AlternativAdresse as AlternativAdressePb, Anvisningsenhed as AnvisningsenhedPb,
@@ -18,6 +20,7 @@ use dtr_proto::registry::{
 };
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
 use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData, Regelsaet};
+use dtr_registry::ownership::{Berort, Dataejer};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ImportGrpc {
@@ -125,6 +128,84 @@ fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Re
 impl ImportService for ImportGrpc {
     async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
         Ok(Response::new(HelloWorldResponse { message: format!("Hello {}", chrono::Utc::now().to_rfc3339()) }))
+    }
+
+    /// The data owners a write concerns: from the request, and for updates, moves and deletes
+    /// from the stored units and the target (an update that changes the owner concerns both).
+    async fn resolve_dataejere(
+        &self,
+        request: Request<ResolveDataejereRequest>,
+    ) -> Result<Response<ResolveDataejereResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let op = request.into_inner().operation.and_then(|o| o.operation);
+        let Some(op) = op else {
+            return Err(Status::invalid_argument("ResolveDataejere skal indeholde én operation."));
+        };
+        // Owned copies the borrowed `Berort` values point into.
+        let (nummer, til, ny): (String, String, Option<DaginstitutionData>) = match &op {
+            Operation::InsertDaginstitution(r) => (
+                String::new(),
+                String::new(),
+                Some(daginstitution_data(r.daginstitution.clone().unwrap_or_default()).1),
+            ),
+            Operation::UpdateDaginstitution(r) => {
+                let (n, d) = daginstitution_data(r.daginstitution.clone().unwrap_or_default());
+                (n, String::new(), Some(d))
+            }
+            Operation::DeleteDaginstitution(r)
+            | Operation::DeleteAnvisningsEnhed(r)
+            | Operation::DeleteAlternativAdresse(r) => (r.nummer.clone(), String::new(), None),
+            Operation::InsertAnvisningsEnhed(r) => (
+                anvisningsenhed_data(r.anvisningsenhed.clone().unwrap_or_default()).1.daginstitutions_nummer,
+                String::new(),
+                None,
+            ),
+            Operation::UpdateAnvisningsEnhed(r) => {
+                (anvisningsenhed_data(r.anvisningsenhed.clone().unwrap_or_default()).0, String::new(), None)
+            }
+            Operation::InsertAlternativAdresse(r) => {
+                (alternativ_data(r.alternativ_adresse.clone().unwrap_or_default()).1.enheds_nummer, String::new(), None)
+            }
+            Operation::UpdateAlternativAdresse(r) => {
+                (alternativ_data(r.alternativ_adresse.clone().unwrap_or_default()).0, String::new(), None)
+            }
+            Operation::MoveAnvisningsEnhed(r) | Operation::MoveAlternativAdresse(r) => {
+                (r.nummer.clone(), r.til_nummer.clone(), None)
+            }
+        };
+        let (nummer, til) = (nummer.trim(), til.trim());
+        let berort: Vec<Berort<'_>> = match &op {
+            Operation::InsertDaginstitution(_) => ny.iter().map(Berort::NyDaginstitution).collect(),
+            Operation::UpdateDaginstitution(_) => {
+                ny.iter().map(Berort::NyDaginstitution).chain([Berort::Daginstitution(nummer)]).collect()
+            }
+            Operation::DeleteDaginstitution(_) | Operation::InsertAnvisningsEnhed(_) => {
+                vec![Berort::Daginstitution(nummer)]
+            }
+            Operation::UpdateAnvisningsEnhed(_) | Operation::DeleteAnvisningsEnhed(_) => {
+                vec![Berort::Anvisningsenhed(nummer)]
+            }
+            Operation::MoveAnvisningsEnhed(_) => vec![Berort::Anvisningsenhed(nummer), Berort::Daginstitution(til)],
+            Operation::InsertAlternativAdresse(_) => vec![Berort::Anvisningsenhed(nummer)],
+            Operation::UpdateAlternativAdresse(_) | Operation::DeleteAlternativAdresse(_) => {
+                vec![Berort::AlternativAdresse(nummer)]
+            }
+            Operation::MoveAlternativAdresse(_) => {
+                vec![Berort::AlternativAdresse(nummer), Berort::Anvisningsenhed(til)]
+            }
+        };
+        let ejere = self.registry.dataejere(&berort).await.map_err(|e| {
+            tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "owner lookup failed");
+            Status::unavailable("registeret kunne ikke læses; prøv igen")
+        })?;
+        let dataejere = ejere
+            .into_iter()
+            .map(|e| match e {
+                Dataejer::Kommune(k) => DataejerPb { r#type: dataejer::Type::Kommune as i32, kode: k.to_string() },
+                Dataejer::PrivatEjer(cvr) => DataejerPb { r#type: dataejer::Type::PrivatEjer as i32, kode: cvr },
+            })
+            .collect();
+        Ok(Response::new(ResolveDataejereResponse { dataejere }))
     }
 
     /// The payload schema of the caller's interface version.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod lookup;
 pub mod model;
 pub mod numbers;
+pub mod ownership;
 pub mod revalidation;
 pub mod rules;
 pub mod service;
