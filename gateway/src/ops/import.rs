@@ -15,7 +15,7 @@ use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
 
-/// Every operation of the ImportService (registry.md §4), whether or not mapped yet.
+/// Every operation of the ImportService (registry.md §4).
 pub const OPERATIONS: &[&str] = &[
     "HelloWorld",
     "GetXMLSchema",
@@ -54,7 +54,10 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
             let operation = match write_operation(inner)? {
                 Some(o) => o,
                 None if OPERATIONS.contains(&inner.name.as_str()) => {
-                    return Err(GatewayError::NotAvailable(format!("ValidateXmlAgainstSchema af {}", inner.name)));
+                    return Err(GatewayError::Schema(format!(
+                        "kun skriveoperationer kan valideres, ikke {}",
+                        inner.name
+                    )));
                 }
                 None => return Err(GatewayError::UnknownOperation(inner.name.clone())),
             };
@@ -64,11 +67,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
         }
         name => {
             let Some(operation) = write_operation(op)? else {
-                return Err(if OPERATIONS.contains(&name) {
-                    GatewayError::NotAvailable(name.to_owned())
-                } else {
-                    GatewayError::UnknownOperation(name.to_owned())
-                });
+                return Err(GatewayError::UnknownOperation(name.to_owned()));
             };
             let mut import = clients.import();
             let svar = match operation {
@@ -96,7 +95,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
     }
 }
 
-/// Reads a write operation's element into its request; `None` for operations not mapped yet.
+/// Reads a write operation's element into its request; `None` when `op` is not a write.
 fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
     Ok(Some(match op.name.as_str() {
         "InsertDaginstitution" => Operation::InsertDaginstitution(InsertDaginstitutionRequest {

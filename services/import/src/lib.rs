@@ -1,6 +1,5 @@
 //! gRPC ImportService: maps requests to the registry's domain operations and answers ImportSvar.
 //! Business-rule failures are answered in-band; only infrastructure failures become a status.
-//! Operations not implemented here answer UNIMPLEMENTED until the import issue builds them.
 
 use tonic::{Request, Response, Status};
 
