@@ -15,7 +15,14 @@ fn described(service: SoapService) -> &'static [&'static str] {
             "UpdateDaginstitution",
             "DeleteDaginstitution",
         ],
-        SoapService::Export => &["HelloWorld", "GetDaginstitutionByNummer"],
+        SoapService::Export => &[
+            "HelloWorld",
+            "GetDaginstitutionByNummer",
+            "GetAnvisningsEnhederByNummer",
+            "GetAnvisningsEnhederByPnummer",
+            "GetAnvisningsEnhederByCvrnummer",
+            "GetAnvisningsEnhederByDaginstitutionsnummer",
+        ],
     }
 }
 

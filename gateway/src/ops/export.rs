@@ -1,8 +1,8 @@
 //! ExportService operations.
 
 use dtr_proto::context::CallerContext;
-use dtr_proto::export::{HelloWorldRequest, NummerRequest};
-use dtr_proto::registry::{Aktivitetsstatus, DaginstitutionExtend, Registerfelter};
+use dtr_proto::export::{CvrnummerRequest, HelloWorldRequest, NummerRequest, PnummerRequest};
+use dtr_proto::registry::{Aktivitetsstatus, AnvisningsenhedExtend, DaginstitutionExtend, Registerfelter};
 
 use super::{hello_world_response, text};
 use crate::Clients;
@@ -56,6 +56,39 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
             x.close("daginstitutionerExtend").close("GetDaginstitutionByNummerResponse");
             Ok(x.finish())
         }
+        op_name @ ("GetAnvisningsEnhederByNummer"
+        | "GetAnvisningsEnhederByPnummer"
+        | "GetAnvisningsEnhederByCvrnummer"
+        | "GetAnvisningsEnhederByDaginstitutionsnummer") => {
+            let mut export = clients.export();
+            let r = match op_name {
+                "GetAnvisningsEnhederByNummer" => {
+                    let req = NummerRequest { nummer: text(op, "enhedsNummer") };
+                    export.get_anvisnings_enheder_by_nummer(clients.request(ctx, req)).await
+                }
+                "GetAnvisningsEnhederByPnummer" => {
+                    let req = PnummerRequest { p_nummer: text(op, "pNummer") };
+                    export.get_anvisnings_enheder_by_pnummer(clients.request(ctx, req)).await
+                }
+                "GetAnvisningsEnhederByCvrnummer" => {
+                    let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
+                    export.get_anvisnings_enheder_by_cvrnummer(clients.request(ctx, req)).await
+                }
+                _ => {
+                    let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
+                    export.get_anvisnings_enheder_by_daginstitutionsnummer(clients.request(ctx, req)).await
+                }
+            };
+            let list = r.map_err(GatewayError::Backend)?.into_inner().anvisningsenheder;
+            let response = format!("{op_name}Response");
+            let mut x = XmlOut::with_capacity(1024 * list.len() + 128);
+            x.open_ns(&response, ns).open("anvisningenhederExtend");
+            for a in &list {
+                anvisningsenhed_extend(&mut x, a);
+            }
+            x.close("anvisningenhederExtend").close(&response);
+            Ok(x.finish())
+        }
         name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
         name => Err(GatewayError::UnknownOperation(name.to_owned())),
     }
@@ -96,4 +129,34 @@ fn daginstitution_extend(x: &mut XmlOut, d: &DaginstitutionExtend) {
         registerfelter(x, r);
     }
     x.close("daginstitution");
+}
+
+/// One `anvisningsenhed` element of `anvisningenhederExtend` (sic, the published name), fields in
+/// schema order, with the `_Tekst` companions and the register's fields.
+fn anvisningsenhed_extend(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
+    let Some(a) = &e.anvisningsenhed else { return };
+    x.open("anvisningsenhed");
+    x.text("EnhedsNummer", &a.enheds_nummer);
+    x.text("daginstitutionsNummer", &a.daginstitutions_nummer);
+    x.text("EnhedsNavn", &a.enheds_navn);
+    if let Some(adr) = &a.adresse {
+        x.open("Adresse");
+        x.text("vejNavn", &adr.vej_navn).text("husNummer", &adr.hus_nummer);
+        x.opt_text("etage", adr.etage.as_deref()).opt_text("doer", adr.doer.as_deref());
+        x.text("postNummer", &adr.post_nummer).text("postDistrikt", &adr.post_distrikt);
+        x.opt_text("supplerendeBynavn", adr.supplerende_bynavn.as_deref());
+        x.text("kommuneKode", &adr.kommune_kode.to_string()).text("kommuneKode_Tekst", &e.kommune_kode_tekst);
+        x.opt_text("darAdresseId", adr.dar_adresse_id.as_deref());
+        x.opt_text("geoBredde", adr.geo_bredde.map(|v| v.to_string()).as_deref());
+        x.opt_text("geoLaengde", adr.geo_laengde.map(|v| v.to_string()).as_deref());
+        x.close("Adresse");
+    }
+    x.text("InstType3", &a.inst_type3.to_string()).text("instType3_Tekst", &e.inst_type3_tekst);
+    x.opt_text("Email", a.email.as_deref()).opt_text("TelefonNummer", a.telefon_nummer.as_deref());
+    x.opt_text("CVRNummer", a.cvr_nummer.as_deref());
+    x.text("PNummer", &a.p_nummer);
+    if let Some(r) = &e.register {
+        registerfelter(x, r);
+    }
+    x.close("anvisningsenhed");
 }

@@ -4,10 +4,14 @@
 use tonic::{Request, Response, Status};
 
 use dtr_proto::export::export_service_server::ExportService;
-use dtr_proto::export::{DaginstitutionerExtend, HelloWorldRequest, HelloWorldResponse, NummerRequest};
+use dtr_proto::export::{
+    AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, HelloWorldRequest, HelloWorldResponse,
+    NummerRequest, PnummerRequest,
+};
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
-use dtr_registry::model::{Aktivitetsstatus, Daginstitution, Registerfelter};
+use dtr_registry::model::{Adresse, Aktivitetsstatus, Anvisningsenhed, Daginstitution, Registerfelter};
+use dtr_registry::storage::EnhedFilter;
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ExportGrpc {
@@ -64,8 +68,85 @@ pub fn daginstitution_extend(d: Daginstitution, codes: &CodeTables) -> pb::Dagin
     }
 }
 
+fn adresse(a: Adresse) -> pb::Adresse {
+    pb::Adresse {
+        vej_navn: a.vej_navn,
+        hus_nummer: a.hus_nummer,
+        etage: a.etage,
+        doer: a.doer,
+        post_nummer: a.post_nummer,
+        post_distrikt: a.post_distrikt,
+        supplerende_bynavn: a.supplerende_bynavn,
+        kommune_kode: a.kommune_kode,
+        dar_adresse_id: a.dar_adresse_id,
+        geo_bredde: a.geo_bredde,
+        geo_laengde: a.geo_laengde,
+    }
+}
+
+/// The `…Extend` shape of an anvisningsenhed.
+pub fn anvisningsenhed_extend(a: Anvisningsenhed, codes: &CodeTables) -> pb::AnvisningsenhedExtend {
+    pb::AnvisningsenhedExtend {
+        inst_type3_tekst: tekst(codes, codes::INSTTYPE3, a.data.inst_type3),
+        kommune_kode_tekst: tekst(codes, codes::KOMMUNER, a.data.adresse.kommune_kode),
+        register: Some(registerfelter(&a.register)),
+        anvisningsenhed: Some(pb::Anvisningsenhed {
+            enheds_nummer: a.nummer,
+            daginstitutions_nummer: a.data.daginstitutions_nummer,
+            enheds_navn: a.data.navn,
+            adresse: Some(adresse(a.data.adresse)),
+            inst_type3: a.data.inst_type3,
+            email: a.data.email,
+            telefon_nummer: a.data.telefon_nummer,
+            cvr_nummer: a.cvr_nummer,
+            p_nummer: a.data.p_nummer,
+        }),
+    }
+}
+
+impl ExportGrpc {
+    async fn anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        let found = self.registry.find_anvisningsenheder(filter).await.map_err(status)?;
+        let anvisningsenheder = if found.is_empty() {
+            vec![]
+        } else {
+            let codes = self.registry.code_tables().await.map_err(status)?;
+            found.into_iter().map(|a| anvisningsenhed_extend(a, &codes)).collect()
+        };
+        Ok(Response::new(AnvisningsenhederExtend { anvisningsenheder }))
+    }
+}
+
 #[tonic::async_trait]
 impl ExportService for ExportGrpc {
+    async fn get_anvisnings_enheder_by_nummer(
+        &self,
+        request: Request<NummerRequest>,
+    ) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        self.anvisningsenheder(EnhedFilter::Nummer(&request.into_inner().nummer)).await
+    }
+
+    async fn get_anvisnings_enheder_by_pnummer(
+        &self,
+        request: Request<PnummerRequest>,
+    ) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        self.anvisningsenheder(EnhedFilter::PNummer(&request.into_inner().p_nummer)).await
+    }
+
+    async fn get_anvisnings_enheder_by_cvrnummer(
+        &self,
+        request: Request<CvrnummerRequest>,
+    ) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        self.anvisningsenheder(EnhedFilter::CvrNummer(&request.into_inner().cvr_nummer)).await
+    }
+
+    async fn get_anvisnings_enheder_by_daginstitutionsnummer(
+        &self,
+        request: Request<NummerRequest>,
+    ) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        self.anvisningsenheder(EnhedFilter::Daginstitution(&request.into_inner().nummer)).await
+    }
+
     async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
         Ok(Response::new(HelloWorldResponse { message: format!("Hello {}", chrono::Utc::now().to_rfc3339()) }))
     }

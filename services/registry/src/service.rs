@@ -14,7 +14,8 @@ use crate::model::{
 use crate::numbers;
 use crate::rules;
 use crate::storage::{
-    AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, RegistryStore, StoreError, WriteOutcome,
+    AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter, RegistryStore, StoreError,
+    WriteOutcome,
 };
 
 /// The external sources the import rules consult.
@@ -389,6 +390,20 @@ impl Registry {
             return Ok(None);
         }
         Ok(self.store.get_alternativ_adresse(nummer).await?)
+    }
+
+    /// Anvisningsenheder by number, P-number, CVR number or daginstitution (exact match, active
+    /// and closed alike). A value of the wrong shape matches nothing.
+    pub async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, RegistryError> {
+        let shape_ok = match filter {
+            EnhedFilter::Nummer(n) | EnhedFilter::Daginstitution(n) => numbers::is_valid(n.trim()),
+            EnhedFilter::PNummer(p) => rules::is_valid_p_nummer(p.trim()),
+            EnhedFilter::CvrNummer(c) => c.trim().len() == 8 && c.trim().bytes().all(|b| b.is_ascii_digit()),
+        };
+        if !shape_ok {
+            return Ok(vec![]);
+        }
+        Ok(self.store.find_anvisningsenheder(filter).await?)
     }
 
     pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {

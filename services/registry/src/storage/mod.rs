@@ -154,6 +154,15 @@ pub struct Koersel {
     pub fund: Vec<Fund>,
 }
 
+/// Exact-match lookups of anvisningsenheder (the ExportService's `GetAnvisningsEnhederBy…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnhedFilter<'a> {
+    Nummer(&'a str),
+    PNummer(&'a str),
+    CvrNummer(&'a str),
+    Daginstitution(&'a str),
+}
+
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
@@ -211,6 +220,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError>;
 
     async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError>;
+
+    /// Anvisningsenheder matching `filter`, active and closed, ordered by number.
+    async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, StoreError>;
 
     /// The state an anvisningsenhed write would see (with `target` for a move), without writing.
     async fn anvisningsenhed_state(

@@ -9,8 +9,8 @@ use sqlx::sqlite::SqlitePool;
 
 use super::{
     AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState, AuditRecord, DaginstitutionState,
-    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, Fund, Koersel, RegistryStore, StoreError,
-    WriteOutcome,
+    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, EnhedFilter, Fund, Koersel, RegistryStore,
+    StoreError, WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -164,6 +164,23 @@ const AKTIVE_ALTERNATIVE_ADRESSER: &str = "SELECT l.nummer, d.adm_kommune_kode, 
      l.dar_adresse_id, l.geo_bredde, l.geo_laengde, l.p_nummer FROM alternativ_adresse l \
      JOIN anvisningsenhed a ON a.nummer = l.enheds_nummer JOIN daginstitution d ON d.nummer = a.daginstitutions_nummer \
      WHERE l.aktivitetsstatus = 'Aktiv' AND l.nummer > $1 ORDER BY l.nummer LIMIT $2";
+
+const FIND_ANVISNINGSENHED_BY_NUMMER: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
+     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+     nedlagt_dato, version FROM anvisningsenhed WHERE nummer = $1 ORDER BY nummer";
+const FIND_ANVISNINGSENHED_BY_PNUMMER: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
+     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+     nedlagt_dato, version FROM anvisningsenhed WHERE p_nummer = $1 ORDER BY nummer";
+const FIND_ANVISNINGSENHED_BY_CVR: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
+     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+     nedlagt_dato, version FROM anvisningsenhed WHERE cvr_nummer = $1 ORDER BY nummer";
+const FIND_ANVISNINGSENHED_BY_PARENT: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
+     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+     nedlagt_dato, version FROM anvisningsenhed WHERE daginstitutions_nummer = $1 ORDER BY nummer";
 
 const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
      ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
@@ -709,6 +726,17 @@ macro_rules! impl_registry_store {
             async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError> {
                 let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::anvisningsenhed_from_row).transpose()
+            }
+
+            async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, StoreError> {
+                let (sql, value) = match filter {
+                    EnhedFilter::Nummer(v) => (FIND_ANVISNINGSENHED_BY_NUMMER, v),
+                    EnhedFilter::PNummer(v) => (FIND_ANVISNINGSENHED_BY_PNUMMER, v),
+                    EnhedFilter::CvrNummer(v) => (FIND_ANVISNINGSENHED_BY_CVR, v),
+                    EnhedFilter::Daginstitution(v) => (FIND_ANVISNINGSENHED_BY_PARENT, v),
+                };
+                let rows = sqlx::query(sql).bind(value.trim()).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::anvisningsenhed_from_row).collect()
             }
 
             async fn anvisningsenhed_state(

@@ -1,0 +1,107 @@
+//! ExportService lookups of anvisningsenheder through SOAP on SQLite and PostgreSQL: the
+//! `anvisningenhederExtend` shape with `_Tekst` companions and register fields, closed units
+//! included, and answers that validate against the published schema.
+
+mod common;
+
+use common::cluster::{self, Running};
+use common::{EXPORT, IMPORT, xml_text, xml_texts};
+
+async fn ok(r: &Running, op: &str, inner: &str) -> String {
+    let a = r.soap.call(IMPORT, op, inner).await;
+    assert_eq!(xml_text(&a.body, "status"), Some("OK"), "{op}: {}", a.body);
+    xml_text(&a.body, "nummer").unwrap().to_owned()
+}
+
+fn enhed(parent: &str, husnr: &str, p: &str) -> String {
+    format!(
+        "<d:anvisningsenhed><d:daginstitutionsNummer>{parent}</d:daginstitutionsNummer><d:EnhedsNavn>Enhed {husnr}</d:EnhedsNavn>\
+         <d:Adresse><d:vejNavn>Amagerbrogade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>2300</d:postNummer>\
+         </d:Adresse><d:InstType3>6011</d:InstType3><d:PNummer>{p}</d:PNummer></d:anvisningsenhed>"
+    )
+}
+
+/// Validates the answer's Body content against the ExportService schema with xmllint.
+fn schema_valid(body: &str, op: &str) {
+    let start = body.find(&format!("<{op}Response")).expect("response element");
+    let end = body.find(&format!("</{op}Response>")).expect("response end") + op.len() + 11;
+    let dir = common::TempDir::new();
+    let (xsd, doc) = (dir.path().join("export.xsd"), dir.path().join("answer.xml"));
+    std::fs::write(&xsd, dtr_proto::xsd::export("urn:dtr:export:v2")).unwrap();
+    std::fs::write(&doc, &body[start..end]).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&doc)
+        .output()
+        .expect("xmllint (Debian: libxml2-utils; scripts/test.sh installs it)");
+    assert!(out.status.success(), "{op} answer is schema-valid: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn lookups(r: Running) {
+    let daginst = "<d:daginstitution><d:daginstitutionsNavn>Opslag</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode>\
+         <d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>";
+    let p = ok(&r, "InsertDaginstitution", daginst).await;
+    let a = ok(&r, "InsertAnvisningsEnhed", &enhed(&p, "10", "1012345678")).await;
+    let b = ok(&r, "InsertAnvisningsEnhed", &enhed(&p, "11", "1012345679")).await;
+    ok(&r, "DeleteAnvisningsEnhed", &format!("<d:EnhedsNummer>{b}</d:EnhedsNummer>")).await;
+
+    let get = |op: &'static str, param: &'static str, value: String| {
+        let r = &r;
+        async move {
+            let a = r.soap.call(EXPORT, op, &format!("<d:{param}>{value}</d:{param}>")).await;
+            assert_eq!(a.status, 200, "{op}: {}", a.body);
+            schema_valid(&a.body, op);
+            a.body
+        }
+    };
+
+    let body = get("GetDaginstitutionByNummer", "DagInstitutionsNummer", p.clone()).await;
+    assert_eq!(xml_text(&body, "daginstitutionsNavn"), Some("Opslag"));
+
+    let body = get("GetAnvisningsEnhederByNummer", "enhedsNummer", a.clone()).await;
+    assert_eq!(xml_texts(&body, "EnhedsNummer"), vec![a.as_str()]);
+    assert_eq!(xml_text(&body, "daginstitutionsNummer"), Some(p.as_str()));
+    assert_eq!(xml_text(&body, "kommuneKode_Tekst"), Some("København"));
+    assert_eq!(xml_text(&body, "instType3_Tekst"), Some("Børnehave (3-5 år)"));
+    assert_eq!(xml_text(&body, "CVRNummer"), Some("64942212"), "filled from the P-number");
+    assert_eq!(xml_text(&body, "darAdresseId"), Some("0a3f50a0-73b1-32b8-e044-0003ba298018"));
+    assert_eq!(xml_text(&body, "geoBredde"), Some("55.6648"));
+    assert_eq!(xml_text(&body, "aktivitetsstatus"), Some("Aktiv"));
+
+    let body = get("GetAnvisningsEnhederByPnummer", "pNummer", "1012345679".into()).await;
+    assert_eq!(xml_texts(&body, "EnhedsNummer"), vec![b.as_str()], "closed units are exported");
+    assert_eq!(xml_text(&body, "aktivitetsstatus"), Some("Nedlagt"));
+    assert!(xml_text(&body, "nedlagtDato").is_some());
+
+    let body = get("GetAnvisningsEnhederByDaginstitutionsnummer", "DagInstitutionsNummer", p.clone()).await;
+    assert_eq!(xml_texts(&body, "EnhedsNummer"), vec![a.as_str(), b.as_str()]);
+
+    let body = get("GetAnvisningsEnhederByCvrnummer", "cvrNummer", "64942212".into()).await;
+    let numbers = xml_texts(&body, "EnhedsNummer");
+    assert!(numbers.contains(&a.as_str()) && numbers.contains(&b.as_str()), "{numbers:?}");
+    assert!(xml_texts(&body, "CVRNummer").iter().all(|c| *c == "64942212"));
+
+    // Unknown values and values of the wrong shape: an empty list, not a fault.
+    for (op, param, value) in [
+        ("GetAnvisningsEnhederByNummer", "enhedsNummer", "G99988"),
+        ("GetAnvisningsEnhederByNummer", "enhedsNummer", "abc"),
+        ("GetAnvisningsEnhederByPnummer", "pNummer", "1000000009"),
+        ("GetAnvisningsEnhederByCvrnummer", "cvrNummer", "12"),
+        ("GetAnvisningsEnhederByDaginstitutionsnummer", "DagInstitutionsNummer", "G99987"),
+    ] {
+        let body = get(op, param, value.into()).await;
+        assert!(body.contains("<anvisningenhederExtend></anvisningenhederExtend>"), "{op} {value}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn anvisningsenhed_lookups_sqlite() {
+    lookups(cluster::embedded().await).await;
+}
+
+#[tokio::test]
+async fn anvisningsenhed_lookups_postgres() {
+    lookups(cluster::distributed().await).await;
+}
