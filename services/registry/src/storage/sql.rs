@@ -59,6 +59,28 @@ impl SqliteStore {
     }
 }
 
+/// Column lists, one per table, so every statement reads and returns the same columns.
+macro_rules! daginstitution_columns {
+    () => {
+        "nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, ejer_cvr_nummer, aktivitetsstatus, \
+         oprettet_dato, senest_aendret, nedlagt_dato, version"
+    };
+}
+macro_rules! anvisningsenhed_columns {
+    () => {
+        "nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+         supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
+         cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version"
+    };
+}
+macro_rules! alternativ_adresse_columns {
+    () => {
+        "nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
+         supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
+         telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version"
+    };
+}
+
 fn registerfelter<R: Row>(row: &R) -> Result<Registerfelter, StoreError>
 where
     for<'r> &'r str: sqlx::ColumnIndex<R>,
@@ -93,61 +115,60 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-const SELECT_DAGINSTITUTION: &str = "SELECT nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
-     FROM daginstitution WHERE nummer = $1";
+const SELECT_DAGINSTITUTION: &str =
+    concat!("SELECT ", daginstitution_columns!(), " FROM daginstitution WHERE nummer = $1");
 
-/// Only an active unit is changed; the domain has refused closed ones already, so a miss
-/// means the transaction saw something else and is reported as corruption.
-const SELECT_ANVISNINGSENHED: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, \
-     email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
-     FROM anvisningsenhed WHERE nummer = $1";
+const SELECT_ANVISNINGSENHED: &str =
+    concat!("SELECT ", anvisningsenhed_columns!(), " FROM anvisningsenhed WHERE nummer = $1");
 
-const UPDATE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET navn = $2, vej_navn = $3, hus_nummer = $4, etage = $5, \
-     doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, kommune_kode = $10, dar_adresse_id = $11, \
-     geo_bredde = $12, geo_laengde = $13, inst_type3 = $14, email = $15, telefon_nummer = $16, cvr_nummer = $17, \
-     p_nummer = $18, senest_aendret = $19, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
-     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const UPDATE_ANVISNINGSENHED: &str = concat!(
+    "UPDATE anvisningsenhed SET navn = $2, vej_navn = $3, hus_nummer = $4, etage = $5, \
+     doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, \
+     kommune_kode = $10, dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, \
+     inst_type3 = $14, email = $15, telefon_nummer = $16, cvr_nummer = $17, p_nummer = \
+     $18, senest_aendret = $19, version = version + 1 WHERE nummer = $1 AND \
+     aktivitetsstatus = 'Aktiv' RETURNING ",
+    anvisningsenhed_columns!()
+);
 
-const CLOSE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
-     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
-     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const CLOSE_ANVISNINGSENHED: &str = concat!(
+    "UPDATE anvisningsenhed SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
+     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = \
+     'Aktiv' RETURNING ",
+    anvisningsenhed_columns!()
+);
 
-const MOVE_ANVISNINGSENHED: &str = "UPDATE anvisningsenhed SET daginstitutions_nummer = $2, senest_aendret = $3, \
-     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, inst_type3, email, telefon_nummer, \
-     cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const MOVE_ANVISNINGSENHED: &str = concat!(
+    "UPDATE anvisningsenhed SET daginstitutions_nummer = $2, senest_aendret = $3, version \
+     = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+    anvisningsenhed_columns!()
+);
 
-const SELECT_ALTERNATIV_ADRESSE: &str = "SELECT nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, \
-     cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version \
-     FROM alternativ_adresse WHERE nummer = $1";
+const SELECT_ALTERNATIV_ADRESSE: &str =
+    concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse WHERE nummer = $1");
 
-const UPDATE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET navn = $2, vej_navn = $3, hus_nummer = $4, \
-     etage = $5, doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, kommune_kode = $10, \
-     dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, p_nummer = $14, cvr_nummer = $15, email = $16, \
-     telefon_nummer = $17, senest_aendret = $18, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
-     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const UPDATE_ALTERNATIV_ADRESSE: &str = concat!(
+    "UPDATE alternativ_adresse SET navn = $2, vej_navn = $3, hus_nummer = $4, etage = $5, \
+     doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, \
+     kommune_kode = $10, dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, \
+     p_nummer = $14, cvr_nummer = $15, email = $16, telefon_nummer = $17, senest_aendret = \
+     $18, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING \
+     ",
+    alternativ_adresse_columns!()
+);
 
-const CLOSE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
-     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
-     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const CLOSE_ALTERNATIV_ADRESSE: &str = concat!(
+    "UPDATE alternativ_adresse SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
+     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = \
+     'Aktiv' RETURNING ",
+    alternativ_adresse_columns!()
+);
 
-const MOVE_ALTERNATIV_ADRESSE: &str = "UPDATE alternativ_adresse SET enheds_nummer = $2, senest_aendret = $3, \
-     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, post_nummer, post_distrikt, \
-     supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
-     telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const MOVE_ALTERNATIV_ADRESSE: &str = concat!(
+    "UPDATE alternativ_adresse SET enheds_nummer = $2, senest_aendret = $3, version = \
+     version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+    alternativ_adresse_columns!()
+);
 
 const AKTIVE_DAGINSTITUTIONER: &str = "SELECT d.nummer, d.adm_kommune_kode, d.ejer_cvr_nummer, \
      (SELECT COUNT(*) FROM anvisningsenhed a WHERE a.daginstitutions_nummer = d.nummer AND a.aktivitetsstatus = 'Aktiv') \
@@ -165,33 +186,33 @@ const AKTIVE_ALTERNATIVE_ADRESSER: &str = "SELECT l.nummer, d.adm_kommune_kode, 
      JOIN anvisningsenhed a ON a.nummer = l.enheds_nummer JOIN daginstitution d ON d.nummer = a.daginstitutions_nummer \
      WHERE l.aktivitetsstatus = 'Aktiv' AND l.nummer > $1 ORDER BY l.nummer LIMIT $2";
 
-const FIND_ANVISNINGSENHED_BY_NUMMER: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
-     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-     nedlagt_dato, version FROM anvisningsenhed WHERE nummer = $1 ORDER BY nummer";
-const FIND_ANVISNINGSENHED_BY_PNUMMER: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
-     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-     nedlagt_dato, version FROM anvisningsenhed WHERE p_nummer = $1 ORDER BY nummer";
-const FIND_ANVISNINGSENHED_BY_CVR: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
-     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-     nedlagt_dato, version FROM anvisningsenhed WHERE cvr_nummer = $1 ORDER BY nummer";
-const FIND_ANVISNINGSENHED_BY_PARENT: &str = "SELECT nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, \
-     etage, doer, post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-     nedlagt_dato, version FROM anvisningsenhed WHERE daginstitutions_nummer = $1 ORDER BY nummer";
+const FIND_ANVISNINGSENHED_BY_NUMMER: &str =
+    concat!("SELECT ", anvisningsenhed_columns!(), " FROM anvisningsenhed WHERE nummer = $1 ORDER BY nummer");
+const FIND_ANVISNINGSENHED_BY_PNUMMER: &str =
+    concat!("SELECT ", anvisningsenhed_columns!(), " FROM anvisningsenhed WHERE p_nummer = $1 ORDER BY nummer");
+const FIND_ANVISNINGSENHED_BY_CVR: &str =
+    concat!("SELECT ", anvisningsenhed_columns!(), " FROM anvisningsenhed WHERE cvr_nummer = $1 ORDER BY nummer");
+const FIND_ANVISNINGSENHED_BY_PARENT: &str = concat!(
+    "SELECT ",
+    anvisningsenhed_columns!(),
+    " FROM anvisningsenhed WHERE daginstitutions_nummer = $1 ORDER BY nummer"
+);
 
-const UPDATE_DAGINSTITUTION: &str = "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, adm_kommune_kode = $5, \
-     ejer_cvr_nummer = $6, senest_aendret = $7, version = version + 1 \
-     WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+/// Only an active unit is changed; the domain has refused closed ones already, so a miss
+/// means the transaction saw something else and is reported as corruption.
+const UPDATE_DAGINSTITUTION: &str = concat!(
+    "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, \
+     adm_kommune_kode = $5, ejer_cvr_nummer = $6, senest_aendret = $7, version = version + \
+     1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+    daginstitution_columns!()
+);
 
-const CLOSE_DAGINSTITUTION: &str = "UPDATE daginstitution SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, senest_aendret = $2, \
-     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' \
-     RETURNING nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version";
+const CLOSE_DAGINSTITUTION: &str = concat!(
+    "UPDATE daginstitution SET aktivitetsstatus = 'Nedlagt', nedlagt_dato = $2, \
+     senest_aendret = $2, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = \
+     'Aktiv' RETURNING ",
+    daginstitution_columns!()
+);
 
 macro_rules! impl_registry_store {
     ($store:ty, $db:ty, $migrations:expr) => {
@@ -274,7 +295,8 @@ macro_rules! impl_registry_store {
                 let parent_nummer = current.as_ref().map(|c| c.data.daginstitutions_nummer.clone()).unwrap_or_default();
                 let parent = Self::daginstitution_state(tx, &parent_nummer).await?;
                 let active_children: Vec<String> = sqlx::query_scalar(
-                    "SELECT nummer FROM alternativ_adresse WHERE enheds_nummer = $1 AND aktivitetsstatus = 'Aktiv' ORDER BY nummer",
+                    "SELECT nummer FROM alternativ_adresse WHERE enheds_nummer = $1 AND aktivitetsstatus = \
+     'Aktiv' ORDER BY nummer",
                 )
                 .bind(nummer)
                 .fetch_all(&mut **tx)
@@ -433,7 +455,8 @@ macro_rules! impl_registry_store {
                 max: i64,
             ) -> Result<Option<i64>, StoreError> {
                 let v: Option<i64> = sqlx::query_scalar(
-                    "UPDATE taeller SET vaerdi = vaerdi + 1 WHERE navn = $1 AND vaerdi <= $2 RETURNING vaerdi - 1",
+                    "UPDATE taeller SET vaerdi = vaerdi + 1 WHERE navn = $1 AND vaerdi <= $2 RETURNING \
+     vaerdi - 1",
                 )
                 .bind(navn)
                 .bind(max)
@@ -455,7 +478,8 @@ macro_rules! impl_registry_store {
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("change sequence counter missing".into()))?;
                 sqlx::query(
-                    "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, \
+     $2, $3, $4, $5)",
                 )
                 .bind(nummer)
                 .bind(version)
@@ -999,7 +1023,8 @@ macro_rules! impl_registry_store {
 
             async fn latest_revalidation(&self) -> Result<Option<Koersel>, StoreError> {
                 let Some(run) = sqlx::query(
-                    "SELECT id, startet, afsluttet, antal_enheder FROM revalidering_koersel ORDER BY id DESC LIMIT 1",
+                    "SELECT id, startet, afsluttet, antal_enheder FROM revalidering_koersel ORDER BY id \
+     DESC LIMIT 1",
                 )
                 .fetch_optional(&self.pool)
                 .await?
