@@ -1,4 +1,4 @@
-//! ExportService lookups of anvisningsenheder through SOAP on SQLite and PostgreSQL: the
+//! ExportService lookups of anvisningsenheder and alternative addresses through SOAP on SQLite and PostgreSQL: the
 //! `anvisningenhederExtend` shape with `_Tekst` companions and register fields, closed units
 //! included, and answers that validate against the published schema.
 
@@ -83,6 +83,28 @@ async fn lookups(r: Running) {
     assert!(numbers.contains(&a.as_str()) && numbers.contains(&b.as_str()), "{numbers:?}");
     assert!(xml_texts(&body, "CVRNummer").iter().all(|c| *c == "64942212"));
 
+    // Alternative addresses: CVRNummer inherited or from their own P-number.
+    let alt = |navn: &str, husnr: &str, p_nummer: &str| {
+        format!(
+            "<d:alternativAdresse><d:EnhedsNummer>{a}</d:EnhedsNummer><d:alternativAdresseNavn>{navn}</d:alternativAdresseNavn>\
+             <d:Adresse><d:vejNavn>Amagerbrogade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>2300</d:postNummer>\
+             </d:Adresse>{p_nummer}</d:alternativAdresse>"
+        )
+    };
+    let l1 = ok(&r, "InsertAlternativAdresse", &alt("Legepladsen", "10B", "")).await;
+    let l2 = ok(&r, "InsertAlternativAdresse", &alt("Skovhuset", "20B", "<d:PNummer>1012345682</d:PNummer>")).await;
+    let body = get("GetAlternativAdresserByNummer", "alternativAdresseNummer", l1.clone()).await;
+    assert_eq!(xml_texts(&body, "alternativAdresseNummer"), vec![l1.as_str()]);
+    assert_eq!(xml_text(&body, "EnhedsNummer"), Some(a.as_str()));
+    assert_eq!(xml_text(&body, "CVRNummer"), Some("64942212"), "inherited");
+    assert_eq!(xml_text(&body, "kommuneKode_Tekst"), Some("København"));
+    let body = get("GetAlternativAdresserByAnvisningsenhedsnummer", "enhedsNummer", a.clone()).await;
+    assert_eq!(xml_texts(&body, "alternativAdresseNummer"), vec![l1.as_str(), l2.as_str()]);
+    let body = get("GetAlternativAdresserByPnummer", "pNummer", "1012345682".into()).await;
+    assert_eq!(xml_texts(&body, "alternativAdresseNummer"), vec![l2.as_str()]);
+    let body = get("GetAlternativAdresserByCvrnummer", "cvrNummer", "29189854".into()).await;
+    assert!(xml_texts(&body, "alternativAdresseNummer").contains(&l2.as_str()), "{body}");
+
     // Unknown values and values of the wrong shape: an empty list, not a fault.
     for (op, param, value) in [
         ("GetAnvisningsEnhederByNummer", "enhedsNummer", "G99988"),
@@ -90,18 +112,22 @@ async fn lookups(r: Running) {
         ("GetAnvisningsEnhederByPnummer", "pNummer", "1000000009"),
         ("GetAnvisningsEnhederByCvrnummer", "cvrNummer", "12"),
         ("GetAnvisningsEnhederByDaginstitutionsnummer", "DagInstitutionsNummer", "G99987"),
+        ("GetAlternativAdresserByNummer", "alternativAdresseNummer", "G99986"),
+        ("GetAlternativAdresserByPnummer", "pNummer", "x"),
     ] {
         let body = get(op, param, value.into()).await;
-        assert!(body.contains("<anvisningenhederExtend></anvisningenhederExtend>"), "{op} {value}: {body}");
+        let empty = body.contains("<anvisningenhederExtend></anvisningenhederExtend>")
+            || body.contains("<alternativadresserExtend></alternativadresserExtend>");
+        assert!(empty, "{op} {value}: {body}");
     }
 }
 
 #[tokio::test]
-async fn anvisningsenhed_lookups_sqlite() {
+async fn unit_lookups_sqlite() {
     lookups(cluster::embedded().await).await;
 }
 
 #[tokio::test]
-async fn anvisningsenhed_lookups_postgres() {
+async fn unit_lookups_postgres() {
     lookups(cluster::distributed().await).await;
 }

@@ -22,6 +22,10 @@ fn described(service: SoapService) -> &'static [&'static str] {
             "GetAnvisningsEnhederByPnummer",
             "GetAnvisningsEnhederByCvrnummer",
             "GetAnvisningsEnhederByDaginstitutionsnummer",
+            "GetAlternativAdresserByNummer",
+            "GetAlternativAdresserByPnummer",
+            "GetAlternativAdresserByCvrnummer",
+            "GetAlternativAdresserByAnvisningsenhedsnummer",
         ],
     }
 }

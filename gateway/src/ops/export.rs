@@ -2,7 +2,9 @@
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::{CvrnummerRequest, HelloWorldRequest, NummerRequest, PnummerRequest};
-use dtr_proto::registry::{Aktivitetsstatus, AnvisningsenhedExtend, DaginstitutionExtend, Registerfelter};
+use dtr_proto::registry::{
+    Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Registerfelter,
+};
 
 use super::{hello_world_response, text};
 use crate::Clients;
@@ -89,6 +91,39 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
             x.close("anvisningenhederExtend").close(&response);
             Ok(x.finish())
         }
+        op_name @ ("GetAlternativAdresserByNummer"
+        | "GetAlternativAdresserByPnummer"
+        | "GetAlternativAdresserByCvrnummer"
+        | "GetAlternativAdresserByAnvisningsenhedsnummer") => {
+            let mut export = clients.export();
+            let r = match op_name {
+                "GetAlternativAdresserByNummer" => {
+                    let req = NummerRequest { nummer: text(op, "alternativAdresseNummer") };
+                    export.get_alternativ_adresser_by_nummer(clients.request(ctx, req)).await
+                }
+                "GetAlternativAdresserByPnummer" => {
+                    let req = PnummerRequest { p_nummer: text(op, "pNummer") };
+                    export.get_alternativ_adresser_by_pnummer(clients.request(ctx, req)).await
+                }
+                "GetAlternativAdresserByCvrnummer" => {
+                    let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
+                    export.get_alternativ_adresser_by_cvrnummer(clients.request(ctx, req)).await
+                }
+                _ => {
+                    let req = NummerRequest { nummer: text(op, "enhedsNummer") };
+                    export.get_alternativ_adresser_by_anvisningsenhedsnummer(clients.request(ctx, req)).await
+                }
+            };
+            let list = r.map_err(GatewayError::Backend)?.into_inner().alternative_adresser;
+            let response = format!("{op_name}Response");
+            let mut x = XmlOut::with_capacity(1024 * list.len() + 128);
+            x.open_ns(&response, ns).open("alternativadresserExtend");
+            for a in &list {
+                alternativ_adresse_extend(&mut x, a);
+            }
+            x.close("alternativadresserExtend").close(&response);
+            Ok(x.finish())
+        }
         name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
         name => Err(GatewayError::UnknownOperation(name.to_owned())),
     }
@@ -140,16 +175,7 @@ fn anvisningsenhed_extend(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
     x.text("daginstitutionsNummer", &a.daginstitutions_nummer);
     x.text("EnhedsNavn", &a.enheds_navn);
     if let Some(adr) = &a.adresse {
-        x.open("Adresse");
-        x.text("vejNavn", &adr.vej_navn).text("husNummer", &adr.hus_nummer);
-        x.opt_text("etage", adr.etage.as_deref()).opt_text("doer", adr.doer.as_deref());
-        x.text("postNummer", &adr.post_nummer).text("postDistrikt", &adr.post_distrikt);
-        x.opt_text("supplerendeBynavn", adr.supplerende_bynavn.as_deref());
-        x.text("kommuneKode", &adr.kommune_kode.to_string()).text("kommuneKode_Tekst", &e.kommune_kode_tekst);
-        x.opt_text("darAdresseId", adr.dar_adresse_id.as_deref());
-        x.opt_text("geoBredde", adr.geo_bredde.map(|v| v.to_string()).as_deref());
-        x.opt_text("geoLaengde", adr.geo_laengde.map(|v| v.to_string()).as_deref());
-        x.close("Adresse");
+        adresse_extend(x, adr, &e.kommune_kode_tekst);
     }
     x.text("InstType3", &a.inst_type3.to_string()).text("instType3_Tekst", &e.inst_type3_tekst);
     x.opt_text("Email", a.email.as_deref()).opt_text("TelefonNummer", a.telefon_nummer.as_deref());
@@ -159,4 +185,36 @@ fn anvisningsenhed_extend(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
         registerfelter(x, r);
     }
     x.close("anvisningsenhed");
+}
+
+/// The `Adresse` element of an `…Extend` unit (AdresseExtend in the schema).
+fn adresse_extend(x: &mut XmlOut, adr: &Adresse, kommune_tekst: &str) {
+    x.open("Adresse");
+    x.text("vejNavn", &adr.vej_navn).text("husNummer", &adr.hus_nummer);
+    x.opt_text("etage", adr.etage.as_deref()).opt_text("doer", adr.doer.as_deref());
+    x.text("postNummer", &adr.post_nummer).text("postDistrikt", &adr.post_distrikt);
+    x.opt_text("supplerendeBynavn", adr.supplerende_bynavn.as_deref());
+    x.text("kommuneKode", &adr.kommune_kode.to_string()).text("kommuneKode_Tekst", kommune_tekst);
+    x.opt_text("darAdresseId", adr.dar_adresse_id.as_deref());
+    x.opt_text("geoBredde", adr.geo_bredde.map(|v| v.to_string()).as_deref());
+    x.opt_text("geoLaengde", adr.geo_laengde.map(|v| v.to_string()).as_deref());
+    x.close("Adresse");
+}
+
+/// One `alternativAdresse` element of `alternativadresserExtend`, fields in schema order.
+fn alternativ_adresse_extend(x: &mut XmlOut, e: &AlternativAdresseExtend) {
+    let Some(a) = &e.alternativ_adresse else { return };
+    x.open("alternativAdresse");
+    x.text("alternativAdresseNummer", &a.alternativ_adresse_nummer);
+    x.text("EnhedsNummer", &a.enheds_nummer);
+    x.text("alternativAdresseNavn", &a.alternativ_adresse_navn);
+    if let Some(adr) = &a.adresse {
+        adresse_extend(x, adr, &e.kommune_kode_tekst);
+    }
+    x.opt_text("PNummer", a.p_nummer.as_deref()).opt_text("CVRNummer", a.cvr_nummer.as_deref());
+    x.opt_text("Email", a.email.as_deref()).opt_text("TelefonNummer", a.telefon_nummer.as_deref());
+    if let Some(r) = &e.register {
+        registerfelter(x, r);
+    }
+    x.close("alternativAdresse");
 }

@@ -5,13 +5,15 @@ use tonic::{Request, Response, Status};
 
 use dtr_proto::export::export_service_server::ExportService;
 use dtr_proto::export::{
-    AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, HelloWorldRequest, HelloWorldResponse,
-    NummerRequest, PnummerRequest,
+    AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, HelloWorldRequest,
+    HelloWorldResponse, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
-use dtr_registry::model::{Adresse, Aktivitetsstatus, Anvisningsenhed, Daginstitution, Registerfelter};
-use dtr_registry::storage::EnhedFilter;
+use dtr_registry::model::{
+    Adresse, Aktivitetsstatus, AlternativAdresse, Anvisningsenhed, Daginstitution, Registerfelter,
+};
+use dtr_registry::storage::{AdresseFilter, EnhedFilter};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ExportGrpc {
@@ -104,7 +106,39 @@ pub fn anvisningsenhed_extend(a: Anvisningsenhed, codes: &CodeTables) -> pb::Anv
     }
 }
 
+/// The `…Extend` shape of an alternativ adresse.
+pub fn alternativ_adresse_extend(a: AlternativAdresse, codes: &CodeTables) -> pb::AlternativAdresseExtend {
+    pb::AlternativAdresseExtend {
+        kommune_kode_tekst: tekst(codes, codes::KOMMUNER, a.data.adresse.kommune_kode),
+        register: Some(registerfelter(&a.register)),
+        alternativ_adresse: Some(pb::AlternativAdresse {
+            alternativ_adresse_nummer: a.nummer,
+            enheds_nummer: a.data.enheds_nummer,
+            alternativ_adresse_navn: a.data.navn,
+            adresse: Some(adresse(a.data.adresse)),
+            p_nummer: a.data.p_nummer,
+            cvr_nummer: a.cvr_nummer,
+            email: a.data.email,
+            telefon_nummer: a.data.telefon_nummer,
+        }),
+    }
+}
+
 impl ExportGrpc {
+    async fn alternative_adresser(
+        &self,
+        filter: AdresseFilter<'_>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        let found = self.registry.find_alternative_adresser(filter).await.map_err(status)?;
+        let alternative_adresser = if found.is_empty() {
+            vec![]
+        } else {
+            let codes = self.registry.code_tables().await.map_err(status)?;
+            found.into_iter().map(|a| alternativ_adresse_extend(a, &codes)).collect()
+        };
+        Ok(Response::new(AlternativAdresserExtend { alternative_adresser }))
+    }
+
     async fn anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Response<AnvisningsenhederExtend>, Status> {
         let found = self.registry.find_anvisningsenheder(filter).await.map_err(status)?;
         let anvisningsenheder = if found.is_empty() {
@@ -119,6 +153,34 @@ impl ExportGrpc {
 
 #[tonic::async_trait]
 impl ExportService for ExportGrpc {
+    async fn get_alternativ_adresser_by_nummer(
+        &self,
+        request: Request<NummerRequest>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        self.alternative_adresser(AdresseFilter::Nummer(&request.into_inner().nummer)).await
+    }
+
+    async fn get_alternativ_adresser_by_pnummer(
+        &self,
+        request: Request<PnummerRequest>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        self.alternative_adresser(AdresseFilter::PNummer(&request.into_inner().p_nummer)).await
+    }
+
+    async fn get_alternativ_adresser_by_cvrnummer(
+        &self,
+        request: Request<CvrnummerRequest>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        self.alternative_adresser(AdresseFilter::CvrNummer(&request.into_inner().cvr_nummer)).await
+    }
+
+    async fn get_alternativ_adresser_by_anvisningsenhedsnummer(
+        &self,
+        request: Request<NummerRequest>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        self.alternative_adresser(AdresseFilter::Anvisningsenhed(&request.into_inner().nummer)).await
+    }
+
     async fn get_anvisnings_enheder_by_nummer(
         &self,
         request: Request<NummerRequest>,

@@ -14,8 +14,8 @@ use crate::model::{
 use crate::numbers;
 use crate::rules;
 use crate::storage::{
-    AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter, RegistryStore, StoreError,
-    WriteOutcome,
+    AdresseFilter, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter, RegistryStore,
+    StoreError, WriteOutcome,
 };
 
 /// The external sources the import rules consult.
@@ -398,12 +398,29 @@ impl Registry {
         let shape_ok = match filter {
             EnhedFilter::Nummer(n) | EnhedFilter::Daginstitution(n) => numbers::is_valid(n.trim()),
             EnhedFilter::PNummer(p) => rules::is_valid_p_nummer(p.trim()),
-            EnhedFilter::CvrNummer(c) => c.trim().len() == 8 && c.trim().bytes().all(|b| b.is_ascii_digit()),
+            EnhedFilter::CvrNummer(c) => is_cvr_shape(c),
         };
         if !shape_ok {
             return Ok(vec![]);
         }
         Ok(self.store.find_anvisningsenheder(filter).await?)
+    }
+
+    /// Alternative addresses by number, P-number, CVR number or anvisningsenhed (exact match,
+    /// active and closed alike). A value of the wrong shape matches nothing.
+    pub async fn find_alternative_adresser(
+        &self,
+        filter: AdresseFilter<'_>,
+    ) -> Result<Vec<AlternativAdresse>, RegistryError> {
+        let shape_ok = match filter {
+            AdresseFilter::Nummer(n) | AdresseFilter::Anvisningsenhed(n) => numbers::is_valid(n.trim()),
+            AdresseFilter::PNummer(p) => rules::is_valid_p_nummer(p.trim()),
+            AdresseFilter::CvrNummer(c) => is_cvr_shape(c),
+        };
+        if !shape_ok {
+            return Ok(vec![]);
+        }
+        Ok(self.store.find_alternative_adresser(filter).await?)
     }
 
     pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {
@@ -585,6 +602,12 @@ fn move_enhed_decision(
     }
     let moved = AnvisningsenhedData { daginstitutions_nummer: til.to_owned(), ..current.data.clone() };
     parent_decision(target_state, &moved, regelsaet, codes)
+}
+
+/// Eight digits: the shape of a CVR number (lookups do not need the check digit to match).
+fn is_cvr_shape(c: &str) -> bool {
+    let c = c.trim();
+    c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// DAR's answer: the address as DAR has it, or an error added to `fejl`.

@@ -163,6 +163,15 @@ pub enum EnhedFilter<'a> {
     Daginstitution(&'a str),
 }
 
+/// Exact-match lookups of alternative addresses (`GetAlternativAdresserBy…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdresseFilter<'a> {
+    Nummer(&'a str),
+    PNummer(&'a str),
+    CvrNummer(&'a str),
+    Anvisningsenhed(&'a str),
+}
+
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
@@ -278,6 +287,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<WriteOutcome<AlternativAdresse>, StoreError>;
 
     async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError>;
+
+    /// Alternative addresses matching `filter`, active and closed, ordered by number.
+    async fn find_alternative_adresser(&self, filter: AdresseFilter<'_>) -> Result<Vec<AlternativAdresse>, StoreError>;
 
     async fn alternativ_adresse_state(
         &self,

@@ -8,9 +8,9 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
-    AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState, AuditRecord, DaginstitutionState,
-    DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, EnhedFilter, Fund, Koersel, RegistryStore,
-    StoreError, WriteOutcome,
+    AdresseFilter, AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState, AuditRecord,
+    DaginstitutionState, DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, EnhedFilter, Fund,
+    Koersel, RegistryStore, StoreError, WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -196,6 +196,18 @@ const FIND_ANVISNINGSENHED_BY_PARENT: &str = concat!(
     "SELECT ",
     anvisningsenhed_columns!(),
     " FROM anvisningsenhed WHERE daginstitutions_nummer = $1 ORDER BY nummer"
+);
+
+const FIND_ALTERNATIV_BY_NUMMER: &str =
+    concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse WHERE nummer = $1 ORDER BY nummer");
+const FIND_ALTERNATIV_BY_PNUMMER: &str =
+    concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse WHERE p_nummer = $1 ORDER BY nummer");
+const FIND_ALTERNATIV_BY_CVR: &str =
+    concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse WHERE cvr_nummer = $1 ORDER BY nummer");
+const FIND_ALTERNATIV_BY_PARENT: &str = concat!(
+    "SELECT ",
+    alternativ_adresse_columns!(),
+    " FROM alternativ_adresse WHERE enheds_nummer = $1 ORDER BY nummer"
 );
 
 /// Only an active unit is changed; the domain has refused closed ones already, so a miss
@@ -874,6 +886,20 @@ macro_rules! impl_registry_store {
             async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError> {
                 let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::alternativ_adresse_from_row).transpose()
+            }
+
+            async fn find_alternative_adresser(
+                &self,
+                filter: AdresseFilter<'_>,
+            ) -> Result<Vec<AlternativAdresse>, StoreError> {
+                let (sql, value) = match filter {
+                    AdresseFilter::Nummer(v) => (FIND_ALTERNATIV_BY_NUMMER, v),
+                    AdresseFilter::PNummer(v) => (FIND_ALTERNATIV_BY_PNUMMER, v),
+                    AdresseFilter::CvrNummer(v) => (FIND_ALTERNATIV_BY_CVR, v),
+                    AdresseFilter::Anvisningsenhed(v) => (FIND_ALTERNATIV_BY_PARENT, v),
+                };
+                let rows = sqlx::query(sql).bind(value.trim()).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::alternativ_adresse_from_row).collect()
             }
 
             async fn alternativ_adresse_state(
