@@ -105,6 +105,18 @@ async fn lookups(r: Running) {
     let body = get("GetAlternativAdresserByCvrnummer", "cvrNummer", "29189854".into()).await;
     assert!(xml_texts(&body, "alternativAdresseNummer").contains(&l2.as_str()), "{body}");
 
+    // Code tables, from the cache.
+    let body = get("GetKodetabel", "navn", "kommuner".into()).await;
+    assert_eq!(xml_text(&body, "navn"), Some("kommuner"));
+    assert_eq!(body.matches("<tekst>").count(), 98, "the 98 kommuner");
+    assert!(body.contains("<kode><kode>101</kode><tekst>København</tekst></kode>"));
+    let all = r.soap.call(EXPORT, "GetAllKodetabeller", "").await;
+    schema_valid(&all.body, "GetAllKodetabeller");
+    assert_eq!(xml_texts(&all.body, "navn"), vec!["ejerform", "insttype3", "kommuner", "lovgrundlag"]);
+    let unknown = r.soap.call(EXPORT, "GetKodetabel", "<d:navn>farver</d:navn>").await;
+    assert_eq!(xml_text(&unknown.body, "ErrorCode"), Some("IPL000002"), "{}", unknown.body);
+    assert!(unknown.body.contains("kommuner"), "the fault names the known tables");
+
     // Unknown values and values of the wrong shape: an empty list, not a fault.
     for (op, param, value) in [
         ("GetAnvisningsEnhederByNummer", "enhedsNummer", "G99988"),

@@ -26,6 +26,8 @@ fn described(service: SoapService) -> &'static [&'static str] {
             "GetAlternativAdresserByPnummer",
             "GetAlternativAdresserByCvrnummer",
             "GetAlternativAdresserByAnvisningsenhedsnummer",
+            "GetKodetabel",
+            "GetAllKodetabeller",
         ],
     }
 }

@@ -1,9 +1,12 @@
 //! ExportService operations.
 
 use dtr_proto::context::CallerContext;
-use dtr_proto::export::{CvrnummerRequest, HelloWorldRequest, NummerRequest, PnummerRequest};
+use dtr_proto::export::{
+    CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, NummerRequest, PnummerRequest,
+};
 use dtr_proto::registry::{
-    Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Registerfelter,
+    Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Kodetabel,
+    Registerfelter,
 };
 
 use super::{hello_world_response, text};
@@ -124,6 +127,26 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
             x.close("alternativadresserExtend").close(&response);
             Ok(x.finish())
         }
+        "GetKodetabel" => {
+            let req = KodetabelRequest { navn: text(op, "navn") };
+            let t = clients.export().get_kodetabel(clients.request(ctx, req)).await.map_err(GatewayError::Backend)?;
+            let mut x = XmlOut::with_capacity(4096);
+            x.open_ns("GetKodetabelResponse", ns);
+            kodetabel(&mut x, &t.into_inner());
+            x.close("GetKodetabelResponse");
+            Ok(x.finish())
+        }
+        "GetAllKodetabeller" => {
+            let r = clients.export().get_all_kodetabeller(clients.request(ctx, GetAllRequest {})).await;
+            let all = r.map_err(GatewayError::Backend)?.into_inner().kodetabeller;
+            let mut x = XmlOut::with_capacity(8192);
+            x.open_ns("GetAllKodetabellerResponse", ns);
+            for t in &all {
+                kodetabel(&mut x, t);
+            }
+            x.close("GetAllKodetabellerResponse");
+            Ok(x.finish())
+        }
         name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
         name => Err(GatewayError::UnknownOperation(name.to_owned())),
     }
@@ -217,4 +240,13 @@ fn alternativ_adresse_extend(x: &mut XmlOut, e: &AlternativAdresseExtend) {
         registerfelter(x, r);
     }
     x.close("alternativAdresse");
+}
+
+/// `<kodetabel><navn/><version/><kode><kode/><tekst/></kode>*</kodetabel>`
+fn kodetabel(x: &mut XmlOut, t: &Kodetabel) {
+    x.open("kodetabel").text("navn", &t.navn).text("version", &t.version.to_string());
+    for k in &t.koder {
+        x.open("kode").text("kode", &k.kode.to_string()).text("tekst", &k.tekst).close("kode");
+    }
+    x.close("kodetabel");
 }

@@ -5,8 +5,8 @@ use tonic::{Request, Response, Status};
 
 use dtr_proto::export::export_service_server::ExportService;
 use dtr_proto::export::{
-    AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, HelloWorldRequest,
-    HelloWorldResponse, NummerRequest, PnummerRequest,
+    AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, GetAllRequest,
+    HelloWorldRequest, HelloWorldResponse, KodetabelRequest, Kodetabeller, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
@@ -151,8 +151,37 @@ impl ExportGrpc {
     }
 }
 
+fn kodetabel(t: &codes::Kodetabel) -> pb::Kodetabel {
+    pb::Kodetabel {
+        navn: t.navn.clone(),
+        version: t.version,
+        koder: t.koder.iter().map(|(kode, tekst)| pb::Kode { kode: *kode, tekst: tekst.clone() }).collect(),
+    }
+}
+
 #[tonic::async_trait]
 impl ExportService for ExportGrpc {
+    /// One code table by name, from the cache (Redis or in-process) with the database behind it.
+    async fn get_kodetabel(&self, request: Request<KodetabelRequest>) -> Result<Response<pb::Kodetabel>, Status> {
+        let navn = request.into_inner().navn.trim().to_lowercase();
+        let codes = self.registry.code_tables().await.map_err(status)?;
+        match codes.tabeller.get(&navn) {
+            Some(t) => Ok(Response::new(kodetabel(t))),
+            None => {
+                let kendte: Vec<&str> = codes.tabeller.keys().map(String::as_str).collect();
+                Err(Status::invalid_argument(format!(
+                    "Ukendt kodetabel {navn:?}; registeret har: {}.",
+                    kendte.join(", ")
+                )))
+            }
+        }
+    }
+
+    async fn get_all_kodetabeller(&self, _: Request<GetAllRequest>) -> Result<Response<Kodetabeller>, Status> {
+        let codes = self.registry.code_tables().await.map_err(status)?;
+        Ok(Response::new(Kodetabeller { kodetabeller: codes.tabeller.values().map(kodetabel).collect() }))
+    }
+
     async fn get_alternativ_adresser_by_nummer(
         &self,
         request: Request<NummerRequest>,
