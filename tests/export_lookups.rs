@@ -105,6 +105,44 @@ async fn lookups(r: Running) {
     let body = get("GetAlternativAdresserByCvrnummer", "cvrNummer", "29189854".into()).await;
     assert!(xml_texts(&body, "alternativAdresseNummer").contains(&l2.as_str()), "{body}");
 
+    // The change feed, paged: strictly ordered, gap-free, ending where asking again yields nothing.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut from = 0i64;
+    loop {
+        let page = r
+            .soap
+            .call(
+                EXPORT,
+                "GetAendringerSiden",
+                &format!("<d:sekvensnummer>{from}</d:sekvensnummer><d:maxAntal>7</d:maxAntal>"),
+            )
+            .await;
+        schema_valid(&page.body, "GetAendringerSiden");
+        let numbers: Vec<i64> = xml_texts(&page.body, "sekvensnummer").iter().map(|n| n.parse().unwrap()).collect();
+        assert!(numbers.len() <= 7);
+        seen.extend(&numbers);
+        from = xml_text(&page.body, "naesteSekvensnummer").unwrap().parse().unwrap();
+        if xml_text(&page.body, "flere") == Some("false") {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=seen.len() as i64).collect::<Vec<_>>(), "every change once, in order");
+    let again = r.soap.call(EXPORT, "GetAendringerSiden", &format!("<d:sekvensnummer>{from}</d:sekvensnummer>")).await;
+    assert!(again.body.contains("<aendringer></aendringer>"), "{}", again.body);
+    assert_eq!(xml_text(&again.body, "naesteSekvensnummer"), Some(from.to_string().as_str()));
+
+    // History: every version of one unit, with its state.
+    let hist = r.soap.call(EXPORT, "GetHistorik", &format!("<d:nummer>{b}</d:nummer>")).await;
+    schema_valid(&hist.body, "GetHistorik");
+    assert_eq!(xml_texts(&hist.body, "handling"), vec!["oprettet", "nedlagt"]);
+    assert_eq!(xml_texts(&hist.body, "aktivitetsstatus"), vec!["Aktiv", "Nedlagt"]);
+    let none = r.soap.call(EXPORT, "GetHistorik", "<d:nummer>G99985</d:nummer>").await;
+    assert!(
+        none.body.contains("<GetHistorikResponse xmlns=\"urn:dtr:export:v2\"></GetHistorikResponse>"),
+        "{}",
+        none.body
+    );
+
     // Code tables, from the cache.
     let body = get("GetKodetabel", "navn", "kommuner".into()).await;
     assert_eq!(xml_text(&body, "navn"), Some("kommuner"));

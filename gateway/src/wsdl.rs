@@ -28,6 +28,8 @@ fn described(service: SoapService) -> &'static [&'static str] {
             "GetAlternativAdresserByAnvisningsenhedsnummer",
             "GetKodetabel",
             "GetAllKodetabeller",
+            "GetAendringerSiden",
+            "GetHistorik",
         ],
     }
 }

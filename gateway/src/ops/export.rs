@@ -2,11 +2,12 @@
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::{
-    CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, NummerRequest, PnummerRequest,
+    AendringerRequest, CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, NummerRequest,
+    PnummerRequest,
 };
 use dtr_proto::registry::{
-    Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Kodetabel,
-    Registerfelter,
+    Adresse, Aendring, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend,
+    Kodetabel, Registerfelter,
 };
 
 use super::{hello_world_response, text};
@@ -125,6 +126,36 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 alternativ_adresse_extend(&mut x, a);
             }
             x.close("alternativadresserExtend").close(&response);
+            Ok(x.finish())
+        }
+        "GetAendringerSiden" => {
+            let req = AendringerRequest {
+                sekvensnummer: super::opt_i64(op, "sekvensnummer")?.unwrap_or(0),
+                max_antal: super::int(op, "maxAntal")?,
+            };
+            let r = clients.export().get_aendringer_siden(clients.request(ctx, req)).await;
+            let r = r.map_err(GatewayError::Backend)?.into_inner();
+            let mut x = XmlOut::with_capacity(2048 * r.aendringer.len() + 256);
+            x.open_ns("GetAendringerSidenResponse", ns).open("aendringer");
+            for a in &r.aendringer {
+                aendring(&mut x, a);
+            }
+            x.close("aendringer");
+            x.text("naesteSekvensnummer", &r.naeste_sekvensnummer.to_string());
+            x.text("flere", if r.flere { "true" } else { "false" });
+            x.close("GetAendringerSidenResponse");
+            Ok(x.finish())
+        }
+        "GetHistorik" => {
+            let req = NummerRequest { nummer: text(op, "nummer") };
+            let r = clients.export().get_historik(clients.request(ctx, req)).await;
+            let versions = r.map_err(GatewayError::Backend)?.into_inner().versioner;
+            let mut x = XmlOut::with_capacity(2048 * versions.len() + 128);
+            x.open_ns("GetHistorikResponse", ns);
+            for a in &versions {
+                aendring(&mut x, a);
+            }
+            x.close("GetHistorikResponse");
             Ok(x.finish())
         }
         "GetKodetabel" => {
@@ -249,4 +280,40 @@ fn kodetabel(x: &mut XmlOut, t: &Kodetabel) {
         x.open("kode").text("kode", &k.kode.to_string()).text("tekst", &k.tekst).close("kode");
     }
     x.close("kodetabel");
+}
+
+/// One `aendring`: the change and the unit's state after it.
+fn aendring(x: &mut XmlOut, a: &Aendring) {
+    use dtr_proto::registry::aendring::Tilstand;
+    x.open("aendring");
+    x.text("sekvensnummer", &a.sekvensnummer.to_string());
+    x.opt_text("tidspunkt", timestamp(&a.tidspunkt).as_deref());
+    let (enhedstype, handling) = (a.enhedstype(), a.handling());
+    use dtr_proto::registry::{Enhedstype as E, Handling as H};
+    x.text(
+        "enhedstype",
+        match enhedstype {
+            E::Daginstitution => "daginstitution",
+            E::Anvisningsenhed => "anvisningsenhed",
+            _ => "alternativ_adresse",
+        },
+    );
+    x.text("nummer", &a.nummer);
+    x.text(
+        "handling",
+        match handling {
+            H::Oprettet => "oprettet",
+            H::Aendret => "aendret",
+            H::Flyttet => "flyttet",
+            _ => "nedlagt",
+        },
+    );
+    x.text("version", &a.version.to_string());
+    match &a.tilstand {
+        Some(Tilstand::Daginstitution(d)) => daginstitution_extend(x, d),
+        Some(Tilstand::Anvisningsenhed(u)) => anvisningsenhed_extend(x, u),
+        Some(Tilstand::AlternativAdresse(l)) => alternativ_adresse_extend(x, l),
+        None => {}
+    }
+    x.close("aendring");
 }

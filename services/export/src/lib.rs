@@ -5,15 +5,16 @@ use tonic::{Request, Response, Status};
 
 use dtr_proto::export::export_service_server::ExportService;
 use dtr_proto::export::{
-    AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend, GetAllRequest,
-    HelloWorldRequest, HelloWorldResponse, KodetabelRequest, Kodetabeller, NummerRequest, PnummerRequest,
+    AendringerRequest, AendringerResponse, AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest,
+    DaginstitutionerExtend, GetAllRequest, HelloWorldRequest, HelloWorldResponse, HistorikResponse, KodetabelRequest,
+    Kodetabeller, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
 use dtr_registry::model::{
     Adresse, Aktivitetsstatus, AlternativAdresse, Anvisningsenhed, Daginstitution, Registerfelter,
 };
-use dtr_registry::storage::{AdresseFilter, EnhedFilter};
+use dtr_registry::storage::{AdresseFilter, AendringMedTilstand, EnhedFilter, Tilstand};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ExportGrpc {
@@ -151,6 +152,37 @@ impl ExportGrpc {
     }
 }
 
+/// A change with the unit's state after it, in the export shape.
+fn aendring(a: AendringMedTilstand, codes: &CodeTables) -> pb::Aendring {
+    use pb::aendring::Tilstand as T;
+    let e = a.aendring;
+    let enhedstype = match a.tilstand {
+        Tilstand::Daginstitution(_) => pb::Enhedstype::Daginstitution,
+        Tilstand::Anvisningsenhed(_) => pb::Enhedstype::Anvisningsenhed,
+        Tilstand::AlternativAdresse(_) => pb::Enhedstype::AlternativAdresse,
+    };
+    let handling = match e.handling.as_str() {
+        "oprettet" => pb::Handling::Oprettet,
+        "aendret" => pb::Handling::Aendret,
+        "flyttet" => pb::Handling::Flyttet,
+        "nedlagt" => pb::Handling::NedlagtHandling,
+        _ => pb::Handling::Unspecified,
+    };
+    pb::Aendring {
+        sekvensnummer: e.sekvensnummer,
+        tidspunkt: Some(timestamp(e.tidspunkt)),
+        enhedstype: enhedstype as i32,
+        nummer: e.nummer,
+        handling: handling as i32,
+        version: e.version,
+        tilstand: Some(match a.tilstand {
+            Tilstand::Daginstitution(d) => T::Daginstitution(daginstitution_extend(d, codes)),
+            Tilstand::Anvisningsenhed(u) => T::Anvisningsenhed(anvisningsenhed_extend(u, codes)),
+            Tilstand::AlternativAdresse(l) => T::AlternativAdresse(alternativ_adresse_extend(l, codes)),
+        }),
+    }
+}
+
 fn kodetabel(t: &codes::Kodetabel) -> pb::Kodetabel {
     pb::Kodetabel {
         navn: t.navn.clone(),
@@ -161,6 +193,27 @@ fn kodetabel(t: &codes::Kodetabel) -> pb::Kodetabel {
 
 #[tonic::async_trait]
 impl ExportService for ExportGrpc {
+    /// Every change after a sequence number, paged, with the next number to ask from.
+    async fn get_aendringer_siden(
+        &self,
+        request: Request<AendringerRequest>,
+    ) -> Result<Response<AendringerResponse>, Status> {
+        let req = request.into_inner();
+        let max = if req.max_antal <= 0 { 500 } else { i64::from(req.max_antal) };
+        let (page, flere) = self.registry.aendringer_siden(req.sekvensnummer, max).await.map_err(status)?;
+        let naeste = page.last().map_or(req.sekvensnummer.max(0), |a| a.aendring.sekvensnummer);
+        let codes = self.registry.code_tables().await.map_err(status)?;
+        let aendringer = page.into_iter().map(|a| aendring(a, &codes)).collect();
+        Ok(Response::new(AendringerResponse { aendringer, naeste_sekvensnummer: naeste, flere }))
+    }
+
+    /// Every version of one unit.
+    async fn get_historik(&self, request: Request<NummerRequest>) -> Result<Response<HistorikResponse>, Status> {
+        let versions = self.registry.historik(&request.into_inner().nummer).await.map_err(status)?;
+        let codes = self.registry.code_tables().await.map_err(status)?;
+        Ok(Response::new(HistorikResponse { versioner: versions.into_iter().map(|a| aendring(a, &codes)).collect() }))
+    }
+
     /// One code table by name, from the cache (Redis or in-process) with the database behind it.
     async fn get_kodetabel(&self, request: Request<KodetabelRequest>) -> Result<Response<pb::Kodetabel>, Status> {
         let navn = request.into_inner().navn.trim().to_lowercase();

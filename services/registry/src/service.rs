@@ -14,8 +14,8 @@ use crate::model::{
 use crate::numbers;
 use crate::rules;
 use crate::storage::{
-    AdresseFilter, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter, RegistryStore,
-    StoreError, WriteOutcome,
+    AdresseFilter, AendringMedTilstand, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter,
+    RegistryStore, StoreError, WriteOutcome,
 };
 
 /// The external sources the import rules consult.
@@ -421,6 +421,29 @@ impl Registry {
             return Ok(vec![]);
         }
         Ok(self.store.find_alternative_adresser(filter).await?)
+    }
+
+    /// Changes after `sekvensnummer`, oldest first, at most `max` (capped at 1000), and whether
+    /// more follow. Sequence order is commit order (writes are serialised), so a consumer that
+    /// asks again from the last number it saw misses nothing.
+    pub async fn aendringer_siden(
+        &self,
+        sekvensnummer: i64,
+        max: i64,
+    ) -> Result<(Vec<AendringMedTilstand>, bool), RegistryError> {
+        let max = max.clamp(1, 1000);
+        let mut page = self.store.aendringer_med_tilstand(sekvensnummer.max(0), max + 1).await?;
+        let flere = page.len() as i64 > max;
+        page.truncate(max as usize);
+        Ok((page, flere))
+    }
+
+    /// Every version of one unit, oldest first; empty for an unknown number.
+    pub async fn historik(&self, nummer: &str) -> Result<Vec<AendringMedTilstand>, RegistryError> {
+        if !numbers::is_valid(nummer.trim()) {
+            return Ok(vec![]);
+        }
+        Ok(self.store.historik(nummer.trim()).await?)
     }
 
     pub async fn anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, RegistryError> {

@@ -40,6 +40,21 @@ pub struct AendringRecord {
     pub version: i64,
 }
 
+/// A unit as it was at one version (the JSON kept in `enhed_version`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tilstand {
+    Daginstitution(crate::model::Daginstitution),
+    Anvisningsenhed(crate::model::Anvisningsenhed),
+    AlternativAdresse(crate::model::AlternativAdresse),
+}
+
+/// A change with the unit's state after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AendringMedTilstand {
+    pub aendring: AendringRecord,
+    pub tilstand: Tilstand,
+}
+
 /// One audit record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
@@ -343,6 +358,16 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Number of units of each level (daginstitution, anvisningsenhed, alternativ adresse).
     async fn count_units(&self) -> Result<(i64, i64, i64), StoreError>;
+
+    /// Changes after `sekvensnummer` with the unit's state after each, in order, at most `max`.
+    async fn aendringer_med_tilstand(
+        &self,
+        sekvensnummer: i64,
+        max: i64,
+    ) -> Result<Vec<AendringMedTilstand>, StoreError>;
+
+    /// Every version of one unit, oldest first.
+    async fn historik(&self, nummer: &str) -> Result<Vec<AendringMedTilstand>, StoreError>;
 
     /// Changes after `sekvensnummer`, in order, at most `max`.
     async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError>;

@@ -8,9 +8,9 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
-    AdresseFilter, AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState, AuditRecord,
-    DaginstitutionState, DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution, EnhedFilter, Fund,
-    Koersel, RegistryStore, StoreError, WriteOutcome,
+    AdresseFilter, AendringMedTilstand, AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState,
+    AuditRecord, DaginstitutionState, DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution,
+    EnhedFilter, Fund, Koersel, RegistryStore, StoreError, Tilstand, WriteOutcome,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
@@ -79,6 +79,36 @@ macro_rules! alternativ_adresse_columns {
          supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, p_nummer, cvr_nummer, email, \
          telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version"
     };
+}
+
+/// A change row with its stored state.
+fn aendring_med_tilstand<R: Row>(r: &R) -> Result<AendringMedTilstand, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let enhedstype: String = r.try_get("enhedstype")?;
+    let data: String = r.try_get("data")?;
+    let bad = |e: serde_json::Error| StoreError::Corrupt(format!("stored version: {e}"));
+    let tilstand = match Enhedstype::parse(&enhedstype) {
+        Some(Enhedstype::Daginstitution) => Tilstand::Daginstitution(serde_json::from_str(&data).map_err(bad)?),
+        Some(Enhedstype::Anvisningsenhed) => Tilstand::Anvisningsenhed(serde_json::from_str(&data).map_err(bad)?),
+        Some(Enhedstype::AlternativAdresse) => Tilstand::AlternativAdresse(serde_json::from_str(&data).map_err(bad)?),
+        None => return Err(StoreError::Corrupt(format!("enhedstype {enhedstype:?}"))),
+    };
+    Ok(AendringMedTilstand {
+        aendring: AendringRecord {
+            sekvensnummer: r.try_get("sekvensnummer")?,
+            tidspunkt: r.try_get("tidspunkt")?,
+            enhedstype,
+            nummer: r.try_get("nummer")?,
+            handling: r.try_get("handling")?,
+            version: r.try_get("version")?,
+        },
+        tilstand,
+    })
 }
 
 fn registerfelter<R: Row>(row: &R) -> Result<Registerfelter, StoreError>
@@ -208,6 +238,17 @@ const FIND_ALTERNATIV_BY_PARENT: &str = concat!(
     "SELECT ",
     alternativ_adresse_columns!(),
     " FROM alternativ_adresse WHERE enheds_nummer = $1 ORDER BY nummer"
+);
+
+const AENDRINGER_MED_TILSTAND: &str = concat!(
+    "SELECT a.sekvensnummer, a.tidspunkt, a.enhedstype, a.nummer, a.handling, a.version, v.data FROM aendring a \
+     JOIN enhed_version v ON v.nummer = a.nummer AND v.version = a.version ",
+    "WHERE a.sekvensnummer > $1 ORDER BY a.sekvensnummer LIMIT $2"
+);
+const HISTORIK: &str = concat!(
+    "SELECT a.sekvensnummer, a.tidspunkt, a.enhedstype, a.nummer, a.handling, a.version, v.data FROM aendring a \
+     JOIN enhed_version v ON v.nummer = a.nummer AND v.version = a.version ",
+    "WHERE a.nummer = $1 ORDER BY a.version"
 );
 
 /// Only an active unit is changed; the domain has refused closed ones already, so a miss
@@ -1096,6 +1137,20 @@ macro_rules! impl_registry_store {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok((row.try_get("d")?, row.try_get("a")?, row.try_get("l")?))
+            }
+
+            async fn aendringer_med_tilstand(
+                &self,
+                sekvensnummer: i64,
+                max: i64,
+            ) -> Result<Vec<AendringMedTilstand>, StoreError> {
+                let rows = sqlx::query(AENDRINGER_MED_TILSTAND).bind(sekvensnummer).bind(max).fetch_all(&self.pool).await?;
+                rows.iter().map(aendring_med_tilstand).collect()
+            }
+
+            async fn historik(&self, nummer: &str) -> Result<Vec<AendringMedTilstand>, StoreError> {
+                let rows = sqlx::query(HISTORIK).bind(nummer).fetch_all(&self.pool).await?;
+                rows.iter().map(aendring_med_tilstand).collect()
             }
 
             async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError> {
