@@ -37,24 +37,22 @@ fn enhed(parent: &str, a: Adresse, p: &str) -> AnvisningsenhedData {
     }
 }
 
+/// Stores a unit directly, bypassing the rules (the test seeds problems on purpose).
+async fn add_unit(
+    store: &std::sync::Arc<dyn dtr_registry::storage::RegistryStore>,
+    data: &AnvisningsenhedData,
+) -> String {
+    let stored = store.insert_anvisningsenhed(data, Some("64942212"), &aktoer(), &no_checks).await.unwrap();
+    stored.done().unwrap().nummer
+}
+
 /// Seeds: one sound structure, an alternative address DAR does not know, a unit whose
 /// production unit has ended, an active daginstitution without units, and a closed one.
 async fn seed(url: &str) -> Vec<(String, String)> {
     let store = dtr_registry::storage::connect(url).await.unwrap();
     store.migrate().await.unwrap();
     let d1 = store.insert_daginstitution(&dag(101), &aktoer()).await.unwrap().nummer;
-    let u1 = store
-        .insert_anvisningsenhed(
-            &enhed(&d1, adresse("Amagerbrogade", "10", "2300"), "1012345678"),
-            Some("64942212"),
-            &aktoer(),
-            &no_checks,
-        )
-        .await
-        .unwrap()
-        .done()
-        .unwrap()
-        .nummer;
+    let u1 = add_unit(&store, &enhed(&d1, adresse("Amagerbrogade", "10", "2300"), "1012345678")).await;
     let l1 = AlternativAdresseData {
         enheds_nummer: u1.clone(),
         navn: "Væk".into(),
@@ -63,18 +61,7 @@ async fn seed(url: &str) -> Vec<(String, String)> {
     };
     let l1 = store.insert_alternativ_adresse(&l1, None, &aktoer()).await.unwrap().nummer;
     let d2 = store.insert_daginstitution(&dag(147), &aktoer()).await.unwrap().nummer;
-    let u2 = store
-        .insert_anvisningsenhed(
-            &enhed(&d2, adresse("Falkoner Allé", "1", "2000"), "1099999999"),
-            Some("64942212"),
-            &aktoer(),
-            &no_checks,
-        )
-        .await
-        .unwrap()
-        .done()
-        .unwrap()
-        .nummer;
+    let u2 = add_unit(&store, &enhed(&d2, adresse("Falkoner Allé", "1", "2000"), "1099999999")).await;
     let d3 = store.insert_daginstitution(&dag(751), &aktoer()).await.unwrap().nummer;
     let d4 = store.insert_daginstitution(&dag(751), &aktoer()).await.unwrap().nummer;
     store.close_daginstitution(&d4, &aktoer(), &no_checks).await.unwrap().done().unwrap();
