@@ -351,6 +351,29 @@ async fn get_xml_schema_validates_accepted_payloads() {
             }
         }
     }
+    // The import WSDLs describe every ImportService operation (registry.md §4).
+    for path in [IMPORT, IMPORT_V1] {
+        let text = r.soap.get(&format!("{path}?wsdl")).await.text().await.unwrap();
+        for op in [
+            "HelloWorld",
+            "GetXMLSchema",
+            "ValidateXmlAgainstSchema",
+            "InsertDaginstitution",
+            "UpdateDaginstitution",
+            "DeleteDaginstitution",
+            "InsertAnvisningsEnhed",
+            "UpdateAnvisningsEnhed",
+            "DeleteAnvisningsEnhed",
+            "InsertAlternativAdresse",
+            "UpdateAlternativAdresse",
+            "DeleteAlternativAdresse",
+            "MoveAnvisningsEnhed",
+            "MoveAlternativAdresse",
+        ] {
+            assert!(text.contains(&format!(r#"<wsdl:operation name="{op}">"#)), "{path}?wsdl lacks {op}");
+        }
+    }
+
     // The WSDLs are well-formed XML.
     for path in [IMPORT, EXPORT, IMPORT_V1, common::EXPORT_V1] {
         let text = r.soap.get(&format!("{path}?wsdl")).await.text().await.unwrap();

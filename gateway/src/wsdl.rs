@@ -7,14 +7,8 @@ use crate::{Endpoint, SoapService};
 /// Operations each WSDL describes (those the gateway maps end to end).
 fn described(service: SoapService) -> &'static [&'static str] {
     match service {
-        SoapService::Import => &[
-            "HelloWorld",
-            "GetXMLSchema",
-            "ValidateXmlAgainstSchema",
-            "InsertDaginstitution",
-            "UpdateDaginstitution",
-            "DeleteDaginstitution",
-        ],
+        // Every ImportService operation is mapped end to end.
+        SoapService::Import => crate::ops::import::OPERATIONS,
         SoapService::Export => &[
             "HelloWorld",
             "GetDaginstitutionByNummer",
