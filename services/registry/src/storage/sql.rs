@@ -267,6 +267,26 @@ const CLOSE_DAGINSTITUTION: &str = concat!(
     daginstitution_columns!()
 );
 
+/// The body of a write the domain decides on: take the write lock, read the state the decision
+/// needs, ask `decide`, run the statement, and record the new version (history, change sequence,
+/// audit) before committing.
+macro_rules! checked_write {
+    ($self:ident, $state_fn:ident($($state_arg:expr),*), $decide:expr, $sql:expr, [$($bind:expr),+],
+     $finish:ident, $operation:expr, $handling:expr, $nummer:expr, $aktoer:expr $(,)?) => {{
+        let mut tx = $self.begin_write().await?;
+        let state = Self::$state_fn(&mut tx, $($state_arg),*).await?;
+        if let Err(fejl) = $decide(&state) {
+            return Ok(WriteOutcome::Refused(fejl));
+        }
+        let row = sqlx::query($sql)
+            $(.bind($bind))+
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{} vanished inside its write transaction", $nummer)))?;
+        Ok(WriteOutcome::Done(Self::$finish(tx, &row, $operation, $handling, $aktoer).await?))
+    }};
+}
+
 macro_rules! impl_registry_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
@@ -731,20 +751,18 @@ macro_rules! impl_registry_store {
                 aktoer: &Aktoer,
                 decide: &DecideDaginstitution<'_, ()>,
             ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::daginstitution_state(&mut tx, nummer).await?;
-                if let Err(fejl) = decide(&state) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let row = sqlx::query(CLOSE_DAGINSTITUTION)
-                    .bind(nummer)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                Ok(WriteOutcome::Done(
-                    Self::finish_daginstitution_write(tx, &row, "DeleteDaginstitution", Handling::Nedlagt, aktoer).await?,
-                ))
+                checked_write!(
+                    self,
+                    daginstitution_state(nummer),
+                    decide,
+                    CLOSE_DAGINSTITUTION,
+                    [nummer, Utc::now()],
+                    finish_daginstitution_write,
+                    "DeleteDaginstitution",
+                    Handling::Nedlagt,
+                    nummer,
+                    aktoer,
+                )
             }
 
             async fn insert_anvisningsenhed(
@@ -861,19 +879,18 @@ macro_rules! impl_registry_store {
                 aktoer: &Aktoer,
                 decide: &DecideAnvisningsenhed<'_, ()>,
             ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
-                if let Err(fejl) = decide(&state) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let row = sqlx::query(CLOSE_ANVISNINGSENHED)
-                    .bind(nummer)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_anvisningsenhed_write(tx, &row, "DeleteAnvisningsEnhed", Handling::Nedlagt, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
+                checked_write!(
+                    self,
+                    anvisningsenhed_state_tx(nummer, None),
+                    decide,
+                    CLOSE_ANVISNINGSENHED,
+                    [nummer, Utc::now()],
+                    finish_anvisningsenhed_write,
+                    "DeleteAnvisningsEnhed",
+                    Handling::Nedlagt,
+                    nummer,
+                    aktoer,
+                )
             }
 
             async fn move_anvisningsenhed(
@@ -883,20 +900,18 @@ macro_rules! impl_registry_store {
                 aktoer: &Aktoer,
                 decide: &DecideAnvisningsenhed<'_, ()>,
             ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, Some(til)).await?;
-                if let Err(fejl) = decide(&state) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let row = sqlx::query(MOVE_ANVISNINGSENHED)
-                    .bind(nummer)
-                    .bind(til)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_anvisningsenhed_write(tx, &row, "MoveAnvisningsEnhed", Handling::Flyttet, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
+                checked_write!(
+                    self,
+                    anvisningsenhed_state_tx(nummer, Some(til)),
+                    decide,
+                    MOVE_ANVISNINGSENHED,
+                    [nummer, til, Utc::now()],
+                    finish_anvisningsenhed_write,
+                    "MoveAnvisningsEnhed",
+                    Handling::Flyttet,
+                    nummer,
+                    aktoer,
+                )
             }
 
             async fn insert_alternativ_adresse(
@@ -986,19 +1001,18 @@ macro_rules! impl_registry_store {
                 aktoer: &Aktoer,
                 decide: &DecideAlternativAdresse<'_, ()>,
             ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
-                if let Err(fejl) = decide(&state) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let row = sqlx::query(CLOSE_ALTERNATIV_ADRESSE)
-                    .bind(nummer)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_alternativ_write(tx, &row, "DeleteAlternativAdresse", Handling::Nedlagt, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
+                checked_write!(
+                    self,
+                    alternativ_adresse_state_tx(nummer, None),
+                    decide,
+                    CLOSE_ALTERNATIV_ADRESSE,
+                    [nummer, Utc::now()],
+                    finish_alternativ_write,
+                    "DeleteAlternativAdresse",
+                    Handling::Nedlagt,
+                    nummer,
+                    aktoer,
+                )
             }
 
             async fn move_alternativ_adresse(
@@ -1008,20 +1022,18 @@ macro_rules! impl_registry_store {
                 aktoer: &Aktoer,
                 decide: &DecideAlternativAdresse<'_, ()>,
             ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, Some(til)).await?;
-                if let Err(fejl) = decide(&state) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let row = sqlx::query(MOVE_ALTERNATIV_ADRESSE)
-                    .bind(nummer)
-                    .bind(til)
-                    .bind(Utc::now())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_alternativ_write(tx, &row, "MoveAlternativAdresse", Handling::Flyttet, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
+                checked_write!(
+                    self,
+                    alternativ_adresse_state_tx(nummer, Some(til)),
+                    decide,
+                    MOVE_ALTERNATIV_ADRESSE,
+                    [nummer, til, Utc::now()],
+                    finish_alternativ_write,
+                    "MoveAlternativAdresse",
+                    Handling::Flyttet,
+                    nummer,
+                    aktoer,
+                )
             }
 
             async fn aktive_enheder(
