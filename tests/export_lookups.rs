@@ -5,12 +5,10 @@
 mod common;
 
 use common::cluster::{self, Running};
-use common::{EXPORT, IMPORT, xml_text, xml_texts};
+use common::{EXPORT, xml_text, xml_texts};
 
 async fn ok(r: &Running, op: &str, inner: &str) -> String {
-    let a = r.soap.call(IMPORT, op, inner).await;
-    assert_eq!(xml_text(&a.body, "status"), Some("OK"), "{op}: {}", a.body);
-    xml_text(&a.body, "nummer").unwrap().to_owned()
+    common::import_ok(&r.soap, op, inner).await
 }
 
 fn enhed(parent: &str, husnr: &str, p: &str) -> String {
@@ -21,22 +19,8 @@ fn enhed(parent: &str, husnr: &str, p: &str) -> String {
     )
 }
 
-/// Validates the answer's Body content against the ExportService schema with xmllint.
 fn schema_valid(body: &str, op: &str) {
-    let start = body.find(&format!("<{op}Response")).expect("response element");
-    let end = body.find(&format!("</{op}Response>")).expect("response end") + op.len() + 11;
-    let dir = common::TempDir::new();
-    let (xsd, doc) = (dir.path().join("export.xsd"), dir.path().join("answer.xml"));
-    std::fs::write(&xsd, dtr_proto::xsd::export("urn:dtr:export:v2")).unwrap();
-    std::fs::write(&doc, &body[start..end]).unwrap();
-    let out = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&xsd)
-        .arg(&doc)
-        .output()
-        .expect("xmllint (Debian: libxml2-utils; scripts/test.sh installs it)");
-    assert!(out.status.success(), "{op} answer is schema-valid: {}", String::from_utf8_lossy(&out.stderr));
+    common::export_schema_valid(body, op)
 }
 
 async fn lookups(r: Running) {

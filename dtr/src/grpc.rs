@@ -57,6 +57,10 @@ pub struct ServiceArgs {
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
+    /// `dtr up` hands import and export one in-process code-table cache, so a change made
+    /// through the import service is seen by the export service at once.
+    #[arg(skip)]
+    pub shared_cache: Option<Arc<CodeTableCache>>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -224,11 +228,12 @@ pub async fn serve(
         Which::Import | Which::Export => {
             let store = dtr_registry::storage::connect(&args.database_url).await.context("registry database")?;
             store.migrate().await.context("registry migrations")?;
-            let cache = match &args.redis_url {
-                Some(url) => CodeTableCache::redis(url).await.context("redis")?,
-                None => CodeTableCache::in_process(),
+            let cache = match (&args.shared_cache, &args.redis_url) {
+                (Some(shared), _) => shared.clone(),
+                (None, Some(url)) => Arc::new(CodeTableCache::redis(url).await.context("redis")?),
+                (None, None) => Arc::new(CodeTableCache::in_process()),
             };
-            let registry = Registry::new(store, Arc::new(cache), args.lookups.build()?);
+            let registry = Registry::new(store, cache, args.lookups.build()?);
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {
                     let every = std::time::Duration::from_secs(args.revalidate_every_hours * 3600);

@@ -1,6 +1,7 @@
 //! `dtr`: runs the DTR services — each alone (what docker-compose uses) or all in one process
 //! (`dtr up`) — plus migrations, health checks and admin tasks.
 
+mod admin;
 mod config;
 mod demo;
 mod grpc;
@@ -44,6 +45,9 @@ enum Command {
     Revalidate(grpc::RevalidateArgs),
     /// Exits 0 when the named service answers its health check.
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// Operator tasks against a running system.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,6 +81,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Revalidate(a) => grpc::run_revalidate(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
+            Command::Admin(c) => admin::run(c).await,
         }
     });
     match result {

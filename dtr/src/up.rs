@@ -45,6 +45,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut urls = Vec::new();
+    let cache = std::sync::Arc::new(dtr_registry::cache::CodeTableCache::in_process());
     for which in [Which::Import, Which::Export, Which::Tilslutning] {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
@@ -54,6 +55,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             redis_url: None,
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
+            shared_cache: Some(cache.clone()),
         };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });

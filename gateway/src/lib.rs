@@ -35,6 +35,8 @@ pub const EXPORT_PATH: &str = "/services/DTR/ExportService/v2";
 pub const IMPORT_V1_PATH: &str = "/services/DTR/ImportService/v1";
 pub const EXPORT_V1_PATH: &str = "/services/DTR/ExportService/v1";
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
+/// Longest a full extract may stream.
+const EXTRACT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The SOAP services the gateway publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +177,14 @@ impl Clients {
         req.set_timeout(self.timeout);
         req
     }
+
+    /// A request for a full extract: the deadline covers the whole stream, which runs as fast as
+    /// the client reads, so it is long; a client that hangs up ends it sooner.
+    pub fn extract_request<T>(&self, ctx: &CallerContext, msg: T) -> tonic::Request<T> {
+        let mut req = self.request(ctx, msg);
+        req.set_timeout(EXTRACT_TIMEOUT.max(self.timeout));
+        req
+    }
 }
 
 struct Inner {
@@ -291,8 +301,11 @@ async fn handle_soap(
         };
         tracing::Span::current().record("system", system.id.as_str());
         match soap_call(&state, ep, &headers, hinted, body, &system, &cid).await {
-            Ok((version, xml)) => {
+            Ok((version, ops::Answer::Xml(xml))) => {
                 ([(header::CONTENT_TYPE, version.content_type())], soap::xml::envelope(version, &xml)).into_response()
+            }
+            Ok((version, ops::Answer::Stream(content))) => {
+                ([(header::CONTENT_TYPE, version.content_type())], streamed_envelope(version, content)).into_response()
             }
             Err((version, e)) => fault_response(version, &e, &cid),
         }
@@ -305,6 +318,21 @@ async fn handle_soap(
     resp
 }
 
+/// A streamed answer in its envelope, as a chunked body. A backend failure part-way is logged
+/// and breaks the body off (no terminating chunk), so the client cannot take it for complete.
+fn streamed_envelope(version: SoapVersion, content: ops::XmlStream) -> axum::body::Body {
+    use futures::StreamExt;
+    let head = futures::stream::once(async move { Ok(Bytes::from(soap::xml::envelope_head(version))) });
+    let tail = futures::stream::once(async { Ok(Bytes::from_static(soap::xml::ENVELOPE_TAIL.as_bytes())) });
+    let span = tracing::Span::current();
+    let content = content.inspect(move |part| {
+        if let Err(e) = part {
+            span.in_scope(|| tracing::warn!(error = %e, "streamed answer broken off"));
+        }
+    });
+    axum::body::Body::from_stream(head.chain(content).chain(tail))
+}
+
 /// Parses, dispatches and answers one call. Errors carry the SOAP version to answer in.
 async fn soap_call(
     state: &AppState,
@@ -314,7 +342,7 @@ async fn soap_call(
     body: Result<Bytes, BytesRejection>,
     system: &auth::System,
     cid: &str,
-) -> Result<(SoapVersion, String), (SoapVersion, GatewayError)> {
+) -> Result<(SoapVersion, ops::Answer), (SoapVersion, GatewayError)> {
     let guess = hinted.unwrap_or(SoapVersion::V11);
     let Some(hinted) = hinted else {
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("ingen");
@@ -357,7 +385,7 @@ async fn soap_call(
     let clients = &state.0.clients;
     let ns = ep.namespace();
     let result = match ep.service {
-        SoapService::Import => ops::import::call(clients, &op, &ctx, ns).await,
+        SoapService::Import => ops::import::call(clients, &op, &ctx, ns).await.map(ops::Answer::Xml),
         SoapService::Export => ops::export::call(clients, &op, &ctx, ns).await,
     };
     result.map(|xml| (version, xml)).map_err(|e| (version, e))

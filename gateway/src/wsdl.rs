@@ -7,24 +7,8 @@ use crate::{Endpoint, SoapService};
 /// Operations each WSDL describes (those the gateway maps end to end).
 fn described(service: SoapService) -> &'static [&'static str] {
     match service {
-        // Every ImportService operation is mapped end to end.
         SoapService::Import => crate::ops::import::OPERATIONS,
-        SoapService::Export => &[
-            "HelloWorld",
-            "GetDaginstitutionByNummer",
-            "GetAnvisningsEnhederByNummer",
-            "GetAnvisningsEnhederByPnummer",
-            "GetAnvisningsEnhederByCvrnummer",
-            "GetAnvisningsEnhederByDaginstitutionsnummer",
-            "GetAlternativAdresserByNummer",
-            "GetAlternativAdresserByPnummer",
-            "GetAlternativAdresserByCvrnummer",
-            "GetAlternativAdresserByAnvisningsenhedsnummer",
-            "GetKodetabel",
-            "GetAllKodetabeller",
-            "GetAendringerSiden",
-            "GetHistorik",
-        ],
+        SoapService::Export => crate::ops::export::OPERATIONS,
     }
 }
 

@@ -41,6 +41,7 @@ pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
     files: &[
         (1, "registry", include_str!("../postgres/registry/0001_registry.sql")),
         (2, "revalidering", include_str!("../postgres/registry/0002_revalidering.sql")),
+        (3, "soegenavn", include_str!("../postgres/registry/0003_soegenavn.sql")),
     ],
 };
 
@@ -49,6 +50,7 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
     files: &[
         (1, "registry", include_str!("../sqlite/registry/0001_registry.sql")),
         (2, "revalidering", include_str!("../sqlite/registry/0002_revalidering.sql")),
+        (3, "soegenavn", include_str!("../sqlite/registry/0003_soegenavn.sql")),
     ],
 };
 

@@ -140,12 +140,22 @@ pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soa
     Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
 }
 
-/// A running system with a SOAP client and its database URL.
+/// A running system with a SOAP client, its database URL and the services' gRPC addresses.
 pub struct Running {
     pub soap: Soap,
     pub db: String,
+    pub import_url: String,
+    pub export_url: String,
     _procs: Vec<Proc>,
     _dir: TempDir,
+}
+
+/// The gRPC address `dtr up` printed for `service` ("  gRPC: import http://… export http://…").
+fn printed_grpc_url(log: &str, service: &str) -> String {
+    let line = log.lines().find(|l| l.trim_start().starts_with("gRPC:")).expect("dtr up prints the gRPC addresses");
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == service).expect("service named");
+    words.next().expect("its address").to_owned()
 }
 
 /// Runs `dtr up --demo` on `data` with the gateway on `port` (logs in `log_dir`) and waits until
@@ -181,7 +191,9 @@ pub async fn embedded() -> Running {
         creds["password"].as_str().unwrap(),
     );
     let db = format!("sqlite:{}", data.join("dtr.db").display());
-    Running { soap, db, _procs: vec![up], _dir: dir }
+    let log = up.log();
+    let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));
+    Running { soap, db, import_url, export_url, _procs: vec![up], _dir: dir }
 }
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
@@ -193,5 +205,6 @@ pub async fn distributed() -> Running {
 pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
     let mut c = start_services_with(extra_env).await;
     let soap = start_gateway(&mut c, &[]).await;
-    Running { soap, db: c.db, _procs: c.procs, _dir: c._dir }
+    let (import_url, export_url) = (format!("http://127.0.0.1:{}", c.import), format!("http://127.0.0.1:{}", c.export));
+    Running { soap, db: c.db, import_url, export_url, _procs: c.procs, _dir: c._dir }
 }

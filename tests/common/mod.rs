@@ -139,6 +139,7 @@ pub struct SoapAnswer {
     pub body: String,
     pub correlation_id: Option<String>,
     pub www_authenticate: Option<String>,
+    pub transfer_encoding: Option<String>,
 }
 
 pub const IMPORT: &str = "/services/DTR/ImportService/v2";
@@ -185,8 +186,10 @@ impl Soap {
         let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let correlation_id = header("x-correlation-id");
         let www_authenticate = header("www-authenticate");
+        let transfer_encoding = header("transfer-encoding");
         let status = resp.status().as_u16();
-        SoapAnswer { status, body: resp.text().await.expect("body"), correlation_id, www_authenticate }
+        let body = resp.text().await.expect("body");
+        SoapAnswer { status, body, correlation_id, www_authenticate, transfer_encoding }
     }
 
     /// Calls `op` of the service at `path` with SOAP 1.1; `inner` is the operation's content.
@@ -223,6 +226,31 @@ pub fn xml_texts<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
         rest = &rest[idx..];
     }
     out
+}
+
+/// Calls an ImportService operation that must succeed and returns the number it answers.
+pub async fn import_ok(soap: &Soap, op: &str, inner: &str) -> String {
+    let a = soap.call(IMPORT, op, inner).await;
+    assert_eq!(xml_text(&a.body, "status"), Some("OK"), "{op}: {}", a.body);
+    xml_text(&a.body, "nummer").unwrap_or_default().to_owned()
+}
+
+/// Validates the Body content of an ExportService answer against the published schema (xmllint).
+pub fn export_schema_valid(body: &str, op: &str) {
+    let start = body.find(&format!("<{op}Response")).expect("response element");
+    let end = body.find(&format!("</{op}Response>")).expect("response end") + op.len() + 11;
+    let dir = TempDir::new();
+    let (xsd, doc) = (dir.path().join("export.xsd"), dir.path().join("answer.xml"));
+    std::fs::write(&xsd, dtr_proto::xsd::export("urn:dtr:export:v2")).unwrap();
+    std::fs::write(&doc, &body[start..end]).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&doc)
+        .output()
+        .expect("xmllint (Debian: libxml2-utils; scripts/test.sh installs it)");
+    assert!(out.status.success(), "{op} answer is schema-valid: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 pub const VALID_DAGINSTITUTION: &str = "<d:daginstitution><d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode><d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>";

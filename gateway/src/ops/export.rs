@@ -1,16 +1,17 @@
 //! ExportService operations.
 
+use bytes::Bytes;
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::{
-    AendringerRequest, CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, NummerRequest,
-    PnummerRequest,
+    AendringerRequest, CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, KommuneRequest,
+    NavnRequest, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry::{
     Adresse, Aendring, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend,
-    Kodetabel, Registerfelter,
+    Dagtilbud, Kodetabel, Registerfelter,
 };
 
-use super::{hello_world_response, text};
+use super::{Answer, XmlStream, hello_world_response, text};
 use crate::Clients;
 use crate::error::GatewayError;
 use crate::soap::Element;
@@ -43,28 +44,112 @@ pub const OPERATIONS: &[&str] = &[
     "GetHistorik",
 ];
 
-/// Calls `op`; the answer is written in the endpoint's namespace `ns`.
-pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
+/// Size at which a streamed answer hands a chunk to the HTTP body.
+const CHUNK: usize = 64 * 1024;
+
+/// Calls `op`; the answer is written in the endpoint's namespace `ns`. Full extracts are
+/// streamed, everything else answered whole.
+pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<Answer, GatewayError> {
+    let mut export = clients.export();
+    let name = op.name.as_str();
+    match name {
+        "GetAllDagtilbud" => {
+            let r = export.get_all_dagtilbud(clients.extract_request(ctx, GetAllRequest {})).await;
+            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
+        }
+        "GetDagtilbudByDagInstitutionsNummer" => {
+            let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
+            let r = export.get_dagtilbud_by_dag_institutions_nummer(clients.extract_request(ctx, req)).await;
+            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
+        }
+        "GetDagtilbudByAdmKommuneNummer" => {
+            let req = KommuneRequest { adm_kommune_nummer: super::int(op, "AdmkommuneNummer")? };
+            let r = export.get_dagtilbud_by_adm_kommune_nummer(clients.extract_request(ctx, req)).await;
+            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
+        }
+        "GetAllDaginstitutioner" => {
+            let r = export.get_all_daginstitutioner(clients.extract_request(ctx, GetAllRequest {})).await;
+            streamed(r, name, ns, "daginstitutionerExtend", daginstitution_extend)
+        }
+        "GetAllAnvisningsEnheder" => {
+            let r = export.get_all_anvisnings_enheder(clients.extract_request(ctx, GetAllRequest {})).await;
+            streamed(r, name, ns, "anvisningenhederExtend", anvisningsenhed_extend)
+        }
+        "GetAllAlternativAdresser" => {
+            let r = export.get_all_alternativ_adresser(clients.extract_request(ctx, GetAllRequest {})).await;
+            streamed(r, name, ns, "alternativadresserExtend", alternativ_adresse_extend)
+        }
+        _ => lookup(clients, op, ctx, ns).await.map(Answer::Xml),
+    }
+}
+
+/// A streamed extract: `<{op}Response><{container}>` records `</{container}></{op}Response>`,
+/// handed to the HTTP body in chunks of about [`CHUNK`] bytes as the records arrive. Dropping the
+/// stream (the client hung up) drops the gRPC call, which stops the service's database read.
+fn streamed<T: Send + 'static>(
+    call: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    op_name: &str,
+    ns: &str,
+    container: &'static str,
+    write: fn(&mut XmlOut, &T),
+) -> Result<Answer, GatewayError> {
+    let records = call.map_err(GatewayError::Backend)?.into_inner();
+    let response = format!("{op_name}Response");
+    let mut x = XmlOut::with_capacity(CHUNK + 8 * 1024);
+    x.open_ns(&response, ns).open(container);
+    let state = Some((records, x, response));
+    let body: XmlStream = Box::pin(futures::stream::unfold(state, move |state| async move {
+        let (mut records, mut x, response) = state?;
+        loop {
+            match records.message().await {
+                Ok(Some(record)) => {
+                    write(&mut x, &record);
+                    if x.len() >= CHUNK {
+                        let chunk = Bytes::from(x.take());
+                        return Some((Ok(chunk), Some((records, x, response))));
+                    }
+                }
+                Ok(None) => {
+                    x.close(container).close(&response);
+                    return Some((Ok(Bytes::from(x.finish())), None));
+                }
+                Err(status) => return Some((Err(GatewayError::Backend(status)), None)),
+            }
+        }
+    }));
+    Ok(Answer::Stream(body))
+}
+
+/// Lookups, code tables and changes: answered whole.
+async fn lookup(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
     match op.name.as_str() {
         "HelloWorld" => {
             let r = clients.export().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
             Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
         }
-        "GetDaginstitutionByNummer" => {
-            let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
-            let r = clients.export().get_daginstitution_by_nummer(clients.request(ctx, req)).await;
+        op_name @ ("GetDaginstitutionByNummer" | "GetDaginstitutionByNavn") => {
+            let mut export = clients.export();
+            let r = if op_name == "GetDaginstitutionByNummer" {
+                let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
+                export.get_daginstitution_by_nummer(clients.request(ctx, req)).await
+            } else {
+                let req = NavnRequest { part_of_name: text(op, "partOfName") };
+                export.get_daginstitution_by_navn(clients.request(ctx, req)).await
+            };
             let list = r.map_err(GatewayError::Backend)?.into_inner().daginstitutioner;
+            let response = format!("{op_name}Response");
             let mut x = XmlOut::with_capacity(512 * list.len() + 128);
-            x.open_ns("GetDaginstitutionByNummerResponse", ns).open("daginstitutionerExtend");
+            x.open_ns(&response, ns).open("daginstitutionerExtend");
             for d in &list {
                 daginstitution_extend(&mut x, d);
             }
-            x.close("daginstitutionerExtend").close("GetDaginstitutionByNummerResponse");
+            x.close("daginstitutionerExtend").close(&response);
             Ok(x.finish())
         }
         op_name @ ("GetAnvisningsEnhederByNummer"
         | "GetAnvisningsEnhederByPnummer"
         | "GetAnvisningsEnhederByCvrnummer"
+        | "GetAnvisningsEnhederByNavn"
         | "GetAnvisningsEnhederByDaginstitutionsnummer") => {
             let mut export = clients.export();
             let r = match op_name {
@@ -79,6 +164,10 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 "GetAnvisningsEnhederByCvrnummer" => {
                     let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
                     export.get_anvisnings_enheder_by_cvrnummer(clients.request(ctx, req)).await
+                }
+                "GetAnvisningsEnhederByNavn" => {
+                    let req = NavnRequest { part_of_name: text(op, "partOfName") };
+                    export.get_anvisnings_enheder_by_navn(clients.request(ctx, req)).await
                 }
                 _ => {
                     let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
@@ -98,6 +187,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
         op_name @ ("GetAlternativAdresserByNummer"
         | "GetAlternativAdresserByPnummer"
         | "GetAlternativAdresserByCvrnummer"
+        | "GetAlternativAdresserByNavn"
         | "GetAlternativAdresserByAnvisningsenhedsnummer") => {
             let mut export = clients.export();
             let r = match op_name {
@@ -112,6 +202,10 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
                 "GetAlternativAdresserByCvrnummer" => {
                     let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
                     export.get_alternativ_adresser_by_cvrnummer(clients.request(ctx, req)).await
+                }
+                "GetAlternativAdresserByNavn" => {
+                    let req = NavnRequest { part_of_name: text(op, "partOfName") };
+                    export.get_alternativ_adresser_by_navn(clients.request(ctx, req)).await
                 }
                 _ => {
                     let req = NummerRequest { nummer: text(op, "enhedsNummer") };
@@ -203,8 +297,31 @@ fn registerfelter(x: &mut XmlOut, r: &Registerfelter) {
 
 /// One `daginstitution` element of `daginstitutionerExtend`, fields in schema order.
 fn daginstitution_extend(x: &mut XmlOut, d: &DaginstitutionExtend) {
+    x.open("daginstitution");
+    daginstitution_fields(x, d);
+    x.close("daginstitution");
+}
+
+/// One `daginstitution` of a `dagtilbudsRegister`: its fields, then its anvisningsenheder, each
+/// with its alternative addresses.
+fn dagtilbud(x: &mut XmlOut, d: &Dagtilbud) {
     let Some(di) = &d.daginstitution else { return };
     x.open("daginstitution");
+    daginstitution_fields(x, di);
+    for a in &d.anvisningsenheder {
+        let Some(enhed) = &a.anvisningsenhed else { continue };
+        x.open("anvisningsenhed");
+        anvisningsenhed_fields(x, enhed);
+        for l in &a.alternative_adresser {
+            alternativ_adresse_extend(x, l);
+        }
+        x.close("anvisningsenhed");
+    }
+    x.close("daginstitution");
+}
+
+fn daginstitution_fields(x: &mut XmlOut, d: &DaginstitutionExtend) {
+    let Some(di) = &d.daginstitution else { return };
     x.text("daginstitutionsNummer", &di.daginstitutions_nummer);
     x.text("daginstitutionsNavn", &di.daginstitutions_navn);
     x.text("ejerformKode", &di.ejerform_kode.to_string());
@@ -217,14 +334,18 @@ fn daginstitution_extend(x: &mut XmlOut, d: &DaginstitutionExtend) {
     if let Some(r) = &d.register {
         registerfelter(x, r);
     }
-    x.close("daginstitution");
 }
 
 /// One `anvisningsenhed` element of `anvisningenhederExtend` (sic, the published name), fields in
 /// schema order, with the `_Tekst` companions and the register's fields.
 fn anvisningsenhed_extend(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
-    let Some(a) = &e.anvisningsenhed else { return };
     x.open("anvisningsenhed");
+    anvisningsenhed_fields(x, e);
+    x.close("anvisningsenhed");
+}
+
+fn anvisningsenhed_fields(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
+    let Some(a) = &e.anvisningsenhed else { return };
     x.text("EnhedsNummer", &a.enheds_nummer);
     x.text("daginstitutionsNummer", &a.daginstitutions_nummer);
     x.text("EnhedsNavn", &a.enheds_navn);
@@ -238,7 +359,6 @@ fn anvisningsenhed_extend(x: &mut XmlOut, e: &AnvisningsenhedExtend) {
     if let Some(r) = &e.register {
         registerfelter(x, r);
     }
-    x.close("anvisningsenhed");
 }
 
 /// The `Adresse` element of an `…Extend` unit (AdresseExtend in the schema).

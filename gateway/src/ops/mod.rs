@@ -4,9 +4,24 @@
 pub mod export;
 pub mod import;
 
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
+
+/// The body content of an answer, in pieces, as the service streams it. An error part-way ends
+/// the HTTP body without its last chunk, so the client sees a broken answer, never a short one.
+pub type XmlStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>;
+
+/// What an operation answers: the whole body content, or a stream of it (full extracts).
+pub enum Answer {
+    Xml(String),
+    Stream(XmlStream),
+}
 
 /// Text of an optional child element.
 pub(crate) fn opt_text<'a>(e: &'a Element, name: &str) -> Option<&'a str> {

@@ -62,15 +62,40 @@ impl XmlOut {
     pub fn finish(self) -> String {
         self.buf
     }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Hands over what is written so far and goes on with an empty buffer of the same capacity
+    /// (streamed answers send it as one chunk).
+    pub fn take(&mut self) -> String {
+        let capacity = self.buf.capacity();
+        std::mem::replace(&mut self.buf, String::with_capacity(capacity))
+    }
 }
 
-/// Wraps body content in an envelope of the request's SOAP version.
-pub fn envelope(version: SoapVersion, body: &str) -> String {
-    let mut out = String::with_capacity(body.len() + 200);
+/// The envelope up to and including `<soap:Body>`.
+pub fn envelope_head(version: SoapVersion) -> String {
+    let mut out = String::with_capacity(160);
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#);
     out.push_str(version.namespace());
     out.push_str(r#""><soap:Body>"#);
+    out
+}
+
+/// The envelope after the body content.
+pub const ENVELOPE_TAIL: &str = "</soap:Body></soap:Envelope>";
+
+/// Wraps body content in an envelope of the request's SOAP version.
+pub fn envelope(version: SoapVersion, body: &str) -> String {
+    let mut out = envelope_head(version);
+    out.reserve(body.len() + ENVELOPE_TAIL.len());
     out.push_str(body);
-    out.push_str("</soap:Body></soap:Envelope>");
+    out.push_str(ENVELOPE_TAIL);
     out
 }

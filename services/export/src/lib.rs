@@ -1,20 +1,27 @@
-//! gRPC ExportService: the register's read side. Operations not implemented here answer
-//! UNIMPLEMENTED until the export issue builds them.
+//! gRPC ExportService: the register's read side. Lookups answer one message; full extracts are
+//! server streams fed record by record from a database cursor (see [`dtr_registry::storage::Udtraek`]),
+//! so neither side holds the register in memory and a caller that hangs up stops the query.
 
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use dtr_proto::export::export_service_server::ExportService;
 use dtr_proto::export::{
     AendringerRequest, AendringerResponse, AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest,
     DaginstitutionerExtend, GetAllRequest, HelloWorldRequest, HelloWorldResponse, HistorikResponse, KodetabelRequest,
-    Kodetabeller, NummerRequest, PnummerRequest,
+    Kodetabeller, KommuneRequest, NavnRequest, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
 use dtr_registry::model::{
-    Adresse, Aktivitetsstatus, AlternativAdresse, Anvisningsenhed, Daginstitution, Registerfelter,
+    Adresse, Aktivitetsstatus, AlternativAdresse, Anvisningsenhed, Daginstitution, Dagtilbud, Registerfelter,
 };
-use dtr_registry::storage::{AdresseFilter, AendringMedTilstand, EnhedFilter, Tilstand};
+use dtr_registry::storage::{
+    AdresseFilter, AendringMedTilstand, DagtilbudFilter, EnhedFilter, StoreError, Tilstand, Udtraek,
+};
 use dtr_registry::{Registry, RegistryError};
 
 pub struct ExportGrpc {
@@ -125,7 +132,45 @@ pub fn alternativ_adresse_extend(a: AlternativAdresse, codes: &CodeTables) -> pb
     }
 }
 
+/// The nested `dagtilbudsRegister` record.
+pub fn dagtilbud(d: Dagtilbud, codes: &CodeTables) -> pb::Dagtilbud {
+    pb::Dagtilbud {
+        daginstitution: Some(daginstitution_extend(d.daginstitution, codes)),
+        anvisningsenheder: d
+            .anvisningsenheder
+            .into_iter()
+            .map(|(a, adresser)| pb::AnvisningsenhedMedAdresser {
+                anvisningsenhed: Some(anvisningsenhed_extend(a, codes)),
+                alternative_adresser: adresser.into_iter().map(|l| alternativ_adresse_extend(l, codes)).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// A store extract as a gRPC stream of export records. Dropping it (the caller hung up) drops
+/// the extract, which stops the database read.
+fn stroem<T, U>(udtraek: Udtraek<T>, codes: Arc<CodeTables>, to_pb: fn(T, &CodeTables) -> U) -> BoxStream<U>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+{
+    Box::pin(udtraek.map(move |r| r.map(|t| to_pb(t, &codes)).map_err(|e: StoreError| status(e.into()))))
+}
+
 impl ExportGrpc {
+    async fn stream<T: Send + 'static, U: Send + 'static>(
+        &self,
+        udtraek: impl FnOnce(&Registry) -> Udtraek<T>,
+        to_pb: fn(T, &CodeTables) -> U,
+    ) -> Result<Response<BoxStream<U>>, Status> {
+        let codes = self.registry.code_tables().await.map_err(status)?;
+        Ok(Response::new(stroem(udtraek(&self.registry), codes, to_pb)))
+    }
+
+    async fn dagtilbud(&self, filter: DagtilbudFilter) -> Result<Response<BoxStream<pb::Dagtilbud>>, Status> {
+        self.stream(|r| r.udtraek_dagtilbud(filter), dagtilbud).await
+    }
+
     async fn alternative_adresser(
         &self,
         filter: AdresseFilter<'_>,
@@ -193,6 +238,74 @@ fn kodetabel(t: &codes::Kodetabel) -> pb::Kodetabel {
 
 #[tonic::async_trait]
 impl ExportService for ExportGrpc {
+    async fn get_all_dagtilbud(&self, _: Request<GetAllRequest>) -> Result<Response<BoxStream<pb::Dagtilbud>>, Status> {
+        self.dagtilbud(DagtilbudFilter::Alle).await
+    }
+
+    async fn get_dagtilbud_by_dag_institutions_nummer(
+        &self,
+        request: Request<NummerRequest>,
+    ) -> Result<Response<BoxStream<pb::Dagtilbud>>, Status> {
+        self.dagtilbud(DagtilbudFilter::Daginstitution(request.into_inner().nummer)).await
+    }
+
+    async fn get_dagtilbud_by_adm_kommune_nummer(
+        &self,
+        request: Request<KommuneRequest>,
+    ) -> Result<Response<BoxStream<pb::Dagtilbud>>, Status> {
+        self.dagtilbud(DagtilbudFilter::AdmKommune(request.into_inner().adm_kommune_nummer)).await
+    }
+
+    async fn get_all_daginstitutioner(
+        &self,
+        _: Request<GetAllRequest>,
+    ) -> Result<Response<BoxStream<pb::DaginstitutionExtend>>, Status> {
+        self.stream(Registry::udtraek_daginstitutioner, daginstitution_extend).await
+    }
+
+    async fn get_all_anvisnings_enheder(
+        &self,
+        _: Request<GetAllRequest>,
+    ) -> Result<Response<BoxStream<pb::AnvisningsenhedExtend>>, Status> {
+        self.stream(Registry::udtraek_anvisningsenheder, anvisningsenhed_extend).await
+    }
+
+    async fn get_all_alternativ_adresser(
+        &self,
+        _: Request<GetAllRequest>,
+    ) -> Result<Response<BoxStream<pb::AlternativAdresseExtend>>, Status> {
+        self.stream(Registry::udtraek_alternative_adresser, alternativ_adresse_extend).await
+    }
+
+    async fn get_daginstitution_by_navn(
+        &self,
+        request: Request<NavnRequest>,
+    ) -> Result<Response<DaginstitutionerExtend>, Status> {
+        let found = self.registry.find_daginstitutioner_by_navn(&request.into_inner().part_of_name).await;
+        let found = found.map_err(status)?;
+        let daginstitutioner = if found.is_empty() {
+            vec![]
+        } else {
+            let codes = self.registry.code_tables().await.map_err(status)?;
+            found.into_iter().map(|d| daginstitution_extend(d, &codes)).collect()
+        };
+        Ok(Response::new(DaginstitutionerExtend { daginstitutioner }))
+    }
+
+    async fn get_anvisnings_enheder_by_navn(
+        &self,
+        request: Request<NavnRequest>,
+    ) -> Result<Response<AnvisningsenhederExtend>, Status> {
+        self.anvisningsenheder(EnhedFilter::Navn(&request.into_inner().part_of_name)).await
+    }
+
+    async fn get_alternativ_adresser_by_navn(
+        &self,
+        request: Request<NavnRequest>,
+    ) -> Result<Response<AlternativAdresserExtend>, Status> {
+        self.alternative_adresser(AdresseFilter::Navn(&request.into_inner().part_of_name)).await
+    }
+
     /// Every change after a sequence number, paged, with the next number to ask from.
     async fn get_aendringer_siden(
         &self,

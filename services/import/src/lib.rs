@@ -10,8 +10,8 @@ use dtr_proto::import::{Dataejer as DataejerPb, dataejer};
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, GetXmlSchemaResponse, HelloWorldRequest, HelloWorldResponse,
     InsertAlternativAdresseRequest, InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest,
-    ResolveDataejereRequest, ResolveDataejereResponse, UpdateAlternativAdresseRequest, UpdateAnvisningsEnhedRequest,
-    UpdateDaginstitutionRequest, ValidateRequest,
+    ResolveDataejereRequest, ResolveDataejereResponse, SaetKodeRequest, UpdateAlternativAdresseRequest,
+    UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
 use dtr_proto::registry::{
     Adresse as AdressePb, AlternativAdresse as AlternativAdressePb, Anvisningsenhed as AnvisningsenhedPb,
@@ -125,6 +125,16 @@ fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Re
 
 #[tonic::async_trait]
 impl ImportService for ImportGrpc {
+    async fn saet_kode(&self, request: Request<SaetKodeRequest>) -> Result<Response<ImportSvar>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let result = self.registry.saet_kode(&req.navn, req.kode, &req.tekst).await;
+        if result.is_ok() {
+            tracing::info!(system = %ctx.system, tabel = %req.navn, kode = req.kode, "code table changed");
+        }
+        svar(result.map(|_| String::new()), &ctx)
+    }
+
     async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
         Ok(Response::new(HelloWorldResponse { message: format!("Hello {}", chrono::Utc::now().to_rfc3339()) }))
     }

@@ -2,7 +2,10 @@
 //!
 //! With Redis, each read asks Redis for the tables' version (a few bytes) and reuses the local
 //! snapshot while it matches, so a change made through any instance is seen on the next read.
-//! When Redis cannot be reached, reads go to the database: the cache is never a point of failure.
+//! A change publishes the new tables itself; publishing only ever raises the version (a Lua
+//! script compares), so a reader that loaded the old tables just before the change cannot put
+//! them back. When Redis cannot be reached, reads go to the database: the cache is never a
+//! point of failure.
 
 use std::sync::{Arc, RwLock};
 
@@ -89,27 +92,35 @@ impl CodeTableCache {
         }
     }
 
+    /// Stores `t` in Redis unless Redis already holds the same or a newer version.
     async fn publish(conn: &mut ConnectionManager, t: &CodeTables) -> Result<(), redis::RedisError> {
         let json = serde_json::to_string(t)
             .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string())))?;
-        redis::pipe()
-            .atomic()
-            .set(KEY_DATA, json)
-            .ignore()
-            .set(KEY_VERSION, t.version)
-            .ignore()
-            .query_async::<()>(conn)
-            .await
+        let script = redis::Script::new(
+            r"local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+              if tonumber(ARGV[1]) > cur then
+                redis.call('SET', KEYS[2], ARGV[2])
+                redis.call('SET', KEYS[1], ARGV[1])
+                return 1
+              end
+              return 0",
+        );
+        script.key(KEY_VERSION).key(KEY_DATA).arg(t.version).arg(json).invoke_async::<i64>(conn).await.map(|_| ())
     }
 
-    /// Drops the cached tables everywhere; the next read loads them from the database.
-    pub async fn invalidate(&self) {
-        *self.local.write().unwrap_or_else(|e| e.into_inner()) = None;
+    /// After a change in the database: loads the tables and publishes them, so the next read on
+    /// every instance sees the change.
+    pub async fn refresh(&self, store: &dyn RegistryStore) -> Result<Arc<CodeTables>, StoreError> {
+        let t = Arc::new(store.load_code_tables().await?);
+        self.set_local(t.clone());
         if let Some(redis) = &self.redis {
             let mut conn = redis.clone();
-            if let Err(e) = conn.del::<_, ()>(&[KEY_VERSION, KEY_DATA]).await {
-                tracing::warn!(error = %e, "could not invalidate the code-table cache");
+            if let Err(e) = Self::publish(&mut conn, &t).await {
+                // Other instances keep the old tables until Redis is back and someone publishes;
+                // say so loudly rather than fail a change that is already committed.
+                tracing::error!(error = %e, "could not publish changed code tables to redis");
             }
         }
+        Ok(t)
     }
 }

@@ -112,6 +112,20 @@ pub struct AlternativAdresse {
     pub register: Registerfelter,
 }
 
+/// One daginstitution with its anvisningsenheder and their alternative addresses: the nested
+/// `dagtilbudsRegister` record of the full extracts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dagtilbud {
+    pub daginstitution: Daginstitution,
+    pub anvisningsenheder: Vec<(Anvisningsenhed, Vec<AlternativAdresse>)>,
+}
+
+/// The form of a name that name search compares: Unicode lowercase, so "Æblehaven" is found by
+/// "æble" on every backend.
+pub fn soegenavn(navn: &str) -> String {
+    navn.to_lowercase()
+}
+
 /// Which rules a write follows: v1 skips the cross-validation (rule 11), v2 applies it. Both are
 /// served side by side on versioned endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

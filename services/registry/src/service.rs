@@ -9,13 +9,13 @@ use crate::error::{Fejl, FejlKode, RegistryError};
 use crate::lookup::{Cvr, Dar, DarAdresse, LookupError, Produktionsenhed};
 use crate::model::{
     Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
-    Daginstitution, DaginstitutionData, Regelsaet, Registerfelter,
+    Daginstitution, DaginstitutionData, Dagtilbud, Regelsaet, Registerfelter,
 };
 use crate::numbers;
 use crate::rules;
 use crate::storage::{
-    AdresseFilter, AendringMedTilstand, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState, EnhedFilter,
-    RegistryStore, StoreError, WriteOutcome,
+    AdresseFilter, AendringMedTilstand, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState,
+    DagtilbudFilter, EnhedFilter, RegistryStore, StoreError, Udtraek, WriteOutcome,
 };
 
 /// The external sources the import rules consult.
@@ -60,6 +60,31 @@ impl Registry {
 
     pub async fn code_tables(&self) -> Result<Arc<CodeTables>, RegistryError> {
         Ok(self.codes.get(self.store.as_ref()).await?)
+    }
+
+    /// Adds a code to a code table or renames one (the back office's maintenance of the tables;
+    /// codes are never removed, units may use them). The table's version goes up and the cache
+    /// everywhere sees the change on its next read.
+    pub async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<Arc<CodeTables>, RegistryError> {
+        let (navn, tekst) = (navn.trim().to_lowercase(), tekst.trim());
+        let mut fejl = Vec::new();
+        if kode <= 0 {
+            fejl.push(Fejl::new(FejlKode::UgyldigFormat, "kode", "Koden skal være et positivt heltal."));
+        }
+        if tekst.is_empty() {
+            fejl.push(Fejl::new(FejlKode::FeltMangler, "tekst", "Teksten mangler."));
+        } else if tekst.chars().count() > MAX_SOEGETEKST {
+            fejl.push(Fejl::new(FejlKode::FeltForLangt, "tekst", "Teksten må højst være 100 tegn."));
+        }
+        if !fejl.is_empty() {
+            return Err(RegistryError::Afvist(fejl));
+        }
+        if !self.store.saet_kode(&navn, kode, tekst).await? {
+            let kendte = self.code_tables().await?.tabeller.keys().cloned().collect::<Vec<_>>().join(", ");
+            let besked = format!("Kodetabellen {navn:?} findes ikke; registeret har: {kendte}.");
+            return Err(RegistryError::afvist(Fejl::new(FejlKode::UkendtKode, "navn", besked)));
+        }
+        Ok(self.codes.refresh(self.store.as_ref()).await?)
     }
 
     /// Every check of an insert, without writing (ValidateXmlAgainstSchema uses it too).
@@ -399,6 +424,7 @@ impl Registry {
             EnhedFilter::Nummer(n) | EnhedFilter::Daginstitution(n) => numbers::is_valid(n.trim()),
             EnhedFilter::PNummer(p) => rules::is_valid_p_nummer(p.trim()),
             EnhedFilter::CvrNummer(c) => is_cvr_shape(c),
+            EnhedFilter::Navn(part) => is_search_text(part),
         };
         if !shape_ok {
             return Ok(vec![]);
@@ -416,11 +442,41 @@ impl Registry {
             AdresseFilter::Nummer(n) | AdresseFilter::Anvisningsenhed(n) => numbers::is_valid(n.trim()),
             AdresseFilter::PNummer(p) => rules::is_valid_p_nummer(p.trim()),
             AdresseFilter::CvrNummer(c) => is_cvr_shape(c),
+            AdresseFilter::Navn(part) => is_search_text(part),
         };
         if !shape_ok {
             return Ok(vec![]);
         }
         Ok(self.store.find_alternative_adresser(filter).await?)
+    }
+
+    /// Daginstitutioner whose name contains `part`, ignoring case (at most
+    /// [`crate::storage::MAX_NAVNESOEG`]). An empty or over-long search text matches nothing.
+    pub async fn find_daginstitutioner_by_navn(&self, part: &str) -> Result<Vec<Daginstitution>, RegistryError> {
+        if !is_search_text(part) {
+            return Ok(vec![]);
+        }
+        Ok(self.store.find_daginstitutioner_by_navn(part).await?)
+    }
+
+    /// Every daginstitution, streamed in number order.
+    pub fn udtraek_daginstitutioner(&self) -> Udtraek<Daginstitution> {
+        self.store.stream_daginstitutioner()
+    }
+
+    /// Every anvisningsenhed, streamed in number order.
+    pub fn udtraek_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
+        self.store.stream_anvisningsenheder()
+    }
+
+    /// Every alternativ adresse, streamed in number order.
+    pub fn udtraek_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
+        self.store.stream_alternative_adresser()
+    }
+
+    /// Dagtilbud (all three levels, nested), streamed in number order.
+    pub fn udtraek_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
+        self.store.stream_dagtilbud(filter)
     }
 
     /// Changes after `sekvensnummer`, oldest first, at most `max` (capped at 1000), and whether
@@ -628,6 +684,14 @@ fn move_enhed_decision(
 }
 
 /// Eight digits: the shape of a CVR number (lookups do not need the check digit to match).
+/// Longest name-search text accepted (names are at most 100 characters, registry.md).
+const MAX_SOEGETEKST: usize = 100;
+
+fn is_search_text(part: &str) -> bool {
+    let part = part.trim();
+    !part.is_empty() && part.chars().count() <= MAX_SOEGETEKST
+}
+
 fn is_cvr_shape(c: &str) -> bool {
     let c = c.trim();
     c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit())

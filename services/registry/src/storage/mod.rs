@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::codes::CodeTables;
 use crate::model::{
     Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData, Daginstitution,
-    DaginstitutionData, Enhedstype, Handling,
+    DaginstitutionData, Dagtilbud, Enhedstype, Handling,
 };
 
 pub use sql::{PostgresStore, SqliteStore};
@@ -169,22 +169,90 @@ pub struct Koersel {
     pub fund: Vec<Fund>,
 }
 
-/// Exact-match lookups of anvisningsenheder (the ExportService's `GetAnvisningsEnhederBy…`).
+/// Lookups of anvisningsenheder (the ExportService's `GetAnvisningsEnhederBy…`): exact match,
+/// or for `Navn` a case-insensitive substring of the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnhedFilter<'a> {
     Nummer(&'a str),
     PNummer(&'a str),
     CvrNummer(&'a str),
     Daginstitution(&'a str),
+    Navn(&'a str),
 }
 
-/// Exact-match lookups of alternative addresses (`GetAlternativAdresserBy…`).
+/// Lookups of alternative addresses (`GetAlternativAdresserBy…`), like [`EnhedFilter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdresseFilter<'a> {
     Nummer(&'a str),
     PNummer(&'a str),
     CvrNummer(&'a str),
     Anvisningsenhed(&'a str),
+    Navn(&'a str),
+}
+
+/// **[decision]** A name search answers at most this many units (lowest numbers first), so a
+/// one-letter search cannot turn a lookup into a full extract; full extracts have their own
+/// streamed operations.
+pub const MAX_NAVNESOEG: i64 = 500;
+
+/// The LIKE pattern (with `\` as escape) that finds `part` anywhere in a stored `soegenavn`.
+pub fn navn_pattern(part: &str) -> String {
+    let folded = crate::model::soegenavn(part.trim());
+    let mut p = String::with_capacity(folded.len() + 2);
+    p.push('%');
+    for c in folded.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Which dagtilbud a nested extract holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DagtilbudFilter {
+    Alle,
+    Daginstitution(String),
+    AdmKommune(i32),
+}
+
+/// Records of a full extract in order, as the database cursor yields them. The reading runs on
+/// its own task and hands records over a small bounded channel: the database is read only as fast
+/// as the consumer takes records, and when the consumer goes away (a client that disconnects) the
+/// task stops and the query is dropped.
+pub type Udtraek<T> = tokio_stream::wrappers::ReceiverStream<Result<T, StoreError>>;
+
+/// Records a reader may get ahead of its consumer.
+const UDTRAEK_BUFFER: usize = 64;
+
+/// Where a producer hands its records; `false` from [`UdtraekSender::send`] means the consumer
+/// is gone and the producer should stop.
+pub struct UdtraekSender<T>(tokio::sync::mpsc::Sender<Result<T, StoreError>>);
+
+impl<T> UdtraekSender<T> {
+    pub async fn send(&self, record: T) -> bool {
+        self.0.send(Ok(record)).await.is_ok()
+    }
+}
+
+/// Runs `produce` on its own task and returns the stream of what it sends. An error ends the
+/// stream with that error as its last item.
+pub fn udtraek<T, F, Fut>(produce: F) -> Udtraek<T>
+where
+    T: Send + 'static,
+    F: FnOnce(UdtraekSender<T>) -> Fut,
+    Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(UDTRAEK_BUFFER);
+    let work = produce(UdtraekSender(tx.clone()));
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 /// A completed write, for the audit trail and the change sequence.
@@ -202,6 +270,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     async fn load_code_tables(&self) -> Result<CodeTables, StoreError>;
+    /// Adds or renames one code of table `navn` and raises the table's version, in one
+    /// transaction. `false` when there is no such table.
+    async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError>;
 
     /// Issues a number and stores a new daginstitution, its first version, a change-sequence
     /// entry and an audit record in one transaction.
@@ -211,6 +282,20 @@ pub trait RegistryStore: Send + Sync + 'static {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError>;
     async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError>;
+
+    /// Daginstitutioner whose name contains `part` (case-insensitive), at most [`MAX_NAVNESOEG`],
+    /// ordered by number.
+    async fn find_daginstitutioner_by_navn(&self, part: &str) -> Result<Vec<Daginstitution>, StoreError>;
+
+    /// Every daginstitution, active and closed, ordered by number, streamed.
+    fn stream_daginstitutioner(&self) -> Udtraek<Daginstitution>;
+    /// Every anvisningsenhed, ordered by number, streamed.
+    fn stream_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed>;
+    /// Every alternativ adresse, ordered by number, streamed.
+    fn stream_alternative_adresser(&self) -> Udtraek<AlternativAdresse>;
+    /// Daginstitutioner with their units and those units' alternative addresses, nested, ordered
+    /// by number at each level, streamed; read in one statement, so the extract is consistent.
+    fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud>;
 
     /// Changes a daginstitution: `decide` sees its current state and returns the new fields or
     /// refuses. The whole is one transaction; the version goes up by one.

@@ -3,19 +3,21 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use futures::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::{
     AdresseFilter, AendringMedTilstand, AendringRecord, AktivEnhed, AlternativAdresseState, AnvisningsenhedState,
-    AuditRecord, DaginstitutionState, DecideAlternativAdresse, DecideAnvisningsenhed, DecideDaginstitution,
-    EnhedFilter, Fund, Koersel, RegistryStore, StoreError, Tilstand, WriteOutcome,
+    AuditRecord, DaginstitutionState, DagtilbudFilter, DecideAlternativAdresse, DecideAnvisningsenhed,
+    DecideDaginstitution, EnhedFilter, Fund, Koersel, RegistryStore, StoreError, Tilstand, Udtraek, WriteOutcome,
+    udtraek,
 };
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
     Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
-    Daginstitution, DaginstitutionData, Enhedstype, Handling, Registerfelter,
+    Daginstitution, DaginstitutionData, Dagtilbud, Enhedstype, Handling, Registerfelter, soegenavn,
 };
 use crate::numbers;
 use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
@@ -111,27 +113,30 @@ where
     })
 }
 
-fn registerfelter<R: Row>(row: &R) -> Result<Registerfelter, StoreError>
+/// The five register columns (aktivitetsstatus … version) starting at column `at`. Rows are read
+/// by position so that one joined row can carry all three levels.
+fn registerfelter<R: Row>(row: &R, at: usize) -> Result<Registerfelter, StoreError>
 where
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    usize: sqlx::ColumnIndex<R>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<chrono::DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let status: String = row.try_get("aktivitetsstatus")?;
+    let status: String = row.try_get(at)?;
     Ok(Registerfelter {
         aktivitetsstatus: Aktivitetsstatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("aktivitetsstatus {status:?}")))?,
-        oprettet_dato: row.try_get("oprettet_dato")?,
-        senest_aendret: row.try_get("senest_aendret")?,
-        nedlagt_dato: row.try_get("nedlagt_dato")?,
-        version: row.try_get("version")?,
+        oprettet_dato: row.try_get(at + 1)?,
+        senest_aendret: row.try_get(at + 2)?,
+        nedlagt_dato: row.try_get(at + 3)?,
+        version: row.try_get(at + 4)?,
     })
 }
 
 fn new_registerfelter() -> Registerfelter {
-    let now = Utc::now();
+    // Microseconds: what PostgreSQL keeps, so the stored version (JSON) equals the row.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     Registerfelter {
         aktivitetsstatus: Aktivitetsstatus::Aktiv,
         oprettet_dato: now,
@@ -156,7 +161,7 @@ const UPDATE_ANVISNINGSENHED: &str = concat!(
      doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, \
      kommune_kode = $10, dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, \
      inst_type3 = $14, email = $15, telefon_nummer = $16, cvr_nummer = $17, p_nummer = \
-     $18, senest_aendret = $19, version = version + 1 WHERE nummer = $1 AND \
+     $18, senest_aendret = $19, soegenavn = $20, version = version + 1 WHERE nummer = $1 AND \
      aktivitetsstatus = 'Aktiv' RETURNING ",
     anvisningsenhed_columns!()
 );
@@ -182,7 +187,7 @@ const UPDATE_ALTERNATIV_ADRESSE: &str = concat!(
      doer = $6, post_nummer = $7, post_distrikt = $8, supplerende_bynavn = $9, \
      kommune_kode = $10, dar_adresse_id = $11, geo_bredde = $12, geo_laengde = $13, \
      p_nummer = $14, cvr_nummer = $15, email = $16, telefon_nummer = $17, senest_aendret = \
-     $18, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING \
+     $18, soegenavn = $19, version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING \
      ",
     alternativ_adresse_columns!()
 );
@@ -240,6 +245,48 @@ const FIND_ALTERNATIV_BY_PARENT: &str = concat!(
     " FROM alternativ_adresse WHERE enheds_nummer = $1 ORDER BY nummer"
 );
 
+/// Name search: `$1` is a [`super::navn_pattern`], `$2` the cap.
+macro_rules! find_by_navn {
+    ($columns:expr, $table:literal) => {
+        concat!("SELECT ", $columns, " FROM ", $table, " WHERE soegenavn LIKE $1 ESCAPE '\\' ORDER BY nummer LIMIT $2")
+    };
+}
+const FIND_DAGINSTITUTION_BY_NAVN: &str = find_by_navn!(daginstitution_columns!(), "daginstitution");
+const FIND_ANVISNINGSENHED_BY_NAVN: &str = find_by_navn!(anvisningsenhed_columns!(), "anvisningsenhed");
+const FIND_ALTERNATIV_BY_NAVN: &str = find_by_navn!(alternativ_adresse_columns!(), "alternativ_adresse");
+
+const ALLE_DAGINSTITUTIONER: &str =
+    concat!("SELECT ", daginstitution_columns!(), " FROM daginstitution ORDER BY nummer");
+const ALLE_ANVISNINGSENHEDER: &str =
+    concat!("SELECT ", anvisningsenhed_columns!(), " FROM anvisningsenhed ORDER BY nummer");
+const ALLE_ALTERNATIVE_ADRESSER: &str =
+    concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse ORDER BY nummer");
+
+/// Widths of the column lists, for reading the three levels out of one joined row.
+const DAGINSTITUTION_KOLONNER: usize = 11;
+const ANVISNINGSENHED_KOLONNER: usize = 24;
+
+/// All three levels in one statement (one snapshot): each row is a daginstitution, one of its
+/// anvisningsenheder (or NULLs) and one of that unit's alternative addresses (or NULLs).
+macro_rules! dagtilbud_select {
+    () => {
+        concat!(
+            "SELECT d.*, a.*, l.* FROM (SELECT ",
+            daginstitution_columns!(),
+            " FROM daginstitution) d LEFT JOIN (SELECT ",
+            anvisningsenhed_columns!(),
+            " FROM anvisningsenhed) a ON a.daginstitutions_nummer = d.nummer LEFT JOIN (SELECT ",
+            alternativ_adresse_columns!(),
+            " FROM alternativ_adresse) l ON l.enheds_nummer = a.nummer "
+        )
+    };
+}
+const DAGTILBUD_ALLE: &str = concat!(dagtilbud_select!(), " ORDER BY d.nummer, a.nummer, l.nummer");
+const DAGTILBUD_BY_NUMMER: &str =
+    concat!(dagtilbud_select!(), "WHERE d.nummer = $1 ORDER BY d.nummer, a.nummer, l.nummer");
+const DAGTILBUD_BY_KOMMUNE: &str =
+    concat!(dagtilbud_select!(), "WHERE d.adm_kommune_kode = $1 ORDER BY d.nummer, a.nummer, l.nummer");
+
 const AENDRINGER_MED_TILSTAND: &str = concat!(
     "SELECT a.sekvensnummer, a.tidspunkt, a.enhedstype, a.nummer, a.handling, a.version, v.data FROM aendring a \
      JOIN enhed_version v ON v.nummer = a.nummer AND v.version = a.version ",
@@ -255,8 +302,8 @@ const HISTORIK: &str = concat!(
 /// means the transaction saw something else and is reported as corruption.
 const UPDATE_DAGINSTITUTION: &str = concat!(
     "UPDATE daginstitution SET navn = $2, ejerform_kode = $3, lovgrundlag_kode = $4, \
-     adm_kommune_kode = $5, ejer_cvr_nummer = $6, senest_aendret = $7, version = version + \
-     1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+     adm_kommune_kode = $5, ejer_cvr_nummer = $6, senest_aendret = $7, soegenavn = $8, \
+     version = version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
     daginstitution_columns!()
 );
 
@@ -308,52 +355,105 @@ macro_rules! impl_registry_store {
                     .bind(a.geo_laengde)
             }
 
-            fn daginstitution_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
+            /// A daginstitution from the [`daginstitution_columns!`] starting at column `at`.
+            fn daginstitution_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Daginstitution, StoreError> {
                 Ok(Daginstitution {
-                    nummer: row.try_get("nummer")?,
+                    nummer: r.try_get(at)?,
                     data: DaginstitutionData {
-                        navn: row.try_get("navn")?,
-                        ejerform_kode: row.try_get("ejerform_kode")?,
-                        lovgrundlag_kode: row.try_get("lovgrundlag_kode")?,
-                        adm_kommune_kode: row.try_get("adm_kommune_kode")?,
-                        ejer_cvr_nummer: row.try_get("ejer_cvr_nummer")?,
+                        navn: r.try_get(at + 1)?,
+                        ejerform_kode: r.try_get(at + 2)?,
+                        lovgrundlag_kode: r.try_get(at + 3)?,
+                        adm_kommune_kode: r.try_get(at + 4)?,
+                        ejer_cvr_nummer: r.try_get(at + 5)?,
                     },
-                    register: registerfelter(row)?,
+                    register: registerfelter(r, at + 6)?,
                 })
             }
 
-            /// The eleven address columns of a row.
-            fn adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Adresse, StoreError> {
+            fn daginstitution_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
+                Self::daginstitution_at(r, 0)
+            }
+
+            /// Streams one table's rows through `map`.
+            fn stream_table<T: Send + 'static>(
+                &self,
+                sql: &'static str,
+                map: fn(&<$db as sqlx::Database>::Row) -> Result<T, StoreError>,
+            ) -> Udtraek<T> {
+                let pool = self.pool.clone();
+                udtraek(move |out| async move {
+                    let mut rows = sqlx::query(sql).fetch(&pool);
+                    while let Some(row) = rows.try_next().await? {
+                        if !out.send(map(&row)?).await {
+                            break;
+                        }
+                    }
+                    Ok(())
+                })
+            }
+
+            /// Fills `soegenavn` of rows stored before name search existed (migration 0003 leaves
+            /// them ''); names are never empty, so '' marks exactly those rows.
+            async fn fold_search_names(&self) -> Result<(), StoreError> {
+                for table in ["daginstitution", "anvisningsenhed", "alternativ_adresse"] {
+                    let select = format!("SELECT nummer, navn FROM {table} WHERE soegenavn = ''");
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch_all(&self.pool).await?;
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let update = format!("UPDATE {table} SET soegenavn = $2 WHERE nummer = $1");
+                    let mut tx = self.pool.begin().await?;
+                    for row in &rows {
+                        let (nummer, navn): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                        sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+                            .bind(nummer)
+                            .bind(soegenavn(&navn))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    tracing::info!(table, rows = rows.len(), "filled search names");
+                }
+                Ok(())
+            }
+
+            /// The eleven address columns (vej_navn … geo_laengde) starting at column `at`.
+            fn adresse_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Adresse, StoreError> {
                 Ok(Adresse {
-                    vej_navn: r.try_get("vej_navn")?,
-                    hus_nummer: r.try_get("hus_nummer")?,
-                    etage: r.try_get("etage")?,
-                    doer: r.try_get("doer")?,
-                    post_nummer: r.try_get("post_nummer")?,
-                    post_distrikt: r.try_get("post_distrikt")?,
-                    supplerende_bynavn: r.try_get("supplerende_bynavn")?,
-                    kommune_kode: r.try_get("kommune_kode")?,
-                    dar_adresse_id: r.try_get("dar_adresse_id")?,
-                    geo_bredde: r.try_get("geo_bredde")?,
-                    geo_laengde: r.try_get("geo_laengde")?,
+                    vej_navn: r.try_get(at)?,
+                    hus_nummer: r.try_get(at + 1)?,
+                    etage: r.try_get(at + 2)?,
+                    doer: r.try_get(at + 3)?,
+                    post_nummer: r.try_get(at + 4)?,
+                    post_distrikt: r.try_get(at + 5)?,
+                    supplerende_bynavn: r.try_get(at + 6)?,
+                    kommune_kode: r.try_get(at + 7)?,
+                    dar_adresse_id: r.try_get(at + 8)?,
+                    geo_bredde: r.try_get(at + 9)?,
+                    geo_laengde: r.try_get(at + 10)?,
+                })
+            }
+
+            /// An anvisningsenhed from the [`anvisningsenhed_columns!`] starting at column `at`.
+            fn anvisningsenhed_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Anvisningsenhed, StoreError> {
+                Ok(Anvisningsenhed {
+                    nummer: r.try_get(at)?,
+                    data: AnvisningsenhedData {
+                        daginstitutions_nummer: r.try_get(at + 1)?,
+                        navn: r.try_get(at + 2)?,
+                        adresse: Self::adresse_at(r, at + 3)?,
+                        inst_type3: r.try_get(at + 14)?,
+                        email: r.try_get(at + 15)?,
+                        telefon_nummer: r.try_get(at + 16)?,
+                        p_nummer: r.try_get(at + 18)?,
+                    },
+                    cvr_nummer: r.try_get(at + 17)?,
+                    register: registerfelter(r, at + 19)?,
                 })
             }
 
             fn anvisningsenhed_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
-                Ok(Anvisningsenhed {
-                    nummer: r.try_get("nummer")?,
-                    data: AnvisningsenhedData {
-                        daginstitutions_nummer: r.try_get("daginstitutions_nummer")?,
-                        navn: r.try_get("navn")?,
-                        adresse: Self::adresse_from_row(r)?,
-                        inst_type3: r.try_get("inst_type3")?,
-                        email: r.try_get("email")?,
-                        telefon_nummer: r.try_get("telefon_nummer")?,
-                        p_nummer: r.try_get("p_nummer")?,
-                    },
-                    cvr_nummer: r.try_get("cvr_nummer")?,
-                    register: registerfelter(r)?,
-                })
+                Self::anvisningsenhed_at(r, 0)
             }
 
             /// The unit, its parent with the parent's active units, its active alternative
@@ -416,9 +516,9 @@ macro_rules! impl_registry_store {
                     "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
                      post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
                      p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-                     nedlagt_dato, version) \
+                     nedlagt_dato, version, soegenavn) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
-                     $19, $19, NULL, 1)",
+                     $19, $19, NULL, 1, $20)",
                 )
                 .bind(&record.nummer)
                 .bind(&data.enheds_nummer)
@@ -429,6 +529,7 @@ macro_rules! impl_registry_store {
                 .bind(data.email.as_deref())
                 .bind(data.telefon_nummer.as_deref())
                 .bind(now)
+                .bind(soegenavn(&data.navn))
                 .execute(&mut *tx)
                 .await?;
                 let w = super::Skrivning {
@@ -443,20 +544,25 @@ macro_rules! impl_registry_store {
             }
 
 
-            fn alternativ_adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
+            /// An alternativ adresse from the [`alternativ_adresse_columns!`] starting at column `at`.
+            fn alternativ_adresse_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<AlternativAdresse, StoreError> {
                 Ok(AlternativAdresse {
-                    nummer: r.try_get("nummer")?,
+                    nummer: r.try_get(at)?,
                     data: AlternativAdresseData {
-                        enheds_nummer: r.try_get("enheds_nummer")?,
-                        navn: r.try_get("navn")?,
-                        adresse: Self::adresse_from_row(r)?,
-                        p_nummer: r.try_get("p_nummer")?,
-                        email: r.try_get("email")?,
-                        telefon_nummer: r.try_get("telefon_nummer")?,
+                        enheds_nummer: r.try_get(at + 1)?,
+                        navn: r.try_get(at + 2)?,
+                        adresse: Self::adresse_at(r, at + 3)?,
+                        p_nummer: r.try_get(at + 14)?,
+                        email: r.try_get(at + 16)?,
+                        telefon_nummer: r.try_get(at + 17)?,
                     },
-                    cvr_nummer: r.try_get("cvr_nummer")?,
-                    register: registerfelter(r)?,
+                    cvr_nummer: r.try_get(at + 15)?,
+                    register: registerfelter(r, at + 18)?,
                 })
+            }
+
+            fn alternativ_adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
+                Self::alternativ_adresse_at(r, 0)
             }
 
             async fn alternativ_adresse_state_tx(
@@ -629,8 +735,32 @@ macro_rules! impl_registry_store {
 
         #[async_trait]
         impl RegistryStore for $store {
+            async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let known = sqlx::query("UPDATE kodetabel SET version = version + 1 WHERE navn = $1")
+                    .bind(navn)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if known == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3) \
+                     ON CONFLICT (navn, kode) DO UPDATE SET tekst = excluded.tekst",
+                )
+                .bind(navn)
+                .bind(kode)
+                .bind(tekst)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn migrate(&self) -> Result<(), StoreError> {
                 migrator(&$migrations).run(&self.pool).await?;
+                self.fold_search_names().await?;
                 self.seed_code_tables().await
             }
 
@@ -679,8 +809,8 @@ macro_rules! impl_registry_store {
                 let now = record.register.oprettet_dato;
                 sqlx::query(
                     "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-                     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1)",
+                     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version, \
+                     soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1, $10)",
                 )
                 .bind(&record.nummer)
                 .bind(&data.navn)
@@ -691,6 +821,7 @@ macro_rules! impl_registry_store {
                 .bind(Aktivitetsstatus::Aktiv.as_str())
                 .bind(now)
                 .bind(now)
+                .bind(soegenavn(&data.navn))
                 .execute(&mut *tx)
                 .await?;
                 let w = super::Skrivning {
@@ -707,6 +838,66 @@ macro_rules! impl_registry_store {
             async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
                 let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::daginstitution_from_row).transpose()
+            }
+
+            async fn find_daginstitutioner_by_navn(&self, part: &str) -> Result<Vec<Daginstitution>, StoreError> {
+                let rows = sqlx::query(FIND_DAGINSTITUTION_BY_NAVN)
+                    .bind(super::navn_pattern(part))
+                    .bind(super::MAX_NAVNESOEG)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::daginstitution_from_row).collect()
+            }
+
+            fn stream_daginstitutioner(&self) -> Udtraek<Daginstitution> {
+                self.stream_table(ALLE_DAGINSTITUTIONER, Self::daginstitution_from_row)
+            }
+
+            fn stream_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
+                self.stream_table(ALLE_ANVISNINGSENHEDER, Self::anvisningsenhed_from_row)
+            }
+
+            fn stream_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
+                self.stream_table(ALLE_ALTERNATIVE_ADRESSER, Self::alternativ_adresse_from_row)
+            }
+
+            fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
+                let pool = self.pool.clone();
+                udtraek(move |out| async move {
+                    let query = match &filter {
+                        DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE),
+                        DagtilbudFilter::Daginstitution(n) => sqlx::query(DAGTILBUD_BY_NUMMER).bind(n.trim().to_owned()),
+                        DagtilbudFilter::AdmKommune(k) => sqlx::query(DAGTILBUD_BY_KOMMUNE).bind(*k),
+                    };
+                    let mut rows = query.fetch(&pool);
+                    let mut current: Option<Dagtilbud> = None;
+                    while let Some(row) = rows.try_next().await? {
+                        let d_nummer: String = row.try_get(0)?;
+                        let same = current.as_ref().is_some_and(|c| c.daginstitution.nummer == d_nummer);
+                        if !same {
+                            let next = Dagtilbud { daginstitution: Self::daginstitution_at(&row, 0)?, anvisningsenheder: vec![] };
+                            if let Some(done) = current.replace(next) && !out.send(done).await {
+                                return Ok(());
+                            }
+                        }
+                        let Some(c) = current.as_mut() else { continue };
+                        let a_at = DAGINSTITUTION_KOLONNER;
+                        let Some(a_nummer) = row.try_get::<Option<String>, _>(a_at)? else { continue };
+                        if c.anvisningsenheder.last().is_none_or(|(a, _)| a.nummer != a_nummer) {
+                            c.anvisningsenheder.push((Self::anvisningsenhed_at(&row, a_at)?, vec![]));
+                        }
+                        let l_at = a_at + ANVISNINGSENHED_KOLONNER;
+                        if row.try_get::<Option<String>, _>(l_at)?.is_some()
+                            && let Some((_, adresser)) = c.anvisningsenheder.last_mut()
+                        {
+                            adresser.push(Self::alternativ_adresse_at(&row, l_at)?);
+                        }
+                    }
+                    if let Some(done) = current {
+                        out.send(done).await;
+                    }
+                    Ok(())
+                })
             }
 
             async fn update_daginstitution(
@@ -729,6 +920,7 @@ macro_rules! impl_registry_store {
                     .bind(data.adm_kommune_kode)
                     .bind(data.ejer_cvr_nummer.as_deref())
                     .bind(Utc::now())
+                    .bind(soegenavn(&data.navn))
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
@@ -791,9 +983,9 @@ macro_rules! impl_registry_store {
                     "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
                      post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
                      inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
-                     senest_aendret, nedlagt_dato, version) \
+                     senest_aendret, nedlagt_dato, version, soegenavn) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
-                     $20, $20, NULL, 1)",
+                     $20, $20, NULL, 1, $21)",
                 )
                 .bind(&record.nummer)
                 .bind(&data.daginstitutions_nummer)
@@ -805,6 +997,7 @@ macro_rules! impl_registry_store {
                 .bind(cvr_nummer)
                 .bind(&data.p_nummer)
                 .bind(now)
+                .bind(soegenavn(&data.navn))
                 .execute(&mut *tx)
                 .await?;
                 let w = super::Skrivning {
@@ -825,12 +1018,15 @@ macro_rules! impl_registry_store {
 
             async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, StoreError> {
                 let (sql, value) = match filter {
-                    EnhedFilter::Nummer(v) => (FIND_ANVISNINGSENHED_BY_NUMMER, v),
-                    EnhedFilter::PNummer(v) => (FIND_ANVISNINGSENHED_BY_PNUMMER, v),
-                    EnhedFilter::CvrNummer(v) => (FIND_ANVISNINGSENHED_BY_CVR, v),
-                    EnhedFilter::Daginstitution(v) => (FIND_ANVISNINGSENHED_BY_PARENT, v),
+                    EnhedFilter::Nummer(v) => (FIND_ANVISNINGSENHED_BY_NUMMER, v.trim().to_owned()),
+                    EnhedFilter::PNummer(v) => (FIND_ANVISNINGSENHED_BY_PNUMMER, v.trim().to_owned()),
+                    EnhedFilter::CvrNummer(v) => (FIND_ANVISNINGSENHED_BY_CVR, v.trim().to_owned()),
+                    EnhedFilter::Daginstitution(v) => (FIND_ANVISNINGSENHED_BY_PARENT, v.trim().to_owned()),
+                    EnhedFilter::Navn(v) => (FIND_ANVISNINGSENHED_BY_NAVN, super::navn_pattern(v)),
                 };
-                let rows = sqlx::query(sql).bind(value.trim()).fetch_all(&self.pool).await?;
+                let query = sqlx::query(sql).bind(value);
+                let query = if matches!(filter, EnhedFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
+                let rows = query.fetch_all(&self.pool).await?;
                 rows.iter().map(Self::anvisningsenhed_from_row).collect()
             }
 
@@ -866,6 +1062,7 @@ macro_rules! impl_registry_store {
                     .bind(cvr_nummer)
                     .bind(&data.p_nummer)
                     .bind(Utc::now())
+                    .bind(soegenavn(&data.navn))
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
@@ -949,12 +1146,15 @@ macro_rules! impl_registry_store {
                 filter: AdresseFilter<'_>,
             ) -> Result<Vec<AlternativAdresse>, StoreError> {
                 let (sql, value) = match filter {
-                    AdresseFilter::Nummer(v) => (FIND_ALTERNATIV_BY_NUMMER, v),
-                    AdresseFilter::PNummer(v) => (FIND_ALTERNATIV_BY_PNUMMER, v),
-                    AdresseFilter::CvrNummer(v) => (FIND_ALTERNATIV_BY_CVR, v),
-                    AdresseFilter::Anvisningsenhed(v) => (FIND_ALTERNATIV_BY_PARENT, v),
+                    AdresseFilter::Nummer(v) => (FIND_ALTERNATIV_BY_NUMMER, v.trim().to_owned()),
+                    AdresseFilter::PNummer(v) => (FIND_ALTERNATIV_BY_PNUMMER, v.trim().to_owned()),
+                    AdresseFilter::CvrNummer(v) => (FIND_ALTERNATIV_BY_CVR, v.trim().to_owned()),
+                    AdresseFilter::Anvisningsenhed(v) => (FIND_ALTERNATIV_BY_PARENT, v.trim().to_owned()),
+                    AdresseFilter::Navn(v) => (FIND_ALTERNATIV_BY_NAVN, super::navn_pattern(v)),
                 };
-                let rows = sqlx::query(sql).bind(value.trim()).fetch_all(&self.pool).await?;
+                let query = sqlx::query(sql).bind(value);
+                let query = if matches!(filter, AdresseFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
+                let rows = query.fetch_all(&self.pool).await?;
                 rows.iter().map(Self::alternativ_adresse_from_row).collect()
             }
 
@@ -988,6 +1188,7 @@ macro_rules! impl_registry_store {
                     .bind(data.email.as_deref())
                     .bind(data.telefon_nummer.as_deref())
                     .bind(Utc::now())
+                    .bind(soegenavn(&data.navn))
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
@@ -1056,7 +1257,7 @@ macro_rules! impl_registry_store {
                             nummer: r.try_get("nummer")?,
                             adm_kommune_kode: r.try_get("adm_kommune_kode")?,
                             ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
-                            adresse: if unit { Some(Self::adresse_from_row(r)?) } else { None },
+                            adresse: if unit { Some(Self::adresse_at(r, 3)?) } else { None },
                             p_nummer: if unit { r.try_get("p_nummer")? } else { None },
                             aktive_enheder: if unit { 0 } else { r.try_get("aktive")? },
                         })
@@ -1216,3 +1417,15 @@ macro_rules! impl_registry_store {
 
 impl_registry_store!(PostgresStore, sqlx::Postgres, REGISTRY_POSTGRES);
 impl_registry_store!(SqliteStore, sqlx::Sqlite, REGISTRY_SQLITE);
+
+#[cfg(test)]
+mod tests {
+    /// The joined dagtilbud row is read by position: the widths must match the column lists.
+    #[test]
+    fn column_widths_match_the_column_lists() {
+        let width = |list: &str| list.split(',').count();
+        assert_eq!(width(daginstitution_columns!()), super::DAGINSTITUTION_KOLONNER);
+        assert_eq!(width(anvisningsenhed_columns!()), super::ANVISNINGSENHED_KOLONNER);
+        assert_eq!(width(alternativ_adresse_columns!()), 23);
+    }
+}
