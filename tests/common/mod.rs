@@ -75,16 +75,22 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Runs the `dtr` binary with `args`.
     pub fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log_dir: &Path) -> Proc {
+        Proc::spawn_program(env!("CARGO_BIN_EXE_dtr"), name, args, env, log_dir)
+    }
+
+    /// Runs any program (a Redis server for outage tests, say) with its output in `log_dir`.
+    pub fn spawn_program(program: &str, name: &str, args: &[&str], env: &[(&str, String)], log_dir: &Path) -> Proc {
         let log = log_dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dtr"));
+        let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawn dtr");
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {program}: {e}"));
         Proc { name: name.to_owned(), child, log }
     }
 
