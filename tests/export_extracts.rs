@@ -372,8 +372,62 @@ async fn sync_replay(r: &Running, f: &Fixture) {
     assert_eq!(sync(&mut c, &mut copy, end).await, end, "nothing new");
 }
 
+/// The public CSV files: no login, BOM, `;`, header row, a row per unit, quoting where needed.
+async fn csv_files(r: &Running, f: &Fixture) {
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let (n_d, n_a, n_l) = store.count_units().await.unwrap();
+    let fetch = |file: &'static str| async move {
+        let resp = r.soap.get(&format!("/csv/{file}")).await; // no credentials sent
+        assert_eq!(resp.status(), 200, "{file}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+        assert_eq!(ct, "text/csv; charset=utf-8");
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "{file} starts with a BOM");
+        let text = String::from_utf8(bytes[3..].to_vec()).expect("UTF-8");
+        let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+        assert!(rows.iter().all(|row| row.len() == header.len()), "{file}: every row has every column");
+        (header, rows)
+    };
+    let col = |header: &[String], name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}"));
+
+    let (h, rows) = fetch("daginstitution.csv").await;
+    assert_eq!(&h[..4], ["daginstitutionsNummer", "daginstitutionsNavn", "ejerformKode", "ejerformKode_Tekst"]);
+    assert_eq!(rows.len() as i64, n_d);
+    let d1 = rows.iter().find(|row| row[0] == f.d1).expect("D1");
+    assert_eq!(d1[col(&h, "daginstitutionsNavn")], "Æblehaven Udtræk");
+    assert_eq!(d1[col(&h, "admKommuneKode_Tekst")], "København");
+    assert_eq!(d1[col(&h, "aktivitetsstatus")], "Aktiv");
+
+    let (h, rows) = fetch("anvisningsenhed.csv").await;
+    assert_eq!(rows.len() as i64, n_a);
+    assert!(h.contains(&"instType3_Tekst".to_owned()) && h.contains(&"kommuneKode_Tekst".to_owned()), "{h:?}");
+    let a2 = rows.iter().find(|row| row[0] == f.a2).expect("A2");
+    assert_eq!(a2[col(&h, "aktivitetsstatus")], "Nedlagt", "closed units are in the public export");
+    assert!(!a2[col(&h, "nedlagtDato")].is_empty());
+
+    let (h, rows) = fetch("alternativadresse.csv").await;
+    assert_eq!(rows.len() as i64, n_l);
+    let l2 = rows.iter().find(|row| row[0] == f.l2).expect("L2");
+    assert_eq!(l2[col(&h, "alternativAdresseNavn")], "Frugthaven 100%_");
+
+    let (h, rows) = fetch("samlet.csv").await;
+    let without_units = rows.iter().filter(|row| row[col(&h, "enhedsNummer")].is_empty()).count() as i64;
+    assert_eq!(rows.len() as i64 - without_units, n_a, "one row per anvisningsenhed");
+    let a1 = rows.iter().find(|row| row[col(&h, "enhedsNummer")] == f.a1).expect("A1");
+    assert_eq!(a1[col(&h, "daginstitutionsNummer")], f.d1);
+    assert_eq!(a1[col(&h, "antalAlternativeAdresser")], "2");
+    assert!(rows.iter().any(|row| row[0] == f.d2 && row[col(&h, "enhedsNummer")].is_empty()), "D2 has no units");
+
+    let missing = r.soap.get("/csv/hemmelig.csv").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("samlet.csv"), "names the files there are");
+}
+
 async fn scenario(r: Running) {
     let f = fixture(&r).await;
+    csv_files(&r, &f).await;
     soap_extracts(&r, &f).await;
     grpc_operations(&r, &f).await;
     sync_replay(&r, &f).await;

@@ -2,6 +2,7 @@
 //! It holds no business rules and owns no tables: every answer comes from a service.
 
 pub mod auth;
+pub mod csv_export;
 pub mod error;
 pub mod ops;
 pub mod soap;
@@ -204,7 +205,15 @@ impl AppState {
 /// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt`).
 pub fn app(state: AppState) -> Router {
     let max_body = state.0.config.max_body_bytes;
-    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" })).route(
+        "/csv/{file}",
+        // Public: no login (registry.md §4).
+        get(|state: State<AppState>, headers: HeaderMap, file: axum::extract::Path<String>| async move {
+            let cid = correlation_id(&headers);
+            let span = tracing::info_span!("csv", correlation_id = %cid, file = %file.0);
+            csv_export::response(&state.0.0.clients, &file.0, &cid).instrument(span).await
+        }),
+    );
     for ep in Endpoint::ALL {
         router = router.route(
             ep.path(),

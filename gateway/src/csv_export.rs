@@ -1,0 +1,298 @@
+//! The public CSV export (registry.md §4): four files over plain HTTPS without login,
+//! `;`-separated, UTF-8 with BOM, a header row of camelCase names with `_Tekst` companions.
+//! Streamed like the SOAP extracts: rows are written as the export service streams them.
+//!
+//! **[decision]** The files are `daginstitution.csv`, `anvisningsenhed.csv`,
+//! `alternativadresse.csv` and `samlet.csv` under `/csv/`. `samlet` has one row per
+//! anvisningsenhed with its daginstitution's columns in front (a daginstitution without units
+//! gets one row with the unit columns empty), and the number of the unit's alternative addresses.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{StatusCode, header};
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::export::GetAllRequest;
+use dtr_proto::registry::{
+    Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Dagtilbud,
+    Registerfelter,
+};
+
+use crate::Clients;
+use crate::error::GatewayError;
+
+/// The published files.
+pub const FILES: [&str; 4] = ["daginstitution.csv", "anvisningsenhed.csv", "alternativadresse.csv", "samlet.csv"];
+
+const CHUNK: usize = 64 * 1024;
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+const REGISTER: [&str; 4] = ["aktivitetsstatus", "oprettetDato", "senestAendret", "nedlagtDato"];
+const DAGINSTITUTION: [&str; 9] = [
+    "daginstitutionsNummer",
+    "daginstitutionsNavn",
+    "ejerformKode",
+    "ejerformKode_Tekst",
+    "lovgrundlagKode",
+    "lovgrundlagKode_Tekst",
+    "admKommuneKode",
+    "admKommuneKode_Tekst",
+    "ejerCvrNummer",
+];
+const ADRESSE: [&str; 12] = [
+    "vejNavn",
+    "husNummer",
+    "etage",
+    "doer",
+    "postNummer",
+    "postDistrikt",
+    "supplerendeBynavn",
+    "kommuneKode",
+    "kommuneKode_Tekst",
+    "darAdresseId",
+    "geoBredde",
+    "geoLaengde",
+];
+
+/// A row being written: fields in header order.
+type Row = Vec<String>;
+
+fn header_row(parts: &[&[&str]]) -> Row {
+    parts.iter().flat_map(|p| p.iter().map(|s| (*s).to_owned())).collect()
+}
+
+fn timestamp(t: &Option<prost_types::Timestamp>) -> String {
+    t.as_ref()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn register(row: &mut Row, r: Option<&Registerfelter>) {
+    let Some(r) = r else {
+        row.extend(std::iter::repeat_n(String::new(), REGISTER.len()));
+        return;
+    };
+    let status = if r.aktivitetsstatus() == Aktivitetsstatus::Nedlagt { "Nedlagt" } else { "Aktiv" };
+    row.extend([
+        status.to_owned(),
+        timestamp(&r.oprettet_dato),
+        timestamp(&r.senest_aendret),
+        timestamp(&r.nedlagt_dato),
+    ]);
+}
+
+fn daginstitution(row: &mut Row, d: &DaginstitutionExtend) {
+    let di = d.daginstitution.clone().unwrap_or_default();
+    row.extend([
+        di.daginstitutions_nummer,
+        di.daginstitutions_navn,
+        di.ejerform_kode.to_string(),
+        d.ejerform_kode_tekst.clone(),
+        di.lovgrundlag_kode.to_string(),
+        d.lovgrundlag_kode_tekst.clone(),
+        di.adm_kommune_kode.to_string(),
+        d.adm_kommune_kode_tekst.clone(),
+        di.ejer_cvr_nummer.unwrap_or_default(),
+    ]);
+}
+
+fn adresse(row: &mut Row, a: Option<&Adresse>, kommune_tekst: &str) {
+    let a = a.cloned().unwrap_or_default();
+    row.extend([
+        a.vej_navn,
+        a.hus_nummer,
+        a.etage.unwrap_or_default(),
+        a.doer.unwrap_or_default(),
+        a.post_nummer,
+        a.post_distrikt,
+        a.supplerende_bynavn.unwrap_or_default(),
+        a.kommune_kode.to_string(),
+        kommune_tekst.to_owned(),
+        a.dar_adresse_id.unwrap_or_default(),
+        a.geo_bredde.map(|v| v.to_string()).unwrap_or_default(),
+        a.geo_laengde.map(|v| v.to_string()).unwrap_or_default(),
+    ]);
+}
+
+const ENHED_FOER: [&str; 3] = ["enhedsNummer", "daginstitutionsNummer", "enhedsNavn"];
+const ENHED_EFTER: [&str; 6] = ["instType3", "instType3_Tekst", "email", "telefonNummer", "cvrNummer", "pNummer"];
+
+fn anvisningsenhed(row: &mut Row, e: &AnvisningsenhedExtend, with_parent: bool) {
+    let a = e.anvisningsenhed.clone().unwrap_or_default();
+    row.push(a.enheds_nummer);
+    if with_parent {
+        row.push(a.daginstitutions_nummer);
+    }
+    row.push(a.enheds_navn);
+    adresse(row, a.adresse.as_ref(), &e.kommune_kode_tekst);
+    row.extend([
+        a.inst_type3.to_string(),
+        e.inst_type3_tekst.clone(),
+        a.email.unwrap_or_default(),
+        a.telefon_nummer.unwrap_or_default(),
+        a.cvr_nummer.unwrap_or_default(),
+        a.p_nummer,
+    ]);
+    register(row, e.register.as_ref());
+}
+
+const ALTERNATIV_FOER: [&str; 3] = ["alternativAdresseNummer", "enhedsNummer", "alternativAdresseNavn"];
+const ALTERNATIV_EFTER: [&str; 4] = ["pNummer", "cvrNummer", "email", "telefonNummer"];
+
+fn alternativ_adresse(row: &mut Row, e: &AlternativAdresseExtend) {
+    let a = e.alternativ_adresse.clone().unwrap_or_default();
+    row.extend([a.alternativ_adresse_nummer, a.enheds_nummer, a.alternativ_adresse_navn]);
+    adresse(row, a.adresse.as_ref(), &e.kommune_kode_tekst);
+    row.extend([
+        a.p_nummer.unwrap_or_default(),
+        a.cvr_nummer.unwrap_or_default(),
+        a.email.unwrap_or_default(),
+        a.telefon_nummer.unwrap_or_default(),
+    ]);
+    register(row, e.register.as_ref());
+}
+
+/// `samlet`: one row per anvisningsenhed (or one for a daginstitution without any).
+fn samlet_rows(d: &Dagtilbud) -> Vec<Row> {
+    let parent = |row: &mut Row| {
+        if let Some(di) = &d.daginstitution {
+            daginstitution(row, di);
+            register(row, di.register.as_ref());
+        }
+    };
+    let unit_width = ENHED_FOER.len() - 1 + ADRESSE.len() + ENHED_EFTER.len() + REGISTER.len() + 1;
+    if d.anvisningsenheder.is_empty() {
+        let mut row = Row::new();
+        parent(&mut row);
+        row.extend(std::iter::repeat_n(String::new(), unit_width));
+        return vec![row];
+    }
+    d.anvisningsenheder
+        .iter()
+        .map(|a| {
+            let mut row = Row::new();
+            parent(&mut row);
+            if let Some(e) = &a.anvisningsenhed {
+                anvisningsenhed(&mut row, e, false);
+            }
+            row.push(a.alternative_adresser.len().to_string());
+            row
+        })
+        .collect()
+}
+
+fn samlet_header() -> Row {
+    let mut h = header_row(&[&DAGINSTITUTION]);
+    h.extend(REGISTER.iter().map(|c| format!("daginstitution{}{}", c[..1].to_uppercase(), &c[1..])));
+    h.extend(header_row(&[&["enhedsNummer", "enhedsNavn"], &ADRESSE, &ENHED_EFTER, &REGISTER]));
+    h.push("antalAlternativeAdresser".to_owned());
+    h
+}
+
+/// Serves one public CSV file, or 404 naming the files there are.
+pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
+    let ctx = CallerContext {
+        system: "offentlig-csv".into(),
+        organisation: None,
+        correlation_id: cid.to_owned(),
+        regelsaet: Default::default(),
+    };
+    let mut export = clients.export();
+    let req = || clients.extract_request(&ctx, GetAllRequest {});
+    let body = match file {
+        "daginstitution.csv" => {
+            let header = header_row(&[&DAGINSTITUTION, &REGISTER]);
+            rows(export.get_all_daginstitutioner(req()).await, header, |d: &DaginstitutionExtend| {
+                let mut row = Row::new();
+                daginstitution(&mut row, d);
+                register(&mut row, d.register.as_ref());
+                vec![row]
+            })
+        }
+        "anvisningsenhed.csv" => {
+            let header = header_row(&[&ENHED_FOER, &ADRESSE, &ENHED_EFTER, &REGISTER]);
+            rows(export.get_all_anvisnings_enheder(req()).await, header, |e: &AnvisningsenhedExtend| {
+                let mut row = Row::new();
+                anvisningsenhed(&mut row, e, true);
+                vec![row]
+            })
+        }
+        "alternativadresse.csv" => {
+            let header = header_row(&[&ALTERNATIV_FOER, &ADRESSE, &ALTERNATIV_EFTER, &REGISTER]);
+            rows(export.get_all_alternativ_adresser(req()).await, header, |e: &AlternativAdresseExtend| {
+                let mut row = Row::new();
+                alternativ_adresse(&mut row, e);
+                vec![row]
+            })
+        }
+        "samlet.csv" => rows(export.get_all_dagtilbud(req()).await, samlet_header(), samlet_rows),
+        _ => {
+            let msg = format!("Ukendt fil. Den offentlige eksport har: {}.", FILES.join(", "));
+            return (StatusCode::NOT_FOUND, msg).into_response();
+        }
+    };
+    match body {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "public CSV export failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "Eksporten er midlertidigt utilgængelig. Prøv igen om lidt.")
+                .into_response()
+        }
+    }
+}
+
+/// A streamed CSV body: BOM, header, then `to_rows` of each record, in chunks. A failure
+/// part-way breaks the body off, so a download is never silently short.
+fn rows<T: Send + 'static>(
+    call: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    header: Row,
+    to_rows: fn(&T) -> Vec<Row>,
+) -> Result<Body, GatewayError> {
+    let records = call.map_err(GatewayError::Backend)?.into_inner();
+    let mut out = writer(BOM);
+    out.write_record(&header).map_err(|e| GatewayError::Backend(tonic::Status::internal(e.to_string())))?;
+    let stream = futures::stream::unfold(Some((records, out)), move |state| async move {
+        let (mut records, mut out) = state?;
+        loop {
+            let record = match records.message().await {
+                Ok(Some(record)) => record,
+                Ok(None) => return Some((take(out).map(|(chunk, _)| chunk), None)),
+                Err(status) => return Some((Err(std::io::Error::other(status.message().to_owned())), None)),
+            };
+            for row in to_rows(&record) {
+                if let Err(e) = out.write_record(&row) {
+                    return Some((Err(std::io::Error::other(e)), None));
+                }
+            }
+            if out.get_ref().len() >= CHUNK {
+                return Some(match take(out) {
+                    Ok((chunk, next)) => (Ok(chunk), Some((records, next))),
+                    Err(e) => (Err(e), None),
+                });
+            }
+        }
+    });
+    Ok(Body::from_stream(stream.map(|part| part.inspect_err(|e| tracing::warn!(error = %e, "CSV export broken off")))))
+}
+
+fn writer(start: &[u8]) -> csv::Writer<Vec<u8>> {
+    let mut buf = Vec::with_capacity(CHUNK + 8 * 1024);
+    buf.extend_from_slice(start);
+    csv::WriterBuilder::new().delimiter(b';').from_writer(buf)
+}
+
+/// What is written so far, and a fresh writer to go on with.
+fn take(out: csv::Writer<Vec<u8>>) -> Result<(Bytes, csv::Writer<Vec<u8>>), std::io::Error> {
+    let buf = out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok((Bytes::from(buf), writer(b"")))
+}
