@@ -2,8 +2,10 @@
 //! (`dtr up`) — plus migrations, health checks and admin tasks.
 
 mod admin;
+mod bench;
 mod config;
 mod demo;
+mod demodata;
 mod grpc;
 mod healthcheck;
 mod up;
@@ -12,6 +14,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the extracts allocate and free many small values on several threads at once, which
+/// the system allocator serialises on its arena locks (docs/bench/extract.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "dtr", version, about = "Dagtilbudsregisteret: register, agreements and SOAP gateway")]
@@ -45,6 +52,11 @@ enum Command {
     Revalidate(grpc::RevalidateArgs),
     /// Exits 0 when the named service answers its health check.
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// Fills a database with a synthetic register in the real proportions (tests, benchmarks).
+    DemoData(demodata::DemoDataArgs),
+    /// Benchmarks that write a report (use a release build).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Operator tasks against a running system.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -82,6 +94,8 @@ fn main() -> std::process::ExitCode {
             Command::Revalidate(a) => grpc::run_revalidate(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
             Command::Admin(c) => admin::run(c).await,
+            Command::DemoData(a) => demodata::run(a).await,
+            Command::Bench(c) => bench::run(c).await,
         }
     });
     match result {

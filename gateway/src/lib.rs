@@ -146,6 +146,10 @@ fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
     Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
+        // Full extracts stream megabytes: HTTP/2's default 64 KiB window would stall the
+        // sender on every window update.
+        .initial_stream_window_size(Some(2 << 20))
+        .initial_connection_window_size(Some(4 << 20))
         .connect_lazy())
 }
 

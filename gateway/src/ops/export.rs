@@ -304,7 +304,7 @@ fn daginstitution_extend(x: &mut XmlOut, d: &DaginstitutionExtend) {
 
 /// One `daginstitution` of a `dagtilbudsRegister`: its fields, then its anvisningsenheder, each
 /// with its alternative addresses.
-fn dagtilbud(x: &mut XmlOut, d: &Dagtilbud) {
+pub fn dagtilbud(x: &mut XmlOut, d: &Dagtilbud) {
     let Some(di) = &d.daginstitution else { return };
     x.open("daginstitution");
     daginstitution_fields(x, di);

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod codes;
+pub mod demodata;
 pub mod error;
 pub mod lookup;
 pub mod model;

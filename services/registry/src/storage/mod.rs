@@ -219,40 +219,74 @@ pub enum DagtilbudFilter {
 }
 
 /// Records of a full extract in order, as the database cursor yields them. The reading runs on
-/// its own task and hands records over a small bounded channel: the database is read only as fast
-/// as the consumer takes records, and when the consumer goes away (a client that disconnects) the
-/// task stops and the query is dropped.
-pub type Udtraek<T> = tokio_stream::wrappers::ReceiverStream<Result<T, StoreError>>;
+/// its own task and hands records over a small bounded channel, a batch at a time (one wake-up
+/// per batch, not per record): the database is read only as fast as the consumer takes
+/// records, and when the consumer goes away (a client that disconnects) the task stops and the
+/// query is dropped.
+pub type Udtraek<T> = futures::stream::BoxStream<'static, Result<T, StoreError>>;
 
-/// Records a reader may get ahead of its consumer.
-const UDTRAEK_BUFFER: usize = 64;
+/// Batches a reader may get ahead of its consumer, and records per batch.
+const UDTRAEK_BUFFER: usize = 4;
+const UDTRAEK_BATCH: usize = 64;
+
+type Batch<T> = Result<Vec<T>, StoreError>;
 
 /// Where a producer hands its records; `false` from [`UdtraekSender::send`] means the consumer
 /// is gone and the producer should stop.
-pub struct UdtraekSender<T>(tokio::sync::mpsc::Sender<Result<T, StoreError>>);
+pub struct UdtraekSender<T> {
+    tx: tokio::sync::mpsc::Sender<Batch<T>>,
+    batch: Vec<T>,
+}
 
 impl<T> UdtraekSender<T> {
-    pub async fn send(&self, record: T) -> bool {
-        self.0.send(Ok(record)).await.is_ok()
+    pub async fn send(&mut self, record: T) -> bool {
+        self.batch.push(record);
+        if self.batch.len() < UDTRAEK_BATCH {
+            return true;
+        }
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(UDTRAEK_BATCH));
+        self.tx.send(Ok(batch)).await.is_ok()
     }
 }
 
-/// Runs `produce` on its own task and returns the stream of what it sends. An error ends the
-/// stream with that error as its last item.
+/// Runs `produce` on its own task and returns the stream of what it sends. `produce` gives
+/// its sender back when done, so the last batch is always delivered; an error ends the stream
+/// with that error as its last item.
 pub fn udtraek<T, F, Fut>(produce: F) -> Udtraek<T>
 where
     T: Send + 'static,
     F: FnOnce(UdtraekSender<T>) -> Fut,
-    Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+    Fut: Future<Output = Result<UdtraekSender<T>, StoreError>> + Send + 'static,
 {
+    use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(UDTRAEK_BUFFER);
-    let work = produce(UdtraekSender(tx.clone()));
+    let work = produce(UdtraekSender { tx: tx.clone(), batch: Vec::with_capacity(UDTRAEK_BATCH) });
     tokio::spawn(async move {
-        if let Err(e) = work.await {
-            let _ = tx.send(Err(e)).await;
+        match work.await {
+            Ok(mut out) => {
+                out.flush().await;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+            }
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+        .flat_map(|batch: Batch<T>| {
+            let items: Vec<Result<T, StoreError>> = match batch {
+                Ok(records) => records.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        })
+        .boxed()
 }
 
 /// A completed write, for the audit trail and the change sequence.
@@ -273,6 +307,16 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Adds or renames one code of table `navn` and raises the table's version, in one
     /// transaction. `false` when there is no such table.
     async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError>;
+
+    /// Stores whole dagtilbud as given — states and dates included — in one transaction,
+    /// issuing real numbers in place of the given ones and bypassing the rules: for synthetic
+    /// registers (demos, benchmarks). Each unit gets its version, change and audit record like
+    /// any insert.
+    async fn load_dagtilbud(&self, batch: Vec<Dagtilbud>, aktoer: &Aktoer) -> Result<Vec<Dagtilbud>, StoreError>;
+
+    /// On an empty register only: the next number issued is `first` (a synthetic register uses
+    /// the whole five-digit series). `false` when the register has units.
+    async fn start_numbers_at(&self, first: i64) -> Result<bool, StoreError>;
 
     /// Issues a number and stores a new daginstitution, its first version, a change-sequence
     /// entry and an audit record in one transaction.

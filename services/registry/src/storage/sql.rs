@@ -262,6 +262,23 @@ const ALLE_ANVISNINGSENHEDER: &str =
 const ALLE_ALTERNATIVE_ADRESSER: &str =
     concat!("SELECT ", alternativ_adresse_columns!(), " FROM alternativ_adresse ORDER BY nummer");
 
+/// Whole records as given (synthetic registers): every column, then `soegenavn`.
+const LOAD_DAGINSTITUTION: &str = concat!(
+    "INSERT INTO daginstitution (",
+    daginstitution_columns!(),
+    ", soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+const LOAD_ANVISNINGSENHED: &str = concat!(
+    "INSERT INTO anvisningsenhed (",
+    anvisningsenhed_columns!(),
+    ", soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+);
+const LOAD_ALTERNATIV_ADRESSE: &str = concat!(
+    "INSERT INTO alternativ_adresse (",
+    alternativ_adresse_columns!(),
+    ", soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+);
+
 /// Widths of the column lists, for reading the three levels out of one joined row.
 const DAGINSTITUTION_KOLONNER: usize = 11;
 const ANVISNINGSENHED_KOLONNER: usize = 24;
@@ -374,6 +391,19 @@ macro_rules! impl_registry_store {
                 Self::daginstitution_at(r, 0)
             }
 
+            /// Binds the five register columns, in table order.
+            fn bind_register<'q>(
+                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+                r: &'q Registerfelter,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                q.bind(r.aktivitetsstatus.as_str()).bind(r.oprettet_dato).bind(r.senest_aendret).bind(r.nedlagt_dato).bind(r.version)
+            }
+
+            async fn issue_number(tx: &mut sqlx::Transaction<'static, $db>) -> Result<String, StoreError> {
+                let n = Self::next_counter(tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
+                Ok(numbers::format(n))
+            }
+
             /// Streams one table's rows through `map`.
             fn stream_table<T: Send + 'static>(
                 &self,
@@ -381,14 +411,14 @@ macro_rules! impl_registry_store {
                 map: fn(&<$db as sqlx::Database>::Row) -> Result<T, StoreError>,
             ) -> Udtraek<T> {
                 let pool = self.pool.clone();
-                udtraek(move |out| async move {
+                udtraek(move |mut out| async move {
                     let mut rows = sqlx::query(sql).fetch(&pool);
                     while let Some(row) = rows.try_next().await? {
                         if !out.send(map(&row)?).await {
                             break;
                         }
                     }
-                    Ok(())
+                    Ok(out)
                 })
             }
 
@@ -735,6 +765,80 @@ macro_rules! impl_registry_store {
 
         #[async_trait]
         impl RegistryStore for $store {
+            async fn start_numbers_at(&self, first: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE taeller SET vaerdi = $1 WHERE navn = 'nummer' \
+                     AND NOT EXISTS (SELECT 1 FROM daginstitution) AND NOT EXISTS (SELECT 1 FROM anvisningsenhed) \
+                     AND NOT EXISTS (SELECT 1 FROM alternativ_adresse)",
+                )
+                .bind(first)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn load_dagtilbud(
+                &self,
+                batch: Vec<Dagtilbud>,
+                aktoer: &Aktoer,
+            ) -> Result<Vec<Dagtilbud>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut loaded = Vec::with_capacity(batch.len());
+                for mut d in batch {
+                    let write = |enhedstype| super::Skrivning {
+                        aktoer,
+                        operation: "load",
+                        enhedstype,
+                        handling: Handling::Oprettet,
+                    };
+                    d.daginstitution.nummer = Self::issue_number(&mut tx).await?;
+                    let (di, r) = (&d.daginstitution, &d.daginstitution.register);
+                    let q = sqlx::query(LOAD_DAGINSTITUTION)
+                        .bind(&di.nummer)
+                        .bind(&di.data.navn)
+                        .bind(di.data.ejerform_kode)
+                        .bind(di.data.lovgrundlag_kode)
+                        .bind(di.data.adm_kommune_kode)
+                        .bind(di.data.ejer_cvr_nummer.as_deref());
+                    Self::bind_register(q, r).bind(soegenavn(&di.data.navn)).execute(&mut *tx).await?;
+                    let w = write(Enhedstype::Daginstitution);
+                    Self::record_write(&mut tx, &di.nummer, r.version, json(di)?, w).await?;
+                    for (a, adresser) in &mut d.anvisningsenheder {
+                        a.nummer = Self::issue_number(&mut tx).await?;
+                        a.data.daginstitutions_nummer = d.daginstitution.nummer.clone();
+                        let q = sqlx::query(LOAD_ANVISNINGSENHED).bind(&a.nummer).bind(&a.data.daginstitutions_nummer);
+                        let q = Self::bind_adresse(q.bind(&a.data.navn), &a.data.adresse)
+                            .bind(a.data.inst_type3)
+                            .bind(a.data.email.as_deref())
+                            .bind(a.data.telefon_nummer.as_deref())
+                            .bind(a.cvr_nummer.as_deref())
+                            .bind(&a.data.p_nummer);
+                        Self::bind_register(q, &a.register).bind(soegenavn(&a.data.navn)).execute(&mut *tx).await?;
+                        let w = write(Enhedstype::Anvisningsenhed);
+                        Self::record_write(&mut tx, &a.nummer, a.register.version, json(&*a)?, w).await?;
+                        for l in adresser {
+                            l.nummer = Self::issue_number(&mut tx).await?;
+                            l.data.enheds_nummer = a.nummer.clone();
+                            let q = sqlx::query(LOAD_ALTERNATIV_ADRESSE).bind(&l.nummer).bind(&l.data.enheds_nummer);
+                            let q = Self::bind_adresse(q.bind(&l.data.navn), &l.data.adresse)
+                                .bind(l.data.p_nummer.as_deref())
+                                .bind(l.cvr_nummer.as_deref())
+                                .bind(l.data.email.as_deref())
+                                .bind(l.data.telefon_nummer.as_deref());
+                            Self::bind_register(q, &l.register).bind(soegenavn(&l.data.navn)).execute(&mut *tx).await?;
+                            let w = write(Enhedstype::AlternativAdresse);
+                            Self::record_write(&mut tx, &l.nummer, l.register.version, json(&*l)?, w).await?;
+                        }
+                    }
+                    loaded.push(d);
+                }
+                tx.commit().await?;
+                Ok(loaded)
+            }
+
             async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let known = sqlx::query("UPDATE kodetabel SET version = version + 1 WHERE navn = $1")
@@ -863,7 +967,7 @@ macro_rules! impl_registry_store {
 
             fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
                 let pool = self.pool.clone();
-                udtraek(move |out| async move {
+                udtraek(move |mut out| async move {
                     let query = match &filter {
                         DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE),
                         DagtilbudFilter::Daginstitution(n) => sqlx::query(DAGTILBUD_BY_NUMMER).bind(n.trim().to_owned()),
@@ -877,7 +981,7 @@ macro_rules! impl_registry_store {
                         if !same {
                             let next = Dagtilbud { daginstitution: Self::daginstitution_at(&row, 0)?, anvisningsenheder: vec![] };
                             if let Some(done) = current.replace(next) && !out.send(done).await {
-                                return Ok(());
+                                return Ok(out);
                             }
                         }
                         let Some(c) = current.as_mut() else { continue };
@@ -896,7 +1000,7 @@ macro_rules! impl_registry_store {
                     if let Some(done) = current {
                         out.send(done).await;
                     }
-                    Ok(())
+                    Ok(out)
                 })
             }
 

@@ -1,0 +1,316 @@
+//! `dtr bench extract`: the full extract `GetAllDagtilbud` at 1× and 10× the national register
+//! (quality.md), measured side by side in one run on this machine:
+//! - through the whole stack: HTTPS, Basic Auth, SOAP, gRPC stream, SQLite cursor (`dtr up`
+//!   as a child process, so its memory is its own);
+//! - straight from the export service over gRPC;
+//! - the cost of just serializing the same records to SOAP XML in a tight loop (the limit).
+//!
+//! It reports throughput as ratios to that limit and the serving process's peak memory, 10×
+//! against 1×. Use a release build: `cargo run --release -p dtr -- bench extract`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use dtr_gateway::soap::xml::XmlOut;
+use dtr_proto::export::GetAllRequest;
+use dtr_proto::export::export_service_client::ExportServiceClient;
+use dtr_proto::registry::Dagtilbud;
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Full extract (GetAllDagtilbud) at each scale; writes a report.
+    Extract {
+        /// Scales to measure, relative to the national register.
+        #[arg(long, value_delimiter = ',', default_value = "1,10")]
+        scales: Vec<f64>,
+        /// Timed runs per measurement; the best is reported (the machine is shared).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Where the report goes (Markdown).
+        #[arg(long, default_value = "docs/bench/extract.md")]
+        out: PathBuf,
+    },
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Extract { scales, runs, out } = cmd;
+    let mut results = Vec::new();
+    for scale in scales {
+        println!("scale {scale}: generating the register…");
+        results.push(measure(scale, runs.max(1)).await.with_context(|| format!("scale {scale}"))?);
+    }
+    let report = report(&results, runs);
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
+    println!("{report}");
+    println!("report written to {}", out.display());
+    Ok(())
+}
+
+struct Result1 {
+    scale: f64,
+    units: u64,
+    bytes: u64,
+    soap: Duration,
+    grpc: Duration,
+    cursor: Duration,
+    read_serialize: Duration,
+    serialize: Duration,
+    rss_idle_kb: u64,
+    peak_kb: u64,
+}
+
+/// A `dtr up` child process, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    export_grpc: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data: &Path) -> anyhow::Result<Server> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["up", "--demo", "--data-dir"])
+        .arg(data)
+        .args(["--https-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting dtr up")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let (mut base, mut export_grpc) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(url) = line.trim().strip_prefix("ExportService WSDL: ") {
+            base = url.split("/services/").next().map(str::to_owned);
+        }
+        if let Some(rest) = line.trim().strip_prefix("gRPC:") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            export_grpc =
+                words.iter().position(|w| *w == "export").and_then(|i| words.get(i + 1)).map(|s| (*s).to_owned());
+        }
+        if line.contains("Press Ctrl-C to stop.") {
+            break;
+        }
+    }
+    let (Some(base), Some(export_grpc)) = (base, export_grpc) else {
+        let _ = child.kill();
+        bail!("dtr up did not report its addresses");
+    };
+    Ok(Server { child, base, export_grpc })
+}
+
+/// A field of /proc/<pid>/status in kB (VmRSS, VmHWM).
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn measure(scale: f64, runs: u32) -> anyhow::Result<Result1> {
+    let dir = std::env::temp_dir().join(format!("dtr-bench-{}-{scale}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let result = measure_in(&dir, scale, runs).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1> {
+    let db = format!("sqlite:{}", dir.join("dtr.db").display());
+    crate::grpc::migrate_all(&db).await?;
+    let store = dtr_registry::storage::connect(&db).await?;
+    crate::demodata::load(store.as_ref(), scale, 1, |_, _| {}).await?;
+    drop(store);
+
+    let server = start_server(dir)?;
+    let pid = server.child.id();
+    let creds: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(dir.join("tls/cert.pem"))?)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().add_root_certificate(cert).build()?;
+    let store = dtr_registry::storage::connect(&db).await?;
+    let (d, a, l) = store.count_units().await?;
+    let units = (d + a + l) as u64;
+    let rss_idle_kb = proc_kb(pid, "VmRSS:");
+    // Start the peak (VmHWM) afresh, so it measures the extracts, not start-up.
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+
+    let envelope = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="urn:dtr:export:v2"><soapenv:Body><d:GetAllDagtilbud/></soapenv:Body></soapenv:Envelope>"#;
+    let url = format!("{}{}", server.base, dtr_gateway::EXPORT_PATH);
+    let (user, password) = (creds["username"].as_str().unwrap_or(""), creds["password"].as_str());
+    let mut soap = Duration::MAX;
+    let mut bytes = 0u64;
+    for _ in 0..=runs {
+        // The first run warms caches and is not counted.
+        let started = Instant::now();
+        let mut resp = http
+            .post(&url)
+            .basic_auth(user, password)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(envelope)
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut n = 0u64;
+        while let Some(chunk) = resp.chunk().await? {
+            n += chunk.len() as u64;
+        }
+        let took = started.elapsed();
+        if bytes != 0 {
+            soap = soap.min(took);
+        }
+        bytes = n;
+    }
+
+    let mut client =
+        ExportServiceClient::connect(server.export_grpc.clone()).await?.max_decoding_message_size(64 << 20);
+    let mut grpc = Duration::MAX;
+    let mut records: Vec<Dagtilbud> = Vec::new();
+    for run in 0..=runs {
+        let started = Instant::now();
+        let mut stream = client.get_all_dagtilbud(GetAllRequest {}).await?.into_inner();
+        let mut got = Vec::new();
+        while let Some(d) = stream.message().await? {
+            if run == 0 {
+                got.push(d);
+            }
+        }
+        if run == 0 {
+            records = got;
+        } else {
+            grpc = grpc.min(started.elapsed());
+        }
+    }
+    let peak_kb = proc_kb(pid, "VmHWM:");
+    drop(server);
+
+    // The database alone: the same statement through the store, in this process.
+    let mut cursor = Duration::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut s = store.stream_dagtilbud(dtr_registry::storage::DagtilbudFilter::Alle);
+        let mut n = 0usize;
+        while let Some(d) = futures::StreamExt::next(&mut s).await {
+            n += d?.anvisningsenheder.len();
+        }
+        std::hint::black_box(n);
+        cursor = cursor.min(started.elapsed());
+    }
+
+    // Reading and serializing the same rows in a tight loop, in one process: no gRPC, no HTTP,
+    // no TLS. The full stack is measured against this.
+    let codes = store.load_code_tables().await?;
+    let mut read_serialize = Duration::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut s = store.stream_dagtilbud(dtr_registry::storage::DagtilbudFilter::Alle);
+        let mut x = XmlOut::with_capacity(72 * 1024);
+        let mut out = 0usize;
+        while let Some(d) = futures::StreamExt::next(&mut s).await {
+            dtr_gateway::ops::export::dagtilbud(&mut x, &dtr_export::dagtilbud(d?, &codes));
+            if x.len() >= 64 * 1024 {
+                out += std::hint::black_box(x.take()).len();
+            }
+        }
+        std::hint::black_box(out + x.finish().len());
+        read_serialize = read_serialize.min(started.elapsed());
+    }
+
+    // The limit: the same records serialized by the gateway's writer, handed off in chunks as
+    // the streamed answer does.
+    let mut serialize = Duration::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut x = XmlOut::with_capacity(72 * 1024);
+        let mut out = 0usize;
+        for d in &records {
+            dtr_gateway::ops::export::dagtilbud(&mut x, d);
+            if x.len() >= 64 * 1024 {
+                out += std::hint::black_box(x.take()).len();
+            }
+        }
+        out += x.finish().len();
+        std::hint::black_box(out);
+        serialize = serialize.min(started.elapsed());
+    }
+    Ok(Result1 { scale, units, bytes, soap, grpc, cursor, read_serialize, serialize, rss_idle_kb, peak_kb })
+}
+
+fn per_s(units: u64, d: Duration) -> f64 {
+    units as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn report(results: &[Result1], runs: u32) -> String {
+    let mut r = String::new();
+    r.push_str("# Benchmark: full extract `GetAllDagtilbud`\n\n");
+    r.push_str("Reproduce: `cargo run --release -p dtr -- bench extract` (writes this file).\n\n");
+    r.push_str(&format!(
+        "Machine: {} CPU(s), shared; best of {runs} timed runs after one warm-up; SQLite (`dtr up --demo` as a child \
+         process) on a synthetic register from `dtr demo-data`. Throughput is units (daginstitutioner + \
+         anvisningsenheder + alternative addresses) per second; absolute numbers vary with the machine, the ratios \
+         are what to compare. All columns come from the same run.\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    ));
+    r.push_str("- **SOAP**: `GetAllDagtilbud` through the gateway (HTTPS, Basic Auth with argon2id, SOAP, gRPC stream, SQLite cursor), read by an HTTP client.\n");
+    r.push_str("- **gRPC**: the same extract straight from the export service.\n");
+    r.push_str("- **read + serialize**: the same rows read through the store and serialized to the same SOAP XML in a tight loop in one process (no gRPC, HTTP or TLS) — the baseline of the quality target.\n");
+    r.push_str("- **serialize only**: the records already in memory, serialized in a tight loop.\n");
+    r.push_str(
+        "- **peak RSS**: the serving process's peak resident memory during the extracts (reset after start-up).\n\n",
+    );
+    r.push_str("| scale | units | answer | SOAP | gRPC | read + serialize | serialize only | SOAP ÷ read + serialize | SOAP ÷ serialize only | gRPC ÷ read + serialize | server RSS idle | server peak RSS |\n");
+    r.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for x in results {
+        let (soap, grpc) = (per_s(x.units, x.soap), per_s(x.units, x.grpc));
+        let (rs, ser) = (per_s(x.units, x.read_serialize), per_s(x.units, x.serialize));
+        r.push_str(&format!(
+            "| {}× | {} | {:.1} MB | {soap:.0}/s | {grpc:.0}/s | {rs:.0}/s | {ser:.0}/s | {:.2} | {:.2} | {:.2} | {:.1} MB | {:.1} MB |\n",
+            x.scale,
+            x.units,
+            x.bytes as f64 / 1e6,
+            soap / rs,
+            soap / ser,
+            grpc / rs,
+            x.rss_idle_kb as f64 / 1024.0,
+            x.peak_kb as f64 / 1024.0
+        ));
+    }
+    r.push_str("\nThe database cursor alone (the store's stream, no serializing) ran at ");
+    let cursors: Vec<String> =
+        results.iter().map(|x| format!("{:.0}/s at {}×", per_s(x.units, x.cursor), x.scale)).collect();
+    r.push_str(&cursors.join(", "));
+    r.push_str(".\n");
+    if let (Some(small), Some(large)) = (results.first(), results.last())
+        && results.len() > 1
+    {
+        let memory = large.peak_kb as f64 / small.peak_kb.max(1) as f64;
+        let data = large.units as f64 / small.units.max(1) as f64;
+        r.push_str(&format!(
+            "\nPeak memory of the serving process at {}× is {memory:.2}× that at {}×, for {data:.1}× the data.\n",
+            large.scale, small.scale
+        ));
+    }
+    r.push_str("\nTargets (quality.md): the full extract at 10× at least 0.5× serializing the same rows in a tight loop; peak memory flat as data grows.\n");
+    r
+}
