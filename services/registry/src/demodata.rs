@@ -25,7 +25,9 @@ use crate::model::{
 pub const DAGINSTITUTIONER_PER_SCALE: f64 = 2950.0;
 
 /// (share, ejerform, lovgrundlag, InstType3 choices, fewest units, most units)
-const PROFILER: [(f64, i32, i32, &[i32], u32, u32); 8] = [
+type Profil = (f64, i32, i32, &'static [i32], u32, u32);
+
+const PROFILER: [Profil; 8] = [
     (0.40, 1, 1, &[6010, 6011, 6012, 6014], 1, 1),
     (0.20, 1, 1, &[6010, 6011, 6012], 2, 5),
     (0.08, 1, 5, &[6013], 1, 4),
