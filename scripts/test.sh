@@ -87,7 +87,7 @@ fi
 
 say "cargo test --workspace"
 set +e
-cargo test --workspace --locked "$@" 2>&1 | tee "$TMP/test.log"
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$TMP/test.log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary).

@@ -6,6 +6,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dtr_proto::export::GetAllRequest;
+use dtr_proto::export::export_service_client::ExportServiceClient;
 use futures::StreamExt;
 
 use dtr_registry::storage::{DagtilbudFilter, RegistryStore, Tilstand};
@@ -121,4 +123,37 @@ async fn bench_extract_writes_its_report() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("| 0.01× |") && text.contains("| 0.02× |"), "{text}");
     assert!(text.contains("Peak memory of the serving process"), "{text}");
+}
+
+/// A reader that hangs up part-way stops the export service's database read (it logs how far it
+/// got), and the service goes on serving.
+#[tokio::test]
+async fn a_reader_that_hangs_up_stops_the_extract() {
+    let dir = common::TempDir::new();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = format!("sqlite:{}", data.join("dtr.db").display());
+    demo_data(&db, "0.3");
+    let port = common::free_port();
+    let up = common::cluster::spawn_up("dtr-up", &data, port, dir.path()).await;
+    let log = up.log();
+    let line = log.lines().find(|l| l.trim_start().starts_with("gRPC:")).unwrap();
+    let export_url = line.split_whitespace().skip_while(|w| *w != "export").nth(1).unwrap().to_owned();
+
+    let mut client = ExportServiceClient::connect(export_url).await.unwrap();
+    let mut stream = client.get_all_dagtilbud(GetAllRequest {}).await.unwrap().into_inner();
+    assert!(stream.message().await.unwrap().is_some(), "the first record arrives");
+    drop(stream);
+
+    common::wait_until("the export service to stop reading", std::time::Duration::from_secs(20), || {
+        let stopped = up.log().contains("extract stopped early: the reader went away");
+        async move { stopped }
+    })
+    .await;
+    let mut all = client.get_all_daginstitutioner(GetAllRequest {}).await.unwrap().into_inner();
+    let mut n = 0;
+    while all.message().await.unwrap().is_some() {
+        n += 1;
+    }
+    assert!(n >= 885, "still serving whole extracts: {n}");
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use common::cluster::{start_gateway, start_services, start_services_with};
 use common::{scenario, wait_until};
 use dtr_proto::context::CallerContext;
-use dtr_proto::export::GetAllRequest;
 use dtr_proto::export::NummerRequest;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
@@ -224,7 +223,10 @@ async fn grpc_clients_call_the_services_directly() {
     assert_eq!(owners(Operation::DeleteDaginstitution(DeleteRequest { nummer: "G99989".into() })).await, vec![]);
 
     // Operations of later issues say so.
-    let err = export.get_all_dagtilbud(GetAllRequest {}).await.unwrap_err();
+    let err = tilslutning
+        .list_organisationer(dtr_proto::tilslutning::ListOrganisationerRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Unknown users and wrong passwords get the same answer.

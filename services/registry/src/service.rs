@@ -73,7 +73,7 @@ impl Registry {
         }
         if tekst.is_empty() {
             fejl.push(Fejl::new(FejlKode::FeltMangler, "tekst", "Teksten mangler."));
-        } else if tekst.chars().count() > MAX_SOEGETEKST {
+        } else if tekst.chars().count() > MAX_KODETEKST {
             fejl.push(Fejl::new(FejlKode::FeltForLangt, "tekst", "Teksten må højst være 100 tegn."));
         }
         if !fejl.is_empty() {
@@ -684,8 +684,10 @@ fn move_enhed_decision(
 }
 
 /// Eight digits: the shape of a CVR number (lookups do not need the check digit to match).
-/// Longest name-search text accepted (names are at most 100 characters, registry.md).
-const MAX_SOEGETEKST: usize = 100;
+/// Longest name-search text accepted (names are at most 132 characters).
+const MAX_SOEGETEKST: usize = 132;
+/// Longest text of a code in a code table.
+const MAX_KODETEKST: usize = 100;
 
 fn is_search_text(part: &str) -> bool {
     let part = part.trim();

@@ -236,6 +236,8 @@ type Batch<T> = Result<Vec<T>, StoreError>;
 pub struct UdtraekSender<T> {
     tx: tokio::sync::mpsc::Sender<Batch<T>>,
     batch: Vec<T>,
+    sent: u64,
+    gone: bool,
 }
 
 impl<T> UdtraekSender<T> {
@@ -252,7 +254,13 @@ impl<T> UdtraekSender<T> {
             return true;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(UDTRAEK_BATCH));
-        self.tx.send(Ok(batch)).await.is_ok()
+        let n = batch.len() as u64;
+        if self.tx.send(Ok(batch)).await.is_err() {
+            self.gone = true;
+            return false;
+        }
+        self.sent += n;
+        true
     }
 }
 
@@ -267,11 +275,15 @@ where
 {
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(UDTRAEK_BUFFER);
-    let work = produce(UdtraekSender { tx: tx.clone(), batch: Vec::with_capacity(UDTRAEK_BATCH) });
+    let work =
+        produce(UdtraekSender { tx: tx.clone(), batch: Vec::with_capacity(UDTRAEK_BATCH), sent: 0, gone: false });
     tokio::spawn(async move {
         match work.await {
             Ok(mut out) => {
                 out.flush().await;
+                if out.gone {
+                    tracing::info!(records = out.sent, "extract stopped early: the reader went away");
+                }
             }
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
