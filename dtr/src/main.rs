@@ -15,8 +15,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc: the extracts allocate and free many small values on several threads at once, which
-/// the system allocator serialises on its arena locks (docs/bench/extract.md).
+/// mimalloc, also in place of `malloc` for C code (the `override` feature), so SQLite's copies of
+/// every value read go through it too: the extracts allocate and free many small values on
+/// several threads at once, which glibc's allocator serialises on its arena locks and keeps
+/// returning to the kernel (docs/bench/extract.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
