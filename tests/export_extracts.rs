@@ -21,6 +21,7 @@ use dtr_proto::registry::{AlternativAdresseExtend, AnvisningsenhedExtend, Dagins
 use tonic::transport::Channel;
 
 use common::cluster::{self, Running};
+use common::payload;
 use common::{EXPORT, export_schema_valid, import_ok, xml_text, xml_texts};
 
 /// What the test creates: two daginstitutioner in København, units, alternative addresses.
@@ -34,26 +35,15 @@ struct Fixture {
 }
 
 fn daginstitution(navn: &str) -> String {
-    format!(
-        "<d:daginstitution><d:daginstitutionsNavn>{navn}</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode>\
-         <d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>"
-    )
+    payload::daginstitution(payload::KOEBENHAVN, navn)
 }
 
 fn enhed(parent: &str, navn: &str, husnr: &str, p: &str) -> String {
-    format!(
-        "<d:anvisningsenhed><d:daginstitutionsNummer>{parent}</d:daginstitutionsNummer><d:EnhedsNavn>{navn}</d:EnhedsNavn>\
-         <d:Adresse><d:vejNavn>Amagerbrogade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>2300</d:postNummer>\
-         </d:Adresse><d:InstType3>6011</d:InstType3><d:PNummer>{p}</d:PNummer></d:anvisningsenhed>"
-    )
+    payload::enhed(payload::KOEBENHAVN, parent, navn, husnr, p)
 }
 
 fn alternativ(parent: &str, navn: &str, husnr: &str) -> String {
-    format!(
-        "<d:alternativAdresse><d:EnhedsNummer>{parent}</d:EnhedsNummer><d:alternativAdresseNavn>{navn}</d:alternativAdresseNavn>\
-         <d:Adresse><d:vejNavn>Amagerbrogade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>2300</d:postNummer>\
-         </d:Adresse></d:alternativAdresse>"
-    )
+    payload::alternativ(payload::KOEBENHAVN, parent, navn, husnr)
 }
 
 async fn fixture(r: &Running) -> Fixture {

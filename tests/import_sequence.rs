@@ -4,6 +4,7 @@
 mod common;
 
 use common::cluster::{self, Running};
+use common::payload;
 use common::{IMPORT, xml_text, xml_texts};
 
 async fn call(r: &Running, op: &str, inner: &str) -> Result<String, Vec<String>> {
@@ -16,26 +17,15 @@ async fn call(r: &Running, op: &str, inner: &str) -> Result<String, Vec<String>>
 }
 
 fn daginstitution(navn: &str) -> String {
-    format!(
-        "<d:daginstitution><d:daginstitutionsNavn>{navn}</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode>\
-         <d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>751</d:admKommuneKode></d:daginstitution>"
-    )
+    payload::daginstitution(payload::AARHUS, navn)
 }
 
 fn enhed(parent: &str, navn: &str, husnr: &str, p: &str) -> String {
-    format!(
-        "<d:anvisningsenhed><d:daginstitutionsNummer>{parent}</d:daginstitutionsNummer><d:EnhedsNavn>{navn}</d:EnhedsNavn>\
-         <d:Adresse><d:vejNavn>Vestergade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>8000</d:postNummer>\
-         </d:Adresse><d:InstType3>6011</d:InstType3><d:PNummer>{p}</d:PNummer></d:anvisningsenhed>"
-    )
+    payload::enhed(payload::AARHUS, parent, navn, husnr, p)
 }
 
 fn alternativ(parent: &str, navn: &str, husnr: &str) -> String {
-    format!(
-        "<d:alternativAdresse><d:EnhedsNummer>{parent}</d:EnhedsNummer><d:alternativAdresseNavn>{navn}</d:alternativAdresseNavn>\
-         <d:Adresse><d:vejNavn>Vestergade</d:vejNavn><d:husNummer>{husnr}</d:husNummer><d:postNummer>8000</d:postNummer>\
-         </d:Adresse></d:alternativAdresse>"
-    )
+    payload::alternativ(payload::AARHUS, parent, navn, husnr)
 }
 
 async fn sequence(r: Running) {
