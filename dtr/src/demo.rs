@@ -1,6 +1,7 @@
 //! Demo data for `dtr up --demo`: the daginstitutioner of three kommuner with anvisningsenheder
-//! and alternative addresses, a provider, and a system with approved connections to both
-//! services and data-access agreements with every demo kommune.
+//! and alternative addresses, a provider, a system with approved connections to both services
+//! and data-access agreements with every demo kommune, and a second system with the connections
+//! but no data-access agreement, to show a refusal.
 
 use std::path::{Path, PathBuf};
 
@@ -10,17 +11,53 @@ use dtr_registry::lookup::Dar;
 use dtr_registry::lookup::local::LocalReference;
 use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData};
 use dtr_registry::storage::no_checks;
+use dtr_tilslutning::TilslutningStore;
 use dtr_tilslutning::credentials;
-use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType, ServiceDef};
+use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
 use dtr_tilslutning::store::NewSystem;
 
 pub const DEMO_USERNAME: &str = "demo-system";
+pub const REFUSED_USERNAME: &str = "demo-refused";
 const CREDENTIALS_FILE: &str = "demo-credentials.json";
 const PROVIDER: &str = "DEMO01";
 
-pub struct DemoLogin {
+pub struct Login {
     pub username: String,
     pub password: String,
+}
+
+/// The demo systems' credentials: the one that may do everything, and the refused one.
+pub struct DemoLogins {
+    pub system: Login,
+    pub refused: Login,
+}
+
+/// A new system of the demo provider with approved connections to both services.
+async fn create_system(
+    tilslutning: &dyn TilslutningStore,
+    id: &str,
+    navn: &str,
+    username: &str,
+) -> anyhow::Result<Login> {
+    let password = credentials::generate_password();
+    let hash = tokio::task::spawn_blocking({
+        let p = password.clone();
+        move || credentials::hash_password(&p)
+    })
+    .await??;
+    tilslutning
+        .create_system(&NewSystem { id, navn, udbyder_kode: PROVIDER, brugernavn: username, password_hash: &hash })
+        .await?;
+    for s in ["ImportService", "ExportService"] {
+        tilslutning.set_tilslutning(id, s, AftaleStatus::Venter, PROVIDER, "demo").await?;
+        tilslutning.set_tilslutning(id, s, AftaleStatus::Godkendt, "STIL", "demo").await?;
+    }
+    Ok(Login { username: username.into(), password })
+}
+
+/// The refused demo system: connections, but no data-access agreement with anyone.
+async fn create_refused(tilslutning: &dyn TilslutningStore) -> anyhow::Result<Login> {
+    create_system(tilslutning, "demo-refused-1", "Demo system uden dataaftaler", REFUSED_USERNAME).await
 }
 
 /// (kode, navn, kommune CVR, postnummer, by, street)
@@ -32,25 +69,8 @@ const KOMMUNER: [(i32, &str, &str, &str, &str, &str); 3] = [
 
 const INSTITUTIONER: [&str; 3] = ["Børnehuset Solsikken", "Troldehøjen", "Mælkebøtten"];
 
-/// The operations of each service and whether they need a data-access agreement.
-pub fn services() -> Vec<ServiceDef> {
-    let def = |kode: &str, navn: &str, ops: &[&str], needs: fn(&str) -> bool| ServiceDef {
-        servicekode: kode.to_owned(),
-        navn: navn.to_owned(),
-        beskrivelse: format!("Dagtilbudsregisteret {navn}"),
-        operationer: ops.iter().map(|o| ((*o).to_owned(), needs(o))).collect(),
-        versioner: vec!["v1".into(), "v2".into()],
-    };
-    vec![
-        def("ImportService", "ImportService", dtr_gateway::ops::import::OPERATIONS, |o| {
-            !matches!(o, "HelloWorld" | "GetXMLSchema" | "ValidateXmlAgainstSchema")
-        }),
-        def("ExportService", "ExportService", dtr_gateway::ops::export::OPERATIONS, |_| false),
-    ]
-}
-
 /// Creates the demo data on first run; later runs reuse it and the saved credentials.
-pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoLogin> {
+pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoLogins> {
     let dar = LocalReference::demo()?;
     // Every demo address is in the shipped DAR reference set: store it as DAR has it.
     let dar = &dar;
@@ -62,7 +82,14 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
     };
     let tilslutning = dtr_tilslutning::connect(database_url).await?;
     if tilslutning.login(DEMO_USERNAME).await?.is_some() {
-        return read_credentials(data_dir);
+        let (system, refused) = read_credentials(data_dir)?;
+        if let Some(refused) = refused {
+            return Ok(DemoLogins { system, refused });
+        }
+        // A data directory from before the refused system existed.
+        let logins = DemoLogins { system, refused: create_refused(tilslutning.as_ref()).await? };
+        write_credentials(data_dir, &logins, "", "")?;
+        return Ok(logins);
     }
     let registry = dtr_registry::storage::connect(database_url).await?;
     let aktoer = Aktoer { system: "demo".into(), organisation: None, correlation_id: "demo-data".into() };
@@ -76,29 +103,21 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
             type_: OrganisationType::Udbyder,
         })
         .await?;
-    for s in services() {
-        tilslutning.upsert_service(&s).await?;
-    }
-    let password = credentials::generate_password();
-    let hash = tokio::task::spawn_blocking({
-        let p = password.clone();
-        move || credentials::hash_password(&p)
-    })
-    .await??;
     let system_id = "demo-system-1";
+    let system = create_system(tilslutning.as_ref(), system_id, "Demo pladsanvisningssystem", DEMO_USERNAME).await?;
+    let refused = create_refused(tilslutning.as_ref()).await?;
+
+    // A private owner (ejerform 3 daginstitutioner name it by CVR) that agreed too.
     tilslutning
-        .create_system(&NewSystem {
-            id: system_id,
-            navn: "Demo pladsanvisningssystem",
-            udbyder_kode: PROVIDER,
-            brugernavn: DEMO_USERNAME,
-            password_hash: &hash,
+        .upsert_organisation(&Organisation {
+            kode: "DEMOPE".into(),
+            navn: "Demo Privatinstitutioner ApS".into(),
+            cvr: "29189854".into(),
+            pnr: String::new(),
+            type_: OrganisationType::PrivatEjer,
         })
         .await?;
-    for s in ["ImportService", "ExportService"] {
-        tilslutning.set_tilslutning(system_id, s, AftaleStatus::Venter, PROVIDER, "demo").await?;
-        tilslutning.set_tilslutning(system_id, s, AftaleStatus::Godkendt, "STIL", "demo").await?;
-    }
+    tilslutning.set_dataaftale(system_id, "ImportService", "DEMOPE", AftaleStatus::Godkendt, "DEMOPE", "demo").await?;
 
     // P-numbers and addresses are in the shipped reference data (data/reference/).
     let mut p_nummer = 1_020_000_000_i64;
@@ -181,30 +200,35 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
             }
         }
     }
-    let login = DemoLogin { username: DEMO_USERNAME.into(), password };
+    let logins = DemoLogins { system, refused };
     // Saved at once so a crash before start-up finishes does not lose the only copy.
-    write_credentials(data_dir, &login, "", "")?;
-    Ok(login)
+    write_credentials(data_dir, &logins, "", "")?;
+    Ok(logins)
 }
 
 pub fn write_credentials(
     data_dir: &Path,
-    login: &DemoLogin,
+    logins: &DemoLogins,
     import_wsdl: &str,
     export_wsdl: &str,
 ) -> anyhow::Result<PathBuf> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let json = serde_json::json!({
-        "username": login.username,
-        "password": login.password,
+        "username": logins.system.username,
+        "password": logins.system.password,
         "import_wsdl": import_wsdl,
         "export_wsdl": export_wsdl,
+        "refused_system": {
+            "username": logins.refused.username,
+            "password": logins.refused.password,
+        },
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-fn read_credentials(data_dir: &Path) -> anyhow::Result<DemoLogin> {
+/// The saved demo credentials; the refused system's may be missing (older data directories).
+fn read_credentials(data_dir: &Path) -> anyhow::Result<(Login, Option<Login>)> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -215,9 +239,11 @@ fn read_credentials(data_dir: &Path) -> anyhow::Result<DemoLogin> {
         ),
     };
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    match (field("username"), field("password")) {
-        (Some(username), Some(password)) => Ok(DemoLogin { username, password }),
-        _ => bail!("{} lacks username or password", path.display()),
-    }
+    let field = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let login = |v: &serde_json::Value| match (field(v, "username"), field(v, "password")) {
+        (Some(username), Some(password)) => Some(Login { username, password }),
+        _ => None,
+    };
+    let Some(system) = login(&v) else { bail!("{} lacks username or password", path.display()) };
+    Ok((system, v.get("refused_system").and_then(login)))
 }

@@ -207,6 +207,7 @@ pub async fn migrate_all(database_url: &str) -> anyhow::Result<()> {
     registry.migrate().await.context("registry migrations")?;
     let tilslutning = dtr_tilslutning::connect(database_url).await.context("tilslutning database")?;
     tilslutning.migrate().await.context("tilslutning migrations")?;
+    crate::catalogue::seed(tilslutning.as_ref()).await.context("service catalogue")?;
     Ok(())
 }
 

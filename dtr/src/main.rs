@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod catalogue;
 mod config;
 mod demo;
 mod demodata;

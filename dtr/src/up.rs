@@ -90,9 +90,13 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("  ImportService WSDL: {import_wsdl}");
     println!("  ExportService WSDL: {export_wsdl}");
     println!("  gRPC: import {}  export {}  tilslutning {}", urls[0], urls[1], urls[2]);
-    if let Some(login) = demo_login {
-        let file = demo::write_credentials(&a.data_dir, &login, &import_wsdl, &export_wsdl)?;
-        println!("Demo system: username {}  password {}", login.username, login.password);
+    if let Some(logins) = demo_login {
+        let file = demo::write_credentials(&a.data_dir, &logins, &import_wsdl, &export_wsdl)?;
+        println!("Demo system: username {}  password {}", logins.system.username, logins.system.password);
+        println!(
+            "Refused demo system (connections, no data-access agreement): username {}  password {}",
+            logins.refused.username, logins.refused.password
+        );
         println!("  (also in {})", file.display());
     }
     println!("Press Ctrl-C to stop.");

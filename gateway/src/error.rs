@@ -18,6 +18,11 @@ pub mod codes {
     pub const TOO_LARGE: &str = "IPL000006";
     /// The operation exists but is not available yet in this version of the system.
     pub const NOT_AVAILABLE: &str = "IPL000007";
+    /// Access refusals decided by the tilslutning service (steps 2–4 of tilslutning.md): passive
+    /// system, blocked system, no connection agreement, connection waiting, connection rejected,
+    /// no approved data-access agreement, operation not in the service catalogue.
+    pub const REFUSALS: [&str; 7] =
+        ["IPL000010", "IPL000011", "IPL000012", "IPL000013", "IPL000014", "IPL000015", "IPL000016"];
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,9 @@ pub enum GatewayError {
     /// A backend call failed; the status is logged, never shown.
     #[error("backend: {0}")]
     Backend(tonic::Status),
+    /// The agreements do not allow the call: the tilslutning service's code and Danish message.
+    #[error("refused ({code}): {message}")]
+    Refused { code: String, message: String },
 }
 
 impl GatewayError {
@@ -62,6 +70,14 @@ impl GatewayError {
                 format!("Operationen {op} er endnu ikke tilgængelig i denne version af registeret."),
             ),
             Backend(status) => backend_fault(status),
+            Refused { code, message } => match codes::REFUSALS.iter().find(|c| *c == code) {
+                Some(code) => Fault::new(FaultKind::Sender, code, message.clone()),
+                None => Fault::new(
+                    FaultKind::Receiver,
+                    codes::INTERNAL,
+                    "Der opstod en intern fejl. Kontakt registerets drift.",
+                ),
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The public edge of DTR: HTTPS, HTTP Basic Authentication, SOAP 1.1/1.2 ↔ gRPC, WSDL.
 //! It holds no business rules and owns no tables: every answer comes from a service.
 
+pub mod access;
 pub mod auth;
 pub mod csv_export;
 pub mod error;
@@ -396,6 +397,7 @@ async fn soap_call(
         regelsaet: ep.regelsaet(),
     };
     let clients = &state.0.clients;
+    access::check(clients, system, ep, &op, &ctx).await.map_err(|e| (version, e))?;
     let ns = ep.namespace();
     let result = match ep.service {
         SoapService::Import => ops::import::call(clients, &op, &ctx, ns).await.map(ops::Answer::Xml),

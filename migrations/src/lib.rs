@@ -56,12 +56,18 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
 
 pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
     table: "_dtr_tilslutning_migrations",
-    files: &[(1, "tilslutning", include_str!("../postgres/tilslutning/0001_tilslutning.sql"))],
+    files: &[
+        (1, "tilslutning", include_str!("../postgres/tilslutning/0001_tilslutning.sql")),
+        (2, "adgangslog", include_str!("../postgres/tilslutning/0002_adgangslog.sql")),
+    ],
 };
 
 pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
     table: "_dtr_tilslutning_migrations",
-    files: &[(1, "tilslutning", include_str!("../sqlite/tilslutning/0001_tilslutning.sql"))],
+    files: &[
+        (1, "tilslutning", include_str!("../sqlite/tilslutning/0001_tilslutning.sql")),
+        (2, "adgangslog", include_str!("../sqlite/tilslutning/0002_adgangslog.sql")),
+    ],
 };
 
 /// A PostgreSQL pool for one service.

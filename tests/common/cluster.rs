@@ -96,6 +96,22 @@ pub async fn seed_system(db: &str, username: &str, password: &str) {
         store.upsert_service(&s).await.unwrap();
         store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL", "").await.unwrap();
     }
+    // Data-access agreements with every kommune and with the tests' private owner.
+    for line in include_str!("../../data/kommuner.csv").lines().skip(1) {
+        let kode = line.split(';').next().unwrap();
+        store.set_dataaftale("sys-e2e", "ImportService", kode, AftaleStatus::Godkendt, kode, "").await.unwrap();
+    }
+    store
+        .upsert_organisation(&Organisation {
+            kode: "PE0001".into(),
+            navn: "Privatinstitutioner ApS".into(),
+            cvr: "29189854".into(),
+            pnr: String::new(),
+            type_: OrganisationType::PrivatEjer,
+        })
+        .await
+        .unwrap();
+    store.set_dataaftale("sys-e2e", "ImportService", "PE0001", AftaleStatus::Godkendt, "PE0001", "").await.unwrap();
 }
 
 fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {

@@ -166,6 +166,11 @@ impl Soap {
         Soap { base: base.to_owned(), http, user: user.to_owned(), password: password.to_owned() }
     }
 
+    /// The same client logging in as another system.
+    pub fn with_login(&self, user: &str, password: &str) -> Soap {
+        Soap { base: self.base.clone(), http: self.http.clone(), user: user.to_owned(), password: password.to_owned() }
+    }
+
     pub fn with_password(&self, password: &str) -> Soap {
         Soap {
             base: self.base.clone(),

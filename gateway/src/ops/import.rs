@@ -96,7 +96,7 @@ pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str
 }
 
 /// Reads a write operation's element into its request; `None` when `op` is not a write.
-fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
+pub(crate) fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
     Ok(Some(match op.name.as_str() {
         "InsertDaginstitution" => Operation::InsertDaginstitution(InsertDaginstitutionRequest {
             daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),

@@ -5,11 +5,20 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::tilslutning_service_server::TilslutningService;
-use dtr_proto::tilslutning::{AuthenticateRequest, AuthenticateResponse};
+use dtr_proto::tilslutning::{
+    AuthenticateRequest, AuthenticateResponse, CheckAccessRequest, CheckAccessResponse, OrganisationType,
+};
 
-use crate::credentials;
+use crate::model::{Afvisningslog, EjerRef};
 use crate::store::TilslutningStore;
+use crate::{adgang, credentials};
+
+/// Fault code of a failed authentication in the access log (the caller sees HTTP 401).
+const UAUTENTIFICERET: &str = "HTTP401";
+/// Most owners one call may name.
+const MAX_EJERE: usize = 16;
 
 /// Longest username and password the service looks at; longer ones fail like wrong ones.
 const MAX_CREDENTIAL_LEN: usize = 256;
@@ -31,10 +40,63 @@ fn internal(e: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    /// Steps 2–4 of the call-time enforcement; a refusal is logged durably before it is answered.
+    async fn check_access(
+        &self,
+        request: Request<CheckAccessRequest>,
+    ) -> Result<Response<CheckAccessResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let req = request.into_inner();
+        if req.ejere.len() > MAX_EJERE {
+            return Err(Status::invalid_argument("for mange dataejere i ét kald"));
+        }
+        let ejere: Vec<EjerRef> = req
+            .ejere
+            .iter()
+            .filter_map(|e| match e.r#type() {
+                OrganisationType::Kommune => Some(EjerRef::Kommune(e.kode.clone())),
+                OrganisationType::PrivatEjer => Some(EjerRef::PrivatEjer(e.kode.clone())),
+                _ => None,
+            })
+            .collect();
+        if ejere.len() != req.ejere.len() {
+            return Err(Status::invalid_argument("en dataejer skal være en kommune eller en privat ejer"));
+        }
+        let fakta = self
+            .store
+            .adgang_fakta(&req.udbydersystem_id, &req.servicekode, &req.operation, &ejere)
+            .await
+            .map_err(internal)?;
+        let answer = match adgang::decide(&fakta, &req.servicekode, &req.operation) {
+            Ok(()) => CheckAccessResponse { tilladt: true, ..Default::default() },
+            Err(afvisning) => {
+                let log = Afvisningslog {
+                    brugernavn: String::new(),
+                    system_id: req.udbydersystem_id,
+                    servicekode: req.servicekode,
+                    operation: req.operation,
+                    fejlkode: afvisning.kode.to_owned(),
+                    besked: afvisning.besked.clone(),
+                    correlation_id: ctx.correlation_id,
+                };
+                self.store.log_afvisning(&log).await.map_err(internal)?;
+                tracing::info!(system = %log.system_id, operation = %log.operation, code = afvisning.kode, "call refused");
+                CheckAccessResponse {
+                    tilladt: false,
+                    fejlkode: log.fejlkode,
+                    besked: log.besked,
+                    tilladte_ejere: vec![],
+                }
+            }
+        };
+        Ok(Response::new(answer))
+    }
+
     async fn authenticate(
         &self,
         request: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
         let req = request.into_inner();
         let login = if req.brugernavn.len() > MAX_CREDENTIAL_LEN || req.adgangskode.len() > MAX_CREDENTIAL_LEN {
             None
@@ -43,6 +105,7 @@ impl TilslutningService for TilslutningGrpc {
         };
         let hashes = login.as_ref().map(|l| l.hashes.clone()).unwrap_or_default();
         let password = req.adgangskode;
+        let brugernavn: String = req.brugernavn.chars().take(64).collect();
         // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
         let ok =
             tokio::task::spawn_blocking(move || credentials::verify(&password, &hashes)).await.map_err(internal)?;
@@ -50,7 +113,19 @@ impl TilslutningService for TilslutningGrpc {
             (true, Some(l)) => {
                 AuthenticateResponse { ok: true, udbydersystem_id: l.system_id, udbyder_kode: l.udbyder_kode }
             }
-            _ => AuthenticateResponse::default(),
+            _ => {
+                let log = Afvisningslog {
+                    brugernavn,
+                    system_id: String::new(),
+                    servicekode: String::new(),
+                    operation: String::new(),
+                    fejlkode: UAUTENTIFICERET.into(),
+                    besked: "forkert brugernavn eller adgangskode".into(),
+                    correlation_id: ctx.correlation_id,
+                };
+                self.store.log_afvisning(&log).await.map_err(internal)?;
+                AuthenticateResponse::default()
+            }
         };
         Ok(Response::new(answer))
     }

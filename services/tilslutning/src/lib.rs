@@ -1,6 +1,7 @@
 //! The tilslutning service: organisations, providers' systems and their credentials, the service
 //! catalogue, connection and data-access agreements, and the access decisions the gateway asks.
 
+pub mod adgang;
 pub mod credentials;
 pub mod grpc;
 pub mod model;

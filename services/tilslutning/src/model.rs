@@ -42,6 +42,16 @@ pub enum AftaleStatus {
 }
 
 impl AftaleStatus {
+    pub fn parse(s: &str) -> Option<AftaleStatus> {
+        Some(match s {
+            "VENTER" => AftaleStatus::Venter,
+            "GODKENDT" => AftaleStatus::Godkendt,
+            "AFVIST" => AftaleStatus::Afvist,
+            "SLETTET" => AftaleStatus::Slettet,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AftaleStatus::Venter => "VENTER",
@@ -69,4 +79,54 @@ pub struct SystemLogin {
     pub udbyder_kode: String,
     /// argon2id PHC strings of every password currently valid (two during a rotation).
     pub hashes: Vec<String>,
+}
+
+/// A data owner as the registry names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EjerRef {
+    /// A kommune by its code (also its organisation kode).
+    Kommune(String),
+    /// A private owner by its CVR number.
+    PrivatEjer(String),
+}
+
+/// A system's own state as access decisions see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemTilstand {
+    pub passiv: bool,
+    pub blokeret: bool,
+    pub blokeret_aarsag: String,
+}
+
+/// One owner of a call: its name if it is a known organisation, and the live data-access
+/// agreement of the calling system with it, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EjerFakta {
+    pub ejer: EjerRef,
+    pub navn: Option<String>,
+    pub dataaftale: Option<AftaleStatus>,
+}
+
+/// Everything an access decision needs, read in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdgangFakta {
+    /// `None`: the system does not exist (any more).
+    pub system: Option<SystemTilstand>,
+    /// `None`: the operation (or the whole service) is not in the catalogue.
+    pub kraever_dataaftale: Option<bool>,
+    /// The live connection agreement's status, if any.
+    pub tilslutning: Option<AftaleStatus>,
+    pub ejere: Vec<EjerFakta>,
+}
+
+/// One refused call, for the durable access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Afvisningslog {
+    pub brugernavn: String,
+    pub system_id: String,
+    pub servicekode: String,
+    pub operation: String,
+    pub fejlkode: String,
+    pub besked: String,
+    pub correlation_id: String,
 }

@@ -11,7 +11,9 @@ use sqlx::sqlite::SqlitePool;
 
 use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
 
-use crate::model::{AftaleStatus, Organisation, ServiceDef, SystemLogin};
+use crate::model::{
+    AdgangFakta, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, Organisation, ServiceDef, SystemLogin, SystemTilstand,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -62,6 +64,22 @@ pub trait TilslutningStore: Send + Sync + 'static {
     ) -> Result<String, StoreError>;
     /// The credentials of a usable (not deleted) system by username, with only unexpired hashes.
     async fn login(&self, brugernavn: &str) -> Result<Option<SystemLogin>, StoreError>;
+    /// What an access decision for system × service × operation × owners needs to know.
+    async fn adgang_fakta(
+        &self,
+        system_id: &str,
+        servicekode: &str,
+        operation: &str,
+        ejere: &[EjerRef],
+    ) -> Result<AdgangFakta, StoreError>;
+    /// Stores one refused call in the access log.
+    async fn log_afvisning(&self, a: &Afvisningslog) -> Result<(), StoreError>;
+    /// Refusals logged under a correlation id (for support and tests).
+    async fn afvisninger(&self, correlation_id: &str) -> Result<Vec<Afvisningslog>, StoreError>;
+    /// The provider's passive flag.
+    async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
+    /// The operator's block, with its reason (empty when unblocking).
+    async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError>;
 }
 
 pub async fn connect(url: &str) -> Result<Arc<dyn TilslutningStore>, StoreError> {
@@ -286,6 +304,155 @@ macro_rules! impl_tilslutning_store {
                 Self::set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
                 tx.commit().await?;
                 Ok(id)
+            }
+
+            async fn adgang_fakta(
+                &self,
+                system_id: &str,
+                servicekode: &str,
+                operation: &str,
+                ejere: &[EjerRef],
+            ) -> Result<AdgangFakta, StoreError> {
+                let system = sqlx::query(
+                    "SELECT passiv, blokeret, blokeret_aarsag FROM udbydersystem WHERE id = $1 AND NOT slettet",
+                )
+                .bind(system_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| -> Result<SystemTilstand, sqlx::Error> {
+                    Ok(SystemTilstand {
+                        passiv: r.try_get("passiv")?,
+                        blokeret: r.try_get("blokeret")?,
+                        blokeret_aarsag: r.try_get("blokeret_aarsag")?,
+                    })
+                })
+                .transpose()?;
+                let kraever_dataaftale: Option<bool> = sqlx::query_scalar(
+                    "SELECT kraever_dataaftale FROM service_operation WHERE servicekode = $1 AND navn = $2",
+                )
+                .bind(servicekode)
+                .bind(operation)
+                .fetch_optional(&self.pool)
+                .await?;
+                let tilslutning: Option<String> = sqlx::query_scalar(
+                    "SELECT status FROM tilslutningsaftale WHERE system_id = $1 AND servicekode = $2 AND status <> 'SLETTET'",
+                )
+                .bind(system_id)
+                .bind(servicekode)
+                .fetch_optional(&self.pool)
+                .await?;
+                let mut fakta = Vec::with_capacity(ejere.len());
+                for ejer in ejere {
+                    let org: Option<(String, String)> = match ejer {
+                        EjerRef::Kommune(kode) => {
+                            sqlx::query_as("SELECT kode, navn FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
+                                .bind(kode)
+                                .fetch_optional(&self.pool)
+                                .await?
+                        }
+                        EjerRef::PrivatEjer(cvr) => {
+                            sqlx::query_as(
+                                "SELECT kode, navn FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
+                            )
+                            .bind(cvr)
+                            .fetch_optional(&self.pool)
+                            .await?
+                        }
+                    };
+                    // A kommune's agreements are kept under its code even before it is registered.
+                    let ejer_kode = match (&org, ejer) {
+                        (Some((kode, _)), _) => Some(kode.clone()),
+                        (None, EjerRef::Kommune(kode)) => Some(kode.clone()),
+                        (None, EjerRef::PrivatEjer(_)) => None,
+                    };
+                    let dataaftale: Option<String> = match ejer_kode {
+                        Some(kode) => sqlx::query_scalar(
+                            "SELECT status FROM dataaftale WHERE system_id = $1 AND servicekode = $2 AND ejer_kode = $3 \
+                             AND status <> 'SLETTET'",
+                        )
+                        .bind(system_id)
+                        .bind(servicekode)
+                        .bind(kode)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                        None => None,
+                    };
+                    fakta.push(EjerFakta {
+                        ejer: ejer.clone(),
+                        navn: org.map(|(_, navn)| navn),
+                        dataaftale: dataaftale.as_deref().and_then(AftaleStatus::parse),
+                    });
+                }
+                Ok(AdgangFakta {
+                    system,
+                    kraever_dataaftale,
+                    tilslutning: tilslutning.as_deref().and_then(AftaleStatus::parse),
+                    ejere: fakta,
+                })
+            }
+
+            async fn log_afvisning(&self, a: &Afvisningslog) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO adgangslog (tidspunkt, brugernavn, system_id, servicekode, operation, fejlkode, besked, \
+                     correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(Utc::now())
+                .bind(&a.brugernavn)
+                .bind(&a.system_id)
+                .bind(&a.servicekode)
+                .bind(&a.operation)
+                .bind(&a.fejlkode)
+                .bind(&a.besked)
+                .bind(&a.correlation_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn afvisninger(&self, correlation_id: &str) -> Result<Vec<Afvisningslog>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT brugernavn, system_id, servicekode, operation, fejlkode, besked, correlation_id \
+                     FROM adgangslog WHERE correlation_id = $1 ORDER BY id",
+                )
+                .bind(correlation_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(Afvisningslog {
+                            brugernavn: r.try_get("brugernavn")?,
+                            system_id: r.try_get("system_id")?,
+                            servicekode: r.try_get("servicekode")?,
+                            operation: r.try_get("operation")?,
+                            fejlkode: r.try_get("fejlkode")?,
+                            besked: r.try_get("besked")?,
+                            correlation_id: r.try_get("correlation_id")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE udbydersystem SET passiv = $2 WHERE id = $1 AND NOT slettet")
+                    .bind(system_id)
+                    .bind(passiv)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "UPDATE udbydersystem SET blokeret = $2, blokeret_aarsag = $3 WHERE id = $1 AND NOT slettet",
+                )
+                .bind(system_id)
+                .bind(blokeret)
+                .bind(if blokeret { aarsag } else { "" })
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
             }
 
             async fn login(&self, brugernavn: &str) -> Result<Option<SystemLogin>, StoreError> {

@@ -1,0 +1,67 @@
+//! Enforcement steps 2–4 of tilslutning.md for one SOAP call: the data owners the call concerns
+//! (for writes, resolved by the import service from the request and the stored units), then the
+//! tilslutning service's decision. The gateway holds no rule: it asks and obeys.
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::import::dataejer;
+use dtr_proto::import::{ResolveDataejereRequest, ValidateRequest};
+use dtr_proto::tilslutning::{CheckAccessRequest, Ejer, OrganisationType};
+
+use crate::error::GatewayError;
+use crate::soap::Element;
+use crate::{Clients, Endpoint, SoapService, auth, ops};
+
+/// Allows the call or answers why not.
+pub async fn check(
+    clients: &Clients,
+    system: &auth::System,
+    ep: Endpoint,
+    op: &Element,
+    ctx: &CallerContext,
+) -> Result<(), GatewayError> {
+    let known = match ep.service {
+        SoapService::Import => ops::import::OPERATIONS,
+        SoapService::Export => ops::export::OPERATIONS,
+    };
+    if !known.contains(&op.name.as_str()) {
+        return Err(GatewayError::UnknownOperation(op.name.clone()));
+    }
+    let ejere = match ep.service {
+        SoapService::Import => match ops::import::write_operation(op)? {
+            Some(operation) => owners(clients, ctx, operation).await?,
+            None => vec![],
+        },
+        SoapService::Export => vec![],
+    };
+    let req = CheckAccessRequest {
+        udbydersystem_id: system.id.clone(),
+        servicekode: ep.service.name().to_owned(),
+        operation: op.name.clone(),
+        ejere,
+    };
+    let answer = clients.tilslutning().check_access(clients.request(ctx, req)).await;
+    let answer = answer.map_err(GatewayError::Backend)?.into_inner();
+    if answer.tilladt { Ok(()) } else { Err(GatewayError::Refused { code: answer.fejlkode, message: answer.besked }) }
+}
+
+/// The owners a write concerns, as the tilslutning service names them.
+async fn owners(
+    clients: &Clients,
+    ctx: &CallerContext,
+    operation: dtr_proto::import::validate_request::Operation,
+) -> Result<Vec<Ejer>, GatewayError> {
+    let req = ResolveDataejereRequest { operation: Some(ValidateRequest { operation: Some(operation) }) };
+    let answer = clients.import().resolve_dataejere(clients.request(ctx, req)).await;
+    let owners = answer.map_err(GatewayError::Backend)?.into_inner().dataejere;
+    Ok(owners
+        .into_iter()
+        .filter_map(|d| {
+            let type_ = match d.r#type() {
+                dataejer::Type::Kommune => OrganisationType::Kommune,
+                dataejer::Type::PrivatEjer => OrganisationType::PrivatEjer,
+                dataejer::Type::Unspecified => return None,
+            };
+            Some(Ejer { r#type: type_ as i32, kode: d.kode })
+        })
+        .collect())
+}

@@ -1,0 +1,151 @@
+//! The call-time access decision (tilslutning.md, enforcement steps 2–4): pure rules over the
+//! facts the store reads. Codes are stable and listed in docs/gateway-fejlkoder.md.
+
+use crate::model::{AdgangFakta, AftaleStatus, EjerFakta, EjerRef};
+
+pub const SYSTEM_PASSIV: &str = "IPL000010";
+pub const SYSTEM_BLOKERET: &str = "IPL000011";
+pub const INGEN_TILSLUTNING: &str = "IPL000012";
+pub const TILSLUTNING_VENTER: &str = "IPL000013";
+pub const TILSLUTNING_AFVIST: &str = "IPL000014";
+pub const INGEN_DATAAFTALE: &str = "IPL000015";
+pub const UKENDT_OPERATION: &str = "IPL000016";
+
+/// Why a call is refused: a stable code and a Danish message naming what is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Afvisning {
+    pub kode: &'static str,
+    pub besked: String,
+}
+
+fn afvis(kode: &'static str, besked: String) -> Result<(), Afvisning> {
+    Err(Afvisning { kode, besked })
+}
+
+fn ejer_navn(e: &EjerFakta) -> String {
+    let id = match &e.ejer {
+        EjerRef::Kommune(k) => format!("kommune {k}"),
+        EjerRef::PrivatEjer(cvr) => format!("den private ejer med CVR-nummer {cvr}"),
+    };
+    match &e.navn {
+        Some(navn) => format!("{id} ({navn})"),
+        None => id,
+    }
+}
+
+/// Whether the system may call `operation` of `servicekode` for the owners in `fakta`.
+pub fn decide(fakta: &AdgangFakta, servicekode: &str, operation: &str) -> Result<(), Afvisning> {
+    let Some(system) = &fakta.system else {
+        return afvis(SYSTEM_BLOKERET, "Systemet findes ikke længere.".into());
+    };
+    if system.blokeret {
+        let aarsag =
+            if system.blokeret_aarsag.is_empty() { String::new() } else { format!(": {}", system.blokeret_aarsag) };
+        return afvis(SYSTEM_BLOKERET, format!("Systemet er blokeret af driften{aarsag}. Kontakt STIL."));
+    }
+    if system.passiv {
+        return afvis(SYSTEM_PASSIV, "Systemet er passivt. Leverandøren kan aktivere det igen.".into());
+    }
+    let Some(kraever_dataaftale) = fakta.kraever_dataaftale else {
+        return afvis(
+            UKENDT_OPERATION,
+            format!("Operationen {operation} findes ikke i servicekataloget for {servicekode}."),
+        );
+    };
+    match fakta.tilslutning {
+        Some(AftaleStatus::Godkendt) => {}
+        Some(AftaleStatus::Venter) => {
+            return afvis(
+                TILSLUTNING_VENTER,
+                format!("Systemets tilslutningsaftale for {servicekode} afventer godkendelse hos STIL."),
+            );
+        }
+        Some(AftaleStatus::Afvist) => {
+            return afvis(
+                TILSLUTNING_AFVIST,
+                format!("Systemets tilslutningsaftale for {servicekode} er afvist eller lukket."),
+            );
+        }
+        None | Some(AftaleStatus::Slettet) => {
+            return afvis(INGEN_TILSLUTNING, format!("Systemet har ingen tilslutningsaftale for {servicekode}."));
+        }
+    }
+    if !kraever_dataaftale {
+        return Ok(());
+    }
+    let mangler: Vec<String> = fakta
+        .ejere
+        .iter()
+        .filter(|e| e.dataaftale != Some(AftaleStatus::Godkendt))
+        .map(|e| match e.dataaftale {
+            Some(AftaleStatus::Venter) => format!("{} (afventer godkendelse)", ejer_navn(e)),
+            Some(AftaleStatus::Afvist) => format!("{} (afvist)", ejer_navn(e)),
+            _ => ejer_navn(e),
+        })
+        .collect();
+    if mangler.is_empty() {
+        return Ok(());
+    }
+    afvis(
+        INGEN_DATAAFTALE,
+        format!("Systemet har ingen godkendt dataaftale med {} for {servicekode}.", mangler.join(" og ")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SystemTilstand;
+
+    fn fakta() -> AdgangFakta {
+        AdgangFakta {
+            system: Some(SystemTilstand { passiv: false, blokeret: false, blokeret_aarsag: String::new() }),
+            kraever_dataaftale: Some(true),
+            tilslutning: Some(AftaleStatus::Godkendt),
+            ejere: vec![EjerFakta {
+                ejer: EjerRef::Kommune("101".into()),
+                navn: Some("København Kommune".into()),
+                dataaftale: Some(AftaleStatus::Godkendt),
+            }],
+        }
+    }
+
+    fn kode(f: &AdgangFakta) -> Option<&'static str> {
+        decide(f, "ImportService", "InsertDaginstitution").err().map(|a| a.kode)
+    }
+
+    #[test]
+    fn each_step_refuses_with_its_code() {
+        assert_eq!(kode(&fakta()), None);
+        let mut f = fakta();
+        f.system.as_mut().unwrap().blokeret = true;
+        f.system.as_mut().unwrap().passiv = true;
+        assert_eq!(kode(&f), Some(SYSTEM_BLOKERET), "blocked wins over passive");
+        let mut f = fakta();
+        f.system.as_mut().unwrap().passiv = true;
+        assert_eq!(kode(&f), Some(SYSTEM_PASSIV));
+        let mut f = fakta();
+        f.kraever_dataaftale = None;
+        assert_eq!(kode(&f), Some(UKENDT_OPERATION));
+        for (status, want) in [
+            (None, INGEN_TILSLUTNING),
+            (Some(AftaleStatus::Slettet), INGEN_TILSLUTNING),
+            (Some(AftaleStatus::Venter), TILSLUTNING_VENTER),
+            (Some(AftaleStatus::Afvist), TILSLUTNING_AFVIST),
+        ] {
+            let mut f = fakta();
+            f.tilslutning = status;
+            assert_eq!(kode(&f), Some(want), "{status:?}");
+        }
+        let mut f = fakta();
+        f.ejere.push(EjerFakta { ejer: EjerRef::PrivatEjer("29189854".into()), navn: None, dataaftale: None });
+        let a = decide(&f, "ImportService", "UpdateDaginstitution").unwrap_err();
+        assert_eq!(a.kode, INGEN_DATAAFTALE);
+        assert_eq!(
+            a.besked,
+            "Systemet har ingen godkendt dataaftale med den private ejer med CVR-nummer 29189854 for ImportService."
+        );
+        f.kraever_dataaftale = Some(false);
+        assert_eq!(kode(&f), None, "reads need no data-access agreement");
+    }
+}
