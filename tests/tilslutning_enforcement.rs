@@ -156,3 +156,31 @@ async fn the_demo_refused_system_is_refused() {
     let ok = insert(&r.soap).await;
     assert_eq!(xml_text(&ok.body, "status"), Some("OK"), "{}", ok.body);
 }
+
+/// Step 5: full extracts per system per day. Over the limit: a fault, nothing served, logged;
+/// lookups and other systems are not affected.
+#[tokio::test]
+async fn full_extracts_are_limited_per_system_per_day() {
+    let r = cluster::distributed_with(&[("DTR_FULL_EXTRACTS_PER_DAY", "2".to_owned())]).await;
+    let store = dtr_tilslutning::connect(&r.db).await.unwrap();
+    for _ in 0..2 {
+        let a = r.soap.call(EXPORT, "GetAllDaginstitutioner", "").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let over = r.soap.call(EXPORT, "GetAllDagtilbud", "").await;
+    assert_eq!(over.status, 500);
+    assert_eq!(xml_text(&over.body, "ErrorCode"), Some("IPL000017"), "{}", over.body);
+    assert!(xml_text(&over.body, "ErrorMessage").unwrap().contains("2 fulde udtræk i dag"));
+    assert!(!over.body.contains("dagtilbudsRegister"), "nothing served");
+    let log = store.afvisninger(over.correlation_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(log[0].fejlkode, "IPL000017");
+    assert_eq!(r.soap.call(EXPORT, "GetKodetabel", "<d:navn>ejerform</d:navn>").await.status, 200, "lookups go on");
+
+    // Another system has its own count.
+    let hash = dtr_tilslutning::credentials::hash_password("y-hemmelighed").unwrap();
+    let s = NewSystem { id: "sys-y", navn: "Y", udbyder_kode: "UDB1", brugernavn: "y-bruger", password_hash: &hash };
+    store.create_system(&s).await.unwrap();
+    store.set_tilslutning("sys-y", "ExportService", AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    let y = r.soap.with_login("y-bruger", "y-hemmelighed");
+    assert_eq!(y.call(EXPORT, "GetAllAlternativAdresser", "").await.status, 200);
+}

@@ -29,3 +29,33 @@ pub async fn seed(store: &dyn TilslutningStore) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every refusal the tilslutning service can give is one the gateway shows as such.
+    #[test]
+    fn gateway_knows_every_refusal_code() {
+        use dtr_tilslutning::adgang::*;
+        for code in [
+            SYSTEM_PASSIV,
+            SYSTEM_BLOKERET,
+            INGEN_TILSLUTNING,
+            TILSLUTNING_VENTER,
+            TILSLUTNING_AFVIST,
+            INGEN_DATAAFTALE,
+            UKENDT_OPERATION,
+            UDTRAEK_OPBRUGT,
+        ] {
+            assert!(dtr_gateway::error::codes::REFUSALS.contains(&code), "{code}");
+        }
+    }
+
+    /// The catalogue lists exactly the gateway's operations.
+    #[test]
+    fn catalogue_matches_the_gateway() {
+        let services = super::services();
+        assert_eq!(services[0].operationer.len(), dtr_gateway::ops::import::OPERATIONS.len());
+        assert_eq!(services[1].operationer.len(), dtr_gateway::ops::export::OPERATIONS.len());
+        assert!(services[1].operationer.iter().all(|(_, needs)| !needs), "reads need no data-access agreement");
+    }
+}

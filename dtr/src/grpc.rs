@@ -57,6 +57,9 @@ pub struct ServiceArgs {
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
+    /// Tilslutning service: full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
+    #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
+    pub full_extracts_per_day: u32,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
@@ -251,7 +254,10 @@ pub async fn serve(
             let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
             store.migrate().await.context("tilslutning migrations")?;
             reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
-            router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(store)));
+            router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(
+                store,
+                args.full_extracts_per_day,
+            )));
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");

@@ -28,6 +28,9 @@ pub struct UpArgs {
     /// Hours between periodic re-validations of the register (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
+    /// Full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
+    #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
+    pub full_extracts_per_day: u32,
 }
 
 /// Resolves once the stop flag is raised.
@@ -56,6 +59,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             shared_cache: Some(cache.clone()),
+            full_extracts_per_day: a.full_extracts_per_day,
         };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });

@@ -38,6 +38,7 @@ pub async fn check(
         servicekode: ep.service.name().to_owned(),
         operation: op.name.clone(),
         ejere,
+        fuldt_udtraek: ep.service == SoapService::Export && ops::export::FULL_EXTRACTS.contains(&op.name.as_str()),
     };
     let answer = clients.tilslutning().check_access(clients.request(ctx, req)).await;
     let answer = answer.map_err(GatewayError::Backend)?.into_inner();

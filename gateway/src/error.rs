@@ -20,9 +20,10 @@ pub mod codes {
     pub const NOT_AVAILABLE: &str = "IPL000007";
     /// Access refusals decided by the tilslutning service (steps 2–4 of tilslutning.md): passive
     /// system, blocked system, no connection agreement, connection waiting, connection rejected,
-    /// no approved data-access agreement, operation not in the service catalogue.
-    pub const REFUSALS: [&str; 7] =
-        ["IPL000010", "IPL000011", "IPL000012", "IPL000013", "IPL000014", "IPL000015", "IPL000016"];
+    /// no approved data-access agreement, operation not in the service catalogue, and (step 5)
+    /// the day's full extracts used up.
+    pub const REFUSALS: [&str; 8] =
+        ["IPL000010", "IPL000011", "IPL000012", "IPL000013", "IPL000014", "IPL000015", "IPL000016", "IPL000017"];
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -59,6 +59,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
     files: &[
         (1, "tilslutning", include_str!("../postgres/tilslutning/0001_tilslutning.sql")),
         (2, "adgangslog", include_str!("../postgres/tilslutning/0002_adgangslog.sql")),
+        (3, "udtraek_forbrug", include_str!("../postgres/tilslutning/0003_udtraek_forbrug.sql")),
     ],
 };
 
@@ -67,6 +68,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
     files: &[
         (1, "tilslutning", include_str!("../sqlite/tilslutning/0001_tilslutning.sql")),
         (2, "adgangslog", include_str!("../sqlite/tilslutning/0002_adgangslog.sql")),
+        (3, "udtraek_forbrug", include_str!("../sqlite/tilslutning/0003_udtraek_forbrug.sql")),
     ],
 };
 

@@ -44,6 +44,10 @@ pub const OPERATIONS: &[&str] = &[
     "GetHistorik",
 ];
 
+/// The full extracts, limited per system per day (tilslutning.md step 5).
+pub const FULL_EXTRACTS: &[&str] =
+    &["GetAllDagtilbud", "GetAllDaginstitutioner", "GetAllAnvisningsEnheder", "GetAllAlternativAdresser"];
+
 /// Size at which a streamed answer hands a chunk to the HTTP body.
 const CHUNK: usize = 64 * 1024;
 

@@ -43,7 +43,14 @@ impl Registry {
         for b in berort {
             let daginstitution = match b {
                 Berort::NyDaginstitution(d) => {
-                    out.insert(owner_of(d));
+                    // An owner CVR that is not a CVR number names no one: the write is refused
+                    // by the rules (DTR0103) and the caller should hear that, not an access refusal.
+                    match owner_of(d) {
+                        Dataejer::PrivatEjer(cvr) if !crate::rules::is_valid_cvr(&cvr) => {}
+                        owner => {
+                            out.insert(owner);
+                        }
+                    }
                     continue;
                 }
                 Berort::Daginstitution(n) => n.to_string(),

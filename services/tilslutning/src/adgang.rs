@@ -10,6 +10,17 @@ pub const TILSLUTNING_VENTER: &str = "IPL000013";
 pub const TILSLUTNING_AFVIST: &str = "IPL000014";
 pub const INGEN_DATAAFTALE: &str = "IPL000015";
 pub const UKENDT_OPERATION: &str = "IPL000016";
+pub const UDTRAEK_OPBRUGT: &str = "IPL000017";
+
+/// The refusal when a system has used its full extracts for the day.
+pub fn udtraek_opbrugt(limit: u32) -> Afvisning {
+    Afvisning {
+        kode: UDTRAEK_OPBRUGT,
+        besked: format!(
+            "Systemet har brugt sine {limit} fulde udtræk i dag (UTC). Hent ændringer med GetAendringerSiden, eller prøv igen i morgen."
+        ),
+    }
+}
 
 /// Why a call is refused: a stable code and a Danish message naming what is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,11 +25,24 @@ const MAX_CREDENTIAL_LEN: usize = 256;
 
 pub struct TilslutningGrpc {
     store: Arc<dyn TilslutningStore>,
+    /// Full extracts per system per day; 0 = no limit.
+    full_extracts_per_day: u32,
 }
 
 impl TilslutningGrpc {
-    pub fn new(store: Arc<dyn TilslutningStore>) -> Self {
-        TilslutningGrpc { store }
+    pub fn new(store: Arc<dyn TilslutningStore>, full_extracts_per_day: u32) -> Self {
+        TilslutningGrpc { store, full_extracts_per_day }
+    }
+
+    /// Step 5: counts a full extract against the daily limit.
+    async fn within_limit(&self, system_id: &str) -> Result<Result<(), adgang::Afvisning>, Status> {
+        if self.full_extracts_per_day == 0 {
+            return Ok(Ok(()));
+        }
+        let dato = chrono::Utc::now().date_naive().to_string();
+        let limit = i64::from(self.full_extracts_per_day);
+        let counted = self.store.count_udtraek(system_id, &dato, limit).await.map_err(internal)?;
+        Ok(if counted { Ok(()) } else { Err(adgang::udtraek_opbrugt(self.full_extracts_per_day)) })
     }
 }
 
@@ -67,7 +80,11 @@ impl TilslutningService for TilslutningGrpc {
             .adgang_fakta(&req.udbydersystem_id, &req.servicekode, &req.operation, &ejere)
             .await
             .map_err(internal)?;
-        let answer = match adgang::decide(&fakta, &req.servicekode, &req.operation) {
+        let mut decision = adgang::decide(&fakta, &req.servicekode, &req.operation);
+        if decision.is_ok() && req.fuldt_udtraek {
+            decision = self.within_limit(&req.udbydersystem_id).await?;
+        }
+        let answer = match decision {
             Ok(()) => CheckAccessResponse { tilladt: true, ..Default::default() },
             Err(afvisning) => {
                 let log = Afvisningslog {

@@ -76,6 +76,9 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn log_afvisning(&self, a: &Afvisningslog) -> Result<(), StoreError>;
     /// Refusals logged under a correlation id (for support and tests).
     async fn afvisninger(&self, correlation_id: &str) -> Result<Vec<Afvisningslog>, StoreError>;
+    /// Counts one full extract of the system on `dato` unless it already had `limit`; `false`
+    /// when over the limit (nothing counted).
+    async fn count_udtraek(&self, system_id: &str, dato: &str, limit: i64) -> Result<bool, StoreError>;
     /// The provider's passive flag.
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
     /// The operator's block, with its reason (empty when unblocking).
@@ -430,6 +433,20 @@ macro_rules! impl_tilslutning_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn count_udtraek(&self, system_id: &str, dato: &str, limit: i64) -> Result<bool, StoreError> {
+                let counted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO udtraek_forbrug (system_id, dato, antal) VALUES ($1, $2, 1) \
+                     ON CONFLICT (system_id, dato) DO UPDATE SET antal = udtraek_forbrug.antal + 1 \
+                     WHERE udtraek_forbrug.antal < $3 RETURNING CAST(antal AS BIGINT)",
+                )
+                .bind(system_id)
+                .bind(dato)
+                .bind(limit)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(counted.is_some())
             }
 
             async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError> {
