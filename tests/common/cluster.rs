@@ -162,6 +162,7 @@ pub struct Running {
     pub db: String,
     pub import_url: String,
     pub export_url: String,
+    pub tilslutning_url: String,
     _procs: Vec<Proc>,
     _dir: TempDir,
 }
@@ -209,7 +210,8 @@ pub async fn embedded() -> Running {
     let db = format!("sqlite:{}", data.join("dtr.db").display());
     let log = up.log();
     let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));
-    Running { soap, db, import_url, export_url, _procs: vec![up], _dir: dir }
+    let tilslutning_url = printed_grpc_url(&log, "tilslutning");
+    Running { soap, db, import_url, export_url, tilslutning_url, _procs: vec![up], _dir: dir }
 }
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
@@ -221,6 +223,7 @@ pub async fn distributed() -> Running {
 pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
     let mut c = start_services_with(extra_env).await;
     let soap = start_gateway(&mut c, &[]).await;
-    let (import_url, export_url) = (format!("http://127.0.0.1:{}", c.import), format!("http://127.0.0.1:{}", c.export));
-    Running { soap, db: c.db, import_url, export_url, _procs: c.procs, _dir: c._dir }
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let (import_url, export_url, tilslutning_url) = (url(c.import), url(c.export), url(c.tilslutning));
+    Running { soap, db: c.db, import_url, export_url, tilslutning_url, _procs: c.procs, _dir: c._dir }
 }

@@ -8,10 +8,14 @@ use tonic::{Request, Response, Status};
 use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::tilslutning_service_server::TilslutningService;
 use dtr_proto::tilslutning::{
-    AuthenticateRequest, AuthenticateResponse, CheckAccessRequest, CheckAccessResponse, OrganisationType,
+    AuthenticateRequest, AuthenticateResponse, BulkDecideRequest, BulkDecideResponse, CheckAccessRequest,
+    CheckAccessResponse, Dataaftale, DecideRequest, ListAftalerRequest, ListDataaftalerResponse,
+    ListTilslutningerResponse, OrganisationType, RequestDataaftalerRequest, RequestDataaftalerResponse,
+    RequestTilslutningRequest, Tilslutningsaftale,
 };
 
-use crate::model::{Afvisningslog, EjerRef};
+use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
+use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
 use crate::store::TilslutningStore;
 use crate::{adgang, credentials};
 
@@ -51,8 +55,126 @@ fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal("intern fejl i tilslutningsservicen")
 }
 
+/// Most owners one data-access request may name.
+const MAX_EJERE_PR_ANMODNING: usize = 100;
+
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    async fn request_tilslutning(
+        &self,
+        request: Request<RequestTilslutningRequest>,
+    ) -> Result<Response<Tilslutningsaftale>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let aktoer = aftaler::aktoer(ctx.organisation.as_deref())?;
+        let r = request.into_inner();
+        let store = self.store.as_ref();
+        let a = aftaler::anmod(
+            store,
+            AftaleArt::Tilslutning,
+            &aktoer,
+            &r.udbydersystem_id,
+            &r.servicekode,
+            None,
+            &r.kommentar,
+        );
+        Ok(Response::new(tilslutning_pb(&a.await?)))
+    }
+
+    async fn decide_tilslutning(
+        &self,
+        request: Request<DecideRequest>,
+    ) -> Result<Response<Tilslutningsaftale>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let aktoer = aftaler::aktoer(ctx.organisation.as_deref())?;
+        let r = request.into_inner();
+        let til = aftaler::status_fra_pb(r.til())?;
+        let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Tilslutning, &aktoer, &r.aftale_id, til, &r.kommentar);
+        Ok(Response::new(tilslutning_pb(&a.await?)))
+    }
+
+    async fn list_tilslutninger(
+        &self,
+        request: Request<ListAftalerRequest>,
+    ) -> Result<Response<ListTilslutningerResponse>, Status> {
+        let f = aftaler::filter(request.get_ref())?;
+        let (page, naeste_side) = aftaler::side(self.store.as_ref(), AftaleArt::Tilslutning, f).await?;
+        Ok(Response::new(ListTilslutningerResponse { aftaler: page.iter().map(tilslutning_pb).collect(), naeste_side }))
+    }
+
+    /// One request for one or more owners at once, with a comment.
+    async fn request_dataaftaler(
+        &self,
+        request: Request<RequestDataaftalerRequest>,
+    ) -> Result<Response<RequestDataaftalerResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let aktoer = aftaler::aktoer(ctx.organisation.as_deref())?;
+        let r = request.into_inner();
+        if r.ejer_koder.is_empty() || r.ejer_koder.len() > MAX_EJERE_PR_ANMODNING {
+            return Err(Status::invalid_argument(format!("angiv 1 til {MAX_EJERE_PR_ANMODNING} dataejere")));
+        }
+        let mut dataaftaler = Vec::with_capacity(r.ejer_koder.len());
+        for ejer in &r.ejer_koder {
+            let a = aftaler::anmod(
+                self.store.as_ref(),
+                AftaleArt::Data,
+                &aktoer,
+                &r.udbydersystem_id,
+                &r.servicekode,
+                Some(ejer),
+                &r.kommentar,
+            );
+            dataaftaler.push(dataaftale_pb(&a.await?));
+        }
+        Ok(Response::new(RequestDataaftalerResponse { dataaftaler }))
+    }
+
+    async fn decide_dataaftale(&self, request: Request<DecideRequest>) -> Result<Response<Dataaftale>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let aktoer = aftaler::aktoer(ctx.organisation.as_deref())?;
+        let r = request.into_inner();
+        let til = aftaler::status_fra_pb(r.til())?;
+        let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Data, &aktoer, &r.aftale_id, til, &r.kommentar);
+        Ok(Response::new(dataaftale_pb(&a.await?)))
+    }
+
+    /// The owner approves or rejects every waiting agreement of its own at once.
+    async fn bulk_decide_dataaftaler(
+        &self,
+        request: Request<BulkDecideRequest>,
+    ) -> Result<Response<BulkDecideResponse>, Status> {
+        let ctx = CallerContext::from_metadata(request.metadata());
+        let aktoer = aftaler::aktoer(ctx.organisation.as_deref())?;
+        let r = request.into_inner();
+        let til = aftaler::status_fra_pb(r.til())?;
+        if !matches!(til, AftaleStatus::Godkendt | AftaleStatus::Afvist) {
+            return Err(Status::invalid_argument("alle ventende kan kun godkendes eller afvises"));
+        }
+        if r.ejer_kode != aktoer {
+            return Err(Status::permission_denied("kun dataejeren kan beslutte om sine dataaftaler"));
+        }
+        let ventende = crate::model::AftaleFilter {
+            ejer_kode: Some(r.ejer_kode.clone()),
+            status: Some(AftaleStatus::Venter),
+            max: i64::MAX,
+            ..Default::default()
+        };
+        let mut dataaftaler = Vec::new();
+        for a in self.store.list_aftaler(AftaleArt::Data, &ventende).await.map_err(aftaler::internal)? {
+            let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Data, &aktoer, &a.aftale_id, til, &r.kommentar);
+            dataaftaler.push(dataaftale_pb(&a.await?));
+        }
+        Ok(Response::new(BulkDecideResponse { dataaftaler }))
+    }
+
+    async fn list_dataaftaler(
+        &self,
+        request: Request<ListAftalerRequest>,
+    ) -> Result<Response<ListDataaftalerResponse>, Status> {
+        let f = aftaler::filter(request.get_ref())?;
+        let (page, naeste_side) = aftaler::side(self.store.as_ref(), AftaleArt::Data, f).await?;
+        Ok(Response::new(ListDataaftalerResponse { aftaler: page.iter().map(dataaftale_pb).collect(), naeste_side }))
+    }
+
     /// Steps 2–4 of the call-time enforcement; a refusal is logged durably before it is answered.
     async fn check_access(
         &self,

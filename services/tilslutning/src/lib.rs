@@ -2,8 +2,10 @@
 //! catalogue, connection and data-access agreements, and the access decisions the gateway asks.
 
 pub mod adgang;
+pub mod aftaler;
 pub mod credentials;
 pub mod grpc;
+pub mod livscyklus;
 pub mod model;
 pub mod store;
 

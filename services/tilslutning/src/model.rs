@@ -130,3 +130,47 @@ pub struct Afvisningslog {
     pub besked: String,
     pub correlation_id: String,
 }
+
+/// The two agreement kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AftaleArt {
+    /// Tilslutningsaftale: system × service, decided by the operator.
+    Tilslutning,
+    /// Dataaftale: system × service × owner, decided by the owner.
+    Data,
+}
+
+/// One change of an agreement's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorikLinje {
+    pub aktoer: String,
+    pub tidspunkt: chrono::DateTime<chrono::Utc>,
+    pub fra: Option<AftaleStatus>,
+    pub til: AftaleStatus,
+    pub kommentar: String,
+}
+
+/// An agreement of either kind with its history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aftale {
+    pub aftale_id: String,
+    pub system_id: String,
+    pub servicekode: String,
+    /// The owner's organisation kode (data-access agreements only).
+    pub ejer_kode: Option<String>,
+    pub status: AftaleStatus,
+    pub historik: Vec<HistorikLinje>,
+}
+
+/// Which agreements a listing shows, a page at a time (by agreement id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AftaleFilter {
+    pub system_id: Option<String>,
+    pub servicekode: Option<String>,
+    pub ejer_kode: Option<String>,
+    pub status: Option<AftaleStatus>,
+    pub med_slettede: bool,
+    /// The last agreement id of the previous page.
+    pub efter: Option<String>,
+    pub max: i64,
+}

@@ -12,7 +12,8 @@ use sqlx::sqlite::SqlitePool;
 use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
 
 use crate::model::{
-    AdgangFakta, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, Organisation, ServiceDef, SystemLogin, SystemTilstand,
+    AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, HistorikLinje,
+    Organisation, ServiceDef, SystemLogin, SystemTilstand,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (want postgres://… or sqlite:…)")]
     UnsupportedUrl,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(&'static str),
 }
 
 /// A new system as stored.
@@ -79,6 +82,23 @@ pub trait TilslutningStore: Send + Sync + 'static {
     /// Counts one full extract of the system on `dato` unless it already had `limit`; `false`
     /// when over the limit (nothing counted).
     async fn count_udtraek(&self, system_id: &str, dato: &str, limit: i64) -> Result<bool, StoreError>;
+    /// One agreement with its history.
+    async fn get_aftale(&self, art: AftaleArt, aftale_id: &str) -> Result<Option<Aftale>, StoreError>;
+    /// Moves an agreement from `fra` to `til` with a history line, atomically; `false` when it
+    /// was no longer in `fra` (a concurrent change won).
+    async fn skift_status(
+        &self,
+        art: AftaleArt,
+        aftale_id: &str,
+        fra: AftaleStatus,
+        til: AftaleStatus,
+        aktoer: &str,
+        kommentar: &str,
+    ) -> Result<bool, StoreError>;
+    /// Agreements matching `filter`, ordered by id, at most `filter.max`.
+    async fn list_aftaler(&self, art: AftaleArt, filter: &AftaleFilter) -> Result<Vec<Aftale>, StoreError>;
+    /// The provider owning a (not deleted) system.
+    async fn system_udbyder(&self, system_id: &str) -> Result<Option<String>, StoreError>;
     /// The provider's passive flag.
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
     /// The operator's block, with its reason (empty when unblocking).
@@ -104,6 +124,40 @@ pub struct SqliteStore {
 macro_rules! impl_tilslutning_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
+            fn aftale_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Aftale, StoreError> {
+                let status: String = row.try_get("status")?;
+                Ok(Aftale {
+                    aftale_id: row.try_get("aftale_id")?,
+                    system_id: row.try_get("system_id")?,
+                    servicekode: row.try_get("servicekode")?,
+                    ejer_kode: row.try_get("ejer_kode")?,
+                    status: AftaleStatus::parse(&status).ok_or(StoreError::Corrupt("aftale status"))?,
+                    historik: vec![],
+                })
+            }
+
+            async fn historik(&self, aftale_id: &str) -> Result<Vec<HistorikLinje>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT aktoer, tidspunkt, fra, til, kommentar FROM aftale_historik WHERE aftale_id = $1 ORDER BY id",
+                )
+                .bind(aftale_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let fra: Option<String> = r.try_get("fra")?;
+                        let til: String = r.try_get("til")?;
+                        Ok(HistorikLinje {
+                            aktoer: r.try_get("aktoer")?,
+                            tidspunkt: r.try_get("tidspunkt")?,
+                            fra: fra.as_deref().and_then(AftaleStatus::parse),
+                            til: AftaleStatus::parse(&til).ok_or(StoreError::Corrupt("historik status"))?,
+                            kommentar: r.try_get("kommentar")?,
+                        })
+                    })
+                    .collect()
+            }
+
             /// Moves one agreement (of `tabel`) to `status`, with a history line.
             async fn set_status(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -447,6 +501,88 @@ macro_rules! impl_tilslutning_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 Ok(counted.is_some())
+            }
+
+            async fn get_aftale(&self, art: AftaleArt, aftale_id: &str) -> Result<Option<Aftale>, StoreError> {
+                let sql = match art {
+                    AftaleArt::Tilslutning => "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
+                         FROM tilslutningsaftale WHERE aftale_id = $1",
+                    AftaleArt::Data => "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
+                         WHERE aftale_id = $1",
+                };
+                let Some(row) = sqlx::query(sql).bind(aftale_id).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let mut aftale = Self::aftale_from_row(&row)?;
+                aftale.historik = self.historik(&aftale.aftale_id).await?;
+                Ok(Some(aftale))
+            }
+
+            async fn skift_status(
+                &self,
+                art: AftaleArt,
+                aftale_id: &str,
+                fra: AftaleStatus,
+                til: AftaleStatus,
+                aktoer: &str,
+                kommentar: &str,
+            ) -> Result<bool, StoreError> {
+                let sql = match art {
+                    AftaleArt::Tilslutning => "UPDATE tilslutningsaftale SET status = $3 WHERE aftale_id = $1 AND status = $2",
+                    AftaleArt::Data => "UPDATE dataaftale SET status = $3 WHERE aftale_id = $1 AND status = $2",
+                };
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query(sql)
+                    .bind(aftale_id)
+                    .bind(fra.as_str())
+                    .bind(til.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n != 1 {
+                    return Ok(false);
+                }
+                Self::set_status(&mut tx, aftale_id, Some(fra.as_str()), til, aktoer, kommentar).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn list_aftaler(&self, art: AftaleArt, f: &AftaleFilter) -> Result<Vec<Aftale>, StoreError> {
+                // One statement per kind; every filter is optional ('' = any).
+                let sql = match art {
+                    AftaleArt::Tilslutning => "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
+                         FROM tilslutningsaftale WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
+                         AND ($3 = '') AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') AND aftale_id > $6 \
+                         ORDER BY aftale_id LIMIT $7",
+                    AftaleArt::Data => "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
+                         WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
+                         AND ($3 = '' OR ejer_kode = $3) AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') \
+                         AND aftale_id > $6 ORDER BY aftale_id LIMIT $7",
+                };
+                let rows = sqlx::query(sql)
+                    .bind(f.system_id.as_deref().unwrap_or(""))
+                    .bind(f.servicekode.as_deref().unwrap_or(""))
+                    .bind(f.ejer_kode.as_deref().unwrap_or(""))
+                    .bind(f.status.map(AftaleStatus::as_str).unwrap_or(""))
+                    .bind(f.med_slettede)
+                    .bind(f.efter.as_deref().unwrap_or(""))
+                    .bind(f.max)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut aftale = Self::aftale_from_row(row)?;
+                    aftale.historik = self.historik(&aftale.aftale_id).await?;
+                    out.push(aftale);
+                }
+                Ok(out)
+            }
+
+            async fn system_udbyder(&self, system_id: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT udbyder_kode FROM udbydersystem WHERE id = $1 AND NOT slettet")
+                    .bind(system_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError> {
