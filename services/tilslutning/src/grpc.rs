@@ -13,10 +13,16 @@ use dtr_proto::tilslutning::{
     ListTilslutningerResponse, OrganisationType, RequestDataaftalerRequest, RequestDataaftalerResponse,
     RequestTilslutningRequest, Tilslutningsaftale,
 };
+use dtr_proto::tilslutning::{
+    BlockSystemRequest, CreateSystemRequest, CreateSystemResponse, Credentials, DeleteSystemRequest,
+    ListSystemsRequest, ListSystemsResponse, RenameSystemRequest, RotateCredentialsRequest, SetSystemPassivRequest,
+    System, UnblockSystemRequest,
+};
 
 use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
 use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
 use crate::store::TilslutningStore;
+use crate::systemer;
 use crate::{adgang, credentials};
 
 /// Fault code of a failed authentication in the access log (the caller sees HTTP 401).
@@ -58,8 +64,67 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// Most owners one data-access request may name.
 const MAX_EJERE_PR_ANMODNING: usize = 100;
 
+/// The acting organisation of a request.
+fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
+    aftaler::aktoer(CallerContext::from_metadata(request.metadata()).organisation.as_deref())
+}
+
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    async fn create_system(
+        &self,
+        request: Request<CreateSystemRequest>,
+    ) -> Result<Response<CreateSystemResponse>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::create(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+    }
+
+    async fn rename_system(&self, request: Request<RenameSystemRequest>) -> Result<Response<System>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::rename(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+    }
+
+    async fn set_system_passiv(&self, request: Request<SetSystemPassivRequest>) -> Result<Response<System>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+    }
+
+    async fn block_system(&self, request: Request<BlockSystemRequest>) -> Result<Response<System>, Status> {
+        let aktoer = aktoer(&request)?;
+        let r = request.get_ref();
+        Ok(Response::new(
+            systemer::set_blokeret(self.store.as_ref(), &aktoer, &r.udbydersystem_id, Some(&r.aarsag)).await?,
+        ))
+    }
+
+    async fn unblock_system(&self, request: Request<UnblockSystemRequest>) -> Result<Response<System>, Status> {
+        let aktoer = aktoer(&request)?;
+        let id = &request.get_ref().udbydersystem_id;
+        Ok(Response::new(systemer::set_blokeret(self.store.as_ref(), &aktoer, id, None).await?))
+    }
+
+    async fn delete_system(&self, request: Request<DeleteSystemRequest>) -> Result<Response<System>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::delete(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id).await?))
+    }
+
+    async fn list_systems(
+        &self,
+        request: Request<ListSystemsRequest>,
+    ) -> Result<Response<ListSystemsResponse>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::list(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+    }
+
+    /// A new password, shown once; the old one keeps working for the overlap period.
+    async fn rotate_credentials(
+        &self,
+        request: Request<RotateCredentialsRequest>,
+    ) -> Result<Response<Credentials>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(systemer::rotate(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id).await?))
+    }
+
     async fn request_tilslutning(
         &self,
         request: Request<RequestTilslutningRequest>,

@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod livscyklus;
 pub mod model;
 pub mod store;
+pub mod systemer;
 
 pub use grpc::TilslutningGrpc;
 pub use store::{TilslutningStore, connect};

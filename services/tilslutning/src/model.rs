@@ -11,6 +11,18 @@ pub enum OrganisationType {
 }
 
 impl OrganisationType {
+    pub fn parse(s: &str) -> Option<OrganisationType> {
+        Some(match s {
+            "INSTITUTION" => OrganisationType::Institution,
+            "DAGTILBUD" => OrganisationType::Dagtilbud,
+            "RESTINSTITUTION" => OrganisationType::Restinstitution,
+            "UDBYDER" => OrganisationType::Udbyder,
+            "KOMMUNE" => OrganisationType::Kommune,
+            "PRIVAT_EJER" => OrganisationType::PrivatEjer,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrganisationType::Institution => "INSTITUTION",
@@ -173,4 +185,17 @@ pub struct AftaleFilter {
     /// The last agreement id of the previous page.
     pub efter: Option<String>,
     pub max: i64,
+}
+
+/// A provider's system as listed (never its credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemInfo {
+    pub id: String,
+    pub navn: String,
+    pub udbyder_kode: String,
+    pub brugernavn: String,
+    pub passiv: bool,
+    pub blokeret: bool,
+    pub blokeret_aarsag: String,
+    pub slettet: bool,
 }

@@ -13,7 +13,7 @@ use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, HistorikLinje,
-    Organisation, ServiceDef, SystemLogin, SystemTilstand,
+    Organisation, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,29 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn list_aftaler(&self, art: AftaleArt, filter: &AftaleFilter) -> Result<Vec<Aftale>, StoreError>;
     /// The provider owning a (not deleted) system.
     async fn system_udbyder(&self, system_id: &str) -> Result<Option<String>, StoreError>;
+    async fn get_system(&self, system_id: &str) -> Result<Option<SystemInfo>, StoreError>;
+    /// Systems, optionally of one provider and/or with a name containing `soeg`, ordered by id
+    /// after `efter`, at most `max`.
+    async fn list_systems(
+        &self,
+        udbyder_kode: Option<&str>,
+        soeg: &str,
+        med_slettede: bool,
+        efter: &str,
+        max: i64,
+    ) -> Result<Vec<SystemInfo>, StoreError>;
+    async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError>;
+    /// Marks the system deleted and ends (SLETTET) every live agreement of it, with history.
+    async fn delete_system(&self, system_id: &str, aktoer: &str) -> Result<bool, StoreError>;
+    /// A new password hash; the ones valid now keep working until `gammel_udloeber`.
+    async fn rotate_credentials(
+        &self,
+        system_id: &str,
+        hash: &str,
+        gammel_udloeber: chrono::DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The type of an organisation, if it exists.
+    async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError>;
     /// The provider's passive flag.
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
     /// The operator's block, with its reason (empty when unblocking).
@@ -121,9 +144,28 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+macro_rules! system_columns {
+    () => {
+        "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet"
+    };
+}
+
 macro_rules! impl_tilslutning_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
+            fn system_from_row(r: &<$db as sqlx::Database>::Row) -> Result<SystemInfo, StoreError> {
+                Ok(SystemInfo {
+                    id: r.try_get(0)?,
+                    navn: r.try_get(1)?,
+                    udbyder_kode: r.try_get(2)?,
+                    brugernavn: r.try_get(3)?,
+                    passiv: r.try_get(4)?,
+                    blokeret: r.try_get(5)?,
+                    blokeret_aarsag: r.try_get(6)?,
+                    slettet: r.try_get(7)?,
+                })
+            }
+
             fn aftale_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Aftale, StoreError> {
                 let status: String = row.try_get("status")?;
                 Ok(Aftale {
@@ -583,6 +625,121 @@ macro_rules! impl_tilslutning_store {
                     .bind(system_id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn get_system(&self, system_id: &str) -> Result<Option<SystemInfo>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", system_columns!(), " FROM udbydersystem WHERE id = $1"))
+                    .bind(system_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::system_from_row).transpose()
+            }
+
+            async fn list_systems(
+                &self,
+                udbyder_kode: Option<&str>,
+                soeg: &str,
+                med_slettede: bool,
+                efter: &str,
+                max: i64,
+            ) -> Result<Vec<SystemInfo>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    system_columns!(),
+                    " FROM udbydersystem WHERE ($1 = '' OR udbyder_kode = $1) AND ($2 = '' OR lower(navn) LIKE $2) \
+                     AND ($3 OR NOT slettet) AND id > $4 ORDER BY id LIMIT $5"
+                ))
+                .bind(udbyder_kode.unwrap_or(""))
+                .bind(if soeg.is_empty() { String::new() } else { format!("%{}%", soeg.to_lowercase().replace(['%', '_'], "")) })
+                .bind(med_slettede)
+                .bind(efter)
+                .bind(max)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::system_from_row).collect()
+            }
+
+            async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE udbydersystem SET navn = $2 WHERE id = $1 AND NOT slettet")
+                    .bind(system_id)
+                    .bind(navn)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn delete_system(&self, system_id: &str, aktoer: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("UPDATE udbydersystem SET slettet = TRUE WHERE id = $1 AND NOT slettet")
+                    .bind(system_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n != 1 {
+                    return Ok(false);
+                }
+                for (tabel_select, tabel_update) in [
+                    (
+                        "SELECT aftale_id, status FROM tilslutningsaftale WHERE system_id = $1 AND status <> 'SLETTET'",
+                        "UPDATE tilslutningsaftale SET status = 'SLETTET' WHERE aftale_id = $1",
+                    ),
+                    (
+                        "SELECT aftale_id, status FROM dataaftale WHERE system_id = $1 AND status <> 'SLETTET'",
+                        "UPDATE dataaftale SET status = 'SLETTET' WHERE aftale_id = $1",
+                    ),
+                ] {
+                    let live: Vec<(String, String)> =
+                        sqlx::query_as(tabel_select).bind(system_id).fetch_all(&mut *tx).await?;
+                    for (id, fra) in live {
+                        sqlx::query(tabel_update).bind(&id).execute(&mut *tx).await?;
+                        Self::set_status(&mut tx, &id, Some(&fra), AftaleStatus::Slettet, aktoer, "systemet er slettet").await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn rotate_credentials(
+                &self,
+                system_id: &str,
+                hash: &str,
+                gammel_udloeber: chrono::DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM udbydersystem WHERE id = $1 AND NOT slettet")
+                        .bind(system_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Ok(false);
+                }
+                // Valid passwords end at the overlap's end (earlier expiries stay earlier).
+                sqlx::query(
+                    "UPDATE credential SET udloeber = $2 WHERE system_id = $1 AND (udloeber IS NULL OR udloeber > $2)",
+                )
+                .bind(system_id)
+                .bind(gammel_udloeber)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO credential (system_id, hash, oprettet, udloeber) VALUES ($1, $2, $3, NULL)")
+                    .bind(system_id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError> {
+                let t: Option<String> = sqlx::query_scalar("SELECT type FROM organisation WHERE kode = $1")
+                    .bind(kode)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(t.as_deref().and_then(OrganisationType::parse))
             }
 
             async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError> {
