@@ -223,10 +223,7 @@ async fn grpc_clients_call_the_services_directly() {
     assert_eq!(owners(Operation::DeleteDaginstitution(DeleteRequest { nummer: "G99989".into() })).await, vec![]);
 
     // Operations of later issues say so.
-    let err = tilslutning
-        .list_organisationer(dtr_proto::tilslutning::ListOrganisationerRequest::default())
-        .await
-        .unwrap_err();
+    let err = tilslutning.list_services(dtr_proto::tilslutning::ListServicesRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Unknown users and wrong passwords get the same answer.

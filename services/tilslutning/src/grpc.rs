@@ -18,12 +18,16 @@ use dtr_proto::tilslutning::{
     ListSystemsRequest, ListSystemsResponse, RenameSystemRequest, RotateCredentialsRequest, SetSystemPassivRequest,
     System, UnblockSystemRequest,
 };
+use dtr_proto::tilslutning::{
+    CreateOrganisationRequest, GetOrganisationRequest, ListOrganisationerRequest, ListOrganisationerResponse,
+    Organisation, SetOrganisationPassivRequest,
+};
 
 use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
 use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
 use crate::store::TilslutningStore;
-use crate::systemer;
 use crate::{adgang, credentials};
+use crate::{organisationer, systemer};
 
 /// Fault code of a failed authentication in the access log (the caller sees HTTP 401).
 const UAUTENTIFICERET: &str = "HTTP401";
@@ -71,6 +75,39 @@ fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    async fn create_organisation(
+        &self,
+        request: Request<CreateOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        let aktoer = aktoer(&request)?;
+        let o = request.get_ref().organisation.clone().unwrap_or_default();
+        Ok(Response::new(organisationer::create(self.store.as_ref(), &aktoer, &o).await?))
+    }
+
+    async fn get_organisation(
+        &self,
+        request: Request<GetOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        aktoer(&request)?;
+        Ok(Response::new(organisationer::get(self.store.as_ref(), &request.get_ref().kode).await?))
+    }
+
+    async fn list_organisationer(
+        &self,
+        request: Request<ListOrganisationerRequest>,
+    ) -> Result<Response<ListOrganisationerResponse>, Status> {
+        aktoer(&request)?;
+        Ok(Response::new(organisationer::list(self.store.as_ref(), request.get_ref()).await?))
+    }
+
+    async fn set_organisation_passiv(
+        &self,
+        request: Request<SetOrganisationPassivRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        let aktoer = aktoer(&request)?;
+        Ok(Response::new(organisationer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+    }
+
     async fn create_system(
         &self,
         request: Request<CreateSystemRequest>,

@@ -199,3 +199,11 @@ pub struct SystemInfo {
     pub blokeret_aarsag: String,
     pub slettet: bool,
 }
+
+/// An organisation as listed, with its passive flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganisationInfo {
+    pub organisation: Organisation,
+    pub er_passiveret: bool,
+    pub passiveret_kommentar: String,
+}

@@ -13,7 +13,7 @@ use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, HistorikLinje,
-    Organisation, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
+    Organisation, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +120,19 @@ pub trait TilslutningStore: Send + Sync + 'static {
         hash: &str,
         gammel_udloeber: chrono::DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Creates an organisation; `false` when the kode is taken.
+    async fn create_organisation(&self, org: &Organisation) -> Result<bool, StoreError>;
+    async fn get_organisation(&self, kode: &str) -> Result<Option<OrganisationInfo>, StoreError>;
+    /// Organisations, optionally of one type and/or with `soeg` in kode or name, by kode after
+    /// `efter`, at most `max`.
+    async fn list_organisationer(
+        &self,
+        type_: Option<OrganisationType>,
+        soeg: &str,
+        efter: &str,
+        max: i64,
+    ) -> Result<Vec<OrganisationInfo>, StoreError>;
+    async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError>;
     /// The type of an organisation, if it exists.
     async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError>;
     /// The provider's passive flag.
@@ -144,6 +157,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+macro_rules! organisation_columns {
+    () => {
+        "kode, navn, cvr, pnr, type, er_passiveret, passiveret_kommentar"
+    };
+}
+
 macro_rules! system_columns {
     () => {
         "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet"
@@ -153,6 +172,21 @@ macro_rules! system_columns {
 macro_rules! impl_tilslutning_store {
     ($store:ty, $db:ty, $migrations:expr) => {
         impl $store {
+            fn organisation_from_row(r: &<$db as sqlx::Database>::Row) -> Result<OrganisationInfo, StoreError> {
+                let type_: String = r.try_get(4)?;
+                Ok(OrganisationInfo {
+                    organisation: Organisation {
+                        kode: r.try_get(0)?,
+                        navn: r.try_get(1)?,
+                        cvr: r.try_get(2)?,
+                        pnr: r.try_get(3)?,
+                        type_: OrganisationType::parse(&type_).ok_or(StoreError::Corrupt("organisation type"))?,
+                    },
+                    er_passiveret: r.try_get(5)?,
+                    passiveret_kommentar: r.try_get(6)?,
+                })
+            }
+
             fn system_from_row(r: &<$db as sqlx::Database>::Row) -> Result<SystemInfo, StoreError> {
                 Ok(SystemInfo {
                     id: r.try_get(0)?,
@@ -732,6 +766,65 @@ macro_rules! impl_tilslutning_store {
                     .await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn create_organisation(&self, org: &Organisation) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "INSERT INTO organisation (kode, navn, cvr, pnr, type) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (kode) DO NOTHING",
+                )
+                .bind(&org.kode)
+                .bind(&org.navn)
+                .bind(&org.cvr)
+                .bind(&org.pnr)
+                .bind(org.type_.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn get_organisation(&self, kode: &str) -> Result<Option<OrganisationInfo>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", organisation_columns!(), " FROM organisation WHERE kode = $1"))
+                    .bind(kode)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::organisation_from_row).transpose()
+            }
+
+            async fn list_organisationer(
+                &self,
+                type_: Option<OrganisationType>,
+                soeg: &str,
+                efter: &str,
+                max: i64,
+            ) -> Result<Vec<OrganisationInfo>, StoreError> {
+                let pattern =
+                    if soeg.is_empty() { String::new() } else { format!("%{}%", soeg.to_lowercase().replace(['%', '_'], "")) };
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    organisation_columns!(),
+                    " FROM organisation WHERE ($1 = '' OR type = $1) \
+                     AND ($2 = '' OR lower(navn) LIKE $2 OR lower(kode) LIKE $2) AND kode > $3 ORDER BY kode LIMIT $4"
+                ))
+                .bind(type_.map(OrganisationType::as_str).unwrap_or(""))
+                .bind(pattern)
+                .bind(efter)
+                .bind(max)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::organisation_from_row).collect()
+            }
+
+            async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE organisation SET er_passiveret = $2, passiveret_kommentar = $3 WHERE kode = $1")
+                    .bind(kode)
+                    .bind(passiv)
+                    .bind(kommentar)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
             }
 
             async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError> {

@@ -1,0 +1,84 @@
+//! `dtr admin` against a running system (`dtr up --demo`), as an operator uses it: register a
+//! provider, see its system's waiting connection request, approve it (the system can call),
+//! block and unblock the system (calls refused, then allowed), list agreements.
+
+mod common;
+
+use dtr_proto::context::CallerContext;
+use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
+use dtr_proto::tilslutning::{CreateSystemRequest, RequestTilslutningRequest};
+
+use common::cluster;
+use common::{EXPORT, xml_text};
+
+fn admin(url: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .arg("admin")
+        .args(args)
+        .env("DTR_TILSLUTNING_URL", url)
+        .output()
+        .expect("dtr admin");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn operator_cli_against_a_running_system() {
+    let r = cluster::embedded().await;
+    let url = r.tilslutning_url.clone();
+
+    let (ok, out) = admin(
+        &url,
+        &["organisation", "--kode", "NYUDB", "--navn", "Ny Leverandør ApS", "--type", "udbyder", "--cvr", "12345678"],
+    );
+    assert!(ok && out.contains("NYUDB"), "{out}");
+    let (ok, out) = admin(&url, &["organisation", "--kode", "NYUDB", "--navn", "Igen", "--type", "udbyder"]);
+    assert!(!ok && out.contains("findes allerede"), "{out}");
+    let (ok, out) = admin(&url, &["organisation", "--kode", "FOR-LANG-KODE", "--navn", "X", "--type", "kommune"]);
+    assert!(!ok && out.contains("kode skal være 1 til 6"), "{out}");
+
+    // The new provider creates a system and asks for the ExportService.
+    let mut c = TilslutningServiceClient::connect(url.clone()).await.unwrap();
+    let as_provider = |msg| {
+        let mut ctx = CallerContext::internal("test");
+        ctx.organisation = Some("NYUDB".into());
+        ctx.request(msg)
+    };
+    let made = c
+        .create_system(as_provider(CreateSystemRequest { udbyder_kode: "NYUDB".into(), navn: "Nyt".into() }))
+        .await
+        .unwrap();
+    let made = made.into_inner();
+    let (system, creds) = (made.system.unwrap(), made.credentials.unwrap());
+    let mut ctx = CallerContext::internal("test");
+    ctx.organisation = Some("NYUDB".into());
+    let req = RequestTilslutningRequest {
+        udbydersystem_id: system.udbydersystem_id.clone(),
+        servicekode: "ExportService".into(),
+        kommentar: "læse registeret".into(),
+    };
+    let aftale = c.request_tilslutning(ctx.request(req)).await.unwrap().into_inner();
+    let soap = r.soap.with_login(&creds.brugernavn, &creds.adgangskode);
+    assert_eq!(xml_text(&soap.call(EXPORT, "HelloWorld", "").await.body, "ErrorCode"), Some("IPL000013"));
+
+    // The operator sees it waiting and approves it.
+    let (ok, out) = admin(&url, &["tilslutninger", "--status", "venter"]);
+    assert!(ok && out.contains(&aftale.aftale_id) && out.contains("VENTER"), "{out}");
+    let (ok, out) = admin(&url, &["beslut", &aftale.aftale_id, "godkend", "--kommentar", "ok"]);
+    assert!(ok && out.contains("GODKENDT"), "{out}");
+    assert_eq!(soap.call(EXPORT, "HelloWorld", "").await.status, 200);
+    let (ok, out) = admin(&url, &["beslut", &aftale.aftale_id, "godkend"]);
+    assert!(!ok && out.contains("GODKENDT til GODKENDT"), "a refused transition says why: {out}");
+
+    // Block and unblock.
+    let (ok, out) = admin(&url, &["bloker", &system.udbydersystem_id, "--aarsag", "misbrug"]);
+    assert!(ok, "{out}");
+    let refused = soap.call(EXPORT, "HelloWorld", "").await;
+    assert_eq!(xml_text(&refused.body, "ErrorCode"), Some("IPL000011"));
+    let (ok, out) = admin(&url, &["frigiv", &system.udbydersystem_id]);
+    assert!(ok, "{out}");
+    assert_eq!(soap.call(EXPORT, "HelloWorld", "").await.status, 200);
+
+    // The demo system's data-access agreements.
+    let (ok, out) = admin(&url, &["dataaftaler", "--ejer", "101"]);
+    assert!(ok && out.contains("demo-system-1") && out.contains("GODKENDT"), "{out}");
+}
