@@ -9,11 +9,8 @@ use dtr_proto::tilslutning as pb;
 
 use crate::livscyklus::{self, OPERATOER};
 use crate::model::{Aftale, AftaleArt, AftaleFilter, AftaleStatus};
+use crate::side;
 use crate::store::TilslutningStore;
-
-/// Largest page of a listing (tilslutning issue: at most 300).
-pub const MAX_SIDE: i64 = 300;
-const STANDARD_SIDE: i64 = 100;
 
 pub fn status_pb(s: AftaleStatus) -> pb::AftaleStatus {
     match s {
@@ -197,12 +194,7 @@ pub async fn beslut(
 
 /// The filter and page size of a listing request.
 pub fn filter(req: &pb::ListAftalerRequest) -> Result<AftaleFilter, Status> {
-    let side = req.side.clone().unwrap_or_default();
-    let max = match i64::from(side.stoerrelse) {
-        0 => STANDARD_SIDE,
-        n if (1..=MAX_SIDE).contains(&n) => n,
-        _ => return Err(Status::invalid_argument(format!("en side har 1 til {MAX_SIDE} aftaler"))),
-    };
+    let max = side::stoerrelse(&req.side, "aftaler")?;
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     Ok(AftaleFilter {
         system_id: nonempty(&req.udbydersystem_id),
@@ -213,25 +205,19 @@ pub fn filter(req: &pb::ListAftalerRequest) -> Result<AftaleFilter, Status> {
             None => None,
         },
         med_slettede: req.med_slettede,
-        efter: nonempty(&side.token),
+        efter: nonempty(&side::token(&req.side)),
         // One more than the page, to know whether another follows.
         max: max + 1,
     })
 }
 
 /// A page and the token of the next (empty when this was the last).
-pub async fn side(
+pub async fn list(
     store: &dyn TilslutningStore,
     art: AftaleArt,
     f: AftaleFilter,
 ) -> Result<(Vec<Aftale>, String), Status> {
-    let size = (f.max - 1) as usize;
     let mut page = store.list_aftaler(art, &f).await.map_err(internal)?;
-    let naeste = if page.len() > size {
-        page.truncate(size);
-        page.last().map(|a| a.aftale_id.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let naeste = side::klip(&mut page, f.max - 1, |a| a.aftale_id.clone());
     Ok((page, naeste))
 }

@@ -199,7 +199,7 @@ impl TilslutningService for TilslutningGrpc {
         request: Request<ListAftalerRequest>,
     ) -> Result<Response<ListTilslutningerResponse>, Status> {
         let f = aftaler::filter(request.get_ref())?;
-        let (page, naeste_side) = aftaler::side(self.store.as_ref(), AftaleArt::Tilslutning, f).await?;
+        let (page, naeste_side) = aftaler::list(self.store.as_ref(), AftaleArt::Tilslutning, f).await?;
         Ok(Response::new(ListTilslutningerResponse { aftaler: page.iter().map(tilslutning_pb).collect(), naeste_side }))
     }
 
@@ -273,7 +273,7 @@ impl TilslutningService for TilslutningGrpc {
         request: Request<ListAftalerRequest>,
     ) -> Result<Response<ListDataaftalerResponse>, Status> {
         let f = aftaler::filter(request.get_ref())?;
-        let (page, naeste_side) = aftaler::side(self.store.as_ref(), AftaleArt::Data, f).await?;
+        let (page, naeste_side) = aftaler::list(self.store.as_ref(), AftaleArt::Data, f).await?;
         Ok(Response::new(ListDataaftalerResponse { aftaler: page.iter().map(dataaftale_pb).collect(), naeste_side }))
     }
 

@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod livscyklus;
 pub mod model;
 pub mod organisationer;
+pub mod side;
 pub mod store;
 pub mod systemer;
 

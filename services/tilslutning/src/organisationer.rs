@@ -8,6 +8,7 @@ use dtr_proto::tilslutning as pb;
 use crate::aftaler::internal;
 use crate::livscyklus::OPERATOER;
 use crate::model::{Organisation, OrganisationInfo, OrganisationType};
+use crate::side;
 use crate::store::TilslutningStore;
 
 fn type_pb(t: OrganisationType) -> pb::OrganisationType {
@@ -108,12 +109,7 @@ pub async fn list(
     store: &dyn TilslutningStore,
     r: &pb::ListOrganisationerRequest,
 ) -> Result<pb::ListOrganisationerResponse, Status> {
-    let side = r.side.clone().unwrap_or_default();
-    let size = match side.stoerrelse {
-        0 => 100,
-        n @ 1..=300 => i64::from(n),
-        _ => return Err(Status::invalid_argument("en side har 1 til 300 organisationer")),
-    };
+    let size = side::stoerrelse(&r.side, "organisationer")?;
     let type_ = match r.r#type {
         Some(t) => Some(
             type_fra_pb(pb::OrganisationType::try_from(t).unwrap_or_default())
@@ -121,13 +117,9 @@ pub async fn list(
         ),
         None => None,
     };
-    let mut page = store.list_organisationer(type_, r.soeg.trim(), &side.token, size + 1).await.map_err(internal)?;
-    let naeste_side = if page.len() as i64 > size {
-        page.truncate(size as usize);
-        page.last().map(|o| o.organisation.kode.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let efter = side::token(&r.side);
+    let mut page = store.list_organisationer(type_, r.soeg.trim(), &efter, size + 1).await.map_err(internal)?;
+    let naeste_side = side::klip(&mut page, size, |o| o.organisation.kode.clone());
     Ok(pb::ListOrganisationerResponse { organisationer: page.iter().map(organisation_pb).collect(), naeste_side })
 }
 

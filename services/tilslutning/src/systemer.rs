@@ -12,6 +12,7 @@ use crate::aftaler::internal;
 use crate::credentials;
 use crate::livscyklus::OPERATOER;
 use crate::model::{OrganisationType, SystemInfo};
+use crate::side;
 use crate::store::{NewSystem, TilslutningStore};
 
 /// **[decision]** After a rotation the old password keeps working this long.
@@ -155,19 +156,10 @@ pub async fn list(
     } else {
         Some(aktoer)
     };
-    let side = r.side.clone().unwrap_or_default();
-    let size = match side.stoerrelse {
-        0 => 100,
-        n @ 1..=300 => i64::from(n),
-        _ => return Err(Status::invalid_argument("en side har 1 til 300 systemer")),
-    };
+    let size = side::stoerrelse(&r.side, "systemer")?;
+    let efter = side::token(&r.side);
     let mut page =
-        store.list_systems(udbyder, r.soeg.trim(), r.med_slettede, &side.token, size + 1).await.map_err(internal)?;
-    let naeste_side = if page.len() as i64 > size {
-        page.truncate(size as usize);
-        page.last().map(|s| s.id.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+        store.list_systems(udbyder, r.soeg.trim(), r.med_slettede, &efter, size + 1).await.map_err(internal)?;
+    let naeste_side = side::klip(&mut page, size, |s| s.id.clone());
     Ok(pb::ListSystemsResponse { systems: page.iter().map(system_pb).collect(), naeste_side })
 }
