@@ -60,6 +60,13 @@ pub struct ServiceArgs {
     /// Tilslutning service: full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
     #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
     pub full_extracts_per_day: u32,
+    /// Tilslutning service: the mail server notifications go through (`smtp://host:port`);
+    /// unset: mails wait in the outbox.
+    #[arg(long, env = "DTR_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of notifications.
+    #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
+    pub smtp_from: String,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
@@ -253,6 +260,10 @@ pub async fn serve(
         Which::Tilslutning => {
             let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
             store.migrate().await.context("tilslutning migrations")?;
+            if let Some(url) = &args.smtp_url {
+                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender: args.smtp_from.clone() };
+                tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
+            }
             reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
             router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(
                 store,

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod payload;
 pub mod scenario;
+pub mod smtp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

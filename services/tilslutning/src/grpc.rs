@@ -22,6 +22,9 @@ use dtr_proto::tilslutning::{
     CreateOrganisationRequest, GetOrganisationRequest, ListOrganisationerRequest, ListOrganisationerResponse,
     Organisation, SetOrganisationPassivRequest,
 };
+use dtr_proto::tilslutning::{
+    ListNotifikationsmodtagereRequest, ListNotifikationsmodtagereResponse, Notifikationsmodtager,
+};
 
 use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
 use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
@@ -68,6 +71,15 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// Most owners one data-access request may name.
 const MAX_EJERE_PR_ANMODNING: usize = 100;
 
+/// An organisation manages its own recipients; the operator anyone's.
+fn egen_organisation(aktoer: &str, kode: &str) -> Result<(), Status> {
+    if aktoer == kode || aktoer == crate::livscyklus::OPERATOER {
+        Ok(())
+    } else {
+        Err(Status::permission_denied("en organisation styrer kun sine egne modtagere"))
+    }
+}
+
 /// The acting organisation of a request.
 fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
     aftaler::aktoer(CallerContext::from_metadata(request.metadata()).organisation.as_deref())
@@ -75,6 +87,55 @@ fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    /// An organisation registers its own recipients (STIL anyone's).
+    async fn add_notifikationsmodtager(
+        &self,
+        request: Request<Notifikationsmodtager>,
+    ) -> Result<Response<Notifikationsmodtager>, Status> {
+        let aktoer = aktoer(&request)?;
+        let m = request.into_inner();
+        egen_organisation(&aktoer, &m.organisation_kode)?;
+        let email = m.email.trim();
+        let valid = email.len() <= 254 && email.parse::<lettre::Address>().is_ok();
+        if !valid {
+            return Err(Status::invalid_argument(format!("{email:?} er ikke en e-mailadresse")));
+        }
+        if !self.store.add_modtager(&m.organisation_kode, email).await.map_err(aftaler::internal)?
+            && !self.store.modtagere(&m.organisation_kode).await.map_err(aftaler::internal)?.iter().any(|e| e == email)
+        {
+            return Err(Status::not_found(format!("organisationen {} findes ikke", m.organisation_kode)));
+        }
+        Ok(Response::new(Notifikationsmodtager { organisation_kode: m.organisation_kode, email: email.to_owned() }))
+    }
+
+    async fn remove_notifikationsmodtager(
+        &self,
+        request: Request<Notifikationsmodtager>,
+    ) -> Result<Response<Notifikationsmodtager>, Status> {
+        let aktoer = aktoer(&request)?;
+        let m = request.into_inner();
+        egen_organisation(&aktoer, &m.organisation_kode)?;
+        if !self.store.remove_modtager(&m.organisation_kode, m.email.trim()).await.map_err(aftaler::internal)? {
+            return Err(Status::not_found("modtageren findes ikke"));
+        }
+        Ok(Response::new(m))
+    }
+
+    async fn list_notifikationsmodtagere(
+        &self,
+        request: Request<ListNotifikationsmodtagereRequest>,
+    ) -> Result<Response<ListNotifikationsmodtagereResponse>, Status> {
+        let aktoer = aktoer(&request)?;
+        let kode = request.into_inner().organisation_kode;
+        egen_organisation(&aktoer, &kode)?;
+        let modtagere = self.store.modtagere(&kode).await.map_err(aftaler::internal)?;
+        let modtagere = modtagere
+            .into_iter()
+            .map(|email| Notifikationsmodtager { organisation_kode: kode.clone(), email })
+            .collect();
+        Ok(Response::new(ListNotifikationsmodtagereResponse { modtagere }))
+    }
+
     async fn create_organisation(
         &self,
         request: Request<CreateOrganisationRequest>,

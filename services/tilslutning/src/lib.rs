@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod grpc;
 pub mod livscyklus;
 pub mod model;
+pub mod notifikation;
 pub mod organisationer;
 pub mod side;
 pub mod store;

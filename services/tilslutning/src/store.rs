@@ -28,6 +28,16 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
+/// A mail waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub modtager: String,
+    pub emne: String,
+    pub tekst: String,
+    pub forsoeg: i64,
+}
+
 /// A new system as stored.
 #[derive(Debug, Clone)]
 pub struct NewSystem<'a> {
@@ -135,6 +145,16 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError>;
     /// The type of an organisation, if it exists.
     async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError>;
+    async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
+    async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
+    async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError>;
+    /// Claims up to `max` due mails (their next attempt is pushed a minute ahead, so another
+    /// instance leaves them alone while this one sends).
+    async fn due_mail(&self, max: i64) -> Result<Vec<OutboxMail>, StoreError>;
+    async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;
+    async fn mail_failed(&self, id: i64, fejl: &str, naeste: chrono::DateTime<Utc>) -> Result<(), StoreError>;
+    /// Mails not yet delivered (for tests and monitoring).
+    async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError>;
     /// The provider's passive flag.
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
     /// The operator's block, with its reason (empty when unblocking).
@@ -253,6 +273,42 @@ macro_rules! impl_tilslutning_store {
                 .bind(fra)
                 .bind(status.as_str())
                 .bind(kommentar)
+                .execute(&mut **tx)
+                .await?;
+                // The notification goes out with the change or not at all.
+                let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT a.system_id, a.servicekode, CAST(NULL AS TEXT), s.udbyder_kode FROM tilslutningsaftale a \
+                     JOIN udbydersystem s ON s.id = a.system_id WHERE a.aftale_id = $1 \
+                     UNION ALL SELECT a.system_id, a.servicekode, a.ejer_kode, s.udbyder_kode FROM dataaftale a \
+                     JOIN udbydersystem s ON s.id = a.system_id WHERE a.aftale_id = $1",
+                )
+                .bind(aftale_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((system_id, servicekode, ejer, udbyder)) = row {
+                    let fra = fra.and_then(AftaleStatus::parse);
+                    let n = crate::notifikation::aftale_aendret(
+                        ejer.as_deref(), &udbyder, &system_id, &servicekode, fra, status, aktoer, kommentar,
+                    );
+                    Self::enqueue(tx, &n).await?;
+                }
+                Ok(())
+            }
+
+            /// One outbox mail per recipient of the organisation, inside the caller's transaction.
+            async fn enqueue(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                n: &crate::notifikation::Notifikation,
+            ) -> Result<(), StoreError> {
+                let now = Utc::now();
+                sqlx::query(
+                    "INSERT INTO outbox (modtager, emne, tekst, oprettet, naeste_forsoeg) \
+                     SELECT email, $2, $3, $4, $4 FROM notifikationsmodtager WHERE organisation_kode = $1",
+                )
+                .bind(&n.organisation)
+                .bind(&n.emne)
+                .bind(&n.tekst)
+                .bind(now)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -846,16 +902,109 @@ macro_rules! impl_tilslutning_store {
             }
 
             async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError> {
-                let n = sqlx::query(
-                    "UPDATE udbydersystem SET blokeret = $2, blokeret_aarsag = $3 WHERE id = $1 AND NOT slettet",
+                let mut tx = self.pool.begin().await?;
+                let udbyder: Option<String> = sqlx::query_scalar(
+                    "UPDATE udbydersystem SET blokeret = $2, blokeret_aarsag = $3 WHERE id = $1 AND NOT slettet \
+                     RETURNING udbyder_kode",
                 )
                 .bind(system_id)
                 .bind(blokeret)
                 .bind(if blokeret { aarsag } else { "" })
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(udbyder) = udbyder else { return Ok(false) };
+                let n = crate::notifikation::system_blokeret(&udbyder, system_id, blokeret, aarsag);
+                Self::enqueue(&mut tx, &n).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "INSERT INTO notifikationsmodtager (organisation_kode, email) \
+                     SELECT kode, $2 FROM organisation WHERE kode = $1 ON CONFLICT DO NOTHING",
+                )
+                .bind(organisation_kode)
+                .bind(email)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(n == 1)
+            }
+
+            async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("DELETE FROM notifikationsmodtager WHERE organisation_kode = $1 AND email = $2")
+                    .bind(organisation_kode)
+                    .bind(email)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT email FROM notifikationsmodtager WHERE organisation_kode = $1 ORDER BY email",
+                )
+                .bind(organisation_kode)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn due_mail(&self, max: i64) -> Result<Vec<OutboxMail>, StoreError> {
+                let now = Utc::now();
+                let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, modtager, emne, tekst, CAST(forsoeg AS BIGINT) FROM outbox \
+                     WHERE sendt IS NULL AND naeste_forsoeg <= $1 ORDER BY id LIMIT $2",
+                )
+                .bind(now)
+                .bind(max)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = Vec::with_capacity(rows.len());
+                let later = now + chrono::Duration::minutes(1);
+                for (id, modtager, emne, tekst, forsoeg) in rows {
+                    let n = sqlx::query(
+                        "UPDATE outbox SET naeste_forsoeg = $2 WHERE id = $1 AND sendt IS NULL AND naeste_forsoeg <= $3",
+                    )
+                    .bind(id)
+                    .bind(later)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    if n == 1 {
+                        claimed.push(OutboxMail { id, modtager, emne, tekst, forsoeg });
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE outbox SET sendt = $2 WHERE id = $1").bind(id).bind(Utc::now()).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn mail_failed(&self, id: i64, fejl: &str, naeste: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE outbox SET forsoeg = forsoeg + 1, sidste_fejl = $2, naeste_forsoeg = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(fejl.chars().take(500).collect::<String>())
+                    .bind(naeste)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError> {
+                let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, modtager, emne, tekst, CAST(forsoeg AS BIGINT) FROM outbox WHERE sendt IS NULL ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, modtager, emne, tekst, forsoeg)| OutboxMail { id, modtager, emne, tekst, forsoeg })
+                    .collect())
             }
 
             async fn login(&self, brugernavn: &str) -> Result<Option<SystemLogin>, StoreError> {
