@@ -41,6 +41,21 @@ impl Which {
     }
 }
 
+/// Settings of the tilslutning service (also taken by `dtr up`).
+#[derive(clap::Args, Clone)]
+pub struct TilslutningArgs {
+    /// Full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
+    #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
+    pub full_extracts_per_day: u32,
+    /// The mail server notifications go through (`smtp://host:port`); unset: mails wait in the
+    /// outbox.
+    #[arg(long, env = "DTR_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of notifications.
+    #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
+    pub smtp_from: String,
+}
+
 #[derive(clap::Args, Clone)]
 pub struct ServiceArgs {
     /// Address the gRPC server listens on (default: import :50051, export :50052, tilslutning :50053).
@@ -57,16 +72,8 @@ pub struct ServiceArgs {
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
-    /// Tilslutning service: full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
-    #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
-    pub full_extracts_per_day: u32,
-    /// Tilslutning service: the mail server notifications go through (`smtp://host:port`);
-    /// unset: mails wait in the outbox.
-    #[arg(long, env = "DTR_SMTP_URL")]
-    pub smtp_url: Option<String>,
-    /// Sender address of notifications.
-    #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
-    pub smtp_from: String,
+    #[command(flatten)]
+    pub tilslutning: TilslutningArgs,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
@@ -260,14 +267,15 @@ pub async fn serve(
         Which::Tilslutning => {
             let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
             store.migrate().await.context("tilslutning migrations")?;
-            if let Some(url) = &args.smtp_url {
-                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender: args.smtp_from.clone() };
+            if let Some(url) = &args.tilslutning.smtp_url {
+                let afsender = args.tilslutning.smtp_from.clone();
+                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender };
                 tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
             }
             reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
             router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(
                 store,
-                args.full_extracts_per_day,
+                args.tilslutning.full_extracts_per_day,
             )));
         }
     }

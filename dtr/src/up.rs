@@ -28,14 +28,8 @@ pub struct UpArgs {
     /// Hours between periodic re-validations of the register (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
-    /// Full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
-    #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
-    pub full_extracts_per_day: u32,
-    /// The mail server notifications go through (`smtp://host:port`); unset: they wait in the outbox.
-    #[arg(long, env = "DTR_SMTP_URL")]
-    pub smtp_url: Option<String>,
-    #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
-    pub smtp_from: String,
+    #[command(flatten)]
+    pub tilslutning: grpc::TilslutningArgs,
 }
 
 /// Resolves once the stop flag is raised.
@@ -64,9 +58,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             shared_cache: Some(cache.clone()),
-            full_extracts_per_day: a.full_extracts_per_day,
-            smtp_url: a.smtp_url.clone(),
-            smtp_from: a.smtp_from.clone(),
+            tilslutning: a.tilslutning.clone(),
         };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
