@@ -222,9 +222,32 @@ async fn grpc_clients_call_the_services_directly() {
     );
     assert_eq!(owners(Operation::DeleteDaginstitution(DeleteRequest { nummer: "G99989".into() })).await, vec![]);
 
-    // Operations of later issues say so.
-    let err = tilslutning.list_services(dtr_proto::tilslutning::ListServicesRequest::default()).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    // The service catalogue as `dtr migrate` keeps it; STIL alone edits it; callers say who acts.
+    use dtr_proto::tilslutning::{ListServicesRequest, Operation as Op, Service};
+    let acting = |org: &str| {
+        let mut ctx = CallerContext::internal("e2e");
+        ctx.organisation = Some(org.to_owned());
+        ctx
+    };
+    let unnamed = tilslutning.list_services(ListServicesRequest::default()).await.unwrap_err();
+    assert_eq!(unnamed.code(), tonic::Code::Unauthenticated);
+    let services = tilslutning.list_services(acting("UDB1").request(ListServicesRequest::default())).await;
+    let services = services.unwrap().into_inner().services;
+    let import = services.iter().find(|s| s.servicekode == "ImportService").unwrap();
+    assert!(import.operationer.iter().any(|o| o.navn == "InsertDaginstitution" && o.kraever_dataaftale));
+    assert!(import.operationer.iter().any(|o| o.navn == "HelloWorld" && !o.kraever_dataaftale));
+    let ny = Service {
+        servicekode: "TestService".into(),
+        service_navn: "Test".into(),
+        operationer: vec![Op { navn: "Skriv".into(), kraever_dataaftale: true }],
+        versioner: vec!["v1".into()],
+        ..Default::default()
+    };
+    let denied = tilslutning.upsert_service(acting("UDB1").request(ny.clone())).await.unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let stored = tilslutning.upsert_service(acting("STIL").request(ny)).await.unwrap().into_inner();
+    assert_eq!(stored.operationer.len(), 1);
+    assert!(stored.operationer[0].kraever_dataaftale);
 
     // Unknown users and wrong passwords get the same answer.
     let a = tilslutning

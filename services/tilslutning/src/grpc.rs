@@ -1,5 +1,7 @@
-//! The gRPC face of the tilslutning service. Operations not listed here answer UNIMPLEMENTED
-//! (the generated default) until the tilslutning issue builds them.
+//! The gRPC face of the tilslutning service: the gateway's authentication and access decision,
+//! and the administration of organisations, systems, the catalogue, agreements and notification
+//! recipients. Who acts is the organisation in the caller context (`x-dtr-organisation`); the
+//! rules live in `adgang`, `livscyklus`, `aftaler`, `systemer` and `organisationer`.
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use dtr_proto::tilslutning::{
 use dtr_proto::tilslutning::{
     ListNotifikationsmodtagereRequest, ListNotifikationsmodtagereResponse, Notifikationsmodtager,
 };
+use dtr_proto::tilslutning::{ListServicesRequest, ListServicesResponse, Operation, Service};
 
 use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
 use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
@@ -71,6 +74,21 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// Most owners one data-access request may name.
 const MAX_EJERE_PR_ANMODNING: usize = 100;
 
+fn service_pb(d: &crate::model::ServiceDef) -> Service {
+    Service {
+        servicekode: d.servicekode.clone(),
+        service_navn: d.navn.clone(),
+        beskrivelse: d.beskrivelse.clone(),
+        operationer: d
+            .operationer
+            .iter()
+            .map(|(navn, kraever)| Operation { navn: navn.clone(), kraever_dataaftale: *kraever })
+            .collect(),
+        versioner: d.versioner.clone(),
+        ..Default::default()
+    }
+}
+
 /// An organisation manages its own recipients; the operator anyone's.
 fn egen_organisation(aktoer: &str, kode: &str) -> Result<(), Status> {
     if aktoer == kode || aktoer == crate::livscyklus::OPERATOER {
@@ -87,6 +105,45 @@ fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl TilslutningService for TilslutningGrpc {
+    /// The operator keeps the catalogue: a service, its operations and whether each needs a
+    /// data-access agreement (read by the access decision at once), its versions.
+    async fn upsert_service(&self, request: Request<Service>) -> Result<Response<Service>, Status> {
+        let aktoer = aktoer(&request)?;
+        if aktoer != crate::livscyklus::OPERATOER {
+            return Err(Status::permission_denied("kun STIL vedligeholder servicekataloget"));
+        }
+        let s = request.into_inner();
+        let kode_ok = !s.servicekode.is_empty()
+            && s.servicekode.len() <= 64
+            && s.servicekode.bytes().all(|b| b.is_ascii_alphanumeric());
+        let ops_ok = s.operationer.iter().all(|o| !o.navn.is_empty() && o.navn.len() <= 100);
+        if !kode_ok || !ops_ok || s.service_navn.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "servicekode (bogstaver og cifre, højst 64), servicenavn og operationernes navne skal udfyldes",
+            ));
+        }
+        let def = crate::model::ServiceDef {
+            servicekode: s.servicekode.clone(),
+            navn: s.service_navn.trim().to_owned(),
+            beskrivelse: s.beskrivelse.clone(),
+            operationer: s.operationer.iter().map(|o| (o.navn.clone(), o.kraever_dataaftale)).collect(),
+            versioner: s.versioner.clone(),
+        };
+        self.store.upsert_service(&def).await.map_err(aftaler::internal)?;
+        let all = self.store.list_services().await.map_err(aftaler::internal)?;
+        let stored = all.iter().find(|d| d.servicekode == s.servicekode).map(service_pb);
+        Ok(Response::new(stored.unwrap_or(s)))
+    }
+
+    async fn list_services(
+        &self,
+        request: Request<ListServicesRequest>,
+    ) -> Result<Response<ListServicesResponse>, Status> {
+        aktoer(&request)?;
+        let all = self.store.list_services().await.map_err(aftaler::internal)?;
+        Ok(Response::new(ListServicesResponse { services: all.iter().map(service_pb).collect() }))
+    }
+
     /// An organisation registers its own recipients (STIL anyone's).
     async fn add_notifikationsmodtager(
         &self,

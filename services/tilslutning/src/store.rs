@@ -55,6 +55,8 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn upsert_organisation(&self, org: &Organisation) -> Result<(), StoreError>;
     async fn create_system(&self, s: &NewSystem<'_>) -> Result<(), StoreError>;
     async fn upsert_service(&self, s: &ServiceDef) -> Result<(), StoreError>;
+    /// The catalogue: every service with its operations and versions, by servicekode.
+    async fn list_services(&self) -> Result<Vec<ServiceDef>, StoreError>;
     /// Sets the status of the live connection agreement system × service (creating it if
     /// needed) and records the change in its history. Returns the agreement id.
     async fn set_tilslutning(
@@ -396,6 +398,29 @@ macro_rules! impl_tilslutning_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn list_services(&self) -> Result<Vec<ServiceDef>, StoreError> {
+                let services: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT servicekode, service_navn, beskrivelse FROM service ORDER BY servicekode")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut out = Vec::with_capacity(services.len());
+                for (servicekode, navn, beskrivelse) in services {
+                    let operationer: Vec<(String, bool)> = sqlx::query_as(
+                        "SELECT navn, kraever_dataaftale FROM service_operation WHERE servicekode = $1 ORDER BY navn",
+                    )
+                    .bind(&servicekode)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let versioner: Vec<String> =
+                        sqlx::query_scalar("SELECT version FROM service_version WHERE servicekode = $1 ORDER BY version")
+                            .bind(&servicekode)
+                            .fetch_all(&self.pool)
+                            .await?;
+                    out.push(ServiceDef { servicekode, navn, beskrivelse, operationer, versioner });
+                }
+                Ok(out)
             }
 
             async fn set_tilslutning(
