@@ -227,8 +227,7 @@ impl ImportService for ImportGrpc {
         Ok(Response::new(GetXmlSchemaResponse { xsd }))
     }
 
-    /// Dry run: every check the real write would run, nothing written. Operations whose writes
-    /// are not implemented yet answer UNIMPLEMENTED rather than a validation that checks less.
+    /// Dry run: every check the real write would run, nothing written.
     async fn validate_xml_against_schema(
         &self,
         request: Request<ValidateRequest>,
