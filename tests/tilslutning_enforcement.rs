@@ -8,6 +8,7 @@
 mod common;
 
 use dtr_tilslutning::TilslutningStore;
+use dtr_tilslutning::aendringer::Aendringer;
 use dtr_tilslutning::model::AftaleStatus;
 use dtr_tilslutning::store::NewSystem;
 
@@ -52,13 +53,35 @@ async fn every_agreement_state_over_soap() {
     let s = NewSystem { id: SYSTEM, navn: "X", udbyder_kode: "UDB1", brugernavn: "x-bruger", password_hash: &hash };
     store.create_system(&s).await.unwrap();
     let x = r.soap.with_login("x-bruger", "x-hemmelighed");
+    // The test changes the store directly and announces each change as the service does after
+    // its own (tilslutning_systemer shows the service announcing), so the gateway's cached
+    // decisions are dropped at once.
+    let changes = Aendringer::redis(&common::redis_url()).await.unwrap();
     let set_tilslutning = |service: &'static str, status| {
-        let store = &store;
-        async move { store.set_tilslutning(SYSTEM, service, status, "STIL", "test").await.unwrap() }
+        let (store, changes) = (&store, &changes);
+        async move {
+            store.set_tilslutning(SYSTEM, service, status, "STIL", "test").await.unwrap();
+            changes.meld().await;
+        }
     };
     let set_dataaftale = |ejer: &'static str, status| {
-        let store = &store;
-        async move { store.set_dataaftale(SYSTEM, "ImportService", ejer, status, ejer, "test").await.unwrap() }
+        let (store, changes) = (&store, &changes);
+        async move {
+            store.set_dataaftale(SYSTEM, "ImportService", ejer, status, ejer, "test").await.unwrap();
+            changes.meld().await;
+        }
+    };
+    let set_system = |passiv: Option<bool>, blokeret: Option<(bool, &'static str)>| {
+        let (store, changes) = (&store, &changes);
+        async move {
+            if let Some(p) = passiv {
+                store.set_system_passiv(SYSTEM, p).await.unwrap();
+            }
+            if let Some((b, aarsag)) = blokeret {
+                store.set_system_blokeret(SYSTEM, b, aarsag).await.unwrap();
+            }
+            changes.meld().await;
+        }
     };
     let before = units(&r).await;
 
@@ -102,17 +125,17 @@ async fn every_agreement_state_over_soap() {
     assert_eq!(read(&x).await.status, 200);
 
     // Step 2: passive (the provider's switch) and blocked (the operator's, with a reason).
-    store.set_system_passiv(SYSTEM, true).await.unwrap();
+    set_system(Some(true), None).await;
     refused(store.as_ref(), &read(&x).await, "IPL000010", &["passivt"]).await;
-    store.set_system_passiv(SYSTEM, false).await.unwrap();
+    set_system(Some(false), None).await;
     assert_eq!(read(&x).await.status, 200);
-    store.set_system_blokeret(SYSTEM, true, "misbrug af fuldt udtræk").await.unwrap();
+    set_system(None, Some((true, "misbrug af fuldt udtræk"))).await;
     refused(store.as_ref(), &read(&x).await, "IPL000011", &["blokeret", "misbrug af fuldt udtræk"]).await;
-    store.set_system_blokeret(SYSTEM, false, "").await.unwrap();
+    set_system(None, Some((false, ""))).await;
     assert_eq!(read(&x).await.status, 200);
 
     // SOAP 1.2: the same refusal as a Sender fault with HTTP 400.
-    store.set_system_passiv(SYSTEM, true).await.unwrap();
+    set_system(Some(true), None).await;
     let env12 = r#"<?xml version="1.0"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:d="urn:dtr:export:v2"><env:Body><d:HelloWorld/></env:Body></env:Envelope>"#;
     let a = x.post_raw(EXPORT, "application/soap+xml; charset=utf-8", env12.into()).await;
     assert_eq!(a.status, 400, "{}", a.body);

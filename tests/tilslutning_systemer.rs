@@ -10,7 +10,7 @@ use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient
 use dtr_proto::tilslutning::{
     AftaleStatus, BlockSystemRequest, CreateSystemRequest, DecideRequest, DeleteSystemRequest, ListAftalerRequest,
     ListSystemsRequest, RenameSystemRequest, RequestTilslutningRequest, RotateCredentialsRequest,
-    SetSystemPassivRequest, Side, UnblockSystemRequest,
+    SetOrganisationPassivRequest, SetSystemPassivRequest, Side, UnblockSystemRequest,
 };
 
 use common::cluster::{self, Running};
@@ -66,6 +66,26 @@ async fn scenario(r: Running, provider: &str) {
     .unwrap();
     let soap = r.soap.with_login(&creds.brugernavn, &creds.adgangskode);
     let hello = || soap.call(EXPORT, "HelloWorld", "");
+    assert_eq!(hello().await.status, 200);
+    assert_eq!(hello().await.status, 200, "answered from the gateway's decision cache");
+
+    // STIL closes the connection: the very next call is refused, though the gateway had cached
+    // the approval; reopened, the next call passes.
+    let decide =
+        |til: AftaleStatus| DecideRequest { aftale_id: t.aftale_id.clone(), til: til as i32, kommentar: "x".into() };
+    c.decide_tilslutning(som("STIL", decide(AftaleStatus::Afvist))).await.unwrap();
+    assert_eq!(xml_text(&hello().await.body, "ErrorCode"), Some("IPL000014"));
+    c.decide_tilslutning(som("STIL", decide(AftaleStatus::Godkendt))).await.unwrap();
+    assert_eq!(hello().await.status, 200);
+
+    // STIL makes the provider passive: all its systems are refused until it is active again.
+    let org_passiv =
+        |p: bool| SetOrganisationPassivRequest { kode: provider.into(), passiv: p, kommentar: "ophørt".into() };
+    c.set_organisation_passiv(som("STIL", org_passiv(true))).await.unwrap();
+    let refused = hello().await;
+    assert_eq!(xml_text(&refused.body, "ErrorCode"), Some("IPL000010"));
+    assert!(refused.body.contains("Leverandøren"), "{}", refused.body);
+    c.set_organisation_passiv(som("STIL", org_passiv(false))).await.unwrap();
     assert_eq!(hello().await.status, 200);
 
     let renamed = c
@@ -129,6 +149,11 @@ async fn scenario(r: Running, provider: &str) {
             .await
             .unwrap();
     }
+    // A change behind the service's back is not announced: a rename stands in for the time that
+    // passed, clearing the gateway's cached logins (which otherwise end with the overlap itself).
+    c.rename_system(som(provider, RenameSystemRequest { udbydersystem_id: id.clone(), navn: "Omdøbt".into() }))
+        .await
+        .unwrap();
     assert_eq!(hello().await.status, 401, "the old password has stopped");
     assert_eq!(new_soap.call(EXPORT, "HelloWorld", "").await.status, 200);
 

@@ -78,6 +78,10 @@ pub struct ServiceArgs {
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
     pub shared_cache: Option<Arc<CodeTableCache>>,
+    /// `dtr up` hands the tilslutning service and the gateway one in-process change channel, so
+    /// the gateway's cached decisions are dropped at once.
+    #[arg(skip)]
+    pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -194,6 +198,16 @@ pub struct GatewayArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "DTR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Redis through which the tilslutning service announces changes; without it (and outside
+    /// `dtr up`) the gateway caches no decisions and asks on every call.
+    #[arg(long, env = "DTR_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Longest a cached authentication or access decision lives, in milliseconds, even if no
+    /// change is announced; 0 turns the decision cache off.
+    #[arg(long, env = "DTR_DECISION_CACHE_MS", default_value_t = 5000)]
+    pub decision_cache_ms: u64,
+    #[arg(skip)]
+    pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
 }
 
 /// gRPC reflection advertising exactly what this server serves: v1, and v1alpha for Python's
@@ -272,11 +286,16 @@ pub async fn serve(
                 let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender };
                 tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
             }
+            use dtr_tilslutning::aendringer::Aendringer;
+            let aendringer = match (&args.shared_changes, &args.redis_url) {
+                (Some(tx), _) => Aendringer::Lokal(tx.clone()),
+                (None, Some(url)) => Aendringer::redis(url).await.context("redis")?,
+                (None, None) => Aendringer::Ingen,
+            };
+            let service = dtr_tilslutning::TilslutningGrpc::new(store, args.tilslutning.full_extracts_per_day)
+                .med_aendringer(aendringer);
             reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
-            router = router.add_service(TilslutningServiceServer::new(dtr_tilslutning::TilslutningGrpc::new(
-                store,
-                args.tilslutning.full_extracts_per_day,
-            )));
+            router = router.add_service(TilslutningServiceServer::new(service));
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
@@ -304,6 +323,12 @@ pub async fn start_gateway(
         dtr_gateway::GatewayConfig::new(args.import_url.clone(), args.export_url.clone(), args.tilslutning_url.clone());
     cfg.public_url = args.public_url.clone();
     cfg.max_body_bytes = args.max_body_bytes;
+    cfg.decision_ttl = std::time::Duration::from_millis(args.decision_cache_ms);
+    cfg.invalidation = match (&args.shared_changes, &args.redis_url) {
+        (Some(tx), _) => dtr_gateway::decisions::Invalidation::Local(tx.clone()),
+        (None, Some(url)) => dtr_gateway::decisions::Invalidation::Redis(url.clone()),
+        (None, None) => dtr_gateway::decisions::Invalidation::None,
+    };
     let state = dtr_gateway::AppState::new(cfg).context("service addresses")?;
     tracing::info!(%addr, "gateway listening (HTTPS)");
     dtr_gateway::serve(addr, tls, state, bound, shutdown).await.with_context(|| format!("serving on {addr}"))

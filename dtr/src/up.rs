@@ -30,6 +30,10 @@ pub struct UpArgs {
     pub revalidate_every_hours: u64,
     #[command(flatten)]
     pub tilslutning: grpc::TilslutningArgs,
+    /// Longest the gateway keeps a cached authentication or access decision, in milliseconds;
+    /// changes clear it at once anyway. 0 turns the decision cache off.
+    #[arg(long, env = "DTR_DECISION_CACHE_MS", default_value_t = 5000)]
+    pub decision_cache_ms: u64,
 }
 
 /// Resolves once the stop flag is raised.
@@ -48,6 +52,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
     let mut urls = Vec::new();
     let cache = std::sync::Arc::new(dtr_registry::cache::CodeTableCache::in_process());
+    let (changes, _) = tokio::sync::broadcast::channel(16);
     for which in [Which::Import, Which::Export, Which::Tilslutning] {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
@@ -58,6 +63,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             shared_cache: Some(cache.clone()),
+            shared_changes: Some(changes.clone()),
             tilslutning: a.tilslutning.clone(),
         };
         let stop = stopped(stop_rx.clone());
@@ -73,6 +79,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         data_dir: a.data_dir.clone(),
         public_url: None,
         max_body_bytes: 10 * 1024 * 1024,
+        redis_url: None,
+        decision_cache_ms: a.decision_cache_ms,
+        shared_changes: Some(changes),
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let stop = stopped(stop_rx.clone());

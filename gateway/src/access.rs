@@ -7,6 +7,7 @@ use dtr_proto::import::dataejer;
 use dtr_proto::import::{ResolveDataejereRequest, ValidateRequest};
 use dtr_proto::tilslutning::{CheckAccessRequest, Ejer, OrganisationType};
 
+use crate::decisions::{AccessKey, DecisionCache};
 use crate::error::GatewayError;
 use crate::soap::Element;
 use crate::{Clients, Endpoint, SoapService, auth, ops};
@@ -14,6 +15,7 @@ use crate::{Clients, Endpoint, SoapService, auth, ops};
 /// Allows the call or answers why not.
 pub async fn check(
     clients: &Clients,
+    cache: &DecisionCache,
     system: &auth::System,
     ep: Endpoint,
     op: &Element,
@@ -33,16 +35,42 @@ pub async fn check(
         },
         SoapService::Export => vec![],
     };
+    let fuldt_udtraek = ep.service == SoapService::Export && ops::export::FULL_EXTRACTS.contains(&op.name.as_str());
+    // Full extracts are counted against the day's limit on every call, so never cached.
+    let key = (!fuldt_udtraek).then(|| AccessKey {
+        system: system.id.clone(),
+        service: ep.service.name(),
+        operation: op.name.clone(),
+        owners: owner_keys(&ejere),
+    });
+    if key.as_ref().is_some_and(|k| cache.allowed(k)) {
+        tracing::debug!("access from the decision cache");
+        return Ok(());
+    }
+    let ticket = cache.ticket();
     let req = CheckAccessRequest {
         udbydersystem_id: system.id.clone(),
         servicekode: ep.service.name().to_owned(),
         operation: op.name.clone(),
         ejere,
-        fuldt_udtraek: ep.service == SoapService::Export && ops::export::FULL_EXTRACTS.contains(&op.name.as_str()),
+        fuldt_udtraek,
     };
     let answer = clients.tilslutning().check_access(clients.request(ctx, req)).await;
     let answer = answer.map_err(GatewayError::Backend)?.into_inner();
-    if answer.tilladt { Ok(()) } else { Err(GatewayError::Refused { code: answer.fejlkode, message: answer.besked }) }
+    if !answer.tilladt {
+        return Err(GatewayError::Refused { code: answer.fejlkode, message: answer.besked });
+    }
+    if let Some(key) = key {
+        cache.put_allowed(ticket, key);
+    }
+    Ok(())
+}
+
+fn owner_keys(ejere: &[Ejer]) -> Vec<String> {
+    let mut keys: Vec<String> = ejere.iter().map(|e| format!("{}:{}", e.r#type, e.kode)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// The owners a write concerns, as the tilslutning service names them.

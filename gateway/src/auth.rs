@@ -1,5 +1,7 @@
 //! HTTP Basic Authentication of calling systems, checked by the tilslutning service.
 
+use std::time::Duration;
+
 use base64::Engine;
 use http::HeaderMap;
 
@@ -7,6 +9,7 @@ use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::AuthenticateRequest;
 
 use crate::Clients;
+use crate::decisions::DecisionCache;
 
 /// An authenticated calling system.
 #[derive(Debug, Clone)]
@@ -36,14 +39,31 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), pass.to_owned()))
 }
 
-pub async fn authenticate(clients: &Clients, headers: &HeaderMap, correlation_id: &str) -> Result<System, AuthError> {
+pub async fn authenticate(
+    clients: &Clients,
+    cache: &DecisionCache,
+    headers: &HeaderMap,
+    correlation_id: &str,
+) -> Result<System, AuthError> {
     let (brugernavn, adgangskode) = basic_credentials(headers).ok_or(AuthError::Denied)?;
+    let key = cache.login_key(&brugernavn, &adgangskode);
+    if let Some(system) = cache.login(&key) {
+        tracing::debug!("login from the decision cache");
+        return Ok(system);
+    }
+    let ticket = cache.ticket();
     let mut ctx = CallerContext::internal("gateway");
     ctx.correlation_id = correlation_id.to_owned();
     let req = clients.request(&ctx, AuthenticateRequest { brugernavn, adgangskode });
     let answer = clients.tilslutning().authenticate(req).await.map_err(AuthError::Backend)?.into_inner();
     if answer.ok {
-        Ok(System { id: answer.udbydersystem_id, udbyder_kode: answer.udbyder_kode })
+        let system = System { id: answer.udbydersystem_id, udbyder_kode: answer.udbyder_kode };
+        let valid_for = answer.gyldig_til.map(|t| {
+            let left = t.seconds.saturating_sub(chrono::Utc::now().timestamp());
+            Duration::from_secs(u64::try_from(left).unwrap_or(0))
+        });
+        cache.put_login(ticket, key, &system, valid_for);
+        Ok(system)
     } else {
         Err(AuthError::Denied)
     }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod csv_export;
+pub mod decisions;
 pub mod error;
 pub mod ops;
 pub mod soap;
@@ -117,6 +118,10 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Longest a backend call may take.
     pub backend_timeout: Duration,
+    /// Where the decision cache learns of tilslutning changes; `None` caches nothing.
+    pub invalidation: decisions::Invalidation,
+    /// Longest a cached decision lives even without a change message; zero caches nothing.
+    pub decision_ttl: Duration,
 }
 
 impl GatewayConfig {
@@ -129,6 +134,8 @@ impl GatewayConfig {
             max_body_bytes: 10 * 1024 * 1024,
             limits: Limits::default(),
             backend_timeout: Duration::from_secs(30),
+            invalidation: decisions::Invalidation::None,
+            decision_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -196,14 +203,22 @@ impl Clients {
 struct Inner {
     clients: Clients,
     config: GatewayConfig,
+    decisions: Arc<decisions::DecisionCache>,
 }
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
+    /// Needs a Tokio runtime: the decision cache's subscription runs on its own task.
     pub fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
-        Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config })))
+        let decisions = decisions::DecisionCache::new(config.invalidation.clone(), config.decision_ttl);
+        Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config, decisions })))
+    }
+
+    /// Decisions answered from the cache so far (for tests and diagnostics).
+    pub fn cached_decisions(&self) -> u64 {
+        self.0.decisions.hits()
     }
 }
 
@@ -303,7 +318,7 @@ async fn handle_soap(
     let mut resp = async {
         let hinted =
             headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(SoapVersion::from_content_type);
-        let system = match auth::authenticate(&state.0.clients, &headers, &cid).await {
+        let system = match auth::authenticate(&state.0.clients, &state.0.decisions, &headers, &cid).await {
             Ok(s) => s,
             Err(auth::AuthError::Denied) => {
                 tracing::info!("authentication refused");
@@ -397,7 +412,7 @@ async fn soap_call(
         regelsaet: ep.regelsaet(),
     };
     let clients = &state.0.clients;
-    access::check(clients, system, ep, &op, &ctx).await.map_err(|e| (version, e))?;
+    access::check(clients, &state.0.decisions, system, ep, &op, &ctx).await.map_err(|e| (version, e))?;
     let ns = ep.namespace();
     let result = match ep.service {
         SoapService::Import => ops::import::call(clients, &op, &ctx, ns).await.map(ops::Answer::Xml),

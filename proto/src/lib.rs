@@ -34,5 +34,9 @@ pub use dtr::import::v1 as import;
 pub use dtr::registry::v1 as registry;
 pub use dtr::tilslutning::v1 as tilslutning;
 
+/// Redis pub/sub channel on which the tilslutning service announces a change that access
+/// decisions rest on; gateways drop their cached decisions when a message arrives.
+pub const TILSLUTNING_AENDRET_KANAL: &str = "dtr:tilslutning:aendret";
+
 /// Encoded `FileDescriptorSet` of all contracts, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dtr_descriptor.bin"));

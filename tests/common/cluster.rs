@@ -136,6 +136,7 @@ pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soa
         ("DTR_EXPORT_URL", format!("http://127.0.0.1:{}", c.export)),
         ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
         ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
+        ("DTR_REDIS_URL", super::redis_url()),
     ];
     let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
     c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));

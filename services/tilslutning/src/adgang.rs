@@ -57,6 +57,9 @@ pub fn decide(fakta: &AdgangFakta, servicekode: &str, operation: &str) -> Result
     if system.passiv {
         return afvis(SYSTEM_PASSIV, "Systemet er passivt. Leverandøren kan aktivere det igen.".into());
     }
+    if system.udbyder_passiv {
+        return afvis(SYSTEM_PASSIV, "Leverandøren bag systemet er passiveret hos STIL. Kontakt STIL.".into());
+    }
     let Some(kraever_dataaftale) = fakta.kraever_dataaftale else {
         return afvis(
             UKENDT_OPERATION,
@@ -110,7 +113,12 @@ mod tests {
 
     fn fakta() -> AdgangFakta {
         AdgangFakta {
-            system: Some(SystemTilstand { passiv: false, blokeret: false, blokeret_aarsag: String::new() }),
+            system: Some(SystemTilstand {
+                passiv: false,
+                blokeret: false,
+                blokeret_aarsag: String::new(),
+                udbyder_passiv: false,
+            }),
             kraever_dataaftale: Some(true),
             tilslutning: Some(AftaleStatus::Godkendt),
             ejere: vec![EjerFakta {
@@ -135,6 +143,9 @@ mod tests {
         let mut f = fakta();
         f.system.as_mut().unwrap().passiv = true;
         assert_eq!(kode(&f), Some(SYSTEM_PASSIV));
+        let mut f = fakta();
+        f.system.as_mut().unwrap().udbyder_passiv = true;
+        assert_eq!(kode(&f), Some(SYSTEM_PASSIV), "a passive provider's systems are refused");
         let mut f = fakta();
         f.kraever_dataaftale = None;
         assert_eq!(kode(&f), Some(UKENDT_OPERATION));

@@ -31,16 +31,92 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
 /// users and wrong passwords take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());
 
-/// True if `password` matches any of `hashes`. With no hashes (unknown user) it still runs one
-/// verification. CPU-heavy: call it off the async runtime.
-pub fn verify(password: &str, hashes: &[String]) -> bool {
+/// The index of the hash in `hashes` that `password` matches, if any. With no hashes (unknown
+/// user) it still runs one verification. CPU-heavy: call it off the async runtime.
+pub fn verify(password: &str, hashes: &[String]) -> Option<usize> {
     let a = argon2();
     if hashes.is_empty() {
         let _ = a.verify_password(password.as_bytes(), DUMMY_HASH.as_str());
-        return false;
+        return None;
     }
     // Check all, not just until the first match, so timing does not reveal which one matched.
-    hashes.iter().fold(false, |ok, h| a.verify_password(password.as_bytes(), h.as_str()).is_ok() | ok)
+    hashes.iter().enumerate().fold(None, |found, (i, h)| {
+        let ok = a.verify_password(password.as_bytes(), h.as_str()).is_ok();
+        found.or(ok.then_some(i))
+    })
+}
+
+/// Most remembered successful checks; beyond it the oldest half is forgotten.
+const MAX_BEKRAEFTEDE: usize = 10_000;
+
+/// Successful checks remembered so a steady caller costs one HMAC instead of an argon2 run
+/// (soap-edge.md point 10). The key is an HMAC over username, password and the stored hash under
+/// a per-process secret: a changed password has another stored hash, so it needs no
+/// invalidation, and nothing kept in memory reveals a password.
+pub struct Bekraeftede {
+    noegle: ring::hmac::Key,
+    kendte: std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>,
+    naeste: std::sync::atomic::AtomicU64,
+    koersler: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Bekraeftede {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bekraeftede {
+    pub fn new() -> Self {
+        let secret: [u8; 32] = rand::random();
+        Bekraeftede {
+            noegle: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            kendte: Default::default(),
+            naeste: Default::default(),
+            koersler: Default::default(),
+        }
+    }
+
+    fn tag(&self, brugernavn: &str, password: &str, hash: &str) -> [u8; 32] {
+        let mut ctx = ring::hmac::Context::with_key(&self.noegle);
+        // Length prefixes keep ("ab","c") and ("a","bc") apart.
+        for part in [brugernavn, password, hash] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
+    /// Whether the password matches one of the user's stored hashes: remembered, or checked with
+    /// argon2 off the async workers (and then remembered).
+    pub async fn verify(&self, brugernavn: &str, password: &str, hashes: &[String]) -> bool {
+        let tags: Vec<[u8; 32]> = hashes.iter().map(|h| self.tag(brugernavn, password, h)).collect();
+        {
+            let kendte = self.kendte.lock().unwrap_or_else(|e| e.into_inner());
+            if tags.iter().any(|t| kendte.contains_key(t)) {
+                return true;
+            }
+        }
+        self.koersler.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (pw, hs) = (password.to_owned(), hashes.to_vec());
+        let Ok(Some(i)) = tokio::task::spawn_blocking(move || verify(&pw, &hs)).await else {
+            return false;
+        };
+        let mut kendte = self.kendte.lock().unwrap_or_else(|e| e.into_inner());
+        if kendte.len() >= MAX_BEKRAEFTEDE {
+            let graense = self.naeste.load(std::sync::atomic::Ordering::Relaxed) - (MAX_BEKRAEFTEDE / 2) as u64;
+            kendte.retain(|_, n| *n >= graense);
+        }
+        kendte.insert(tags[i], self.naeste.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        true
+    }
+
+    /// argon2 verifications run so far.
+    pub fn koersler(&self) -> u64 {
+        self.koersler.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -53,8 +129,28 @@ mod tests {
         assert_eq!(pw.len(), 24);
         let h = hash_password(&pw).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify(&pw, std::slice::from_ref(&h)));
-        assert!(!verify("wrong", &[h]));
-        assert!(!verify(&pw, &[]));
+        assert_eq!(verify(&pw, std::slice::from_ref(&h)), Some(0));
+        assert_eq!(verify("wrong", std::slice::from_ref(&h)), None);
+        assert_eq!(verify(&pw, &["$argon2id$v=19$m=19456,t=2,p=1$x$y".into(), h]), Some(1));
+        assert_eq!(verify(&pw, &[]), None);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_check_runs_no_argon2_and_a_new_hash_is_not_remembered() {
+        let c = Bekraeftede::new();
+        let pw = generate_password();
+        let h = hash_password(&pw).unwrap();
+        assert!(c.verify("sys", &pw, std::slice::from_ref(&h)).await);
+        assert_eq!(c.koersler(), 1);
+        assert!(c.verify("sys", &pw, std::slice::from_ref(&h)).await, "second check from memory");
+        assert_eq!(c.koersler(), 1, "no argon2 the second time");
+        assert!(!c.verify("sys", "wrong", std::slice::from_ref(&h)).await);
+        assert_eq!(c.koersler(), 2, "a wrong password is always checked");
+        // The password changed: the stored hash is another, so the remembered check does not apply.
+        let h2 = hash_password(&generate_password()).unwrap();
+        assert!(!c.verify("sys", &pw, &[h2]).await);
+        assert_eq!(c.koersler(), 3);
+        assert!(c.verify("other", &pw, &[h]).await);
+        assert_eq!(c.koersler(), 4, "the username is part of the key");
     }
 }

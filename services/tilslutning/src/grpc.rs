@@ -29,6 +29,7 @@ use dtr_proto::tilslutning::{
 };
 use dtr_proto::tilslutning::{ListServicesRequest, ListServicesResponse, Operation, Service};
 
+use crate::aendringer::Aendringer;
 use crate::aftaler::{self, dataaftale_pb, tilslutning_pb};
 use crate::model::{AftaleArt, AftaleStatus, Afvisningslog, EjerRef};
 use crate::store::TilslutningStore;
@@ -47,11 +48,37 @@ pub struct TilslutningGrpc {
     store: Arc<dyn TilslutningStore>,
     /// Full extracts per system per day; 0 = no limit.
     full_extracts_per_day: u32,
+    aendringer: Aendringer,
+    legitimationer: credentials::Bekraeftede,
 }
 
 impl TilslutningGrpc {
     pub fn new(store: Arc<dyn TilslutningStore>, full_extracts_per_day: u32) -> Self {
-        TilslutningGrpc { store, full_extracts_per_day }
+        TilslutningGrpc {
+            store,
+            full_extracts_per_day,
+            aendringer: Aendringer::Ingen,
+            legitimationer: credentials::Bekraeftede::new(),
+        }
+    }
+
+    /// Where changes are announced to the gateways' decision caches.
+    pub fn med_aendringer(mut self, aendringer: Aendringer) -> Self {
+        self.aendringer = aendringer;
+        self
+    }
+
+    /// How many argon2 verifications this service has run (the credential cache spares most).
+    pub fn argon2_koersler(&self) -> u64 {
+        self.legitimationer.koersler()
+    }
+
+    /// Runs a change and announces it, whether or not all of it succeeded (a bulk decision may
+    /// stop part-way with some agreements changed).
+    async fn aendring<T>(&self, f: impl Future<Output = Result<T, Status>>) -> Result<Response<T>, Status> {
+        let r = f.await;
+        self.aendringer.meld().await;
+        r.map(Response::new)
     }
 
     /// Step 5: counts a full extract against the daily limit.
@@ -129,7 +156,9 @@ impl TilslutningService for TilslutningGrpc {
             operationer: s.operationer.iter().map(|o| (o.navn.clone(), o.kraever_dataaftale)).collect(),
             versioner: s.versioner.clone(),
         };
-        self.store.upsert_service(&def).await.map_err(aftaler::internal)?;
+        let stored = self.store.upsert_service(&def).await.map_err(aftaler::internal);
+        self.aendringer.meld().await;
+        stored?;
         let all = self.store.list_services().await.map_err(aftaler::internal)?;
         let stored = all.iter().find(|d| d.servicekode == s.servicekode).map(service_pb);
         Ok(Response::new(stored.unwrap_or(s)))
@@ -223,7 +252,7 @@ impl TilslutningService for TilslutningGrpc {
         request: Request<SetOrganisationPassivRequest>,
     ) -> Result<Response<Organisation>, Status> {
         let aktoer = aktoer(&request)?;
-        Ok(Response::new(organisationer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+        self.aendring(organisationer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref())).await
     }
 
     async fn create_system(
@@ -236,31 +265,30 @@ impl TilslutningService for TilslutningGrpc {
 
     async fn rename_system(&self, request: Request<RenameSystemRequest>) -> Result<Response<System>, Status> {
         let aktoer = aktoer(&request)?;
-        Ok(Response::new(systemer::rename(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+        // Announced like every change to a system, so no gateway keeps a state older than it.
+        self.aendring(systemer::rename(self.store.as_ref(), &aktoer, request.get_ref())).await
     }
 
     async fn set_system_passiv(&self, request: Request<SetSystemPassivRequest>) -> Result<Response<System>, Status> {
         let aktoer = aktoer(&request)?;
-        Ok(Response::new(systemer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref()).await?))
+        self.aendring(systemer::set_passiv(self.store.as_ref(), &aktoer, request.get_ref())).await
     }
 
     async fn block_system(&self, request: Request<BlockSystemRequest>) -> Result<Response<System>, Status> {
         let aktoer = aktoer(&request)?;
         let r = request.get_ref();
-        Ok(Response::new(
-            systemer::set_blokeret(self.store.as_ref(), &aktoer, &r.udbydersystem_id, Some(&r.aarsag)).await?,
-        ))
+        self.aendring(systemer::set_blokeret(self.store.as_ref(), &aktoer, &r.udbydersystem_id, Some(&r.aarsag))).await
     }
 
     async fn unblock_system(&self, request: Request<UnblockSystemRequest>) -> Result<Response<System>, Status> {
         let aktoer = aktoer(&request)?;
         let id = &request.get_ref().udbydersystem_id;
-        Ok(Response::new(systemer::set_blokeret(self.store.as_ref(), &aktoer, id, None).await?))
+        self.aendring(systemer::set_blokeret(self.store.as_ref(), &aktoer, id, None)).await
     }
 
     async fn delete_system(&self, request: Request<DeleteSystemRequest>) -> Result<Response<System>, Status> {
         let aktoer = aktoer(&request)?;
-        Ok(Response::new(systemer::delete(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id).await?))
+        self.aendring(systemer::delete(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id)).await
     }
 
     async fn list_systems(
@@ -277,7 +305,7 @@ impl TilslutningService for TilslutningGrpc {
         request: Request<RotateCredentialsRequest>,
     ) -> Result<Response<Credentials>, Status> {
         let aktoer = aktoer(&request)?;
-        Ok(Response::new(systemer::rotate(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id).await?))
+        self.aendring(systemer::rotate(self.store.as_ref(), &aktoer, &request.get_ref().udbydersystem_id)).await
     }
 
     async fn request_tilslutning(
@@ -297,7 +325,7 @@ impl TilslutningService for TilslutningGrpc {
             None,
             &r.kommentar,
         );
-        Ok(Response::new(tilslutning_pb(&a.await?)))
+        self.aendring(async { Ok(tilslutning_pb(&a.await?)) }).await
     }
 
     async fn decide_tilslutning(
@@ -309,7 +337,7 @@ impl TilslutningService for TilslutningGrpc {
         let r = request.into_inner();
         let til = aftaler::status_fra_pb(r.til())?;
         let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Tilslutning, &aktoer, &r.aftale_id, til, &r.kommentar);
-        Ok(Response::new(tilslutning_pb(&a.await?)))
+        self.aendring(async { Ok(tilslutning_pb(&a.await?)) }).await
     }
 
     async fn list_tilslutninger(
@@ -332,20 +360,23 @@ impl TilslutningService for TilslutningGrpc {
         if r.ejer_koder.is_empty() || r.ejer_koder.len() > MAX_EJERE_PR_ANMODNING {
             return Err(Status::invalid_argument(format!("angiv 1 til {MAX_EJERE_PR_ANMODNING} dataejere")));
         }
-        let mut dataaftaler = Vec::with_capacity(r.ejer_koder.len());
-        for ejer in &r.ejer_koder {
-            let a = aftaler::anmod(
-                self.store.as_ref(),
-                AftaleArt::Data,
-                &aktoer,
-                &r.udbydersystem_id,
-                &r.servicekode,
-                Some(ejer),
-                &r.kommentar,
-            );
-            dataaftaler.push(dataaftale_pb(&a.await?));
-        }
-        Ok(Response::new(RequestDataaftalerResponse { dataaftaler }))
+        self.aendring(async {
+            let mut dataaftaler = Vec::with_capacity(r.ejer_koder.len());
+            for ejer in &r.ejer_koder {
+                let a = aftaler::anmod(
+                    self.store.as_ref(),
+                    AftaleArt::Data,
+                    &aktoer,
+                    &r.udbydersystem_id,
+                    &r.servicekode,
+                    Some(ejer),
+                    &r.kommentar,
+                );
+                dataaftaler.push(dataaftale_pb(&a.await?));
+            }
+            Ok(RequestDataaftalerResponse { dataaftaler })
+        })
+        .await
     }
 
     async fn decide_dataaftale(&self, request: Request<DecideRequest>) -> Result<Response<Dataaftale>, Status> {
@@ -354,7 +385,7 @@ impl TilslutningService for TilslutningGrpc {
         let r = request.into_inner();
         let til = aftaler::status_fra_pb(r.til())?;
         let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Data, &aktoer, &r.aftale_id, til, &r.kommentar);
-        Ok(Response::new(dataaftale_pb(&a.await?)))
+        self.aendring(async { Ok(dataaftale_pb(&a.await?)) }).await
     }
 
     /// The owner approves or rejects every waiting agreement of its own at once.
@@ -378,12 +409,15 @@ impl TilslutningService for TilslutningGrpc {
             max: i64::MAX,
             ..Default::default()
         };
-        let mut dataaftaler = Vec::new();
-        for a in self.store.list_aftaler(AftaleArt::Data, &ventende).await.map_err(aftaler::internal)? {
-            let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Data, &aktoer, &a.aftale_id, til, &r.kommentar);
-            dataaftaler.push(dataaftale_pb(&a.await?));
-        }
-        Ok(Response::new(BulkDecideResponse { dataaftaler }))
+        self.aendring(async {
+            let mut dataaftaler = Vec::new();
+            for a in self.store.list_aftaler(AftaleArt::Data, &ventende).await.map_err(aftaler::internal)? {
+                let a = aftaler::beslut(self.store.as_ref(), AftaleArt::Data, &aktoer, &a.aftale_id, til, &r.kommentar);
+                dataaftaler.push(dataaftale_pb(&a.await?));
+            }
+            Ok(BulkDecideResponse { dataaftaler })
+        })
+        .await
     }
 
     async fn list_dataaftaler(
@@ -462,16 +496,16 @@ impl TilslutningService for TilslutningGrpc {
         } else {
             self.store.login(&req.brugernavn).await.map_err(internal)?
         };
-        let hashes = login.as_ref().map(|l| l.hashes.clone()).unwrap_or_default();
-        let password = req.adgangskode;
+        let hashes = login.as_ref().map(|l| l.hashes.as_slice()).unwrap_or_default();
+        let ok = self.legitimationer.verify(&req.brugernavn, &req.adgangskode, hashes).await;
         let brugernavn: String = req.brugernavn.chars().take(64).collect();
-        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let ok =
-            tokio::task::spawn_blocking(move || credentials::verify(&password, &hashes)).await.map_err(internal)?;
         let answer = match (ok, login) {
-            (true, Some(l)) => {
-                AuthenticateResponse { ok: true, udbydersystem_id: l.system_id, udbyder_kode: l.udbyder_kode }
-            }
+            (true, Some(l)) => AuthenticateResponse {
+                ok: true,
+                udbydersystem_id: l.system_id,
+                udbyder_kode: l.udbyder_kode,
+                gyldig_til: l.udloeber.map(|t| prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 }),
+            },
             _ => {
                 let log = Afvisningslog {
                     brugernavn,

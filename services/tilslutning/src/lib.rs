@@ -2,6 +2,7 @@
 //! catalogue, connection and data-access agreements, and the access decisions the gateway asks.
 
 pub mod adgang;
+pub mod aendringer;
 pub mod aftaler;
 pub mod credentials;
 pub mod grpc;

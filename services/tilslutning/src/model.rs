@@ -91,6 +91,8 @@ pub struct SystemLogin {
     pub udbyder_kode: String,
     /// argon2id PHC strings of every password currently valid (two during a rotation).
     pub hashes: Vec<String>,
+    /// When the first of those stops working (the old one of a rotation), if any does.
+    pub udloeber: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A data owner as the registry names it.
@@ -108,6 +110,8 @@ pub struct SystemTilstand {
     pub passiv: bool,
     pub blokeret: bool,
     pub blokeret_aarsag: String,
+    /// The owning provider organisation is passive: none of its systems may call.
+    pub udbyder_passiv: bool,
 }
 
 /// One owner of a call: its name if it is a known organisation, and the live data-access

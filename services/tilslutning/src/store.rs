@@ -528,7 +528,9 @@ macro_rules! impl_tilslutning_store {
                 ejere: &[EjerRef],
             ) -> Result<AdgangFakta, StoreError> {
                 let system = sqlx::query(
-                    "SELECT passiv, blokeret, blokeret_aarsag FROM udbydersystem WHERE id = $1 AND NOT slettet",
+                    "SELECT s.passiv, s.blokeret, s.blokeret_aarsag, o.er_passiveret AS udbyder_passiv \
+                     FROM udbydersystem s JOIN organisation o ON o.kode = s.udbyder_kode \
+                     WHERE s.id = $1 AND NOT s.slettet",
                 )
                 .bind(system_id)
                 .fetch_optional(&self.pool)
@@ -538,6 +540,7 @@ macro_rules! impl_tilslutning_store {
                         passiv: r.try_get("passiv")?,
                         blokeret: r.try_get("blokeret")?,
                         blokeret_aarsag: r.try_get("blokeret_aarsag")?,
+                        udbyder_passiv: r.try_get("udbyder_passiv")?,
                     })
                 })
                 .transpose()?;
@@ -1043,14 +1046,16 @@ macro_rules! impl_tilslutning_store {
                     return Ok(None);
                 };
                 let system_id: String = row.try_get("id")?;
-                let hashes: Vec<String> = sqlx::query_scalar(
-                    "SELECT hash FROM credential WHERE system_id = $1 AND (udloeber IS NULL OR udloeber > $2)",
+                let rows: Vec<(String, Option<chrono::DateTime<Utc>>)> = sqlx::query_as(
+                    "SELECT hash, udloeber FROM credential WHERE system_id = $1 AND (udloeber IS NULL OR udloeber > $2)",
                 )
                 .bind(&system_id)
                 .bind(Utc::now())
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(Some(SystemLogin { system_id, udbyder_kode: row.try_get("udbyder_kode")?, hashes }))
+                let udloeber = rows.iter().filter_map(|(_, u)| *u).min();
+                let hashes = rows.into_iter().map(|(h, _)| h).collect();
+                Ok(Some(SystemLogin { system_id, udbyder_kode: row.try_get("udbyder_kode")?, hashes, udloeber }))
             }
         }
     };

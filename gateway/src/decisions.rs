@@ -1,0 +1,320 @@
+//! Cached authentication and access decisions, so a steady caller costs no round trip to the
+//! tilslutning service. Only positive answers are cached (refusals are audited each time, and full
+//! extracts are counted each time).
+//!
+//! A change in the tilslutning service clears everything at once: it publishes on Redis pub/sub
+//! (or an in-process channel when `dtr up` runs all in one process). While the gateway is not
+//! subscribed — Redis down, or no Redis configured — nothing is cached. An entry also lives at most
+//! `ttl`, which bounds the damage of a lost message on a silently dead connection. Worst case for
+//! a revocation to take effect: the next request normally; `ttl` (default 5 s) if a message is
+//! lost without the subscription noticing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::broadcast;
+
+use crate::auth;
+
+/// Most entries of each kind; beyond it the cache starts afresh (rare: one entry per system and
+/// per system × operation × owners).
+const MAX_ENTRIES: usize = 50_000;
+
+/// Where the gateway learns of tilslutning changes.
+#[derive(Clone, Debug, Default)]
+pub enum Invalidation {
+    /// No source: nothing is cached, every call is decided by the tilslutning service.
+    #[default]
+    None,
+    /// The tilslutning service runs in this process (`dtr up`).
+    Local(broadcast::Sender<()>),
+    /// Redis pub/sub.
+    Redis(String),
+}
+
+/// What an access decision is about.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct AccessKey {
+    pub system: String,
+    pub service: &'static str,
+    pub operation: String,
+    /// Owners as `type:kode`, sorted.
+    pub owners: Vec<String>,
+}
+
+struct Maps {
+    /// A login with the moment it stops being trusted.
+    logins: HashMap<[u8; 32], (auth::System, Instant)>,
+    allowed: HashMap<AccessKey, Instant>,
+}
+
+pub struct DecisionCache {
+    key: ring::hmac::Key,
+    ttl: Duration,
+    /// Raised by every invalidation; an answer fetched under an older epoch is not stored.
+    epoch: AtomicU64,
+    subscribed: AtomicBool,
+    maps: Mutex<Maps>,
+    hits: AtomicU64,
+}
+
+/// The epoch an answer was fetched under, or `None` when nothing may be cached.
+#[derive(Clone, Copy)]
+pub struct Ticket(Option<u64>);
+
+impl DecisionCache {
+    /// A cache fed by `source` (the subscription runs on its own task).
+    pub fn new(source: Invalidation, ttl: Duration) -> Arc<Self> {
+        let secret: [u8; 32] = rand_secret();
+        let cache = Arc::new(DecisionCache {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            ttl,
+            epoch: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            maps: Mutex::new(Maps { logins: HashMap::new(), allowed: HashMap::new() }),
+            hits: AtomicU64::new(0),
+        });
+        if !ttl.is_zero() {
+            match source {
+                Invalidation::None => {}
+                Invalidation::Local(tx) => {
+                    // Subscribe before returning, so no change made after start-up is missed.
+                    let rx = tx.subscribe();
+                    cache.subscribed.store(true, Ordering::SeqCst);
+                    tokio::spawn(follow_local(Arc::downgrade(&cache), rx));
+                }
+                Invalidation::Redis(url) => {
+                    tokio::spawn(follow_redis(Arc::downgrade(&cache), url));
+                }
+            }
+        }
+        cache
+    }
+
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops every decision.
+    pub fn invalidate(&self) {
+        let mut m = self.maps();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        m.logins.clear();
+        m.allowed.clear();
+    }
+
+    fn set_subscribed(&self, on: bool) {
+        let mut m = self.maps();
+        self.subscribed.store(on, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        m.logins.clear();
+        m.allowed.clear();
+    }
+
+    /// Taken before asking the tilslutning service; the answer is stored only if nothing changed
+    /// meanwhile.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.subscribed.load(Ordering::SeqCst).then(|| self.epoch.load(Ordering::SeqCst)))
+    }
+
+    /// The cache key of a username and password: an HMAC under a per-process secret, so memory
+    /// holds no password.
+    pub fn login_key(&self, username: &str, password: &str) -> [u8; 32] {
+        let mut ctx = ring::hmac::Context::with_key(&self.key);
+        for part in [username, password] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
+    pub fn login(&self, key: &[u8; 32]) -> Option<auth::System> {
+        let m = self.maps();
+        let (system, until) = m.logins.get(key)?;
+        (Instant::now() < *until).then(|| {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            system.clone()
+        })
+    }
+
+    /// Remembers a successful login for `ttl`, or less when the password stops sooner
+    /// (`valid_for`, the end of a rotation's overlap).
+    pub fn put_login(&self, ticket: Ticket, key: [u8; 32], system: &auth::System, valid_for: Option<Duration>) {
+        let until = Instant::now() + valid_for.map_or(self.ttl, |v| v.min(self.ttl));
+        self.put(ticket, |m| {
+            if m.logins.len() >= MAX_ENTRIES {
+                m.logins.clear();
+            }
+            m.logins.insert(key, (system.clone(), until));
+        });
+    }
+
+    pub fn allowed(&self, key: &AccessKey) -> bool {
+        let m = self.maps();
+        let hit = m.allowed.get(key).is_some_and(|at| at.elapsed() < self.ttl);
+        if hit {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    pub fn put_allowed(&self, ticket: Ticket, key: AccessKey) {
+        self.put(ticket, |m| {
+            if m.allowed.len() >= MAX_ENTRIES {
+                m.allowed.clear();
+            }
+            m.allowed.insert(key, Instant::now());
+        });
+    }
+
+    fn put(&self, ticket: Ticket, f: impl FnOnce(&mut Maps)) {
+        let Ticket(Some(epoch)) = ticket else { return };
+        let mut m = self.maps();
+        // Under the lock invalidations take, so a change announced after the answer was read
+        // either bumps the epoch first (not stored) or clears it afterwards.
+        if self.subscribed.load(Ordering::SeqCst) && self.epoch.load(Ordering::SeqCst) == epoch {
+            f(&mut m);
+        }
+    }
+
+    /// Decisions answered from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+fn rand_secret() -> [u8; 32] {
+    use ring::rand::SecureRandom;
+    let mut s = [0u8; 32];
+    // The system RNG does not fail on supported platforms; a zero key would still be private to
+    // this process.
+    let _ = ring::rand::SystemRandom::new().fill(&mut s);
+    s
+}
+
+async fn follow_local(cache: Weak<DecisionCache>, mut rx: broadcast::Receiver<()>) {
+    loop {
+        let got = rx.recv().await;
+        let Some(cache) = cache.upgrade() else { return };
+        match got {
+            Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => cache.invalidate(),
+            Err(broadcast::error::RecvError::Closed) => {
+                cache.set_subscribed(false);
+                return;
+            }
+        }
+    }
+}
+
+/// Keeps a subscription open, re-subscribing after a drop; caching is off while it is down.
+async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
+    let mut warned = false;
+    loop {
+        match subscribe(&url).await {
+            Ok(mut messages) => {
+                let Some(c) = cache.upgrade() else { return };
+                c.set_subscribed(true);
+                drop(c);
+                if warned {
+                    tracing::info!("decision cache subscribed again");
+                    warned = false;
+                }
+                while messages.next().await.is_some() {
+                    let Some(c) = cache.upgrade() else { return };
+                    c.invalidate();
+                }
+                let Some(c) = cache.upgrade() else { return };
+                c.set_subscribed(false);
+            }
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "decision cache cannot subscribe to Redis; asking the tilslutning service on every call");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        if cache.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn subscribe(url: &str) -> Result<redis::aio::PubSubStream, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timeout connecting to Redis")))??;
+    pubsub.subscribe(dtr_proto::TILSLUTNING_AENDRET_KANAL).await?;
+    Ok(pubsub.into_on_message())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system() -> auth::System {
+        auth::System { id: "S1".into(), udbyder_kode: "U1".into() }
+    }
+
+    fn key() -> AccessKey {
+        AccessKey { system: "S1".into(), service: "ImportService", operation: "Op".into(), owners: vec![] }
+    }
+
+    #[tokio::test]
+    async fn caches_until_a_change_is_announced() {
+        let (tx, _) = broadcast::channel(4);
+        let c = DecisionCache::new(Invalidation::Local(tx.clone()), Duration::from_secs(60));
+        let k = c.login_key("u", "p");
+        assert_ne!(k, c.login_key("u", "q"));
+        assert_ne!(c.login_key("ab", "c"), c.login_key("a", "bc"));
+        assert!(c.login(&k).is_none());
+        c.put_login(c.ticket(), k, &system(), None);
+        c.put_allowed(c.ticket(), key());
+        assert_eq!(c.login(&k).map(|s| s.id), Some("S1".into()));
+        assert!(c.allowed(&key()));
+        assert_eq!(c.hits(), 2);
+        tx.send(()).unwrap();
+        // The follower task runs on this runtime; give it a turn.
+        for _ in 0..100 {
+            if c.login(&k).is_none() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(c.login(&k).is_none(), "an announced change clears logins");
+        assert!(!c.allowed(&key()), "and access decisions");
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_before_a_change_is_not_stored() {
+        let (tx, _) = broadcast::channel(4);
+        let c = DecisionCache::new(Invalidation::Local(tx), Duration::from_secs(60));
+        let stale = c.ticket();
+        c.invalidate();
+        c.put_allowed(stale, key());
+        assert!(!c.allowed(&key()));
+        c.put_allowed(c.ticket(), key());
+        assert!(c.allowed(&key()));
+    }
+
+    #[tokio::test]
+    async fn without_a_change_source_or_past_its_end_nothing_is_served() {
+        let c = DecisionCache::new(Invalidation::None, Duration::from_secs(60));
+        c.put_allowed(c.ticket(), key());
+        assert!(!c.allowed(&key()), "no source of changes: no caching");
+        let (tx, _) = broadcast::channel(4);
+        let c = DecisionCache::new(Invalidation::Local(tx), Duration::from_secs(60));
+        let k = c.login_key("u", "p");
+        c.put_login(c.ticket(), k, &system(), Some(Duration::ZERO));
+        assert!(c.login(&k).is_none(), "a password that ends now is not trusted from memory");
+        let c2 = DecisionCache::new(Invalidation::Local(broadcast::channel(4).0), Duration::ZERO);
+        c2.put_allowed(c2.ticket(), key());
+        assert!(!c2.allowed(&key()), "a zero lifetime turns caching off");
+    }
+}
