@@ -2,6 +2,7 @@
 //! organisation concerned (a connection request STIL, its decision the provider, a data-access
 //! request the owner, its decision the provider, a block the provider), written to the outbox with
 //! the change; with the mail server down nothing is lost, and the outbox delivers when it is back.
+//! The periodic registry check's findings reach the owner.
 
 mod common;
 
@@ -166,4 +167,104 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
     })
     .await;
     assert!(before >= 5);
+
+    // The periodic registry check finds a problem with a unit of kommune 101 (an active
+    // daginstitution without units): the owner is mailed its findings, once per run.
+    let registry = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let aktoer =
+        dtr_registry::model::Aktoer { system: "seed".into(), organisation: None, correlation_id: "seed".into() };
+    let data = dtr_registry::model::DaginstitutionData {
+        navn: "Uden enheder".into(),
+        ejerform_kode: 1,
+        lovgrundlag_kode: 1,
+        adm_kommune_kode: 101,
+        ejer_cvr_nummer: None,
+    };
+    let nummer = registry.insert_daginstitution(&data, &aktoer).await.unwrap().nummer;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .arg("revalidate")
+        .env("DTR_DATABASE_URL", &r.db)
+        .env("DTR_TILSLUTNING_URL", &r.tilslutning_url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("findings mailed to 1 owners"), "{stdout}");
+    arrives(&smtp, "dagtilbud@kk.example", "registerkontrollen har fundet 1 forhold").await;
+    let mail = smtp.received().into_iter().rev().find(|m| m.data.contains("registerkontrollen")).unwrap();
+    assert!(mail.data.contains(&nummer) && mail.data.contains("DTR0501"), "{}", mail.data);
+
+    // Handing the same run over again (a retry) sends nothing new.
+    let run = registry.latest_revalidation().await.unwrap().unwrap();
+    let again = dtr_proto::tilslutning::MeldRegisterfundRequest {
+        koersel_id: run.id,
+        fund: vec![dtr_proto::tilslutning::Registerfund {
+            ejer: Some(dtr_proto::tilslutning::Ejer { r#type: OrganisationType::Kommune as i32, kode: "101".into() }),
+            enhedstype: "daginstitution".into(),
+            nummer: nummer.clone(),
+            kode: "DTR0501".into(),
+            besked: "x".into(),
+        }],
+    };
+    let meldt = c.meld_registerfund(CallerContext::internal("import").request(again)).await.unwrap();
+    assert_eq!(meldt.into_inner().ejere_meldt, 0);
+}
+
+/// Mail through a relay that demands STARTTLS and a login (`smtp://user:pw@host?tls=required`,
+/// its CA from `DTR_SMTP_CA_FILE`): delivered as that user; with a wrong password nothing is sent
+/// and the mail stays in the outbox.
+#[tokio::test]
+async fn mail_through_starttls_with_a_login() {
+    use common::smtp::Secure;
+    use dtr_tilslutning::model::{EjerRef, Organisation as Org, OrganisationType as OrgType};
+    use dtr_tilslutning::notifikation::{Smtp, deliver_forever, registerfund};
+
+    let (_dir, url) = common::fresh_sqlite_db();
+    let store = dtr_tilslutning::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let org = Org {
+        kode: "101".into(),
+        navn: "København".into(),
+        cvr: String::new(),
+        pnr: String::new(),
+        type_: OrgType::Kommune,
+    };
+    store.create_organisation(&org).await.unwrap();
+    store.add_modtager("101", "dagtilbud@kk.example").await.unwrap();
+    let (secure, ca_pem) = Secure::self_signed("relay-bruger", "relay-hemmelighed");
+    let ca = _dir.path().join("relay-ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+
+    // A wrong password: refused by the relay, kept in the outbox.
+    let port = free_port();
+    let relay = SmtpServer::start_with(port, Some(secure.clone())).await;
+    let fund = |nummer: &str| dtr_tilslutning::notifikation::Registerfund {
+        enhedstype: "daginstitution".into(),
+        nummer: nummer.into(),
+        kode: "DTR0501".into(),
+        besked: "ingen enheder".into(),
+    };
+    store.meld_registerfund(1, &[(EjerRef::Kommune("101".into()), registerfund(1, &[fund("G00001")]))]).await.unwrap();
+    let smtp = |password: &str| Smtp {
+        url: format!("smtp://relay-bruger:{password}@127.0.0.1:{port}?tls=required"),
+        afsender: "DTR <dtr@example.dk>".into(),
+        ca_file: Some(ca.clone()),
+    };
+    let worker = tokio::spawn(deliver_forever(store.clone(), smtp("forkert")));
+    wait_until("a refused delivery attempt", Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.pending_mail().await.unwrap().iter().any(|m| m.forsoeg >= 1) }
+    })
+    .await;
+    worker.abort();
+    assert!(relay.received().is_empty(), "nothing delivered with a wrong password");
+
+    // The right one: delivered over TLS as the relay user (the waiting mail is retried on its
+    // backoff; a second mail goes at once).
+    store.meld_registerfund(2, &[(EjerRef::Kommune("101".into()), registerfund(2, &[fund("G00002")]))]).await.unwrap();
+    let worker = tokio::spawn(deliver_forever(store.clone(), smtp("relay-hemmelighed")));
+    arrives(&relay, "dagtilbud@kk.example", "G00002").await;
+    let mail = relay.received().into_iter().find(|m| m.data.contains("G00002")).unwrap();
+    assert_eq!(mail.user.as_deref(), Some("relay-bruger"));
+    worker.abort();
 }

@@ -47,10 +47,13 @@ pub struct TilslutningArgs {
     /// Full extracts (GetAll…) each system may make per day (UTC); 0 = no limit.
     #[arg(long, env = "DTR_FULL_EXTRACTS_PER_DAY", default_value_t = 24)]
     pub full_extracts_per_day: u32,
-    /// The mail server notifications go through (`smtp://host:port`); unset: mails wait in the
-    /// outbox.
-    #[arg(long, env = "DTR_SMTP_URL")]
+    /// The mail server notifications go through: `smtp://[user:pw@]host[:port][?tls=required]`
+    /// or `smtps://…`; unset: mails wait in the outbox.
+    #[arg(long, env = "DTR_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// PEM file with the CA of the mail server's certificate (a private relay).
+    #[arg(long, env = "DTR_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender address of notifications.
     #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
     pub smtp_from: String,
@@ -72,6 +75,10 @@ pub struct ServiceArgs {
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
     #[arg(long, env = "DTR_REVALIDATE_EVERY_HOURS", default_value_t = 720)]
     pub revalidate_every_hours: u64,
+    /// Import service: the tilslutning service, which mails each owner the re-validation's
+    /// findings; unset: findings are only stored.
+    #[arg(long, env = "DTR_TILSLUTNING_URL")]
+    pub tilslutning_url: Option<String>,
     #[command(flatten)]
     pub tilslutning: TilslutningArgs,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
@@ -88,6 +95,9 @@ pub struct ServiceArgs {
 pub struct RevalidateArgs {
     #[arg(long, env = "DTR_DATABASE_URL")]
     pub database_url: String,
+    /// The tilslutning service, which mails each owner its findings; unset: only stored.
+    #[arg(long, env = "DTR_TILSLUTNING_URL")]
+    pub tilslutning_url: Option<String>,
     #[command(flatten)]
     pub lookups: LookupArgs,
 }
@@ -107,11 +117,15 @@ pub async fn run_revalidate(a: RevalidateArgs) -> anyhow::Result<()> {
     for f in &report.fund {
         println!("  {} {} (kommune {}): {} {}", f.enhedstype.as_str(), f.nummer, f.adm_kommune_kode, f.kode, f.besked);
     }
+    if let Some(url) = &a.tilslutning_url {
+        let owners = crate::registerfund::hand_over(url, &report).await?;
+        println!("findings mailed to {owners} owners");
+    }
     Ok(())
 }
 
 /// Runs the re-validation when the last run is older than `every`, checking once an hour.
-async fn revalidation_schedule(registry: Registry, every: std::time::Duration) {
+async fn revalidation_schedule(registry: Registry, every: std::time::Duration, tilslutning_url: Option<String>) {
     loop {
         let due = match registry.store().latest_revalidation().await {
             Ok(Some(last)) => {
@@ -123,8 +137,17 @@ async fn revalidation_schedule(registry: Registry, every: std::time::Duration) {
                 false
             }
         };
-        if due && let Err(e) = registry.revalidate().await {
-            tracing::warn!(error = %e, "scheduled re-validation failed; trying again later");
+        if due {
+            match registry.revalidate().await {
+                Ok(report) => {
+                    if let Some(url) = &tilslutning_url
+                        && let Err(e) = crate::registerfund::hand_over(url, &report).await
+                    {
+                        tracing::warn!(error = %e, koersel_id = report.koersel_id, "re-validation findings not mailed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled re-validation failed; trying again later"),
+            }
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
@@ -269,7 +292,7 @@ pub async fn serve(
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {
                     let every = std::time::Duration::from_secs(args.revalidate_every_hours * 3600);
-                    tokio::spawn(revalidation_schedule(registry.clone(), every));
+                    tokio::spawn(revalidation_schedule(registry.clone(), every, args.tilslutning_url.clone()));
                 }
                 reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
                 router = router.add_service(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));
@@ -283,7 +306,8 @@ pub async fn serve(
             store.migrate().await.context("tilslutning migrations")?;
             if let Some(url) = &args.tilslutning.smtp_url {
                 let afsender = args.tilslutning.smtp_from.clone();
-                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender };
+                let ca_file = args.tilslutning.smtp_ca_file.clone();
+                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender, ca_file };
                 tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
             }
             use dtr_tilslutning::aendringer::Aendringer;

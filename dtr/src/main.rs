@@ -9,6 +9,7 @@ mod demo;
 mod demodata;
 mod grpc;
 mod healthcheck;
+mod registerfund;
 mod up;
 
 use std::net::SocketAddr;

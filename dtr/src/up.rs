@@ -53,15 +53,20 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut urls = Vec::new();
     let cache = std::sync::Arc::new(dtr_registry::cache::CodeTableCache::in_process());
     let (changes, _) = tokio::sync::broadcast::channel(16);
-    for which in [Which::Import, Which::Export, Which::Tilslutning] {
+    let mut listeners = Vec::new();
+    for _ in 0..3 {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
+        listeners.push(listener);
+    }
+    for (which, listener) in [Which::Import, Which::Export, Which::Tilslutning].into_iter().zip(listeners) {
         let args = ServiceArgs {
             grpc_addr: None,
             database_url: db.clone(),
             redis_url: None,
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
+            tilslutning_url: Some(urls[2].clone()),
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
             tilslutning: a.tilslutning.clone(),

@@ -60,6 +60,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (1, "tilslutning", include_str!("../postgres/tilslutning/0001_tilslutning.sql")),
         (2, "adgangslog", include_str!("../postgres/tilslutning/0002_adgangslog.sql")),
         (3, "udtraek_forbrug", include_str!("../postgres/tilslutning/0003_udtraek_forbrug.sql")),
+        (4, "registerfund_meldt", include_str!("../postgres/tilslutning/0004_registerfund_meldt.sql")),
     ],
 };
 
@@ -69,6 +70,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (1, "tilslutning", include_str!("../sqlite/tilslutning/0001_tilslutning.sql")),
         (2, "adgangslog", include_str!("../sqlite/tilslutning/0002_adgangslog.sql")),
         (3, "udtraek_forbrug", include_str!("../sqlite/tilslutning/0003_udtraek_forbrug.sql")),
+        (4, "registerfund_meldt", include_str!("../sqlite/tilslutning/0004_registerfund_meldt.sql")),
     ],
 };
 

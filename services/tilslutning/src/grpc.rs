@@ -12,8 +12,8 @@ use dtr_proto::tilslutning::tilslutning_service_server::TilslutningService;
 use dtr_proto::tilslutning::{
     AuthenticateRequest, AuthenticateResponse, BulkDecideRequest, BulkDecideResponse, CheckAccessRequest,
     CheckAccessResponse, Dataaftale, DecideRequest, ListAftalerRequest, ListDataaftalerResponse,
-    ListTilslutningerResponse, OrganisationType, RequestDataaftalerRequest, RequestDataaftalerResponse,
-    RequestTilslutningRequest, Tilslutningsaftale,
+    ListTilslutningerResponse, MeldRegisterfundRequest, MeldRegisterfundResponse, OrganisationType,
+    RequestDataaftalerRequest, RequestDataaftalerResponse, RequestTilslutningRequest, Tilslutningsaftale,
 };
 use dtr_proto::tilslutning::{
     BlockSystemRequest, CreateSystemRequest, CreateSystemResponse, Credentials, DeleteSystemRequest,
@@ -483,6 +483,40 @@ impl TilslutningService for TilslutningGrpc {
             }
         };
         Ok(Response::new(answer))
+    }
+
+    /// The registry check's findings, one mail per owner and run (a repeated hand-over sends
+    /// nothing new).
+    async fn meld_registerfund(
+        &self,
+        request: Request<MeldRegisterfundRequest>,
+    ) -> Result<Response<MeldRegisterfundResponse>, Status> {
+        let r = request.into_inner();
+        let mut per_ejer: std::collections::BTreeMap<(i32, String), Vec<crate::notifikation::Registerfund>> =
+            Default::default();
+        for f in r.fund {
+            let Some(ejer) = f.ejer else {
+                return Err(Status::invalid_argument("et fund skal have en dataejer"));
+            };
+            let fund = crate::notifikation::Registerfund {
+                enhedstype: f.enhedstype,
+                nummer: f.nummer,
+                kode: f.kode,
+                besked: f.besked,
+            };
+            per_ejer.entry((ejer.r#type, ejer.kode)).or_default().push(fund);
+        }
+        let mut meldinger = Vec::with_capacity(per_ejer.len());
+        for ((type_, kode), fund) in per_ejer {
+            let ejer = match OrganisationType::try_from(type_) {
+                Ok(OrganisationType::Kommune) => EjerRef::Kommune(kode),
+                Ok(OrganisationType::PrivatEjer) => EjerRef::PrivatEjer(kode),
+                _ => return Err(Status::invalid_argument("en dataejer skal være en kommune eller en privat ejer")),
+            };
+            meldinger.push((ejer, crate::notifikation::registerfund(r.koersel_id, &fund)));
+        }
+        let meldt = self.store.meld_registerfund(r.koersel_id, &meldinger).await.map_err(internal)?;
+        Ok(Response::new(MeldRegisterfundResponse { ejere_meldt: i32::try_from(meldt).unwrap_or(i32::MAX) }))
     }
 
     async fn authenticate(

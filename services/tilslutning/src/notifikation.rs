@@ -69,12 +69,49 @@ pub fn system_blokeret(udbyder: &str, system_id: &str, blokeret: bool, aarsag: &
     Notifikation { organisation: udbyder.to_owned(), emne, tekst }
 }
 
+/// One finding of the periodic registry check, as the owner reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registerfund {
+    pub enhedstype: String,
+    pub nummer: String,
+    pub kode: String,
+    pub besked: String,
+}
+
+/// Most findings listed in one mail; the rest are counted.
+const MAX_FUND_I_MAIL: usize = 200;
+
+/// The periodic registry check's findings for one owner (the organisation is filled in when the
+/// owner is resolved).
+pub fn registerfund(koersel_id: i64, fund: &[Registerfund]) -> Notifikation {
+    let mut tekst = format!(
+        "Registerets periodiske kontrol (kørsel {koersel_id}) har fundet {} forhold ved jeres enheder, \
+         som bør rettes gennem jeres fagsystem:\n\n",
+        fund.len()
+    );
+    for f in fund.iter().take(MAX_FUND_I_MAIL) {
+        tekst.push_str(&format!("{} {}: {} {}\n", f.enhedstype, f.nummer, f.kode, f.besked));
+    }
+    if fund.len() > MAX_FUND_I_MAIL {
+        tekst.push_str(&format!("… og {} flere.\n", fund.len() - MAX_FUND_I_MAIL));
+    }
+    Notifikation {
+        organisation: String::new(),
+        emne: format!("DTR: registerkontrollen har fundet {} forhold", fund.len()),
+        tekst,
+    }
+}
+
 /// Delivery settings.
 #[derive(Debug, Clone)]
 pub struct Smtp {
-    /// `smtp://host:port` (plain SMTP on a trusted network, as from a relay next to the service).
+    /// `smtp://[user:password@]host[:port][?tls=required|opportunistic]` (STARTTLS when asked) or
+    /// `smtps://[user:password@]host[:port]` (TLS from the start).
     pub url: String,
     pub afsender: String,
+    /// PEM file with the CA that signed the mail server's certificate (a private relay); else
+    /// the public web roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Wait before attempt `n + 1` after `n` failed ones: 2, 4, 8 … seconds, at most an hour.
@@ -85,10 +122,11 @@ pub fn backoff(forsoeg: i64) -> Duration {
 /// Delivers due mail from the outbox until the process stops; each mail is claimed before it is
 /// sent, so several instances do not send one twice.
 pub async fn deliver_forever(store: std::sync::Arc<dyn TilslutningStore>, smtp: Smtp) {
-    let transport = match smtp_transport(&smtp.url) {
+    let transport = match smtp_transport(&smtp) {
         Ok(t) => t,
         Err(e) => {
-            tracing::error!(error = %e, url = %smtp.url, "mail delivery off: bad DTR_SMTP_URL");
+            // Not the URL itself: it may hold the mail password.
+            tracing::error!(error = %e, "mail delivery off: bad DTR_SMTP_URL or DTR_SMTP_CA_FILE");
             return;
         }
     };
@@ -114,14 +152,39 @@ pub async fn deliver_forever(store: std::sync::Arc<dyn TilslutningStore>, smtp: 
     }
 }
 
-fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let rest = url.strip_prefix("smtp://").ok_or("want smtp://host:port")?;
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').unwrap_or((rest, "25"));
-    let port: u16 = port.parse().map_err(|_| format!("bad port {port}"))?;
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(Duration::from_secs(10)))
-        .build())
+fn smtp_transport(smtp: &Smtp) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url).map_err(|e| e.to_string())?;
+    let builder = match &smtp.ca_file {
+        None => builder,
+        Some(file) => {
+            let pem = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let ca = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", file.display()))?;
+            let url = url_host(&smtp.url).ok_or("no host in DTR_SMTP_URL")?;
+            let params = TlsParameters::builder(url).add_root_certificate(ca).build().map_err(|e| e.to_string())?;
+            let tls = if smtp.url.starts_with("smtps://") {
+                Tls::Wrapper(params)
+            } else if smtp.url.contains("tls=opportunistic") {
+                Tls::Opportunistic(params)
+            } else {
+                Tls::Required(params)
+            };
+            builder.tls(tls)
+        }
+    };
+    Ok(builder.timeout(Some(Duration::from_secs(10))).build())
+}
+
+/// The host of an `smtp(s)://` URL (what the server's certificate must name).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 async fn send_one(
@@ -177,6 +240,9 @@ mod tests {
         let n = aftale_aendret(None, "UDB1", "sys", "ExportService", None, AftaleStatus::Venter, "UDB1", "");
         assert_eq!(n.organisation, "STIL");
         assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(url_host("smtp://u:p@mail.example:587?tls=required").as_deref(), Some("mail.example"));
+        assert_eq!(url_host("smtps://[::1]:465").as_deref(), Some("::1"));
+        assert_eq!(url_host("smtp://relay").as_deref(), Some("relay"));
         assert_eq!(backoff(40), Duration::from_secs(3600));
     }
 }

@@ -147,6 +147,14 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError>;
     /// The type of an organisation, if it exists.
     async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError>;
+    /// Mails each owner its findings of re-validation run `koersel_id` (one mail per owner and
+    /// run, however often it is handed over); the number of owners newly mailed. Owners that are
+    /// not registered organisations are skipped.
+    async fn meld_registerfund(
+        &self,
+        koersel_id: i64,
+        fund: &[(EjerRef, crate::notifikation::Notifikation)],
+    ) -> Result<usize, StoreError>;
     async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError>;
@@ -945,6 +953,51 @@ macro_rules! impl_tilslutning_store {
                 Self::enqueue(&mut tx, &n).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn meld_registerfund(
+                &self,
+                koersel_id: i64,
+                fund: &[(EjerRef, crate::notifikation::Notifikation)],
+            ) -> Result<usize, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut meldt = 0;
+                for (ejer, n) in fund {
+                    let org: Option<String> = match ejer {
+                        EjerRef::Kommune(kode) => {
+                            sqlx::query_scalar("SELECT kode FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
+                                .bind(kode)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                        }
+                        EjerRef::PrivatEjer(cvr) => {
+                            sqlx::query_scalar(
+                                "SELECT kode FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
+                            )
+                            .bind(cvr)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                        }
+                    };
+                    let Some(org) = org else { continue };
+                    let ny = sqlx::query(
+                        "INSERT INTO registerfund_meldt (koersel_id, organisation_kode, meldt) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(koersel_id)
+                    .bind(&org)
+                    .bind(Utc::now().to_rfc3339())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if ny == 1 {
+                        let n = crate::notifikation::Notifikation { organisation: org, ..n.clone() };
+                        Self::enqueue(&mut tx, &n).await?;
+                        meldt += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(meldt)
             }
 
             async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError> {
