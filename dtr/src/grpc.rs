@@ -231,6 +231,53 @@ pub struct GatewayArgs {
     pub decision_cache_ms: u64,
     #[arg(skip)]
     pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
+    #[command(flatten)]
+    pub xml_limits: XmlLimitArgs,
+}
+
+/// Limits the gateway's SOAP parser enforces while it reads a request.
+#[derive(clap::Args, Clone)]
+pub struct XmlLimitArgs {
+    /// Deepest element nesting.
+    #[arg(long, env = "DTR_XML_MAX_DEPTH", default_value_t = 64)]
+    pub xml_max_depth: usize,
+    /// Most elements in one request.
+    #[arg(long, env = "DTR_XML_MAX_ELEMENTS", default_value_t = 10_000)]
+    pub xml_max_elements: usize,
+    /// Longest text of one element, in bytes.
+    #[arg(long, env = "DTR_XML_MAX_TEXT_BYTES", default_value_t = 64 * 1024)]
+    pub xml_max_text_bytes: usize,
+    /// Most attributes (namespace declarations included) on one element.
+    #[arg(long, env = "DTR_XML_MAX_ATTRIBUTES", default_value_t = 64)]
+    pub xml_max_attributes: usize,
+    /// Longest attribute value, in bytes.
+    #[arg(long, env = "DTR_XML_MAX_ATTRIBUTE_BYTES", default_value_t = 4096)]
+    pub xml_max_attribute_bytes: usize,
+}
+
+impl XmlLimitArgs {
+    fn limits(&self) -> dtr_gateway::soap::Limits {
+        dtr_gateway::soap::Limits {
+            max_depth: self.xml_max_depth,
+            max_elements: self.xml_max_elements,
+            max_text_bytes: self.xml_max_text_bytes,
+            max_attributes: self.xml_max_attributes,
+            max_attribute_bytes: self.xml_max_attribute_bytes,
+        }
+    }
+}
+
+impl Default for XmlLimitArgs {
+    fn default() -> Self {
+        let l = dtr_gateway::soap::Limits::default();
+        XmlLimitArgs {
+            xml_max_depth: l.max_depth,
+            xml_max_elements: l.max_elements,
+            xml_max_text_bytes: l.max_text_bytes,
+            xml_max_attributes: l.max_attributes,
+            xml_max_attribute_bytes: l.max_attribute_bytes,
+        }
+    }
 }
 
 /// gRPC reflection advertising exactly what this server serves: v1, and v1alpha for Python's
@@ -348,6 +395,7 @@ pub async fn start_gateway(
     cfg.public_url = args.public_url.clone();
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.decision_ttl = std::time::Duration::from_millis(args.decision_cache_ms);
+    cfg.limits = args.xml_limits.limits();
     cfg.invalidation = match (&args.shared_changes, &args.redis_url) {
         (Some(tx), _) => dtr_gateway::decisions::Invalidation::Local(tx.clone()),
         (None, Some(url)) => dtr_gateway::decisions::Invalidation::Redis(url.clone()),

@@ -87,6 +87,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         redis_url: None,
         decision_cache_ms: a.decision_cache_ms,
         shared_changes: Some(changes),
+        xml_limits: Default::default(),
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let stop = stopped(stop_rx.clone());

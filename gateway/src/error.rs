@@ -18,6 +18,8 @@ pub mod codes {
     pub const TOO_LARGE: &str = "IPL000006";
     /// The operation exists but is not available yet in this version of the system.
     pub const NOT_AVAILABLE: &str = "IPL000007";
+    /// The SOAPAction (or SOAP 1.2 `action`) names another operation than the Body.
+    pub const ACTION_MISMATCH: &str = "IPL000008";
     /// Access refusals decided by the tilslutning service (steps 2–4 of tilslutning.md): passive
     /// system, blocked system, no connection agreement, connection waiting, connection rejected,
     /// no approved data-access agreement, operation not in the service catalogue, and (step 5)
@@ -39,6 +41,8 @@ pub enum GatewayError {
     MediaType(String),
     #[error("request body too large")]
     TooLarge,
+    #[error("SOAPAction {action:?} does not match the operation {operation}")]
+    ActionMismatch { action: String, operation: String },
     #[error("operation {0} not available yet")]
     NotAvailable(String),
     /// A backend call failed; the status is logged, never shown.
@@ -65,6 +69,13 @@ impl GatewayError {
             ),
             MediaType(m) => Fault::new(FaultKind::Sender, codes::MEDIA_TYPE, m.clone()),
             TooLarge => Fault::new(FaultKind::Sender, codes::TOO_LARGE, "Beskeden er for stor."),
+            ActionMismatch { action, operation } => Fault::new(
+                FaultKind::Sender,
+                codes::ACTION_MISMATCH,
+                format!(
+                    "SOAPAction {action:?} passer ikke til operationen {operation} i Body; udelad den eller angiv den rigtige."
+                ),
+            ),
             NotAvailable(op) => Fault::new(
                 FaultKind::Receiver,
                 codes::NOT_AVAILABLE,

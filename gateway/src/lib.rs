@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -240,11 +239,9 @@ pub fn app(state: AppState) -> Router {
             get(move |state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>| async move {
                 wsdl_response(&state, &headers, &q, ep)
             })
-            .post(
-                move |state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>| async move {
-                    handle_soap(state.0, ep, headers, body).await
-                },
-            ),
+            .post(move |state: State<AppState>, headers: HeaderMap, body: axum::body::Body| async move {
+                handle_soap(state.0, ep, headers, body).await
+            }),
         );
     }
     router.layer(DefaultBodyLimit::max(max_body)).with_state(state)
@@ -306,12 +303,7 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-async fn handle_soap(
-    state: AppState,
-    ep: Endpoint,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn handle_soap(state: AppState, ep: Endpoint, headers: HeaderMap, body: axum::body::Body) -> Response {
     let cid = correlation_id(&headers);
     let span = tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
         operation = tracing::field::Empty, system = tracing::field::Empty);
@@ -368,13 +360,21 @@ async fn soap_call(
     ep: Endpoint,
     headers: &HeaderMap,
     hinted: Option<SoapVersion>,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
     system: &auth::System,
     cid: &str,
 ) -> Result<(SoapVersion, ops::Answer), (SoapVersion, GatewayError)> {
     let guess = hinted.unwrap_or(SoapVersion::V11);
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("ingen");
+    if ct.trim_start().to_ascii_lowercase().starts_with("multipart/related") {
+        return Err((
+            guess,
+            GatewayError::MediaType(
+                "MTOM/XOP (multipart/related) understøttes ikke: send beskeden som almindelig SOAP (text/xml eller application/soap+xml).".into(),
+            ),
+        ));
+    }
     let Some(hinted) = hinted else {
-        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("ingen");
         return Err((
             guess,
             GatewayError::MediaType(format!(
@@ -382,11 +382,9 @@ async fn soap_call(
             )),
         ));
     };
-    let body = body.map_err(|_| (guess, GatewayError::TooLarge))?;
-    let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| (guess, GatewayError::Schema("beskeden er ikke gyldig UTF-8".into())))?;
-    let env = soap::parse(text, &state.0.config.limits).map_err(|e| (guess, e.into()))?;
+    let body = read_body(body, headers, state.0.config.max_body_bytes).await.map_err(|e| (guess, e))?;
+    let text = soap::request::decode_body(&body, ct).map_err(|e| (guess, GatewayError::MediaType(e.to_string())))?;
+    let env = soap::parse(&text, &state.0.config.limits).map_err(|e| (guess, e.into()))?;
     let version = env.version;
     if version != hinted {
         return Err((
@@ -399,6 +397,17 @@ async fn soap_call(
     }
     let op = env.operation;
     tracing::Span::current().record("operation", op.name.as_str());
+    // Dispatch is on the Body; a given action must agree with it (no action spoofing).
+    let action = match version {
+        SoapVersion::V11 => headers.get("soapaction").and_then(|v| v.to_str().ok()),
+        SoapVersion::V12 => soap::request::content_type_param(ct, "action"),
+    };
+    if let Some(named) = soap::request::action_operation(action)
+        && named != op.name
+    {
+        let action = action.unwrap_or_default().chars().take(200).collect();
+        return Err((version, GatewayError::ActionMismatch { action, operation: op.name.clone() }));
+    }
     if op.ns.as_deref() != Some(ep.namespace()) {
         return Err((
             version,
@@ -419,6 +428,40 @@ async fn soap_call(
         SoapService::Export => ops::export::call(clients, &op, &ctx, ns).await,
     };
     result.map(|xml| (version, xml)).map_err(|e| (version, e))
+}
+
+/// Most bytes read and thrown away after a body proved too large, so that a client which does
+/// not wait for `100 Continue` can finish sending and read the fault instead of a broken pipe.
+const DRAIN_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Reads a request body of at most `max` bytes. A body announced too large is refused before
+/// any of it is read (with `Expect: 100-continue` the client then sends none); one that turns
+/// out too large is read to its end (up to `DRAIN_MAX_BYTES`) without being kept.
+async fn read_body(body: axum::body::Body, headers: &HeaderMap, max: usize) -> Result<Bytes, GatewayError> {
+    use futures::StreamExt;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue && declared.is_some_and(|n: usize| n > max) {
+        return Err(GatewayError::TooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(max));
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(GatewayError::Schema("beskeden blev afbrudt under overførslen".into()));
+        };
+        seen += chunk.len();
+        if seen <= max {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_MAX_BYTES {
+            break;
+        }
+    }
+    if seen > max { Err(GatewayError::TooLarge) } else { Ok(buf.freeze()) }
 }
 
 fn unauthorized() -> Response {

@@ -164,7 +164,7 @@ pub struct Running {
     pub import_url: String,
     pub export_url: String,
     pub tilslutning_url: String,
-    _procs: Vec<Proc>,
+    pub procs: Vec<Proc>,
     _dir: TempDir,
 }
 
@@ -212,7 +212,7 @@ pub async fn embedded() -> Running {
     let log = up.log();
     let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));
     let tilslutning_url = printed_grpc_url(&log, "tilslutning");
-    Running { soap, db, import_url, export_url, tilslutning_url, _procs: vec![up], _dir: dir }
+    Running { soap, db, import_url, export_url, tilslutning_url, procs: vec![up], _dir: dir }
 }
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
@@ -226,5 +226,5 @@ pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
     let soap = start_gateway(&mut c, &[]).await;
     let url = |port: u16| format!("http://127.0.0.1:{port}");
     let (import_url, export_url, tilslutning_url) = (url(c.import), url(c.export), url(c.tilslutning));
-    Running { soap, db: c.db, import_url, export_url, tilslutning_url, _procs: c.procs, _dir: c._dir }
+    Running { soap, db: c.db, import_url, export_url, tilslutning_url, procs: c.procs, _dir: c._dir }
 }

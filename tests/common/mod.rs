@@ -96,6 +96,10 @@ impl Proc {
         Proc { name: name.to_owned(), child, log }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -187,15 +191,17 @@ impl Soap {
 
     /// Posts a raw body as SOAP 1.1.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: String) -> SoapAnswer {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(&self.password))
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
+        self.post_bytes(path, &[("Content-Type", content_type)], body.into_bytes()).await
+    }
+
+    /// Posts raw bytes with the given headers.
+    pub async fn post_bytes(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> SoapAnswer {
+        let mut req =
+            self.http.post(format!("{}{path}", self.base)).basic_auth(&self.user, Some(&self.password)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("POST");
         let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let correlation_id = header("x-correlation-id");
         let www_authenticate = header("www-authenticate");

@@ -13,11 +13,20 @@ pub struct Limits {
     pub max_depth: usize,
     pub max_elements: usize,
     pub max_text_bytes: usize,
+    /// Attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
+    pub max_attribute_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 64, max_elements: 10_000, max_text_bytes: 64 * 1024 }
+        Limits {
+            max_depth: 64,
+            max_elements: 10_000,
+            max_text_bytes: 64 * 1024,
+            max_attributes: 64,
+            max_attribute_bytes: 4096,
+        }
     }
 }
 
@@ -64,6 +73,24 @@ pub enum ParseError {
     TooManyElements(usize),
     #[error("en tekstværdi er for lang (højst {0} bytes)")]
     TextTooLong(usize),
+    #[error("et element har for mange attributter (højst {0})")]
+    TooManyAttributes(usize),
+    #[error("en attributværdi er for lang (højst {0} bytes)")]
+    AttributeTooLong(usize),
+}
+
+/// Counts an element's attributes up to the limit (no duplicate check, which is quadratic).
+fn check_attributes(e: &quick_xml::events::BytesStart<'_>, limits: &Limits) -> Result<(), ParseError> {
+    for (n, a) in e.attributes().with_checks(false).enumerate() {
+        if n >= limits.max_attributes {
+            return Err(ParseError::TooManyAttributes(limits.max_attributes));
+        }
+        let a = a.map_err(|e| ParseError::Malformed(e.to_string()))?;
+        if a.value.len() > limits.max_attribute_bytes {
+            return Err(ParseError::AttributeTooLong(limits.max_attribute_bytes));
+        }
+    }
+    Ok(())
 }
 
 fn ns_of(r: &ResolveResult<'_>) -> Result<Option<String>, ParseError> {
@@ -117,6 +144,7 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
                 if elements > limits.max_elements {
                     return Err(ParseError::TooManyElements(limits.max_elements));
                 }
+                check_attributes(e, limits)?;
                 let name = e.local_name().as_ref().to_owned();
                 if depth == 1 {
                     if name != "Envelope" {
@@ -252,6 +280,16 @@ mod tests {
             "</a>".repeat(100)
         );
         assert_eq!(p(&deep).unwrap_err(), ParseError::TooDeep(64));
+        let attrs = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A {}/></s:Body></s:Envelope>"#,
+            (0..1000).map(|i| format!("a{i}=\"x\"")).collect::<Vec<_>>().join(" ")
+        );
+        assert_eq!(p(&attrs).unwrap_err(), ParseError::TooManyAttributes(64));
+        let long_attr = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A a="{}"/></s:Body></s:Envelope>"#,
+            "x".repeat(5000)
+        );
+        assert_eq!(p(&long_attr).unwrap_err(), ParseError::AttributeTooLong(4096));
         let unknown_entity = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A>&x;</A></s:Body></s:Envelope>"#;
         assert!(matches!(p(unknown_entity).unwrap_err(), ParseError::Malformed(_)));
     }

@@ -2,6 +2,7 @@
 
 pub mod envelope;
 pub mod fault;
+pub mod request;
 pub mod xml;
 
 pub use envelope::{Element, Envelope, Limits, ParseError, parse};
