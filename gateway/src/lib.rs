@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -223,7 +223,6 @@ impl AppState {
 
 /// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt`).
 pub fn app(state: AppState) -> Router {
-    let max_body = state.0.config.max_body_bytes;
     let mut router = Router::new().route("/healthz", get(|| async { "ok" })).route(
         "/csv/{file}",
         // Public: no login (registry.md §4).
@@ -244,7 +243,7 @@ pub fn app(state: AppState) -> Router {
             }),
         );
     }
-    router.layer(DefaultBodyLimit::max(max_body)).with_state(state)
+    router.with_state(state)
 }
 
 /// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful
