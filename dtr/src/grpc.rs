@@ -233,6 +233,12 @@ pub struct GatewayArgs {
     pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
     #[command(flatten)]
     pub xml_limits: XmlLimitArgs,
+    /// Failed logins of one username from one address that lock that pair out; 0 = no lock-out.
+    #[arg(long, env = "DTR_LOCKOUT_FAILURES", default_value_t = 10)]
+    pub lockout_failures: u32,
+    /// How long a lock-out lasts, counted from the first failure, in seconds.
+    #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
+    pub lockout_seconds: u64,
 }
 
 /// Limits the gateway's SOAP parser enforces while it reads a request.
@@ -401,7 +407,12 @@ pub async fn start_gateway(
         (None, Some(url)) => dtr_gateway::decisions::Invalidation::Redis(url.clone()),
         (None, None) => dtr_gateway::decisions::Invalidation::None,
     };
-    let state = dtr_gateway::AppState::new(cfg).context("service addresses")?;
+    cfg.redis_url = args.redis_url.clone();
+    cfg.lockout = dtr_gateway::lockout::LockoutPolicy {
+        max_failures: args.lockout_failures,
+        period: std::time::Duration::from_secs(args.lockout_seconds),
+    };
+    let state = dtr_gateway::AppState::new(cfg).await.context("service addresses")?;
     tracing::info!(%addr, "gateway listening (HTTPS)");
     dtr_gateway::serve(addr, tls, state, bound, shutdown).await.with_context(|| format!("serving on {addr}"))
 }

@@ -34,6 +34,12 @@ pub struct UpArgs {
     /// changes clear it at once anyway. 0 turns the decision cache off.
     #[arg(long, env = "DTR_DECISION_CACHE_MS", default_value_t = 5000)]
     pub decision_cache_ms: u64,
+    /// Failed logins of one username from one address that lock that pair out; 0 = no lock-out.
+    #[arg(long, env = "DTR_LOCKOUT_FAILURES", default_value_t = 10)]
+    pub lockout_failures: u32,
+    /// How long a lock-out lasts, counted from the first failure, in seconds.
+    #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
+    pub lockout_seconds: u64,
 }
 
 /// Resolves once the stop flag is raised.
@@ -88,6 +94,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         decision_cache_ms: a.decision_cache_ms,
         shared_changes: Some(changes),
         xml_limits: Default::default(),
+        lockout_failures: a.lockout_failures,
+        lockout_seconds: a.lockout_seconds,
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let stop = stopped(stop_rx.clone());

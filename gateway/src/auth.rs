@@ -1,5 +1,6 @@
 //! HTTP Basic Authentication of calling systems, checked by the tilslutning service.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
@@ -10,6 +11,7 @@ use dtr_proto::tilslutning::AuthenticateRequest;
 
 use crate::Clients;
 use crate::decisions::DecisionCache;
+use crate::lockout::{Lockout, Standing};
 
 /// An authenticated calling system.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct System {
 pub enum AuthError {
     /// No credentials, malformed ones, or wrong ones: all answered 401 alike.
     Denied,
+    /// Too many failed logins of this username from this address: try again after the duration.
+    LockedOut(Duration),
     /// The tilslutning service could not answer.
     Backend(tonic::Status),
 }
@@ -39,21 +43,35 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), pass.to_owned()))
 }
 
+/// Who is calling and from where.
+pub struct Caller<'a> {
+    pub headers: &'a HeaderMap,
+    pub ip: Option<IpAddr>,
+    pub correlation_id: &'a str,
+}
+
+/// Checks the caller's credentials: a remembered success costs nothing; otherwise the lock-out
+/// is consulted, then the tilslutning service.
 pub async fn authenticate(
     clients: &Clients,
     cache: &DecisionCache,
-    headers: &HeaderMap,
-    correlation_id: &str,
+    lockout: &Lockout,
+    caller: &Caller<'_>,
 ) -> Result<System, AuthError> {
-    let (brugernavn, adgangskode) = basic_credentials(headers).ok_or(AuthError::Denied)?;
+    let (brugernavn, adgangskode) = basic_credentials(caller.headers).ok_or(AuthError::Denied)?;
     let key = cache.login_key(&brugernavn, &adgangskode);
     if let Some(system) = cache.login(&key) {
         tracing::debug!("login from the decision cache");
         return Ok(system);
     }
+    let failures = match lockout.standing(&brugernavn, caller.ip).await {
+        Standing::Locked(left) => return Err(AuthError::LockedOut(left)),
+        Standing::Open { failures } => failures,
+    };
+    let user = brugernavn.clone();
     let ticket = cache.ticket();
     let mut ctx = CallerContext::internal("gateway");
-    ctx.correlation_id = correlation_id.to_owned();
+    ctx.correlation_id = caller.correlation_id.to_owned();
     let req = clients.request(&ctx, AuthenticateRequest { brugernavn, adgangskode });
     let answer = clients.tilslutning().authenticate(req).await.map_err(AuthError::Backend)?.into_inner();
     if answer.ok {
@@ -63,8 +81,12 @@ pub async fn authenticate(
             Duration::from_secs(u64::try_from(left).unwrap_or(0))
         });
         cache.put_login(ticket, key, &system, valid_for);
+        if failures > 0 {
+            lockout.succeeded(&user, caller.ip).await;
+        }
         Ok(system)
     } else {
+        lockout.failed(&user, caller.ip).await;
         Err(AuthError::Denied)
     }
 }

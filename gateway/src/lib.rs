@@ -6,6 +6,7 @@ pub mod auth;
 pub mod csv_export;
 pub mod decisions;
 pub mod error;
+pub mod lockout;
 pub mod ops;
 pub mod soap;
 pub mod tls;
@@ -121,6 +122,9 @@ pub struct GatewayConfig {
     pub invalidation: decisions::Invalidation,
     /// Longest a cached decision lives even without a change message; zero caches nothing.
     pub decision_ttl: Duration,
+    /// Redis for the lock-out counters shared by several gateways; else counted in process.
+    pub redis_url: Option<String>,
+    pub lockout: lockout::LockoutPolicy,
 }
 
 impl GatewayConfig {
@@ -135,6 +139,8 @@ impl GatewayConfig {
             backend_timeout: Duration::from_secs(30),
             invalidation: decisions::Invalidation::None,
             decision_ttl: Duration::from_secs(5),
+            redis_url: None,
+            lockout: lockout::LockoutPolicy::default(),
         }
     }
 }
@@ -203,16 +209,30 @@ struct Inner {
     clients: Clients,
     config: GatewayConfig,
     decisions: Arc<decisions::DecisionCache>,
+    lockout: lockout::Lockout,
 }
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// Needs a Tokio runtime: the decision cache's subscription runs on its own task.
-    pub fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
+    /// Connects what the gateway needs besides the services (Redis for the lock-out counters;
+    /// without it they are counted in process). The decision cache's subscription runs on its own
+    /// task.
+    pub async fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
         let decisions = decisions::DecisionCache::new(config.invalidation.clone(), config.decision_ttl);
-        Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config, decisions })))
+        let redis = match &config.redis_url {
+            Some(url) => match lockout_redis(url).await {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis unreachable at start; lock-out counted in this process only");
+                    None
+                }
+            },
+            None => None,
+        };
+        let lockout = lockout::Lockout::new(config.lockout, redis);
+        Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config, decisions, lockout })))
     }
 
     /// Decisions answered from the cache so far (for tests and diagnostics).
@@ -238,8 +258,8 @@ pub fn app(state: AppState) -> Router {
             get(move |state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>| async move {
                 wsdl_response(&state, &headers, &q, ep)
             })
-            .post(move |state: State<AppState>, headers: HeaderMap, body: axum::body::Body| async move {
-                handle_soap(state.0, ep, headers, body).await
+            .post(move |state: State<AppState>, request: axum::extract::Request| async move {
+                handle_soap(state.0, ep, request).await
             }),
         );
     }
@@ -269,7 +289,10 @@ pub async fn serve(
             }
         });
     }
-    axum_server::bind_rustls(addr, tls).handle(handle).serve(app(state).into_make_service()).await
+    axum_server::bind_rustls(addr, tls)
+        .handle(handle)
+        .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }
 
 fn correlation_id(headers: &HeaderMap) -> String {
@@ -302,18 +325,27 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-async fn handle_soap(state: AppState, ep: Endpoint, headers: HeaderMap, body: axum::body::Body) -> Response {
+async fn handle_soap(state: AppState, ep: Endpoint, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    // The TCP peer: lock-outs are per (username, address).
+    let ip = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let cid = correlation_id(&headers);
     let span = tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
         operation = tracing::field::Empty, system = tracing::field::Empty);
     let mut resp = async {
         let hinted =
             headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(SoapVersion::from_content_type);
-        let system = match auth::authenticate(&state.0.clients, &state.0.decisions, &headers, &cid).await {
+        let caller = auth::Caller { headers: &headers, ip, correlation_id: &cid };
+        let system = match auth::authenticate(&state.0.clients, &state.0.decisions, &state.0.lockout, &caller).await {
             Ok(s) => s,
             Err(auth::AuthError::Denied) => {
                 tracing::info!("authentication refused");
                 return unauthorized();
+            }
+            Err(auth::AuthError::LockedOut(left)) => {
+                tracing::info!(client = ?ip, "login locked out after repeated failures");
+                return locked_out(left);
             }
             Err(auth::AuthError::Backend(s)) => {
                 return fault_response(hinted.unwrap_or(SoapVersion::V11), &GatewayError::Backend(s), &cid);
@@ -461,6 +493,25 @@ async fn read_body(body: axum::body::Body, headers: &HeaderMap, max: usize) -> R
         }
     }
     if seen > max { Err(GatewayError::TooLarge) } else { Ok(buf.freeze()) }
+}
+
+async fn lockout_redis(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    redis::aio::ConnectionManager::new_with_config(redis::Client::open(url)?, config).await
+}
+
+/// Too many failed logins of this username from this address. Unknown usernames are locked out
+/// alike, so this says nothing about who exists.
+fn locked_out(left: Duration) -> Response {
+    let secs = left.as_secs() + 1;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.to_string())],
+        format!("For mange mislykkede login-forsøg fra denne adresse. Prøv igen om {secs} sekunder."),
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {

@@ -129,6 +129,15 @@ fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
 
 /// Starts the gateway in front of `c` and waits until `dtr healthcheck gateway` passes.
 pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soap {
+    let base = spawn_gateway(c, extra_env).await;
+    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
+    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+    Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
+}
+
+/// Starts one more gateway in front of the cluster's services (its certificate is the first
+/// gateway's, in `gw/tls/`); returns its base URL.
+pub async fn spawn_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> String {
     let gw_port = free_port();
     let env = vec![
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
@@ -139,7 +148,7 @@ pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soa
         ("DTR_REDIS_URL", super::redis_url()),
     ];
     let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
-    c.procs.push(Proc::spawn("gateway", &["gateway"], &env, c._dir.path()));
+    c.procs.push(Proc::spawn(&format!("gateway-{gw_port}"), &["gateway"], &env, c._dir.path()));
     let base = format!("https://127.0.0.1:{gw_port}");
     wait_until("the gateway to be healthy", Duration::from_secs(60), || {
         let base = base.clone();
@@ -152,9 +161,7 @@ pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soa
         }
     })
     .await;
-    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
-    seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
-    Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
+    base
 }
 
 /// A running system with a SOAP client, its database URL and the services' gRPC addresses.

@@ -139,6 +139,7 @@ where
 }
 
 /// A SOAP client over HTTPS that trusts exactly the gateway's certificate.
+#[derive(Clone)]
 pub struct Soap {
     pub base: String,
     http: reqwest::Client,
@@ -152,6 +153,7 @@ pub struct SoapAnswer {
     pub correlation_id: Option<String>,
     pub www_authenticate: Option<String>,
     pub transfer_encoding: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 pub const IMPORT: &str = "/services/DTR/ImportService/v2";
@@ -206,9 +208,10 @@ impl Soap {
         let correlation_id = header("x-correlation-id");
         let www_authenticate = header("www-authenticate");
         let transfer_encoding = header("transfer-encoding");
+        let retry_after = header("retry-after");
         let status = resp.status().as_u16();
         let body = resp.text().await.expect("body");
-        SoapAnswer { status, body, correlation_id, www_authenticate, transfer_encoding }
+        SoapAnswer { status, body, correlation_id, www_authenticate, transfer_encoding, retry_after }
     }
 
     /// Calls `op` of the service at `path` with SOAP 1.1; `inner` is the operation's content.

@@ -1,0 +1,117 @@
+//! Basic Auth as soap-edge.md point 10 asks: failed logins locked out per (username, client IP),
+//! shared by two gateways through Redis, unknown users alike, and the lock-out ending by itself;
+//! a repeated login runs no argon2; a changed password stops the old one at once, with no cache
+//! to invalidate.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dtr_proto::tilslutning::tilslutning_service_server::TilslutningServiceServer;
+use dtr_tilslutning::TilslutningStore;
+use dtr_tilslutning::model::AftaleStatus;
+use dtr_tilslutning::store::NewSystem;
+
+use common::cluster;
+use common::{EXPORT, Soap, wait_until};
+
+/// A system of its own (a fresh username, so counters of earlier runs in a shared Redis do not
+/// matter) connected to the ExportService.
+async fn own_system(store: &dyn TilslutningStore, password: &str) -> String {
+    let id = format!("sys-{}", uuid::Uuid::new_v4().simple());
+    let brugernavn = format!("bruger-{}", &id[4..16]);
+    let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
+    let s = NewSystem { id: &id, navn: "Lås", udbyder_kode: "UDB1", brugernavn: &brugernavn, password_hash: &hash };
+    store.create_system(&s).await.unwrap();
+    store.set_tilslutning(&id, "ExportService", AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    brugernavn
+}
+
+async fn hello(soap: &Soap) -> common::SoapAnswer {
+    soap.call(EXPORT, "HelloWorld", "").await
+}
+
+#[tokio::test]
+async fn failed_logins_lock_out_the_pair_on_every_gateway_until_the_period_ends() {
+    let lockout = [("DTR_LOCKOUT_FAILURES", "3".to_owned()), ("DTR_LOCKOUT_SECONDS", "3".to_owned())];
+    let mut c = cluster::start_services().await;
+    let first = cluster::start_gateway(&mut c, &lockout).await;
+    let second_base = cluster::spawn_gateway(&mut c, &lockout).await;
+    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
+    let second = Soap::new(&second_base, &cert, "e2e-bruger", "e2e-hemmelighed");
+    let store = dtr_tilslutning::connect(&c.db).await.unwrap();
+    let user = own_system(store.as_ref(), "rigtig").await;
+
+    // Three wrong passwords, spread over both gateways.
+    for (n, gw) in [&first, &second, &first].into_iter().enumerate() {
+        let a = hello(&gw.with_login(&user, &format!("forkert{n}"))).await;
+        assert_eq!(a.status, 401, "failure {n}");
+    }
+    // Now the right password is refused too, on both gateways, with a time to wait.
+    for gw in [&first, &second] {
+        let a = hello(&gw.with_login(&user, "rigtig")).await;
+        assert_eq!(a.status, 429, "{}", a.body);
+        let wait: u64 = a.retry_after.as_deref().unwrap().parse().unwrap();
+        assert!((1..=4).contains(&wait), "Retry-After {wait}");
+        assert!(a.body.contains("For mange mislykkede"), "{}", a.body);
+    }
+    // Only that pair: another system from the same address goes on.
+    assert_eq!(hello(&first).await.status, 200);
+
+    // An unknown username is locked out exactly alike (no user enumeration).
+    let ukendt = format!("ukendt-{}", uuid::Uuid::new_v4().simple());
+    for _ in 0..3 {
+        assert_eq!(hello(&first.with_login(&ukendt, "x")).await.status, 401);
+    }
+    assert_eq!(hello(&first.with_login(&ukendt, "x")).await.status, 429);
+
+    // The lock-out ends by itself, and the right password works again.
+    let soap = first.with_login(&user, "rigtig");
+    wait_until("the lock-out to end", Duration::from_secs(20), || {
+        let soap = soap.clone();
+        async move { hello(&soap).await.status == 200 }
+    })
+    .await;
+    assert_eq!(hello(&second.with_login(&user, "rigtig")).await.status, 200);
+}
+
+/// The tilslutning service in this process, so the test can count its argon2 runs, behind a
+/// gateway whose decision cache is off (every login reaches the service).
+#[tokio::test]
+async fn a_repeated_login_runs_no_argon2_and_a_changed_password_stops_at_once() {
+    let mut c = cluster::start_services().await;
+    let store = dtr_tilslutning::connect(&c.db).await.unwrap();
+    cluster::seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
+    let user = own_system(store.as_ref(), "gammel").await;
+
+    let service = Arc::new(dtr_tilslutning::TilslutningGrpc::new(store.clone(), 0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .add_service(TilslutningServiceServer::from_arc(service.clone()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    tokio::spawn(server);
+    c.tilslutning = addr.port();
+    let base = cluster::spawn_gateway(&mut c, &[("DTR_DECISION_CACHE_MS", "0".to_owned())]).await;
+    let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
+    let soap = Soap::new(&base, &cert, &user, "gammel");
+
+    let runs = || service.argon2_koersler();
+    assert_eq!(hello(&soap).await.status, 200);
+    let after_first = runs();
+    assert!(after_first >= 1, "the first login is checked with argon2");
+    for _ in 0..3 {
+        assert_eq!(hello(&soap).await.status, 200);
+    }
+    assert_eq!(runs(), after_first, "repeated logins are answered from the service's memory");
+
+    // The password changes in the store, announced to nobody: the old one stops at once, since
+    // the remembered check was keyed by the stored hash.
+    let new_hash = dtr_tilslutning::credentials::hash_password("ny").unwrap();
+    let sql = "UPDATE credential SET hash = $1 WHERE system_id = (SELECT id FROM udbydersystem WHERE brugernavn = $2)";
+    let pool = sqlx::PgPool::connect(&c.db).await.unwrap();
+    sqlx::query(sql).bind(&new_hash).bind(&user).execute(&pool).await.unwrap();
+    assert_eq!(hello(&soap).await.status, 401, "the old password stopped at once");
+    assert_eq!(hello(&soap.with_password("ny")).await.status, 200);
+}
