@@ -172,7 +172,15 @@ pub struct Running {
     pub export_url: String,
     pub tilslutning_url: String,
     pub procs: Vec<Proc>,
+    /// The gateway's certificate (PEM).
+    pub cert: std::path::PathBuf,
     _dir: TempDir,
+}
+
+impl Running {
+    pub fn cert_path(&self) -> &std::path::Path {
+        &self.cert
+    }
 }
 
 /// The gRPC address `dtr up` printed for `service` ("  gRPC: import http://… export http://…").
@@ -219,7 +227,8 @@ pub async fn embedded() -> Running {
     let log = up.log();
     let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));
     let tilslutning_url = printed_grpc_url(&log, "tilslutning");
-    Running { soap, db, import_url, export_url, tilslutning_url, procs: vec![up], _dir: dir }
+    let cert = data.join("tls/cert.pem");
+    Running { soap, db, import_url, export_url, tilslutning_url, procs: vec![up], cert, _dir: dir }
 }
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
@@ -233,5 +242,6 @@ pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
     let soap = start_gateway(&mut c, &[]).await;
     let url = |port: u16| format!("http://127.0.0.1:{port}");
     let (import_url, export_url, tilslutning_url) = (url(c.import), url(c.export), url(c.tilslutning));
-    Running { soap, db: c.db, import_url, export_url, tilslutning_url, procs: c.procs, _dir: c._dir }
+    let cert = c._dir.path().join("gw/tls/cert.pem");
+    Running { soap, db: c.db, import_url, export_url, tilslutning_url, procs: c.procs, cert, _dir: c._dir }
 }

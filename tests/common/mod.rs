@@ -143,8 +143,8 @@ where
 pub struct Soap {
     pub base: String,
     http: reqwest::Client,
-    user: String,
-    password: String,
+    pub user: String,
+    pub password: String,
 }
 
 pub struct SoapAnswer {
