@@ -106,4 +106,24 @@ mod tests {
         assert!(v12.contains(r#"<soap:Code><soap:Value>soap:Sender</soap:Value></soap:Code><soap:Reason><soap:Text xml:lang="da">Skemafejl: &lt;x&gt;</soap:Text></soap:Reason>"#));
         assert_eq!(f.http_status(SoapVersion::V12), StatusCode::BAD_REQUEST);
     }
+
+    #[test]
+    fn receiver_fault_shapes_exactly() {
+        let f = Fault::new(FaultKind::Receiver, "IPL000001", "Intern fejl.");
+        let detail = r#"<ServiceFaultDetailer xmlns="urn:dtr:fault:v1"><CorrelationID>c-2</CorrelationID><Timestamp>2026-01-01T00:00:00Z</Timestamp><ErrorCode>IPL000001</ErrorCode><ErrorMessage>Intern fejl.</ErrorMessage><Details></Details></ServiceFaultDetailer>"#;
+        assert_eq!(
+            f.to_xml(SoapVersion::V11, "c-2", "2026-01-01T00:00:00Z"),
+            format!(
+                r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>Intern fejl.</faultstring><detail>{detail}</detail></soap:Fault></soap:Body></soap:Envelope>"#
+            )
+        );
+        assert_eq!(
+            f.to_xml(SoapVersion::V12, "c-2", "2026-01-01T00:00:00Z"),
+            format!(
+                r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Receiver</soap:Value></soap:Code><soap:Reason><soap:Text xml:lang="da">Intern fejl.</soap:Text></soap:Reason><soap:Detail>{detail}</soap:Detail></soap:Fault></soap:Body></soap:Envelope>"#
+            )
+        );
+        assert_eq!(f.http_status(SoapVersion::V11), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(f.http_status(SoapVersion::V12), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }
