@@ -35,6 +35,19 @@ command -v redis-server >/dev/null || apt_install "Redis" redis-server
 # Schema checks of the WSDL/XSD use xmllint.
 command -v xmllint >/dev/null || apt_install "xmllint" libxml2-utils
 
+# A SOAP client from another ecosystem (Python's zeep) is generated from the WSDLs in the tests;
+# it lives in a virtual environment under target/, made once.
+command -v python3 >/dev/null || apt_install "Python" python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install "Python venv" python3-venv
+ZEEP_VENV="$PWD/target/zeep-venv"
+if ! "$ZEEP_VENV/bin/python" -c 'import zeep' 2>/dev/null; then
+  say "installing zeep into $ZEEP_VENV"
+  rm -rf "$ZEEP_VENV"
+  python3 -m venv "$ZEEP_VENV"
+  "$ZEEP_VENV/bin/pip" install -q zeep==4.3.3 || die "could not install zeep from PyPI"
+fi
+export DTR_TEST_PYTHON="$ZEEP_VENV/bin/python"
+
 free_port() {
   local p
   for _ in $(seq 1 50); do
