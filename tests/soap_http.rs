@@ -135,3 +135,53 @@ async fn keep_alive_expect_continue_and_http2() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("HelloWorldResponse"));
 }
+
+/// The WSDL (`?wsdl` in any case) imports its schema from `?xsd`, both addressed as the client
+/// reached the gateway — over HTTP/1.1 (Host), HTTP/2 (`:authority`) or a proxy (X-Forwarded-*) —
+/// and the schema validates the gateway's own answers (xmllint).
+#[tokio::test]
+async fn wsdl_and_schema_at_the_address_the_client_used() {
+    let r = cluster::embedded().await;
+    let cert = std::fs::read(r.cert_path()).unwrap();
+    let client = |h2: bool| {
+        let b = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap());
+        if h2 { b.http2_prior_knowledge() } else { b.http1_only() }.build().unwrap()
+    };
+    let url = format!("{}{EXPORT}?WSDL", r.soap.base);
+    for h2 in [false, true] {
+        let wsdl = client(h2).get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(wsdl.contains(&format!(r#"schemaLocation="{}{EXPORT}?xsd=1""#, r.soap.base)), "h2={h2}: {wsdl}");
+        assert!(wsdl.contains(&format!(r#"<soap:address location="{}{EXPORT}"/>"#, r.soap.base)), "h2={h2}");
+        assert!(wsdl.contains(&format!(r#"<soap12:address location="{}{EXPORT}"/>"#, r.soap.base)), "h2={h2}");
+    }
+    let proxied = client(false)
+        .get(&url)
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "dtr.example.dk")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(proxied.contains(r#"schemaLocation="https://dtr.example.dk/services/DTR/ExportService/v2?xsd=1""#));
+    assert!(proxied.contains(r#"location="https://dtr.example.dk/services/DTR/ExportService/v2"/>"#));
+
+    // The imported schema, as served, validates a real answer.
+    let dir = common::TempDir::new();
+    let xsd = client(true).get(format!("{}{EXPORT}?xsd=1", r.soap.base)).send().await.unwrap().text().await.unwrap();
+    let answer = r.soap.call(EXPORT, "GetKodetabel", "<d:navn>ejerform</d:navn>").await.body;
+    let start = answer.find("<GetKodetabelResponse").unwrap();
+    let end = answer.find("</soap:Body>").unwrap();
+    let (xsd_file, doc) = (dir.path().join("export.xsd"), dir.path().join("answer.xml"));
+    std::fs::write(&xsd_file, xsd).unwrap();
+    std::fs::write(&doc, &answer[start..end]).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd_file)
+        .arg(&doc)
+        .output()
+        .expect("xmllint (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -253,15 +253,21 @@ pub fn app(state: AppState) -> Router {
         }),
     );
     for ep in Endpoint::ALL {
-        router = router.route(
-            ep.path(),
-            get(move |state: State<AppState>, headers: HeaderMap, q: Query<Vec<(String, String)>>| async move {
-                wsdl_response(&state, &headers, &q, ep)
-            })
-            .post(move |state: State<AppState>, request: axum::extract::Request| async move {
-                handle_soap(state.0, ep, request).await
-            }),
-        );
+        router =
+            router.route(
+                ep.path(),
+                get(
+                    move |state: State<AppState>,
+                          headers: HeaderMap,
+                          uri: http::Uri,
+                          q: Query<Vec<(String, String)>>| async move {
+                        wsdl_response(&state, &headers, uri.authority(), &q, ep)
+                    },
+                )
+                .post(move |state: State<AppState>, request: axum::extract::Request| async move {
+                    handle_soap(state.0, ep, request).await
+                }),
+            );
     }
     router.with_state(state)
 }
@@ -305,21 +311,34 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-fn wsdl_response(state: &AppState, headers: &HeaderMap, q: &[(String, String)], ep: Endpoint) -> Response {
-    if !q.iter().any(|(k, _)| k.eq_ignore_ascii_case("wsdl")) {
+/// `?wsdl` (any case) gives the WSDL, `?xsd` the schema it imports.
+fn wsdl_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    authority: Option<&http::uri::Authority>,
+    q: &[(String, String)],
+    ep: Endpoint,
+) -> Response {
+    let asked = |name: &str| q.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let body = if asked("wsdl") {
+        let base = state.0.config.public_url.clone().unwrap_or_else(|| base_url(headers, authority));
+        wsdl::wsdl(ep, &format!("{}{}", base.trim_end_matches('/'), ep.path()))
+    } else if asked("xsd") {
+        wsdl::xsd(ep)
+    } else {
         return (StatusCode::NOT_FOUND, "Hent WSDL med ?wsdl, eller send SOAP-kald med POST.").into_response();
-    }
-    let base = state.0.config.public_url.clone().unwrap_or_else(|| base_url(headers));
-    let body = wsdl::wsdl(ep, &format!("{}{}", base.trim_end_matches('/'), ep.path()));
+    };
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
-/// Scheme and host the client used (honouring a proxy's X-Forwarded-* headers).
-fn base_url(headers: &HeaderMap) -> String {
+/// Scheme and host the client used (honouring a proxy's X-Forwarded-* headers). HTTP/2 has no
+/// Host header: there the request's `:authority` tells.
+fn base_url(headers: &HeaderMap, authority: Option<&http::uri::Authority>) -> String {
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim());
     let proto = h("x-forwarded-proto").filter(|p| *p == "http" || *p == "https").unwrap_or("https");
     let host = h("x-forwarded-host")
         .or_else(|| h("host"))
+        .or_else(|| authority.map(http::uri::Authority::as_str))
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
         .unwrap_or("localhost");
     format!("{proto}://{host}")

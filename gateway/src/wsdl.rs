@@ -1,4 +1,5 @@
-//! WSDL 1.1 documents (document/literal, SOAP 1.1 and 1.2 bindings) with the schema inline.
+//! WSDL 1.1 documents (document/literal, SOAP 1.1 and 1.2 bindings) importing their schema from
+//! `<endpoint>?xsd`, both at the address the client used.
 //! A WSDL lists the operations the gateway maps today; it grows as the operations land, so what
 //! a client generates from it always works.
 
@@ -12,17 +13,25 @@ fn described(service: SoapService) -> &'static [&'static str] {
     }
 }
 
+/// The schema of endpoint `ep`'s messages, served at `?xsd`.
+pub fn xsd(ep: Endpoint) -> String {
+    match ep.service {
+        SoapService::Import => dtr_proto::xsd::import(ep.namespace()),
+        SoapService::Export => dtr_proto::xsd::export(ep.namespace()),
+    }
+}
+
 /// The WSDL of endpoint `ep` with its address at `address`.
 pub fn wsdl(ep: Endpoint, address: &str) -> String {
     let service = ep.service;
     let ns = ep.namespace();
     let name = service.name();
-    let xsd = match service {
-        SoapService::Import => dtr_proto::xsd::import(ns),
-        SoapService::Export => dtr_proto::xsd::export(ns),
-    };
-    // The schema document goes inline, without its XML declaration.
-    let types = xsd.split_once("?>").map_or(xsd.as_str(), |(_, rest)| rest).trim();
+    let address = quick_xml::escape::escape(address);
+    // The schema is imported from the endpoint, as toolkits that save a WSDL with its schemas
+    // expect; the import's location follows the address the client used.
+    let types = format!(
+        r#"<xs:schema elementFormDefault="qualified"><xs:import namespace="{ns}" schemaLocation="{address}?xsd=1"/></xs:schema>"#
+    );
     let ops = described(service);
     let mut w = String::with_capacity(8192);
     w.push_str(&format!(
@@ -60,7 +69,6 @@ pub fn wsdl(ep: Endpoint, address: &str) -> String {
         }
         w.push_str("  </wsdl:binding>\n");
     }
-    let address = quick_xml::escape::escape(address);
     w.push_str(&format!(
         r#"  <wsdl:service name="{name}">
     <wsdl:port name="{name}Soap11" binding="tns:{name}Soap11"><soap:address location="{address}"/></wsdl:port>
