@@ -234,11 +234,6 @@ impl AppState {
         let lockout = lockout::Lockout::new(config.lockout, redis);
         Ok(AppState(Arc::new(Inner { clients: Clients::new(&config)?, config, decisions, lockout })))
     }
-
-    /// Decisions answered from the cache so far (for tests and diagnostics).
-    pub fn cached_decisions(&self) -> u64 {
-        self.0.decisions.hits()
-    }
 }
 
 /// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt`).
@@ -432,7 +427,13 @@ async fn soap_call(
             )),
         ));
     };
-    let body = read_body(body, headers, state.0.config.max_body_bytes).await.map_err(|e| (guess, e))?;
+    let body = soap::request::read_body(body, headers, state.0.config.max_body_bytes).await.map_err(|e| {
+        let e = match e {
+            soap::request::BodyError::TooLarge => GatewayError::TooLarge,
+            soap::request::BodyError::Broken => GatewayError::Schema("beskeden blev afbrudt under overførslen".into()),
+        };
+        (guess, e)
+    })?;
     let text = soap::request::decode_body(&body, ct).map_err(|e| (guess, GatewayError::MediaType(e.to_string())))?;
     let env = soap::parse(&text, &state.0.config.limits).map_err(|e| (guess, e.into()))?;
     let version = env.version;
@@ -478,40 +479,6 @@ async fn soap_call(
         SoapService::Export => ops::export::call(clients, &op, &ctx, ns).await,
     };
     result.map(|xml| (version, xml)).map_err(|e| (version, e))
-}
-
-/// Most bytes read and thrown away after a body proved too large, so that a client which does
-/// not wait for `100 Continue` can finish sending and read the fault instead of a broken pipe.
-const DRAIN_MAX_BYTES: usize = 256 * 1024 * 1024;
-
-/// Reads a request body of at most `max` bytes. A body announced too large is refused before
-/// any of it is read (with `Expect: 100-continue` the client then sends none); one that turns
-/// out too large is read to its end (up to `DRAIN_MAX_BYTES`) without being kept.
-async fn read_body(body: axum::body::Body, headers: &HeaderMap, max: usize) -> Result<Bytes, GatewayError> {
-    use futures::StreamExt;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let expects_continue = headers
-        .get(header::EXPECT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    if expects_continue && declared.is_some_and(|n: usize| n > max) {
-        return Err(GatewayError::TooLarge);
-    }
-    let mut stream = body.into_data_stream();
-    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(max));
-    let mut seen = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return Err(GatewayError::Schema("beskeden blev afbrudt under overførslen".into()));
-        };
-        seen += chunk.len();
-        if seen <= max {
-            buf.extend_from_slice(&chunk);
-        } else if seen > DRAIN_MAX_BYTES {
-            break;
-        }
-    }
-    if seen > max { Err(GatewayError::TooLarge) } else { Ok(buf.freeze()) }
 }
 
 async fn lockout_redis(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {

@@ -1,5 +1,6 @@
-//! What the HTTP layer says about a SOAP request besides its body: the character set (header,
-//! XML declaration, BOM) and the action (SOAPAction header for 1.1, `action` parameter for 1.2).
+//! A SOAP request as HTTP delivers it: the body, read within its limit; its character set
+//! (header, XML declaration, BOM); the action (SOAPAction header for 1.1, `action` parameter for
+//! 1.2).
 
 /// A request body as text, or why it cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +53,52 @@ pub fn decode_body<'a>(bytes: &'a [u8], content_type: &str) -> Result<std::borro
         }
         other => Err(CharsetError::Unsupported(other.chars().take(40).collect())),
     }
+}
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    /// The client stopped sending part-way.
+    Broken,
+}
+
+/// Most bytes read and thrown away after a body proved too large, so that a client which does
+/// not wait for `100 Continue` can finish sending and read the fault instead of a broken pipe.
+const DRAIN_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Reads a request body of at most `max` bytes. A body announced too large is refused before
+/// any of it is read (with `Expect: 100-continue` the client then sends none); one that turns
+/// out too large is read to its end (up to `DRAIN_MAX_BYTES`) without being kept.
+pub async fn read_body(
+    body: axum::body::Body,
+    headers: &http::HeaderMap,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    use futures::StreamExt;
+    let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let expects_continue = headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue && declared.is_some_and(|n: usize| n > max) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(max));
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(BodyError::Broken);
+        };
+        seen += chunk.len();
+        if seen <= max {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_MAX_BYTES {
+            break;
+        }
+    }
+    if seen > max { Err(BodyError::TooLarge) } else { Ok(buf.freeze()) }
 }
 
 /// The operation a SOAPAction (or 1.2 `action`) names: the part after the last `/` or `#`.
