@@ -261,11 +261,16 @@ pub async fn import_ok(soap: &Soap, op: &str, inner: &str) -> String {
 
 /// Validates the Body content of an ExportService answer against the published schema (xmllint).
 pub fn export_schema_valid(body: &str, op: &str) {
+    schema_valid(&dtr_proto::xsd::export("urn:dtr:export:v2"), body, op);
+}
+
+/// Validates the Body content of an answer to `op` against the schema `xsd` (xmllint).
+pub fn schema_valid(xsd_text: &str, body: &str, op: &str) {
     let start = body.find(&format!("<{op}Response")).expect("response element");
     let end = body.find(&format!("</{op}Response>")).expect("response end") + op.len() + 11;
     let dir = TempDir::new();
     let (xsd, doc) = (dir.path().join("export.xsd"), dir.path().join("answer.xml"));
-    std::fs::write(&xsd, dtr_proto::xsd::export("urn:dtr:export:v2")).unwrap();
+    std::fs::write(&xsd, xsd_text).unwrap();
     std::fs::write(&doc, &body[start..end]).unwrap();
     let out = std::process::Command::new("xmllint")
         .arg("--noout")
