@@ -2,24 +2,23 @@
 //! which operations need a data-access agreement (tilslutning.md: reading does not, writing
 //! does). `dtr migrate` (and `dtr up`) keep the catalogue in step with the gateway's operations.
 
+use dtr_gateway::SoapService;
 use dtr_tilslutning::TilslutningStore;
 use dtr_tilslutning::model::ServiceDef;
 
-/// The operations of each service and whether they need a data-access agreement.
+/// The operations of each service and whether they need a data-access agreement, as the
+/// gateway's operation types define them.
 pub fn services() -> Vec<ServiceDef> {
-    let def = |kode: &str, navn: &str, ops: &[&str], needs: fn(&str) -> bool| ServiceDef {
-        servicekode: kode.to_owned(),
-        navn: navn.to_owned(),
-        beskrivelse: format!("Dagtilbudsregisteret {navn}"),
-        operationer: ops.iter().map(|o| ((*o).to_owned(), needs(o))).collect(),
-        versioner: vec!["v1".into(), "v2".into()],
-    };
-    vec![
-        def("ImportService", "ImportService", dtr_gateway::ops::import::OPERATIONS, |o| {
-            !matches!(o, "HelloWorld" | "GetXMLSchema" | "ValidateXmlAgainstSchema")
-        }),
-        def("ExportService", "ExportService", dtr_gateway::ops::export::OPERATIONS, |_| false),
-    ]
+    SoapService::ALL
+        .into_iter()
+        .map(|service| ServiceDef {
+            servicekode: service.name().to_owned(),
+            navn: service.name().to_owned(),
+            beskrivelse: format!("Dagtilbudsregisteret {}", service.name()),
+            operationer: service.operations().map(|op| (op.name().to_owned(), op.needs_data_agreement())).collect(),
+            versioner: vec!["v1".into(), "v2".into()],
+        })
+        .collect()
 }
 
 /// Writes the registry's services into the catalogue (idempotent).
@@ -54,8 +53,14 @@ mod tests {
     #[test]
     fn catalogue_matches_the_gateway() {
         let services = super::services();
-        assert_eq!(services[0].operationer.len(), dtr_gateway::ops::import::OPERATIONS.len());
-        assert_eq!(services[1].operationer.len(), dtr_gateway::ops::export::OPERATIONS.len());
+        assert_eq!(services[0].servicekode, dtr_gateway::SoapService::Import.name());
+        assert_eq!(services[0].operationer.len(), dtr_gateway::ImportOperation::ALL.len());
+        assert_eq!(services[1].operationer.len(), dtr_gateway::ExportOperation::ALL.len());
         assert!(services[1].operationer.iter().all(|(_, needs)| !needs), "reads need no data-access agreement");
+        let import_needs: Vec<&str> =
+            services[0].operationer.iter().filter(|(_, needs)| !needs).map(|(op, _)| op.as_str()).collect();
+        use dtr_gateway::ImportOperation as Op;
+        let free = [Op::HelloWorld, Op::GetXmlSchema, Op::ValidateXmlAgainstSchema].map(Op::name);
+        assert_eq!(import_needs, free);
     }
 }

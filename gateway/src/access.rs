@@ -4,45 +4,32 @@
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::import::dataejer;
+use dtr_proto::import::validate_request::Operation as Write;
 use dtr_proto::import::{ResolveDataejereRequest, ValidateRequest};
 use dtr_proto::tilslutning::{CheckAccessRequest, Ejer, OrganisationType};
 
+use crate::auth;
+use crate::clients::Clients;
 use crate::decisions::{AccessKey, DecisionCache};
 use crate::error::GatewayError;
-use crate::soap::Element;
-use crate::{Clients, Endpoint, SoapService, auth, ops};
+use crate::ops::Call;
 
 /// Allows the call or answers why not.
 pub async fn check(
     clients: &Clients,
     cache: &DecisionCache,
     system: &auth::System,
-    ep: Endpoint,
-    op: &Element,
+    call: &Call,
     ctx: &CallerContext,
 ) -> Result<(), GatewayError> {
-    let known = match ep.service {
-        SoapService::Import => ops::import::OPERATIONS,
-        SoapService::Export => ops::export::OPERATIONS,
+    let operation = call.operation();
+    let ejere = match call.write() {
+        Some(write) => owners(clients, ctx, write).await?,
+        None => vec![],
     };
-    if !known.contains(&op.name.as_str()) {
-        return Err(GatewayError::UnknownOperation(op.name.clone()));
-    }
-    let ejere = match ep.service {
-        SoapService::Import => match ops::import::write_operation(op)? {
-            Some(operation) => owners(clients, ctx, operation).await?,
-            None => vec![],
-        },
-        SoapService::Export => vec![],
-    };
-    let fuldt_udtraek = ep.service == SoapService::Export && ops::export::FULL_EXTRACTS.contains(&op.name.as_str());
+    let fuldt_udtraek = operation.is_full_extract();
     // Full extracts are counted against the day's limit on every call, so never cached.
-    let key = (!fuldt_udtraek).then(|| AccessKey {
-        system: system.id.clone(),
-        service: ep.service.name(),
-        operation: op.name.clone(),
-        owners: owner_keys(&ejere),
-    });
+    let key = (!fuldt_udtraek).then(|| AccessKey { system: system.id.clone(), operation, owners: owner_keys(&ejere) });
     if key.as_ref().is_some_and(|k| cache.allowed(k)) {
         tracing::debug!("access from the decision cache");
         return Ok(());
@@ -50,8 +37,8 @@ pub async fn check(
     let ticket = cache.ticket();
     let req = CheckAccessRequest {
         udbydersystem_id: system.id.clone(),
-        servicekode: ep.service.name().to_owned(),
-        operation: op.name.clone(),
+        servicekode: operation.service().name().to_owned(),
+        operation: operation.name().to_owned(),
         ejere,
         fuldt_udtraek,
     };
@@ -73,13 +60,11 @@ fn owner_keys(ejere: &[Ejer]) -> Vec<String> {
     keys
 }
 
-/// The owners a write concerns, as the tilslutning service names them.
-async fn owners(
-    clients: &Clients,
-    ctx: &CallerContext,
-    operation: dtr_proto::import::validate_request::Operation,
-) -> Result<Vec<Ejer>, GatewayError> {
-    let req = ResolveDataejereRequest { operation: Some(ValidateRequest { operation: Some(operation) }) };
+/// The owners a write concerns, as the tilslutning service names them. Which units a write
+/// touches and who owns them is the registry's rule (and needs its stored state for all but a
+/// new daginstitution), so the import service answers, from the request already read.
+async fn owners(clients: &Clients, ctx: &CallerContext, write: &Write) -> Result<Vec<Ejer>, GatewayError> {
+    let req = ResolveDataejereRequest { operation: Some(ValidateRequest { operation: Some(write.clone()) }) };
     let answer = clients.import().resolve_dataejere(clients.request(ctx, req)).await;
     let owners = answer.map_err(GatewayError::Backend)?.into_inner().dataejere;
     Ok(owners

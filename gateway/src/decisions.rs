@@ -2,12 +2,18 @@
 //! tilslutning service. Only positive answers are cached (refusals are audited each time, and full
 //! extracts are counted each time).
 //!
-//! A change in the tilslutning service clears everything at once: it publishes on Redis pub/sub
-//! (or an in-process channel when `dtr up` runs all in one process). While the gateway is not
-//! subscribed — Redis down, or no Redis configured — nothing is cached. An entry also lives at most
-//! `ttl`, which bounds the damage of a lost message on a silently dead connection. Worst case for
-//! a revocation to take effect: the next request normally; `ttl` (default 5 s) if a message is
-//! lost without the subscription noticing.
+//! A change in the tilslutning service clears everything before the change is acknowledged to
+//! whoever made it, so it holds from their next request on:
+//! - in one process (`dtr up`) the change is sent on a channel that every cache read drains
+//!   first, so no read can miss a change sent before it;
+//! - across processes it is published on Redis pub/sub; each gateway drops its decisions and
+//!   then confirms on a second channel, and the tilslutning service waits for the confirmations
+//!   of every gateway that received the message (bounded) before it answers.
+//!
+//! While the gateway is not subscribed — Redis down, or no Redis configured — nothing is cached.
+//! An entry also lives at most `ttl`, which bounds the damage of a lost message on a silently dead
+//! connection. Worst case for a revocation to take effect: the next request normally; `ttl`
+//! (default 5 s) if a message is lost without the subscription noticing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +25,7 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 
 use crate::auth;
+use crate::operation::Operation;
 
 /// Most entries of each kind; beyond it the cache starts afresh (rare: one entry per system and
 /// per system × operation × owners).
@@ -40,8 +47,7 @@ pub enum Invalidation {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct AccessKey {
     pub system: String,
-    pub service: &'static str,
-    pub operation: String,
+    pub operation: Operation,
     /// Owners as `type:kode`, sorted.
     pub owners: Vec<String>,
 }
@@ -50,6 +56,8 @@ struct Maps {
     /// A login with the moment it stops being trusted.
     logins: HashMap<[u8; 32], (auth::System, Instant)>,
     allowed: HashMap<AccessKey, Instant>,
+    /// Changes announced in this process, drained before every read.
+    local: Option<broadcast::Receiver<()>>,
 }
 
 pub struct DecisionCache {
@@ -75,17 +83,16 @@ impl DecisionCache {
             ttl,
             epoch: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
-            maps: Mutex::new(Maps { logins: HashMap::new(), allowed: HashMap::new() }),
+            maps: Mutex::new(Maps { logins: HashMap::new(), allowed: HashMap::new(), local: None }),
             hits: AtomicU64::new(0),
         });
         if !ttl.is_zero() {
             match source {
                 Invalidation::None => {}
                 Invalidation::Local(tx) => {
-                    // Subscribe before returning, so no change made after start-up is missed.
-                    let rx = tx.subscribe();
+                    // Subscribed before returning, so no change made after start-up is missed.
+                    cache.maps().local = Some(tx.subscribe());
                     cache.subscribed.store(true, Ordering::SeqCst);
-                    tokio::spawn(follow_local(Arc::downgrade(&cache), rx));
                 }
                 Invalidation::Redis(url) => {
                     tokio::spawn(follow_redis(Arc::downgrade(&cache), url));
@@ -99,25 +106,51 @@ impl DecisionCache {
         self.maps.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops every decision.
-    pub fn invalidate(&self) {
+    /// The maps, after every change announced in this process so far has cleared them.
+    fn current(&self) -> std::sync::MutexGuard<'_, Maps> {
         let mut m = self.maps();
+        let Some(rx) = m.local.as_mut() else { return m };
+        let mut changed = false;
+        loop {
+            match rx.try_recv() {
+                Ok(()) | Err(broadcast::error::TryRecvError::Lagged(_)) => changed = true,
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    m.local = None;
+                    self.subscribed.store(false, Ordering::SeqCst);
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        if changed {
+            self.clear(&mut m);
+        }
+        m
+    }
+
+    fn clear(&self, m: &mut Maps) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         m.logins.clear();
         m.allowed.clear();
+    }
+
+    /// Drops every decision.
+    pub fn invalidate(&self) {
+        let mut m = self.maps();
+        self.clear(&mut m);
     }
 
     fn set_subscribed(&self, on: bool) {
         let mut m = self.maps();
         self.subscribed.store(on, Ordering::SeqCst);
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        m.logins.clear();
-        m.allowed.clear();
+        self.clear(&mut m);
     }
 
     /// Taken before asking the tilslutning service; the answer is stored only if nothing changed
     /// meanwhile.
     pub fn ticket(&self) -> Ticket {
+        let _m = self.current();
         Ticket(self.subscribed.load(Ordering::SeqCst).then(|| self.epoch.load(Ordering::SeqCst)))
     }
 
@@ -135,7 +168,7 @@ impl DecisionCache {
     }
 
     pub fn login(&self, key: &[u8; 32]) -> Option<auth::System> {
-        let m = self.maps();
+        let m = self.current();
         let (system, until) = m.logins.get(key)?;
         (Instant::now() < *until).then(|| {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -156,7 +189,7 @@ impl DecisionCache {
     }
 
     pub fn allowed(&self, key: &AccessKey) -> bool {
-        let m = self.maps();
+        let m = self.current();
         let hit = m.allowed.get(key).is_some_and(|at| at.elapsed() < self.ttl);
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +208,7 @@ impl DecisionCache {
 
     fn put(&self, ticket: Ticket, f: impl FnOnce(&mut Maps)) {
         let Ticket(Some(epoch)) = ticket else { return };
-        let mut m = self.maps();
+        let mut m = self.current();
         // Under the lock invalidations take, so a change announced after the answer was read
         // either bumps the epoch first (not stored) or clears it afterwards.
         if self.subscribed.load(Ordering::SeqCst) && self.epoch.load(Ordering::SeqCst) == epoch {
@@ -198,26 +231,12 @@ fn rand_secret() -> [u8; 32] {
     s
 }
 
-async fn follow_local(cache: Weak<DecisionCache>, mut rx: broadcast::Receiver<()>) {
-    loop {
-        let got = rx.recv().await;
-        let Some(cache) = cache.upgrade() else { return };
-        match got {
-            Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => cache.invalidate(),
-            Err(broadcast::error::RecvError::Closed) => {
-                cache.set_subscribed(false);
-                return;
-            }
-        }
-    }
-}
-
 /// Keeps a subscription open, re-subscribing after a drop; caching is off while it is down.
 async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
     let mut warned = false;
     loop {
         match subscribe(&url).await {
-            Ok(mut messages) => {
+            Ok((mut messages, mut confirmations)) => {
                 let Some(c) = cache.upgrade() else { return };
                 c.set_subscribed(true);
                 drop(c);
@@ -225,9 +244,11 @@ async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
                     tracing::info!("decision cache subscribed again");
                     warned = false;
                 }
-                while messages.next().await.is_some() {
+                while let Some(message) = messages.next().await {
                     let Some(c) = cache.upgrade() else { return };
                     c.invalidate();
+                    drop(c);
+                    confirm(&mut confirmations, message.get_payload_bytes()).await;
                 }
                 let Some(c) = cache.upgrade() else { return };
                 c.set_subscribed(false);
@@ -245,13 +266,29 @@ async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
     }
 }
 
-async fn subscribe(url: &str) -> Result<redis::aio::PubSubStream, redis::RedisError> {
+/// The change messages, and a connection to confirm them on.
+async fn subscribe(
+    url: &str,
+) -> Result<(redis::aio::PubSubStream, redis::aio::MultiplexedConnection), redis::RedisError> {
     let client = redis::Client::open(url)?;
-    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
-        .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timeout connecting to Redis")))??;
-    pubsub.subscribe(dtr_proto::TILSLUTNING_AENDRET_KANAL).await?;
-    Ok(pubsub.into_on_message())
+    let timed_out = |_| redis::RedisError::from((redis::ErrorKind::Io, "timeout connecting to Redis"));
+    let connect = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(dtr_proto::TILSLUTNING_AENDRET_KANAL).await?;
+        let confirmations = client.get_multiplexed_async_connection().await?;
+        Ok::<_, redis::RedisError>((pubsub.into_on_message(), confirmations))
+    };
+    tokio::time::timeout(Duration::from_secs(2), connect).await.map_err(timed_out)?
+}
+
+/// Tells the announcer that this gateway has dropped its decisions for change `id`. A failure is
+/// only logged: the announcer stops waiting after its bound.
+async fn confirm(conn: &mut redis::aio::MultiplexedConnection, id: &[u8]) {
+    let sent: Result<i64, _> =
+        redis::cmd("PUBLISH").arg(dtr_proto::TILSLUTNING_KVITTERING_KANAL).arg(id).query_async(conn).await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not confirm a tilslutning change");
+    }
 }
 
 #[cfg(test)]
@@ -263,7 +300,11 @@ mod tests {
     }
 
     fn key() -> AccessKey {
-        AccessKey { system: "S1".into(), service: "ImportService", operation: "Op".into(), owners: vec![] }
+        AccessKey {
+            system: "S1".into(),
+            operation: Operation::Import(crate::operation::ImportOperation::InsertDaginstitution),
+            owners: vec![],
+        }
     }
 
     #[tokio::test]
@@ -280,21 +321,14 @@ mod tests {
         assert!(c.allowed(&key()));
         assert_eq!(c.hits(), 2);
         tx.send(()).unwrap();
-        // The follower task runs on this runtime; give it a turn.
-        for _ in 0..100 {
-            if c.login(&k).is_none() {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        assert!(c.login(&k).is_none(), "an announced change clears logins");
+        assert!(c.login(&k).is_none(), "the very next read sees an announced change");
         assert!(!c.allowed(&key()), "and access decisions");
     }
 
     #[tokio::test]
     async fn an_answer_read_before_a_change_is_not_stored() {
         let (tx, _) = broadcast::channel(4);
-        let c = DecisionCache::new(Invalidation::Local(tx), Duration::from_secs(60));
+        let c = DecisionCache::new(Invalidation::Local(tx.clone()), Duration::from_secs(60));
         let stale = c.ticket();
         c.invalidate();
         c.put_allowed(stale, key());
@@ -304,12 +338,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_closed_change_channel_turns_caching_off() {
+        let (tx, _) = broadcast::channel(4);
+        let c = DecisionCache::new(Invalidation::Local(tx.clone()), Duration::from_secs(60));
+        c.put_allowed(c.ticket(), key());
+        assert!(c.allowed(&key()));
+        drop(tx);
+        assert!(!c.allowed(&key()), "no more change messages can come: nothing is trusted from memory");
+        c.put_allowed(c.ticket(), key());
+        assert!(!c.allowed(&key()));
+    }
+
+    #[tokio::test]
     async fn without_a_change_source_or_past_its_end_nothing_is_served() {
         let c = DecisionCache::new(Invalidation::None, Duration::from_secs(60));
         c.put_allowed(c.ticket(), key());
         assert!(!c.allowed(&key()), "no source of changes: no caching");
         let (tx, _) = broadcast::channel(4);
-        let c = DecisionCache::new(Invalidation::Local(tx), Duration::from_secs(60));
+        let c = DecisionCache::new(Invalidation::Local(tx.clone()), Duration::from_secs(60));
         let k = c.login_key("u", "p");
         c.put_login(c.ticket(), k, &system(), Some(Duration::ZERO));
         assert!(c.login(&k).is_none(), "a password that ends now is not trusted from memory");

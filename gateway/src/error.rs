@@ -43,8 +43,6 @@ pub enum GatewayError {
     TooLarge,
     #[error("SOAPAction {action:?} does not match the operation {operation}")]
     ActionMismatch { action: String, operation: String },
-    #[error("operation {0} not available yet")]
-    NotAvailable(String),
     /// A backend call failed; the status is logged, never shown.
     #[error("backend: {0}")]
     Backend(tonic::Status),
@@ -75,11 +73,6 @@ impl GatewayError {
                 format!(
                     "SOAPAction {action:?} passer ikke til operationen {operation} i Body; udelad den eller angiv den rigtige."
                 ),
-            ),
-            NotAvailable(op) => Fault::new(
-                FaultKind::Receiver,
-                codes::NOT_AVAILABLE,
-                format!("Operationen {op} er endnu ikke tilgængelig i denne version af registeret."),
             ),
             Backend(status) => backend_fault(status),
             Refused { code, message } => match codes::REFUSALS.iter().find(|c| *c == code) {

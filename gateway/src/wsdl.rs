@@ -3,15 +3,8 @@
 //! A WSDL lists the operations the gateway maps today; it grows as the operations land, so what
 //! a client generates from it always works.
 
-use crate::{Endpoint, SoapService};
-
-/// Operations each WSDL describes (those the gateway maps end to end).
-fn described(service: SoapService) -> &'static [&'static str] {
-    match service {
-        SoapService::Import => crate::ops::import::OPERATIONS,
-        SoapService::Export => crate::ops::export::OPERATIONS,
-    }
-}
+use crate::endpoint::{Endpoint, SoapService};
+use crate::operation::Operation;
 
 /// The schema of endpoint `ep`'s messages, served at `?xsd`.
 pub fn xsd(ep: Endpoint) -> String {
@@ -32,7 +25,7 @@ pub fn wsdl(ep: Endpoint, address: &str) -> String {
     let types = format!(
         r#"<xs:schema elementFormDefault="qualified"><xs:import namespace="{ns}" schemaLocation="{address}?xsd=1"/></xs:schema>"#
     );
-    let ops = described(service);
+    let ops: Vec<&str> = service.operations().map(Operation::name).collect();
     let mut w = String::with_capacity(8192);
     w.push_str(&format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
@@ -46,13 +39,13 @@ pub fn wsdl(ep: Endpoint, address: &str) -> String {
   </wsdl:types>
 "#
     ));
-    for op in ops {
+    for op in &ops {
         w.push_str(&format!(
             "  <wsdl:message name=\"{op}Request\"><wsdl:part name=\"parameters\" element=\"tns:{op}\"/></wsdl:message>\n  <wsdl:message name=\"{op}Response\"><wsdl:part name=\"parameters\" element=\"tns:{op}Response\"/></wsdl:message>\n"
         ));
     }
     w.push_str(&format!("  <wsdl:portType name=\"{name}PortType\">\n"));
-    for op in ops {
+    for op in &ops {
         w.push_str(&format!(
             "    <wsdl:operation name=\"{op}\"><wsdl:input message=\"tns:{op}Request\"/><wsdl:output message=\"tns:{op}Response\"/></wsdl:operation>\n"
         ));
@@ -62,7 +55,7 @@ pub fn wsdl(ep: Endpoint, address: &str) -> String {
         w.push_str(&format!(
             "  <wsdl:binding name=\"{name}{binding}\" type=\"tns:{name}PortType\">\n    <{prefix}:binding transport=\"http://schemas.xmlsoap.org/soap/http\" style=\"document\"/>\n"
         ));
-        for op in ops {
+        for op in &ops {
             w.push_str(&format!(
                 "    <wsdl:operation name=\"{op}\"><{prefix}:operation soapAction=\"{ns}/{op}\"/><wsdl:input><{prefix}:body use=\"literal\"/></wsdl:input><wsdl:output><{prefix}:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
             ));

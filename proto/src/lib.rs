@@ -38,5 +38,9 @@ pub use dtr::tilslutning::v1 as tilslutning;
 /// decisions rest on; gateways drop their cached decisions when a message arrives.
 pub const TILSLUTNING_AENDRET_KANAL: &str = "dtr:tilslutning:aendret";
 
+/// Redis pub/sub channel on which each gateway confirms a change message (by repeating its
+/// payload) once it has dropped its cached decisions; the announcer waits for them.
+pub const TILSLUTNING_KVITTERING_KANAL: &str = "dtr:tilslutning:kvitteret";
+
 /// Encoded `FileDescriptorSet` of all contracts, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dtr_descriptor.bin"));

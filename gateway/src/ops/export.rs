@@ -1,90 +1,257 @@
-//! ExportService operations.
+//! ExportService: lookups answered whole, extracts streamed as the service reads them.
 
 use bytes::Bytes;
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::{
-    AendringerRequest, CvrnummerRequest, GetAllRequest, HelloWorldRequest, KodetabelRequest, KommuneRequest,
-    NavnRequest, NummerRequest, PnummerRequest,
+    AendringerRequest, AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest, DaginstitutionerExtend,
+    GetAllRequest, HelloWorldRequest, KodetabelRequest, KommuneRequest, NavnRequest, NummerRequest, PnummerRequest,
 };
 use dtr_proto::registry::{
     Adresse, Aendring, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend,
     Dagtilbud, Kodetabel, Registerfelter,
 };
 
-use super::{Answer, XmlStream, hello_world_response, text};
-use crate::Clients;
+use super::{Answer, XmlStream, int, opt_i64, single_result, text};
+use crate::clients::Clients;
 use crate::error::GatewayError;
+use crate::operation::ExportOperation;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
-
-/// Every operation of the ExportService (registry.md §4 and our additions).
-pub const OPERATIONS: &[&str] = &[
-    "HelloWorld",
-    "GetAllDagtilbud",
-    "GetDagtilbudByDagInstitutionsNummer",
-    "GetDagtilbudByAdmKommuneNummer",
-    "GetAllDaginstitutioner",
-    "GetDaginstitutionByNummer",
-    "GetDaginstitutionByNavn",
-    "GetAllAnvisningsEnheder",
-    "GetAnvisningsEnhederByPnummer",
-    "GetAnvisningsEnhederByNummer",
-    "GetAnvisningsEnhederByCvrnummer",
-    "GetAnvisningsEnhederByNavn",
-    "GetAnvisningsEnhederByDaginstitutionsnummer",
-    "GetAllAlternativAdresser",
-    "GetAlternativAdresserByCvrnummer",
-    "GetAlternativAdresserByPnummer",
-    "GetAlternativAdresserByNummer",
-    "GetAlternativAdresserByAnvisningsenhedsnummer",
-    "GetAlternativAdresserByNavn",
-    "GetKodetabel",
-    "GetAllKodetabeller",
-    "GetAendringerSiden",
-    "GetHistorik",
-];
-
-/// The full extracts, limited per system per day (tilslutning.md step 5).
-pub const FULL_EXTRACTS: &[&str] =
-    &["GetAllDagtilbud", "GetAllDaginstitutioner", "GetAllAnvisningsEnheder", "GetAllAlternativAdresser"];
 
 /// Size at which a streamed answer hands a chunk to the HTTP body.
 const CHUNK: usize = 64 * 1024;
 
-/// Calls `op`; the answer is written in the endpoint's namespace `ns`. Full extracts are
-/// streamed, everything else answered whole.
-pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<Answer, GatewayError> {
-    let mut export = clients.export();
-    let name = op.name.as_str();
-    match name {
-        "GetAllDagtilbud" => {
-            let r = export.get_all_dagtilbud(clients.extract_request(ctx, GetAllRequest {})).await;
-            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
-        }
-        "GetDagtilbudByDagInstitutionsNummer" => {
-            let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
-            let r = export.get_dagtilbud_by_dag_institutions_nummer(clients.extract_request(ctx, req)).await;
-            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
-        }
-        "GetDagtilbudByAdmKommuneNummer" => {
-            let req = KommuneRequest { adm_kommune_nummer: super::int(op, "AdmkommuneNummer")? };
-            let r = export.get_dagtilbud_by_adm_kommune_nummer(clients.extract_request(ctx, req)).await;
-            streamed(r, name, ns, "dagtilbudsRegister", dagtilbud)
-        }
-        "GetAllDaginstitutioner" => {
-            let r = export.get_all_daginstitutioner(clients.extract_request(ctx, GetAllRequest {})).await;
-            streamed(r, name, ns, "daginstitutionerExtend", daginstitution_extend)
-        }
-        "GetAllAnvisningsEnheder" => {
-            let r = export.get_all_anvisnings_enheder(clients.extract_request(ctx, GetAllRequest {})).await;
-            streamed(r, name, ns, "anvisningenhederExtend", anvisningsenhed_extend)
-        }
-        "GetAllAlternativAdresser" => {
-            let r = export.get_all_alternativ_adresser(clients.extract_request(ctx, GetAllRequest {})).await;
-            streamed(r, name, ns, "alternativadresserExtend", alternativ_adresse_extend)
-        }
-        _ => lookup(clients, op, ctx, ns).await.map(Answer::Xml),
+/// One ExportService request: the operation and its one parameter.
+#[derive(Debug, Clone)]
+pub struct ExportCall {
+    pub operation: ExportOperation,
+    parameter: Parameter,
+}
+
+#[derive(Debug, Clone)]
+enum Parameter {
+    None,
+    /// A number, name part, P-number, CVR number or code table name.
+    Text(String),
+    Kommune(i32),
+    Aendringer {
+        sekvensnummer: i64,
+        max_antal: i32,
+    },
+}
+
+impl ExportCall {
+    pub fn parse(operation: ExportOperation, e: &Element) -> Result<ExportCall, GatewayError> {
+        use ExportOperation as Op;
+        let parameter = match operation {
+            Op::HelloWorld
+            | Op::GetAllDagtilbud
+            | Op::GetAllDaginstitutioner
+            | Op::GetAllAnvisningsEnheder
+            | Op::GetAllAlternativAdresser
+            | Op::GetAllKodetabeller => Parameter::None,
+            Op::GetDagtilbudByAdmKommuneNummer => Parameter::Kommune(int(e, "AdmkommuneNummer")?),
+            Op::GetAendringerSiden => Parameter::Aendringer {
+                sekvensnummer: opt_i64(e, "sekvensnummer")?.unwrap_or(0),
+                max_antal: int(e, "maxAntal")?,
+            },
+            Op::GetDagtilbudByDagInstitutionsNummer
+            | Op::GetDaginstitutionByNummer
+            | Op::GetAnvisningsEnhederByDaginstitutionsnummer => Parameter::Text(text(e, "DagInstitutionsNummer")),
+            Op::GetAnvisningsEnhederByNummer | Op::GetAlternativAdresserByAnvisningsenhedsnummer => {
+                Parameter::Text(text(e, "enhedsNummer"))
+            }
+            Op::GetAlternativAdresserByNummer => Parameter::Text(text(e, "alternativAdresseNummer")),
+            Op::GetDaginstitutionByNavn | Op::GetAnvisningsEnhederByNavn | Op::GetAlternativAdresserByNavn => {
+                Parameter::Text(text(e, "partOfName"))
+            }
+            Op::GetAnvisningsEnhederByPnummer | Op::GetAlternativAdresserByPnummer => {
+                Parameter::Text(text(e, "pNummer"))
+            }
+            Op::GetAnvisningsEnhederByCvrnummer | Op::GetAlternativAdresserByCvrnummer => {
+                Parameter::Text(text(e, "cvrNummer"))
+            }
+            Op::GetKodetabel => Parameter::Text(text(e, "navn")),
+            Op::GetHistorik => Parameter::Text(text(e, "nummer")),
+        };
+        Ok(ExportCall { operation, parameter })
     }
+
+    /// The text parameter (empty for operations that take none).
+    fn text(&self) -> String {
+        match &self.parameter {
+            Parameter::Text(t) => t.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Sends the call; the answer is written in the endpoint's namespace `ns`. Extracts are
+/// streamed, everything else answered whole.
+pub async fn call(clients: &Clients, call: &ExportCall, ctx: &CallerContext, ns: &str) -> Result<Answer, GatewayError> {
+    use ExportOperation as Op;
+    let op = call.operation.name();
+    let mut export = clients.export();
+    let nummer = || NummerRequest { nummer: call.text() };
+    let navn = || NavnRequest { part_of_name: call.text() };
+    let pnummer = || PnummerRequest { p_nummer: call.text() };
+    let cvr = || CvrnummerRequest { cvr_nummer: call.text() };
+    let xml = match call.operation {
+        Op::GetAllDagtilbud => {
+            let r = export.get_all_dagtilbud(clients.extract_request(ctx, GetAllRequest {})).await;
+            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+        }
+        Op::GetDagtilbudByDagInstitutionsNummer => {
+            let r = export.get_dagtilbud_by_dag_institutions_nummer(clients.extract_request(ctx, nummer())).await;
+            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+        }
+        Op::GetDagtilbudByAdmKommuneNummer => {
+            let adm_kommune_nummer = match call.parameter {
+                Parameter::Kommune(k) => k,
+                _ => 0,
+            };
+            let r = export
+                .get_dagtilbud_by_adm_kommune_nummer(
+                    clients.extract_request(ctx, KommuneRequest { adm_kommune_nummer }),
+                )
+                .await;
+            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+        }
+        Op::GetAllDaginstitutioner => {
+            let r = export.get_all_daginstitutioner(clients.extract_request(ctx, GetAllRequest {})).await;
+            return streamed(r, op, ns, "daginstitutionerExtend", daginstitution_extend);
+        }
+        Op::GetAllAnvisningsEnheder => {
+            let r = export.get_all_anvisnings_enheder(clients.extract_request(ctx, GetAllRequest {})).await;
+            return streamed(r, op, ns, "anvisningenhederExtend", anvisningsenhed_extend);
+        }
+        Op::GetAllAlternativAdresser => {
+            let r = export.get_all_alternativ_adresser(clients.extract_request(ctx, GetAllRequest {})).await;
+            return streamed(r, op, ns, "alternativadresserExtend", alternativ_adresse_extend);
+        }
+        Op::HelloWorld => {
+            let r = export.hello_world(clients.request(ctx, HelloWorldRequest {})).await;
+            single_result(op, ns, &r.map_err(GatewayError::Backend)?.into_inner().message)
+        }
+        Op::GetDaginstitutionByNummer => {
+            daginstitutioner(export.get_daginstitution_by_nummer(clients.request(ctx, nummer())).await, op, ns)?
+        }
+        Op::GetDaginstitutionByNavn => {
+            daginstitutioner(export.get_daginstitution_by_navn(clients.request(ctx, navn())).await, op, ns)?
+        }
+        Op::GetAnvisningsEnhederByNummer => {
+            anvisningsenheder(export.get_anvisnings_enheder_by_nummer(clients.request(ctx, nummer())).await, op, ns)?
+        }
+        Op::GetAnvisningsEnhederByPnummer => {
+            anvisningsenheder(export.get_anvisnings_enheder_by_pnummer(clients.request(ctx, pnummer())).await, op, ns)?
+        }
+        Op::GetAnvisningsEnhederByCvrnummer => {
+            anvisningsenheder(export.get_anvisnings_enheder_by_cvrnummer(clients.request(ctx, cvr())).await, op, ns)?
+        }
+        Op::GetAnvisningsEnhederByNavn => {
+            anvisningsenheder(export.get_anvisnings_enheder_by_navn(clients.request(ctx, navn())).await, op, ns)?
+        }
+        Op::GetAnvisningsEnhederByDaginstitutionsnummer => {
+            let r = export.get_anvisnings_enheder_by_daginstitutionsnummer(clients.request(ctx, nummer())).await;
+            anvisningsenheder(r, op, ns)?
+        }
+        Op::GetAlternativAdresserByNummer => alternative_adresser(
+            export.get_alternativ_adresser_by_nummer(clients.request(ctx, nummer())).await,
+            op,
+            ns,
+        )?,
+        Op::GetAlternativAdresserByPnummer => alternative_adresser(
+            export.get_alternativ_adresser_by_pnummer(clients.request(ctx, pnummer())).await,
+            op,
+            ns,
+        )?,
+        Op::GetAlternativAdresserByCvrnummer => alternative_adresser(
+            export.get_alternativ_adresser_by_cvrnummer(clients.request(ctx, cvr())).await,
+            op,
+            ns,
+        )?,
+        Op::GetAlternativAdresserByNavn => {
+            alternative_adresser(export.get_alternativ_adresser_by_navn(clients.request(ctx, navn())).await, op, ns)?
+        }
+        Op::GetAlternativAdresserByAnvisningsenhedsnummer => {
+            let r = export.get_alternativ_adresser_by_anvisningsenhedsnummer(clients.request(ctx, nummer())).await;
+            alternative_adresser(r, op, ns)?
+        }
+        Op::GetAendringerSiden => {
+            let (sekvensnummer, max_antal) = match call.parameter {
+                Parameter::Aendringer { sekvensnummer, max_antal } => (sekvensnummer, max_antal),
+                _ => (0, 0),
+            };
+            let r =
+                export.get_aendringer_siden(clients.request(ctx, AendringerRequest { sekvensnummer, max_antal })).await;
+            let r = r.map_err(GatewayError::Backend)?.into_inner();
+            let response = format!("{op}Response");
+            let mut x = XmlOut::with_capacity(2048 * r.aendringer.len() + 256);
+            x.open_ns(&response, ns).open("aendringer");
+            for a in &r.aendringer {
+                aendring(&mut x, a);
+            }
+            x.close("aendringer");
+            x.text("naesteSekvensnummer", &r.naeste_sekvensnummer.to_string());
+            x.text("flere", if r.flere { "true" } else { "false" });
+            x.close(&response);
+            x.finish()
+        }
+        Op::GetHistorik => {
+            let r = export.get_historik(clients.request(ctx, nummer())).await;
+            let versions = r.map_err(GatewayError::Backend)?.into_inner().versioner;
+            whole(op, ns, 2048 * versions.len(), |x| versions.iter().for_each(|a| aendring(x, a)))
+        }
+        Op::GetKodetabel => {
+            let r = export.get_kodetabel(clients.request(ctx, KodetabelRequest { navn: call.text() })).await;
+            let t = r.map_err(GatewayError::Backend)?.into_inner();
+            whole(op, ns, 4096, |x| kodetabel(x, &t))
+        }
+        Op::GetAllKodetabeller => {
+            let r = export.get_all_kodetabeller(clients.request(ctx, GetAllRequest {})).await;
+            let all = r.map_err(GatewayError::Backend)?.into_inner().kodetabeller;
+            whole(op, ns, 8192, |x| all.iter().for_each(|t| kodetabel(x, t)))
+        }
+    };
+    Ok(Answer::Xml(xml))
+}
+
+type Answered<T> = Result<tonic::Response<T>, tonic::Status>;
+
+/// `<{op}Response>` with `content` written inside.
+fn whole(op: &str, ns: &str, size: usize, content: impl FnOnce(&mut XmlOut)) -> String {
+    let response = format!("{op}Response");
+    let mut x = XmlOut::with_capacity(size + 128);
+    x.open_ns(&response, ns);
+    content(&mut x);
+    x.close(&response);
+    x.finish()
+}
+
+/// `<{op}Response><{container}>` with one element per record.
+fn list<T>(op: &str, ns: &str, container: &str, records: &[T], size: usize, write: fn(&mut XmlOut, &T)) -> String {
+    whole(op, ns, size * records.len(), |x| {
+        x.open(container);
+        for r in records {
+            write(x, r);
+        }
+        x.close(container);
+    })
+}
+
+fn daginstitutioner(r: Answered<DaginstitutionerExtend>, op: &str, ns: &str) -> Result<String, GatewayError> {
+    let list_ = r.map_err(GatewayError::Backend)?.into_inner().daginstitutioner;
+    Ok(list(op, ns, "daginstitutionerExtend", &list_, 512, daginstitution_extend))
+}
+
+fn anvisningsenheder(r: Answered<AnvisningsenhederExtend>, op: &str, ns: &str) -> Result<String, GatewayError> {
+    let list_ = r.map_err(GatewayError::Backend)?.into_inner().anvisningsenheder;
+    Ok(list(op, ns, "anvisningenhederExtend", &list_, 1024, anvisningsenhed_extend))
+}
+
+fn alternative_adresser(r: Answered<AlternativAdresserExtend>, op: &str, ns: &str) -> Result<String, GatewayError> {
+    let list_ = r.map_err(GatewayError::Backend)?.into_inner().alternative_adresser;
+    Ok(list(op, ns, "alternativadresserExtend", &list_, 1024, alternativ_adresse_extend))
 }
 
 /// A streamed extract: `<{op}Response><{container}>` records `</{container}></{op}Response>`,
@@ -122,163 +289,6 @@ fn streamed<T: Send + 'static>(
         }
     }));
     Ok(Answer::Stream(body))
-}
-
-/// Lookups, code tables and changes: answered whole.
-async fn lookup(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
-    match op.name.as_str() {
-        "HelloWorld" => {
-            let r = clients.export().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
-            Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
-        }
-        op_name @ ("GetDaginstitutionByNummer" | "GetDaginstitutionByNavn") => {
-            let mut export = clients.export();
-            let r = if op_name == "GetDaginstitutionByNummer" {
-                let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
-                export.get_daginstitution_by_nummer(clients.request(ctx, req)).await
-            } else {
-                let req = NavnRequest { part_of_name: text(op, "partOfName") };
-                export.get_daginstitution_by_navn(clients.request(ctx, req)).await
-            };
-            let list = r.map_err(GatewayError::Backend)?.into_inner().daginstitutioner;
-            let response = format!("{op_name}Response");
-            let mut x = XmlOut::with_capacity(512 * list.len() + 128);
-            x.open_ns(&response, ns).open("daginstitutionerExtend");
-            for d in &list {
-                daginstitution_extend(&mut x, d);
-            }
-            x.close("daginstitutionerExtend").close(&response);
-            Ok(x.finish())
-        }
-        op_name @ ("GetAnvisningsEnhederByNummer"
-        | "GetAnvisningsEnhederByPnummer"
-        | "GetAnvisningsEnhederByCvrnummer"
-        | "GetAnvisningsEnhederByNavn"
-        | "GetAnvisningsEnhederByDaginstitutionsnummer") => {
-            let mut export = clients.export();
-            let r = match op_name {
-                "GetAnvisningsEnhederByNummer" => {
-                    let req = NummerRequest { nummer: text(op, "enhedsNummer") };
-                    export.get_anvisnings_enheder_by_nummer(clients.request(ctx, req)).await
-                }
-                "GetAnvisningsEnhederByPnummer" => {
-                    let req = PnummerRequest { p_nummer: text(op, "pNummer") };
-                    export.get_anvisnings_enheder_by_pnummer(clients.request(ctx, req)).await
-                }
-                "GetAnvisningsEnhederByCvrnummer" => {
-                    let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
-                    export.get_anvisnings_enheder_by_cvrnummer(clients.request(ctx, req)).await
-                }
-                "GetAnvisningsEnhederByNavn" => {
-                    let req = NavnRequest { part_of_name: text(op, "partOfName") };
-                    export.get_anvisnings_enheder_by_navn(clients.request(ctx, req)).await
-                }
-                _ => {
-                    let req = NummerRequest { nummer: text(op, "DagInstitutionsNummer") };
-                    export.get_anvisnings_enheder_by_daginstitutionsnummer(clients.request(ctx, req)).await
-                }
-            };
-            let list = r.map_err(GatewayError::Backend)?.into_inner().anvisningsenheder;
-            let response = format!("{op_name}Response");
-            let mut x = XmlOut::with_capacity(1024 * list.len() + 128);
-            x.open_ns(&response, ns).open("anvisningenhederExtend");
-            for a in &list {
-                anvisningsenhed_extend(&mut x, a);
-            }
-            x.close("anvisningenhederExtend").close(&response);
-            Ok(x.finish())
-        }
-        op_name @ ("GetAlternativAdresserByNummer"
-        | "GetAlternativAdresserByPnummer"
-        | "GetAlternativAdresserByCvrnummer"
-        | "GetAlternativAdresserByNavn"
-        | "GetAlternativAdresserByAnvisningsenhedsnummer") => {
-            let mut export = clients.export();
-            let r = match op_name {
-                "GetAlternativAdresserByNummer" => {
-                    let req = NummerRequest { nummer: text(op, "alternativAdresseNummer") };
-                    export.get_alternativ_adresser_by_nummer(clients.request(ctx, req)).await
-                }
-                "GetAlternativAdresserByPnummer" => {
-                    let req = PnummerRequest { p_nummer: text(op, "pNummer") };
-                    export.get_alternativ_adresser_by_pnummer(clients.request(ctx, req)).await
-                }
-                "GetAlternativAdresserByCvrnummer" => {
-                    let req = CvrnummerRequest { cvr_nummer: text(op, "cvrNummer") };
-                    export.get_alternativ_adresser_by_cvrnummer(clients.request(ctx, req)).await
-                }
-                "GetAlternativAdresserByNavn" => {
-                    let req = NavnRequest { part_of_name: text(op, "partOfName") };
-                    export.get_alternativ_adresser_by_navn(clients.request(ctx, req)).await
-                }
-                _ => {
-                    let req = NummerRequest { nummer: text(op, "enhedsNummer") };
-                    export.get_alternativ_adresser_by_anvisningsenhedsnummer(clients.request(ctx, req)).await
-                }
-            };
-            let list = r.map_err(GatewayError::Backend)?.into_inner().alternative_adresser;
-            let response = format!("{op_name}Response");
-            let mut x = XmlOut::with_capacity(1024 * list.len() + 128);
-            x.open_ns(&response, ns).open("alternativadresserExtend");
-            for a in &list {
-                alternativ_adresse_extend(&mut x, a);
-            }
-            x.close("alternativadresserExtend").close(&response);
-            Ok(x.finish())
-        }
-        "GetAendringerSiden" => {
-            let req = AendringerRequest {
-                sekvensnummer: super::opt_i64(op, "sekvensnummer")?.unwrap_or(0),
-                max_antal: super::int(op, "maxAntal")?,
-            };
-            let r = clients.export().get_aendringer_siden(clients.request(ctx, req)).await;
-            let r = r.map_err(GatewayError::Backend)?.into_inner();
-            let mut x = XmlOut::with_capacity(2048 * r.aendringer.len() + 256);
-            x.open_ns("GetAendringerSidenResponse", ns).open("aendringer");
-            for a in &r.aendringer {
-                aendring(&mut x, a);
-            }
-            x.close("aendringer");
-            x.text("naesteSekvensnummer", &r.naeste_sekvensnummer.to_string());
-            x.text("flere", if r.flere { "true" } else { "false" });
-            x.close("GetAendringerSidenResponse");
-            Ok(x.finish())
-        }
-        "GetHistorik" => {
-            let req = NummerRequest { nummer: text(op, "nummer") };
-            let r = clients.export().get_historik(clients.request(ctx, req)).await;
-            let versions = r.map_err(GatewayError::Backend)?.into_inner().versioner;
-            let mut x = XmlOut::with_capacity(2048 * versions.len() + 128);
-            x.open_ns("GetHistorikResponse", ns);
-            for a in &versions {
-                aendring(&mut x, a);
-            }
-            x.close("GetHistorikResponse");
-            Ok(x.finish())
-        }
-        "GetKodetabel" => {
-            let req = KodetabelRequest { navn: text(op, "navn") };
-            let t = clients.export().get_kodetabel(clients.request(ctx, req)).await.map_err(GatewayError::Backend)?;
-            let mut x = XmlOut::with_capacity(4096);
-            x.open_ns("GetKodetabelResponse", ns);
-            kodetabel(&mut x, &t.into_inner());
-            x.close("GetKodetabelResponse");
-            Ok(x.finish())
-        }
-        "GetAllKodetabeller" => {
-            let r = clients.export().get_all_kodetabeller(clients.request(ctx, GetAllRequest {})).await;
-            let all = r.map_err(GatewayError::Backend)?.into_inner().kodetabeller;
-            let mut x = XmlOut::with_capacity(8192);
-            x.open_ns("GetAllKodetabellerResponse", ns);
-            for t in &all {
-                kodetabel(&mut x, t);
-            }
-            x.close("GetAllKodetabellerResponse");
-            Ok(x.finish())
-        }
-        name if OPERATIONS.contains(&name) => Err(GatewayError::NotAvailable(name.to_owned())),
-        name => Err(GatewayError::UnknownOperation(name.to_owned())),
-    }
 }
 
 fn timestamp(t: &Option<prost_types::Timestamp>) -> Option<String> {

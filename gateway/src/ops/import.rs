@@ -1,7 +1,7 @@
-//! ImportService operations.
+//! ImportService: the request read into protobuf once, then sent to the import service.
 
 use dtr_proto::context::CallerContext;
-use dtr_proto::import::validate_request::Operation;
+use dtr_proto::import::validate_request::Operation as Write;
 use dtr_proto::import::{
     DeleteRequest, GetXmlSchemaRequest, HelloWorldRequest, InsertAlternativAdresseRequest,
     InsertAnvisningsEnhedRequest, InsertDaginstitutionRequest, MoveRequest, UpdateAlternativAdresseRequest,
@@ -9,134 +9,166 @@ use dtr_proto::import::{
 };
 use dtr_proto::registry::{Adresse, AlternativAdresse, Anvisningsenhed, Daginstitution, ImportSvar};
 
-use super::{hello_world_response, int, opt_i64, opt_text, required, text};
-use crate::Clients;
+use super::{int, opt_i64, opt_text, required, single_result, text};
+use crate::clients::Clients;
 use crate::error::GatewayError;
+use crate::operation::ImportOperation;
 use crate::soap::Element;
 use crate::soap::xml::XmlOut;
 
-/// Every operation of the ImportService (registry.md §4).
-pub const OPERATIONS: &[&str] = &[
-    "HelloWorld",
-    "GetXMLSchema",
-    "ValidateXmlAgainstSchema",
-    "InsertDaginstitution",
-    "UpdateDaginstitution",
-    "DeleteDaginstitution",
-    "InsertAnvisningsEnhed",
-    "UpdateAnvisningsEnhed",
-    "DeleteAnvisningsEnhed",
-    "InsertAlternativAdresse",
-    "UpdateAlternativAdresse",
-    "DeleteAlternativAdresse",
-    "MoveAnvisningsEnhed",
-    "MoveAlternativAdresse",
-];
+/// One ImportService request, read from its Body element.
+#[derive(Debug, Clone)]
+pub enum ImportCall {
+    HelloWorld,
+    GetXmlSchema,
+    /// A dry run of the write inside it.
+    Validate(Box<Write>),
+    Write(Box<Write>),
+}
 
-/// Calls `op`; the answer is written in the endpoint's namespace `ns`.
-pub async fn call(clients: &Clients, op: &Element, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
-    match op.name.as_str() {
-        "HelloWorld" => {
-            let r = clients.import().hello_world(clients.request(ctx, HelloWorldRequest {})).await;
-            Ok(hello_world_response(ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
+impl ImportCall {
+    pub fn parse(op: ImportOperation, e: &Element) -> Result<ImportCall, GatewayError> {
+        Ok(match op {
+            ImportOperation::HelloWorld => ImportCall::HelloWorld,
+            ImportOperation::GetXmlSchema => ImportCall::GetXmlSchema,
+            ImportOperation::ValidateXmlAgainstSchema => {
+                let inner = e.children.first().ok_or_else(|| {
+                    GatewayError::Schema(format!("{} skal indeholde den operation der skal valideres", op.name()))
+                })?;
+                let Some(inner_op) = ImportOperation::from_name(&inner.name) else {
+                    return Err(GatewayError::UnknownOperation(inner.name.clone()));
+                };
+                match write(inner_op, inner)? {
+                    Some(w) => ImportCall::Validate(Box::new(w)),
+                    None => {
+                        return Err(GatewayError::Schema(format!(
+                            "kun skriveoperationer kan valideres, ikke {}",
+                            inner.name
+                        )));
+                    }
+                }
+            }
+            write_op => ImportCall::Write(Box::new(write(write_op, e)?.expect("every other operation is a write"))),
+        })
+    }
+
+    pub fn operation(&self) -> ImportOperation {
+        match self {
+            ImportCall::HelloWorld => ImportOperation::HelloWorld,
+            ImportCall::GetXmlSchema => ImportOperation::GetXmlSchema,
+            ImportCall::Validate(_) => ImportOperation::ValidateXmlAgainstSchema,
+            ImportCall::Write(w) => write_operation(w),
         }
-        "GetXMLSchema" => {
-            let r = clients.import().get_xml_schema(clients.request(ctx, GetXmlSchemaRequest {})).await;
-            let xsd = r.map_err(GatewayError::Backend)?.into_inner().xsd;
-            let mut x = XmlOut::with_capacity(xsd.len() + 256);
-            x.open_ns("GetXMLSchemaResponse", ns).text("GetXMLSchemaResult", &xsd).close("GetXMLSchemaResponse");
-            Ok(x.finish())
+    }
+
+    /// The write whose data owners the access check needs: only a real write has any.
+    pub fn write(&self) -> Option<&Write> {
+        match self {
+            ImportCall::Write(w) => Some(w.as_ref()),
+            _ => None,
         }
-        "ValidateXmlAgainstSchema" => {
-            let inner = op.children.first().ok_or_else(|| {
-                GatewayError::Schema("ValidateXmlAgainstSchema skal indeholde den operation der skal valideres".into())
-            })?;
-            let operation = match write_operation(inner)? {
-                Some(o) => o,
-                None if OPERATIONS.contains(&inner.name.as_str()) => {
-                    return Err(GatewayError::Schema(format!(
-                        "kun skriveoperationer kan valideres, ikke {}",
-                        inner.name
-                    )));
-                }
-                None => return Err(GatewayError::UnknownOperation(inner.name.clone())),
-            };
-            let req = ValidateRequest { operation: Some(operation) };
-            let svar = clients.import().validate_xml_against_schema(clients.request(ctx, req)).await;
-            Ok(import_svar("ValidateXmlAgainstSchemaResponse", ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+    }
+}
+
+/// The operation a write request is.
+fn write_operation(w: &Write) -> ImportOperation {
+    match w {
+        Write::InsertDaginstitution(_) => ImportOperation::InsertDaginstitution,
+        Write::UpdateDaginstitution(_) => ImportOperation::UpdateDaginstitution,
+        Write::DeleteDaginstitution(_) => ImportOperation::DeleteDaginstitution,
+        Write::InsertAnvisningsEnhed(_) => ImportOperation::InsertAnvisningsEnhed,
+        Write::UpdateAnvisningsEnhed(_) => ImportOperation::UpdateAnvisningsEnhed,
+        Write::DeleteAnvisningsEnhed(_) => ImportOperation::DeleteAnvisningsEnhed,
+        Write::MoveAnvisningsEnhed(_) => ImportOperation::MoveAnvisningsEnhed,
+        Write::InsertAlternativAdresse(_) => ImportOperation::InsertAlternativAdresse,
+        Write::UpdateAlternativAdresse(_) => ImportOperation::UpdateAlternativAdresse,
+        Write::DeleteAlternativAdresse(_) => ImportOperation::DeleteAlternativAdresse,
+        Write::MoveAlternativAdresse(_) => ImportOperation::MoveAlternativAdresse,
+    }
+}
+
+/// Sends the call; the answer is written in the endpoint's namespace `ns`.
+pub async fn call(clients: &Clients, call: ImportCall, ctx: &CallerContext, ns: &str) -> Result<String, GatewayError> {
+    let op = call.operation().name();
+    let response = format!("{op}Response");
+    let mut import = clients.import();
+    match call {
+        ImportCall::HelloWorld => {
+            let r = import.hello_world(clients.request(ctx, HelloWorldRequest {})).await;
+            Ok(single_result(op, ns, &r.map_err(GatewayError::Backend)?.into_inner().message))
         }
-        name => {
-            let Some(operation) = write_operation(op)? else {
-                return Err(GatewayError::UnknownOperation(name.to_owned()));
+        ImportCall::GetXmlSchema => {
+            let r = import.get_xml_schema(clients.request(ctx, GetXmlSchemaRequest {})).await;
+            Ok(single_result(op, ns, &r.map_err(GatewayError::Backend)?.into_inner().xsd))
+        }
+        ImportCall::Validate(w) => {
+            let req = ValidateRequest { operation: Some(*w) };
+            let svar = import.validate_xml_against_schema(clients.request(ctx, req)).await;
+            Ok(import_svar(&response, ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+        }
+        ImportCall::Write(w) => {
+            let svar = match *w {
+                Write::InsertDaginstitution(r) => import.insert_daginstitution(clients.request(ctx, r)).await,
+                Write::UpdateDaginstitution(r) => import.update_daginstitution(clients.request(ctx, r)).await,
+                Write::DeleteDaginstitution(r) => import.delete_daginstitution(clients.request(ctx, r)).await,
+                Write::InsertAnvisningsEnhed(r) => import.insert_anvisnings_enhed(clients.request(ctx, r)).await,
+                Write::UpdateAnvisningsEnhed(r) => import.update_anvisnings_enhed(clients.request(ctx, r)).await,
+                Write::DeleteAnvisningsEnhed(r) => import.delete_anvisnings_enhed(clients.request(ctx, r)).await,
+                Write::MoveAnvisningsEnhed(r) => import.move_anvisnings_enhed(clients.request(ctx, r)).await,
+                Write::InsertAlternativAdresse(r) => import.insert_alternativ_adresse(clients.request(ctx, r)).await,
+                Write::UpdateAlternativAdresse(r) => import.update_alternativ_adresse(clients.request(ctx, r)).await,
+                Write::DeleteAlternativAdresse(r) => import.delete_alternativ_adresse(clients.request(ctx, r)).await,
+                Write::MoveAlternativAdresse(r) => import.move_alternativ_adresse(clients.request(ctx, r)).await,
             };
-            let mut import = clients.import();
-            let svar = match operation {
-                Operation::InsertDaginstitution(r) => import.insert_daginstitution(clients.request(ctx, r)).await,
-                Operation::UpdateDaginstitution(r) => import.update_daginstitution(clients.request(ctx, r)).await,
-                Operation::DeleteDaginstitution(r) => import.delete_daginstitution(clients.request(ctx, r)).await,
-                Operation::InsertAnvisningsEnhed(r) => import.insert_anvisnings_enhed(clients.request(ctx, r)).await,
-                Operation::UpdateAnvisningsEnhed(r) => import.update_anvisnings_enhed(clients.request(ctx, r)).await,
-                Operation::DeleteAnvisningsEnhed(r) => import.delete_anvisnings_enhed(clients.request(ctx, r)).await,
-                Operation::MoveAnvisningsEnhed(r) => import.move_anvisnings_enhed(clients.request(ctx, r)).await,
-                Operation::InsertAlternativAdresse(r) => {
-                    import.insert_alternativ_adresse(clients.request(ctx, r)).await
-                }
-                Operation::UpdateAlternativAdresse(r) => {
-                    import.update_alternativ_adresse(clients.request(ctx, r)).await
-                }
-                Operation::DeleteAlternativAdresse(r) => {
-                    import.delete_alternativ_adresse(clients.request(ctx, r)).await
-                }
-                Operation::MoveAlternativAdresse(r) => import.move_alternativ_adresse(clients.request(ctx, r)).await,
-            };
-            let response = format!("{name}Response");
             Ok(import_svar(&response, ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
         }
     }
 }
 
 /// Reads a write operation's element into its request; `None` when `op` is not a write.
-pub(crate) fn write_operation(op: &Element) -> Result<Option<Operation>, GatewayError> {
-    Ok(Some(match op.name.as_str() {
-        "InsertDaginstitution" => Operation::InsertDaginstitution(InsertDaginstitutionRequest {
-            daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
+fn write(op: ImportOperation, e: &Element) -> Result<Option<Write>, GatewayError> {
+    use ImportOperation as Op;
+    Ok(Some(match op {
+        Op::HelloWorld | Op::GetXmlSchema | Op::ValidateXmlAgainstSchema => return Ok(None),
+        Op::InsertDaginstitution => Write::InsertDaginstitution(InsertDaginstitutionRequest {
+            daginstitution: Some(daginstitution(required(e, "daginstitution")?)?),
         }),
-        "UpdateDaginstitution" => Operation::UpdateDaginstitution(UpdateDaginstitutionRequest {
-            daginstitution: Some(daginstitution(required(op, "daginstitution")?)?),
-            forventet_version: opt_i64(op, "forventetVersion")?,
+        Op::UpdateDaginstitution => Write::UpdateDaginstitution(UpdateDaginstitutionRequest {
+            daginstitution: Some(daginstitution(required(e, "daginstitution")?)?),
+            forventet_version: opt_i64(e, "forventetVersion")?,
         }),
-        "DeleteDaginstitution" => {
-            Operation::DeleteDaginstitution(DeleteRequest { nummer: text(op, "daginstitutionsNummer") })
+        Op::DeleteDaginstitution => {
+            Write::DeleteDaginstitution(DeleteRequest { nummer: text(e, "daginstitutionsNummer") })
         }
-        "InsertAnvisningsEnhed" => Operation::InsertAnvisningsEnhed(InsertAnvisningsEnhedRequest {
-            anvisningsenhed: Some(anvisningsenhed(required(op, "anvisningsenhed")?)?),
+        Op::InsertAnvisningsEnhed => Write::InsertAnvisningsEnhed(InsertAnvisningsEnhedRequest {
+            anvisningsenhed: Some(anvisningsenhed(required(e, "anvisningsenhed")?)?),
         }),
-        "UpdateAnvisningsEnhed" => Operation::UpdateAnvisningsEnhed(UpdateAnvisningsEnhedRequest {
-            anvisningsenhed: Some(anvisningsenhed(required(op, "anvisningsenhed")?)?),
-            forventet_version: opt_i64(op, "forventetVersion")?,
+        Op::UpdateAnvisningsEnhed => Write::UpdateAnvisningsEnhed(UpdateAnvisningsEnhedRequest {
+            anvisningsenhed: Some(anvisningsenhed(required(e, "anvisningsenhed")?)?),
+            forventet_version: opt_i64(e, "forventetVersion")?,
         }),
-        "DeleteAnvisningsEnhed" => Operation::DeleteAnvisningsEnhed(DeleteRequest { nummer: text(op, "EnhedsNummer") }),
-        "MoveAnvisningsEnhed" => Operation::MoveAnvisningsEnhed(MoveRequest {
-            nummer: text(op, "EnhedsNummer"),
-            til_nummer: text(op, "tilDaginstitutionsNummer"),
+        Op::DeleteAnvisningsEnhed => Write::DeleteAnvisningsEnhed(DeleteRequest { nummer: text(e, "EnhedsNummer") }),
+        Op::MoveAnvisningsEnhed => Write::MoveAnvisningsEnhed(MoveRequest {
+            nummer: text(e, "EnhedsNummer"),
+            til_nummer: text(e, "tilDaginstitutionsNummer"),
         }),
-        "InsertAlternativAdresse" => Operation::InsertAlternativAdresse(InsertAlternativAdresseRequest {
-            alternativ_adresse: Some(alternativ_adresse(required(op, "alternativAdresse")?)?),
+        Op::InsertAlternativAdresse => Write::InsertAlternativAdresse(InsertAlternativAdresseRequest {
+            alternativ_adresse: Some(alternativ_adresse(required(e, "alternativAdresse")?)?),
         }),
-        "UpdateAlternativAdresse" => Operation::UpdateAlternativAdresse(UpdateAlternativAdresseRequest {
-            alternativ_adresse: Some(alternativ_adresse(required(op, "alternativAdresse")?)?),
-            forventet_version: opt_i64(op, "forventetVersion")?,
+        Op::UpdateAlternativAdresse => Write::UpdateAlternativAdresse(UpdateAlternativAdresseRequest {
+            alternativ_adresse: Some(alternativ_adresse(required(e, "alternativAdresse")?)?),
+            forventet_version: opt_i64(e, "forventetVersion")?,
         }),
-        "DeleteAlternativAdresse" => {
-            Operation::DeleteAlternativAdresse(DeleteRequest { nummer: text(op, "alternativAdresseNummer") })
+        Op::DeleteAlternativAdresse => {
+            Write::DeleteAlternativAdresse(DeleteRequest { nummer: text(e, "alternativAdresseNummer") })
         }
-        "MoveAlternativAdresse" => Operation::MoveAlternativAdresse(MoveRequest {
-            nummer: text(op, "alternativAdresseNummer"),
-            til_nummer: text(op, "tilEnhedsNummer"),
+        Op::MoveAlternativAdresse => Write::MoveAlternativAdresse(MoveRequest {
+            nummer: text(e, "alternativAdresseNummer"),
+            til_nummer: text(e, "tilEnhedsNummer"),
         }),
-        _ => return Ok(None),
     }))
 }
+
 /// The `daginstitution` element of insert and update (the number only on update).
 fn daginstitution(d: &Element) -> Result<Daginstitution, GatewayError> {
     Ok(Daginstitution {

@@ -1,0 +1,44 @@
+//! What the gateway is told at start: where the services are, limits, caching and lock-out.
+
+use std::time::Duration;
+
+use crate::soap::Limits;
+use crate::{decisions, lockout};
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub import_url: String,
+    pub export_url: String,
+    pub tilslutning_url: String,
+    /// Public base URL (`https://host:port`) for WSDL addresses; else taken from the request.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub limits: Limits,
+    /// Longest a backend call may take.
+    pub backend_timeout: Duration,
+    /// Where the decision cache learns of tilslutning changes; `None` caches nothing.
+    pub invalidation: decisions::Invalidation,
+    /// Longest a cached decision lives even without a change message; zero caches nothing.
+    pub decision_ttl: Duration,
+    /// Redis for the lock-out counters shared by several gateways; else counted in process.
+    pub redis_url: Option<String>,
+    pub lockout: lockout::LockoutPolicy,
+}
+
+impl GatewayConfig {
+    pub fn new(import_url: String, export_url: String, tilslutning_url: String) -> Self {
+        GatewayConfig {
+            import_url,
+            export_url,
+            tilslutning_url,
+            public_url: None,
+            max_body_bytes: 10 * 1024 * 1024,
+            limits: Limits::default(),
+            backend_timeout: Duration::from_secs(30),
+            invalidation: decisions::Invalidation::None,
+            decision_ttl: Duration::from_secs(5),
+            redis_url: None,
+            lockout: lockout::LockoutPolicy::default(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The gateway's HTTP routes and the HTTPS server around them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::handler::Handler;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderMap, StatusCode, header};
+
+use dtr_proto::context::CallerContext;
+
+use crate::correlation::{self, CorrelationId};
+use crate::endpoint::Endpoint;
+use crate::pipeline::{self, Authenticated, SoapFault, SoapRequest};
+use crate::state::AppState;
+use crate::{access, csv_export, wsdl};
+
+/// The gateway's HTTP routes, without sockets (tests drive it with `tower::ServiceExt::oneshot`).
+pub fn app(state: AppState) -> Router {
+    let csv = csv.layer(middleware::from_fn(|req: Request, next: Next| {
+        correlation::run_in_span(req, next, |cid| tracing::info_span!("csv", correlation_id = %cid))
+    }));
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        // Public: no login (registry.md §4).
+        .route("/csv/{file}", get(csv));
+    for ep in Endpoint::ALL {
+        let soap = soap.layer(middleware::from_fn(move |req: Request, next: Next| pipeline::soap_span(ep, req, next)));
+        let wsdl = move |state: State<AppState>,
+                         headers: HeaderMap,
+                         uri: http::Uri,
+                         q: Query<Vec<(String, String)>>| async move {
+            wsdl_response(&state, &headers, uri.authority(), &q, ep)
+        };
+        router = router.route(ep.path(), get(wsdl).post(soap));
+    }
+    router.with_state(state)
+}
+
+/// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful
+/// with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    state: AppState,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    if let Some(tx) = bound {
+        let h = handle.clone();
+        tokio::spawn(async move {
+            if let Some(a) = h.listening().await {
+                let _ = tx.send(a);
+            }
+        });
+    }
+    axum_server::bind_rustls(addr, tls)
+        .handle(handle)
+        .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+/// One SOAP call: the caller is authenticated and the request parsed by the extractors; here
+/// access is decided and the call sent to its service.
+async fn soap(
+    State(state): State<AppState>,
+    Authenticated(system): Authenticated,
+    request: SoapRequest,
+) -> Result<Response, SoapFault> {
+    let SoapRequest { endpoint, version, call, correlation_id } = request;
+    let ctx = CallerContext {
+        system: system.id.clone(),
+        organisation: None,
+        correlation_id: correlation_id.clone(),
+        regelsaet: endpoint.regelsaet(),
+    };
+    let fault = |error| SoapFault { version, error, correlation_id: correlation_id.clone() };
+    access::check(&state.clients, &state.decisions, &system, &call, &ctx).await.map_err(&fault)?;
+    let answer = call.send(&state.clients, &ctx, endpoint.namespace()).await.map_err(&fault)?;
+    Ok(pipeline::answer(version, answer))
+}
+
+async fn csv(
+    State(state): State<AppState>,
+    axum::Extension(cid): axum::Extension<CorrelationId>,
+    Path(file): Path<String>,
+) -> Response {
+    csv_export::response(&state.clients, &file, &cid.0).await
+}
+
+/// `?wsdl` (any case) gives the WSDL, `?xsd` the schema it imports.
+fn wsdl_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    authority: Option<&http::uri::Authority>,
+    q: &[(String, String)],
+    ep: Endpoint,
+) -> Response {
+    let asked = |name: &str| q.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let body = if asked("wsdl") {
+        let base = state.config.public_url.clone().unwrap_or_else(|| base_url(headers, authority));
+        wsdl::wsdl(ep, &format!("{}{}", base.trim_end_matches('/'), ep.path()))
+    } else if asked("xsd") {
+        wsdl::xsd(ep)
+    } else {
+        return (StatusCode::NOT_FOUND, "Hent WSDL med ?wsdl, eller send SOAP-kald med POST.").into_response();
+    };
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// Scheme and host the client used (honouring a proxy's X-Forwarded-* headers). HTTP/2 has no
+/// Host header: there the request's `:authority` tells.
+fn base_url(headers: &HeaderMap, authority: Option<&http::uri::Authority>) -> String {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim());
+    let proto = h("x-forwarded-proto").filter(|p| *p == "http" || *p == "https").unwrap_or("https");
+    let host = h("x-forwarded-host")
+        .or_else(|| h("host"))
+        .or_else(|| authority.map(http::uri::Authority::as_str))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+        .unwrap_or("localhost");
+    format!("{proto}://{host}")
+}

@@ -1,0 +1,63 @@
+//! What every request handler shares: the service clients, the configuration, the decision
+//! cache and the lock-out counters.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clients::Clients;
+use crate::config::GatewayConfig;
+use crate::{decisions, lockout};
+
+pub struct Shared {
+    pub clients: Clients,
+    pub config: GatewayConfig,
+    pub decisions: Arc<decisions::DecisionCache>,
+    pub lockout: lockout::Lockout,
+}
+
+/// Cheap to clone; derefs to [`Shared`].
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connects what the gateway needs besides the services (Redis for the lock-out counters;
+    /// without it they are counted in process). The decision cache's subscription runs on its own
+    /// task.
+    pub async fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
+        let clients = Clients::new(&config)?;
+        Ok(Self::with_clients(config, clients).await)
+    }
+
+    /// The state over clients made elsewhere (in-memory channels in tests).
+    pub async fn with_clients(config: GatewayConfig, clients: Clients) -> Self {
+        let decisions = decisions::DecisionCache::new(config.invalidation.clone(), config.decision_ttl);
+        let redis = match &config.redis_url {
+            Some(url) => match lockout_redis(url).await {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis unreachable at start; lock-out counted in this process only");
+                    None
+                }
+            },
+            None => None,
+        };
+        let lockout = lockout::Lockout::new(config.lockout, redis);
+        AppState(Arc::new(Shared { clients, config, decisions, lockout }))
+    }
+}
+
+async fn lockout_redis(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    redis::aio::ConnectionManager::new_with_config(redis::Client::open(url)?, config).await
+}
