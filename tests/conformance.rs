@@ -1,7 +1,7 @@
 //! Storage conformance: the same suite against SQLite and PostgreSQL, for the registry and the
 //! tilslutning stores.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

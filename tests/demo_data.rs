@@ -2,7 +2,7 @@
 //! extract holds every unit once), a second run adds to it without reusing numbers, and its
 //! change sequence replays to exactly the stored units. `dtr bench extract` writes its report.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! The distributed mode: the four services as separate processes on PostgreSQL and Redis, as
 //! docker-compose runs them; SOAP through the gateway, and gRPC straight to the services.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! End to end in the embedded mode: `dtr up --demo` as a user runs it, SOAP over real HTTPS with
 //! the demo credentials, through the gateway, gRPC and the services into SQLite.
 
-mod common;
+use crate::common;
 
 use common::cluster::spawn_up;
 use common::{Soap, TempDir, free_port, scenario};

@@ -3,7 +3,7 @@
 //! Redis in the distributed mode, through the shared in-process cache in `dtr up` — and when
 //! Redis is down the export service still answers from the database.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

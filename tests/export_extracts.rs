@@ -7,7 +7,7 @@
 //! - a consumer that replays `GetAendringerSiden` onto an empty copy ends with exactly what a
 //!   full extract holds.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

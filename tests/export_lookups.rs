@@ -2,7 +2,7 @@
 //! `anvisningenhederExtend` shape with `_Tekst` companions and register fields, closed units
 //! included, and answers that validate against the published schema.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Running};
 use common::{EXPORT, xml_text, xml_texts};

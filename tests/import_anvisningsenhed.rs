@@ -2,7 +2,7 @@
 //! rules, DAR (rule 2), CVR (rule 3), top-down creation (rule 5), cross-validation (rule 11), and
 //! lookups that fail being retryable errors that write nothing.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Running};
 use common::{IMPORT, IMPORT_V1, xml_text, xml_texts};

@@ -2,7 +2,7 @@
 //! PostgreSQL (distributed): every rule's refusal with its code, the accepted case, and that a
 //! refused write changed nothing.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! A kommune's structure built top-down, reorganised, and closed bottom-up through SOAP: closed
 //! numbers are never issued again and refused writes change nothing. On SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Running};
 use common::payload;

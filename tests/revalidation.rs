@@ -1,7 +1,7 @@
 //! Rule 13 through `dtr revalidate`: DAR, CVR and rule 6 re-checked over every active unit, the
 //! findings stored with their owner, and nothing in the register changed. SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! a repeated login runs no argon2; a changed password stops the old one at once, with no cache
 //! to invalidate.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! and HTTP status, the gateway keeps answering a normal request after each, and its memory stays
 //! bounded. Against `dtr up` (one process, so its peak memory is the gateway's bound too).
 
-mod common;
+use crate::common;
 
 use common::cluster;
 use common::{EXPORT, Soap, xml_text};

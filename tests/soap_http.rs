@@ -3,7 +3,7 @@
 //! 100-continue` (as .NET sends it) answered with `100 Continue`, an announced oversized body
 //! refused before it is sent, and HTTP/2 through ALPN.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

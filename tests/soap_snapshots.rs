@@ -4,7 +4,7 @@
 //! comparing: correlation ids, timestamps. The snapshots are in `tests/snapshots/soap/`; after a
 //! deliberate change, rewrite them with `DTR_UPDATE_SNAPSHOTS=1` and review the diff.
 
-mod common;
+use crate::common;
 
 use common::{EXPORT, IMPORT, SoapAnswer, cluster, payload};
 

@@ -1,7 +1,7 @@
 //! A client generated from the WSDLs by another ecosystem's toolkit (Python's zeep, installed by
 //! scripts/test.sh into `target/zeep-venv`) reads, writes and meets a fault through the gateway.
 
-mod common;
+use crate::common;
 
 use common::cluster;
 

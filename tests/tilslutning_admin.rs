@@ -2,7 +2,7 @@
 //! provider, see its system's waiting connection request, approve it (the system can call),
 //! block and unblock the system (calls refused, then allowed), list agreements.
 
-mod common;
+use crate::common;
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;

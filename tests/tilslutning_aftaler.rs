@@ -3,7 +3,7 @@
 //! changes nothing), bulk decisions, history with actor, time, from, to and comment, listing
 //! with paging and deleted records on request — and the gateway obeys the outcome at once.
 
-mod common;
+use crate::common;
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;

@@ -5,7 +5,7 @@
 //! message naming what is missing, a durable access-log record under the caller's correlation
 //! id, and nothing written. The demo's refused system shows the same in the embedded mode.
 
-mod common;
+use crate::common;
 
 use dtr_tilslutning::TilslutningStore;
 use dtr_tilslutning::aendringer::Aendringer;

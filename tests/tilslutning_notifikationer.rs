@@ -4,7 +4,7 @@
 //! the change; with the mail server down nothing is lost, and the outbox delivers when it is back.
 //! The periodic registry check's findings reach the owner.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

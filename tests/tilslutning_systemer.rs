@@ -3,7 +3,7 @@
 //! STIL with a reason, credentials rotated with an overlap, listed with paging, deleted (its
 //! agreements end, its login stops).
 
-mod common;
+use crate::common;
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
