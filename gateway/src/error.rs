@@ -1,6 +1,8 @@
 //! The gateway's one error type and its one mapping to a SOAP fault. Codes are stable and
 //! catalogued in `docs/gateway-fejlkoder.md`.
 
+use dtr_proto::afvisning::Afvisningskode;
+
 use crate::soap::{Fault, FaultKind, ParseError};
 
 pub mod codes {
@@ -20,12 +22,6 @@ pub mod codes {
     pub const NOT_AVAILABLE: &str = "IPL000007";
     /// The SOAPAction (or SOAP 1.2 `action`) names another operation than the Body.
     pub const ACTION_MISMATCH: &str = "IPL000008";
-    /// Access refusals decided by the tilslutning service (steps 2–4 of tilslutning.md): passive
-    /// system, blocked system, no connection agreement, connection waiting, connection rejected,
-    /// no approved data-access agreement, operation not in the service catalogue, and (step 5)
-    /// the day's full extracts used up.
-    pub const REFUSALS: [&str; 8] =
-        ["IPL000010", "IPL000011", "IPL000012", "IPL000013", "IPL000014", "IPL000015", "IPL000016", "IPL000017"];
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +71,9 @@ impl GatewayError {
                 ),
             ),
             Backend(status) => backend_fault(status),
-            Refused { code, message } => match codes::REFUSALS.iter().find(|c| *c == code) {
-                Some(code) => Fault::new(FaultKind::Sender, code, message.clone()),
+            // Access refusals (steps 2–5 of tilslutning.md) keep the tilslutning service's code.
+            Refused { code, message } => match Afvisningskode::fra_kode(code) {
+                Some(code) => Fault::new(FaultKind::Sender, code.kode(), message.clone()),
                 None => Fault::new(
                     FaultKind::Receiver,
                     codes::INTERNAL,

@@ -1,6 +1,7 @@
 //! The gRPC contracts of the DTR services (generated from `proto/dtr/*.proto`) and the caller
 //! context that travels with every call in gRPC metadata.
 
+pub mod afvisning;
 pub mod context;
 pub mod xsd;
 

@@ -1,8 +1,6 @@
 //! Starting the system for tests: embedded (`dtr up --demo`, SQLite) or distributed (four
 //! processes on PostgreSQL and Redis).
 
-use std::time::Duration;
-
 use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
 use dtr_tilslutning::store::NewSystem;
 
@@ -53,7 +51,7 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
     }
     for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
         let addr = format!("http://127.0.0.1:{port}");
-        wait_until(&format!("{name} to be healthy"), Duration::from_secs(60), || {
+        wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || {
             let addr = addr.clone();
             async move {
                 std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
@@ -150,7 +148,7 @@ pub async fn spawn_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Str
     let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
     c.procs.push(Proc::spawn(&format!("gateway-{gw_port}"), &["gateway"], &env, c._dir.path()));
     let base = format!("https://127.0.0.1:{gw_port}");
-    wait_until("the gateway to be healthy", Duration::from_secs(60), || {
+    wait_until("the gateway to be healthy", super::START_LIMIT, || {
         let base = base.clone();
         async move {
             std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
@@ -200,7 +198,7 @@ pub async fn spawn_up(name: &str, data: &std::path::Path, port: u16, log_dir: &s
         &[],
         log_dir,
     );
-    wait_until(&format!("{name} to start"), Duration::from_secs(60), || {
+    wait_until(&format!("{name} to start"), super::START_LIMIT, || {
         let ready = up.log().contains("Press Ctrl-C to stop.");
         async move { ready }
     })

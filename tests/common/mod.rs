@@ -122,6 +122,11 @@ impl Drop for Proc {
     }
 }
 
+/// How long a process the tests start may take to become ready before the test gives up. Only a
+/// guard against a hang: on a loaded 2-core machine, with the whole suite in one binary, a start
+/// beside a heavy test can take a minute.
+pub const START_LIMIT: Duration = Duration::from_secs(180);
+
 /// Polls `check` until it succeeds or `timeout` passes; panics with `what` otherwise.
 pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where

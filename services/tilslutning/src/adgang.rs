@@ -1,21 +1,16 @@
 //! The call-time access decision (tilslutning.md, enforcement steps 2–4): pure rules over the
-//! facts the store reads. Codes are stable and listed in docs/gateway-fejlkoder.md.
+//! facts the store reads. The codes are the shared [`Afvisningskode`], listed in
+//! docs/gateway-fejlkoder.md.
+
+use Afvisningskode::*;
+pub use dtr_proto::afvisning::Afvisningskode;
 
 use crate::model::{AdgangFakta, AftaleStatus, EjerFakta, EjerRef};
-
-pub const SYSTEM_PASSIV: &str = "IPL000010";
-pub const SYSTEM_BLOKERET: &str = "IPL000011";
-pub const INGEN_TILSLUTNING: &str = "IPL000012";
-pub const TILSLUTNING_VENTER: &str = "IPL000013";
-pub const TILSLUTNING_AFVIST: &str = "IPL000014";
-pub const INGEN_DATAAFTALE: &str = "IPL000015";
-pub const UKENDT_OPERATION: &str = "IPL000016";
-pub const UDTRAEK_OPBRUGT: &str = "IPL000017";
 
 /// The refusal when a system has used its full extracts for the day.
 pub fn udtraek_opbrugt(limit: u32) -> Afvisning {
     Afvisning {
-        kode: UDTRAEK_OPBRUGT,
+        kode: UdtraekOpbrugt,
         besked: format!(
             "Systemet har brugt sine {limit} fulde udtræk i dag (UTC). Hent ændringer med GetAendringerSiden, eller prøv igen i morgen."
         ),
@@ -25,11 +20,11 @@ pub fn udtraek_opbrugt(limit: u32) -> Afvisning {
 /// Why a call is refused: a stable code and a Danish message naming what is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Afvisning {
-    pub kode: &'static str,
+    pub kode: Afvisningskode,
     pub besked: String,
 }
 
-fn afvis(kode: &'static str, besked: String) -> Result<(), Afvisning> {
+fn afvis(kode: Afvisningskode, besked: String) -> Result<(), Afvisning> {
     Err(Afvisning { kode, besked })
 }
 
@@ -47,22 +42,22 @@ fn ejer_navn(e: &EjerFakta) -> String {
 /// Whether the system may call `operation` of `servicekode` for the owners in `fakta`.
 pub fn decide(fakta: &AdgangFakta, servicekode: &str, operation: &str) -> Result<(), Afvisning> {
     let Some(system) = &fakta.system else {
-        return afvis(SYSTEM_BLOKERET, "Systemet findes ikke længere.".into());
+        return afvis(SystemBlokeret, "Systemet findes ikke længere.".into());
     };
     if system.blokeret {
         let aarsag =
             if system.blokeret_aarsag.is_empty() { String::new() } else { format!(": {}", system.blokeret_aarsag) };
-        return afvis(SYSTEM_BLOKERET, format!("Systemet er blokeret af driften{aarsag}. Kontakt STIL."));
+        return afvis(SystemBlokeret, format!("Systemet er blokeret af driften{aarsag}. Kontakt STIL."));
     }
     if system.passiv {
-        return afvis(SYSTEM_PASSIV, "Systemet er passivt. Leverandøren kan aktivere det igen.".into());
+        return afvis(SystemPassiv, "Systemet er passivt. Leverandøren kan aktivere det igen.".into());
     }
     if system.udbyder_passiv {
-        return afvis(SYSTEM_PASSIV, "Leverandøren bag systemet er passiveret hos STIL. Kontakt STIL.".into());
+        return afvis(SystemPassiv, "Leverandøren bag systemet er passiveret hos STIL. Kontakt STIL.".into());
     }
     let Some(kraever_dataaftale) = fakta.kraever_dataaftale else {
         return afvis(
-            UKENDT_OPERATION,
+            UkendtOperation,
             format!("Operationen {operation} findes ikke i servicekataloget for {servicekode}."),
         );
     };
@@ -70,18 +65,18 @@ pub fn decide(fakta: &AdgangFakta, servicekode: &str, operation: &str) -> Result
         Some(AftaleStatus::Godkendt) => {}
         Some(AftaleStatus::Venter) => {
             return afvis(
-                TILSLUTNING_VENTER,
+                TilslutningVenter,
                 format!("Systemets tilslutningsaftale for {servicekode} afventer godkendelse hos STIL."),
             );
         }
         Some(AftaleStatus::Afvist) => {
             return afvis(
-                TILSLUTNING_AFVIST,
+                TilslutningAfvist,
                 format!("Systemets tilslutningsaftale for {servicekode} er afvist eller lukket."),
             );
         }
         None | Some(AftaleStatus::Slettet) => {
-            return afvis(INGEN_TILSLUTNING, format!("Systemet har ingen tilslutningsaftale for {servicekode}."));
+            return afvis(IngenTilslutning, format!("Systemet har ingen tilslutningsaftale for {servicekode}."));
         }
     }
     if !kraever_dataaftale {
@@ -101,7 +96,7 @@ pub fn decide(fakta: &AdgangFakta, servicekode: &str, operation: &str) -> Result
         return Ok(());
     }
     afvis(
-        INGEN_DATAAFTALE,
+        IngenDataaftale,
         format!("Systemet har ingen godkendt dataaftale med {} for {servicekode}.", mangler.join(" og ")),
     )
 }
@@ -129,7 +124,7 @@ mod tests {
         }
     }
 
-    fn kode(f: &AdgangFakta) -> Option<&'static str> {
+    fn kode(f: &AdgangFakta) -> Option<Afvisningskode> {
         decide(f, "ImportService", "InsertDaginstitution").err().map(|a| a.kode)
     }
 
@@ -139,21 +134,21 @@ mod tests {
         let mut f = fakta();
         f.system.as_mut().unwrap().blokeret = true;
         f.system.as_mut().unwrap().passiv = true;
-        assert_eq!(kode(&f), Some(SYSTEM_BLOKERET), "blocked wins over passive");
+        assert_eq!(kode(&f), Some(SystemBlokeret), "blocked wins over passive");
         let mut f = fakta();
         f.system.as_mut().unwrap().passiv = true;
-        assert_eq!(kode(&f), Some(SYSTEM_PASSIV));
+        assert_eq!(kode(&f), Some(SystemPassiv));
         let mut f = fakta();
         f.system.as_mut().unwrap().udbyder_passiv = true;
-        assert_eq!(kode(&f), Some(SYSTEM_PASSIV), "a passive provider's systems are refused");
+        assert_eq!(kode(&f), Some(SystemPassiv), "a passive provider's systems are refused");
         let mut f = fakta();
         f.kraever_dataaftale = None;
-        assert_eq!(kode(&f), Some(UKENDT_OPERATION));
+        assert_eq!(kode(&f), Some(UkendtOperation));
         for (status, want) in [
-            (None, INGEN_TILSLUTNING),
-            (Some(AftaleStatus::Slettet), INGEN_TILSLUTNING),
-            (Some(AftaleStatus::Venter), TILSLUTNING_VENTER),
-            (Some(AftaleStatus::Afvist), TILSLUTNING_AFVIST),
+            (None, IngenTilslutning),
+            (Some(AftaleStatus::Slettet), IngenTilslutning),
+            (Some(AftaleStatus::Venter), TilslutningVenter),
+            (Some(AftaleStatus::Afvist), TilslutningAfvist),
         ] {
             let mut f = fakta();
             f.tilslutning = status;
@@ -162,7 +157,7 @@ mod tests {
         let mut f = fakta();
         f.ejere.push(EjerFakta { ejer: EjerRef::PrivatEjer("29189854".into()), navn: None, dataaftale: None });
         let a = decide(&f, "ImportService", "UpdateDaginstitution").unwrap_err();
-        assert_eq!(a.kode, INGEN_DATAAFTALE);
+        assert_eq!(a.kode, IngenDataaftale);
         assert_eq!(
             a.besked,
             "Systemet har ingen godkendt dataaftale med den private ejer med CVR-nummer 29189854 for ImportService."

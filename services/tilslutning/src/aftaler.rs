@@ -1,102 +1,40 @@
-//! The agreement operations of the gRPC service: requests by the provider, decisions by the
-//! operator (connections) and the owners (data access), bulk decisions, listings with history.
-//! Who acts is the organisation in the caller context (`x-dtr-organisation`).
+//! Agreements: requests by the provider, decisions by the operator (connections) and the owners
+//! (data access), listings with history. `aktoer` is the organisation acting.
 
-use chrono::{DateTime, Utc};
-use tonic::Status;
-
-use dtr_proto::tilslutning as pb;
-
+use crate::error::{Result, TilslutningError};
 use crate::livscyklus::{self, OPERATOER};
 use crate::model::{Aftale, AftaleArt, AftaleFilter, AftaleStatus};
-use crate::side;
+use crate::side::{self, Side};
 use crate::store::TilslutningStore;
 
-pub fn status_pb(s: AftaleStatus) -> pb::AftaleStatus {
-    match s {
-        AftaleStatus::Venter => pb::AftaleStatus::Venter,
-        AftaleStatus::Godkendt => pb::AftaleStatus::Godkendt,
-        AftaleStatus::Afvist => pb::AftaleStatus::Afvist,
-        AftaleStatus::Slettet => pb::AftaleStatus::Slettet,
-    }
+/// Which agreements a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct AftaleSoegning {
+    pub system_id: String,
+    pub servicekode: String,
+    pub ejer_kode: String,
+    pub status: Option<AftaleStatus>,
+    pub med_slettede: bool,
+    pub side: Side,
 }
 
-pub fn status_fra_pb(s: pb::AftaleStatus) -> Result<AftaleStatus, Status> {
-    match s {
-        pb::AftaleStatus::Venter => Ok(AftaleStatus::Venter),
-        pb::AftaleStatus::Godkendt => Ok(AftaleStatus::Godkendt),
-        pb::AftaleStatus::Afvist => Ok(AftaleStatus::Afvist),
-        pb::AftaleStatus::Slettet => Ok(AftaleStatus::Slettet),
-        pb::AftaleStatus::Unspecified => {
-            Err(Status::invalid_argument("angiv en status: VENTER, GODKENDT, AFVIST eller SLETTET"))
-        }
-    }
+fn storage(e: impl std::fmt::Display) -> TilslutningError {
+    TilslutningError::storage(e)
 }
 
-fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
-}
-
-fn historik(a: &Aftale) -> Vec<pb::HistorikLinje> {
-    a.historik
-        .iter()
-        .map(|h| pb::HistorikLinje {
-            aktoer: h.aktoer.clone(),
-            tidspunkt: Some(timestamp(h.tidspunkt)),
-            fra: h.fra.map_or(pb::AftaleStatus::Unspecified, status_pb) as i32,
-            til: status_pb(h.til) as i32,
-            kommentar: h.kommentar.clone(),
-        })
-        .collect()
-}
-
-pub fn tilslutning_pb(a: &Aftale) -> pb::Tilslutningsaftale {
-    pb::Tilslutningsaftale {
-        aftale_id: a.aftale_id.clone(),
-        udbydersystem_id: a.system_id.clone(),
-        servicekode: a.servicekode.clone(),
-        status: status_pb(a.status) as i32,
-        historik: historik(a),
-    }
-}
-
-pub fn dataaftale_pb(a: &Aftale) -> pb::Dataaftale {
-    pb::Dataaftale {
-        aftale_id: a.aftale_id.clone(),
-        udbydersystem_id: a.system_id.clone(),
-        servicekode: a.servicekode.clone(),
-        ejer_kode: a.ejer_kode.clone().unwrap_or_default(),
-        aftale_status: status_pb(a.status) as i32,
-        historik: historik(a),
-    }
-}
-
-pub fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "tilslutning storage failed");
-    Status::internal("intern fejl i tilslutningsservicen")
-}
-
-fn kommentar(k: &str) -> Result<&str, Status> {
+fn kommentar(k: &str) -> Result<&str> {
     if k.chars().count() > 1000 {
-        return Err(Status::invalid_argument("kommentaren må højst være 1000 tegn"));
+        return Err(TilslutningError::Invalid("kommentaren må højst være 1000 tegn".into()));
     }
     Ok(k.trim())
 }
 
-/// The acting organisation, required.
-pub fn aktoer(organisation: Option<&str>) -> Result<String, Status> {
-    organisation
-        .filter(|o| !o.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| Status::unauthenticated("kaldet mangler den handlende organisation (x-dtr-organisation)"))
-}
-
 /// The provider that owns `system_id` must be the one acting (or the operator).
-async fn som_udbyder(store: &dyn TilslutningStore, aktoer: &str, system_id: &str) -> Result<(), Status> {
-    match store.system_udbyder(system_id).await.map_err(internal)? {
-        None => Err(Status::not_found(format!("systemet {system_id} findes ikke"))),
+async fn som_udbyder(store: &dyn TilslutningStore, aktoer: &str, system_id: &str) -> Result<()> {
+    match store.system_udbyder(system_id).await.map_err(storage)? {
+        None => Err(TilslutningError::NotFound(format!("systemet {system_id} findes ikke"))),
         Some(udbyder) if udbyder == aktoer || aktoer == OPERATOER => Ok(()),
-        Some(_) => Err(Status::permission_denied("kun systemets egen leverandør kan anmode for det")),
+        Some(_) => Err(TilslutningError::Forbidden("kun systemets egen leverandør kan anmode for det".into())),
     }
 }
 
@@ -107,7 +45,7 @@ async fn levende(
     system_id: &str,
     servicekode: &str,
     ejer: Option<&str>,
-) -> Result<Option<Aftale>, Status> {
+) -> Result<Option<Aftale>> {
     let filter = AftaleFilter {
         system_id: Some(system_id.to_owned()),
         servicekode: Some(servicekode.to_owned()),
@@ -115,7 +53,7 @@ async fn levende(
         max: 1,
         ..AftaleFilter::default()
     };
-    Ok(store.list_aftaler(art, &filter).await.map_err(internal)?.into_iter().next())
+    Ok(store.list_aftaler(art, &filter).await.map_err(storage)?.into_iter().next())
 }
 
 /// A provider's request: creates the agreement as VENTER, sends a rejected one back to VENTER,
@@ -128,14 +66,14 @@ pub async fn anmod(
     servicekode: &str,
     ejer: Option<&str>,
     kommentar_tekst: &str,
-) -> Result<Aftale, Status> {
+) -> Result<Aftale> {
     let kommentar = kommentar(kommentar_tekst)?;
     som_udbyder(store, aktoer, system_id).await?;
     if let Some(a) = levende(store, art, system_id, servicekode, ejer).await? {
         if let Some(til) = livscyklus::genanmod(a.status)
-            && !store.skift_status(art, &a.aftale_id, a.status, til, aktoer, kommentar).await.map_err(internal)?
+            && !store.skift_status(art, &a.aftale_id, a.status, til, aktoer, kommentar).await.map_err(storage)?
         {
-            return Err(Status::aborted("aftalen blev ændret imens; prøv igen"));
+            return Err(TilslutningError::Conflict("aftalen blev ændret imens; prøv igen".into()));
         }
         return hent(store, art, &a.aftale_id).await;
     }
@@ -146,17 +84,17 @@ pub async fn anmod(
         (AftaleArt::Data, Some(ejer)) => {
             store.set_dataaftale(system_id, servicekode, ejer, AftaleStatus::Venter, aktoer, kommentar).await
         }
-        (AftaleArt::Data, None) => return Err(Status::invalid_argument("angiv dataejeren")),
+        (AftaleArt::Data, None) => return Err(TilslutningError::Invalid("angiv dataejeren".into())),
     };
-    hent(store, art, &id.map_err(internal)?).await
+    hent(store, art, &id.map_err(storage)?).await
 }
 
-async fn hent(store: &dyn TilslutningStore, art: AftaleArt, aftale_id: &str) -> Result<Aftale, Status> {
+async fn hent(store: &dyn TilslutningStore, art: AftaleArt, aftale_id: &str) -> Result<Aftale> {
     store
         .get_aftale(art, aftale_id)
         .await
-        .map_err(internal)?
-        .ok_or_else(|| Status::not_found(format!("aftalen {aftale_id} findes ikke")))
+        .map_err(storage)?
+        .ok_or_else(|| TilslutningError::NotFound(format!("aftalen {aftale_id} findes ikke")))
 }
 
 /// A decision on one agreement: by the operator (connections) or the owner (data access), only
@@ -168,7 +106,7 @@ pub async fn beslut(
     aftale_id: &str,
     til: AftaleStatus,
     kommentar_tekst: &str,
-) -> Result<Aftale, Status> {
+) -> Result<Aftale> {
     let kommentar = kommentar(kommentar_tekst)?;
     let aftale = hent(store, art, aftale_id).await?;
     let maa = match art {
@@ -176,7 +114,7 @@ pub async fn beslut(
         AftaleArt::Data => aftale.ejer_kode.as_deref() == Some(aktoer),
     };
     if !maa {
-        return Err(Status::permission_denied(match art {
+        return Err(TilslutningError::Forbidden(match art {
             AftaleArt::Tilslutning => "kun STIL kan beslutte om tilslutningsaftaler".to_owned(),
             AftaleArt::Data => "kun dataejeren kan beslutte om sin dataaftale".to_owned(),
         }));
@@ -185,39 +123,28 @@ pub async fn beslut(
         AftaleArt::Tilslutning => livscyklus::tilslutning(aftale.status, til),
         AftaleArt::Data => livscyklus::dataaftale(aftale.status, til),
     };
-    regel.map_err(|e| Status::failed_precondition(e.0))?;
-    if !store.skift_status(art, aftale_id, aftale.status, til, aktoer, kommentar).await.map_err(internal)? {
-        return Err(Status::aborted("aftalen blev ændret imens; hent den igen og beslut på ny"));
+    regel.map_err(|e| TilslutningError::NotAllowedNow(e.0))?;
+    if !store.skift_status(art, aftale_id, aftale.status, til, aktoer, kommentar).await.map_err(storage)? {
+        return Err(TilslutningError::Conflict("aftalen blev ændret imens; hent den igen og beslut på ny".into()));
     }
     hent(store, art, aftale_id).await
 }
 
-/// The filter and page size of a listing request.
-pub fn filter(req: &pb::ListAftalerRequest) -> Result<AftaleFilter, Status> {
-    let max = side::stoerrelse(&req.side, "aftaler")?;
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    Ok(AftaleFilter {
-        system_id: nonempty(&req.udbydersystem_id),
-        servicekode: nonempty(&req.servicekode),
-        ejer_kode: nonempty(&req.ejer_kode),
-        status: match req.status {
-            Some(s) => Some(status_fra_pb(pb::AftaleStatus::try_from(s).unwrap_or(pb::AftaleStatus::Unspecified))?),
-            None => None,
-        },
-        med_slettede: req.med_slettede,
-        efter: nonempty(&side::token(&req.side)),
+/// A page of agreements and the token of the next (empty when this was the last).
+pub async fn list(store: &dyn TilslutningStore, art: AftaleArt, s: &AftaleSoegning) -> Result<(Vec<Aftale>, String)> {
+    let max = s.side.stoerrelse("aftaler")?;
+    let nonempty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    let filter = AftaleFilter {
+        system_id: nonempty(&s.system_id),
+        servicekode: nonempty(&s.servicekode),
+        ejer_kode: nonempty(&s.ejer_kode),
+        status: s.status,
+        med_slettede: s.med_slettede,
+        efter: nonempty(&s.side.token),
         // One more than the page, to know whether another follows.
         max: max + 1,
-    })
-}
-
-/// A page and the token of the next (empty when this was the last).
-pub async fn list(
-    store: &dyn TilslutningStore,
-    art: AftaleArt,
-    f: AftaleFilter,
-) -> Result<(Vec<Aftale>, String), Status> {
-    let mut page = store.list_aftaler(art, &f).await.map_err(internal)?;
-    let naeste = side::klip(&mut page, f.max - 1, |a| a.aftale_id.clone());
+    };
+    let mut page = store.list_aftaler(art, &filter).await.map_err(storage)?;
+    let naeste = side::klip(&mut page, max, |a| a.aftale_id.clone());
     Ok((page, naeste))
 }

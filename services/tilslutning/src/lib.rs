@@ -5,14 +5,18 @@ pub mod adgang;
 pub mod aendringer;
 pub mod aftaler;
 pub mod credentials;
+pub mod error;
 pub mod grpc;
 pub mod livscyklus;
 pub mod model;
 pub mod notifikation;
 pub mod organisationer;
+pub mod service;
 pub mod side;
 pub mod store;
 pub mod systemer;
 
+pub use error::TilslutningError;
 pub use grpc::TilslutningGrpc;
+pub use service::Tilslutning;
 pub use store::{TilslutningStore, connect};

@@ -96,7 +96,7 @@ pub struct SystemLogin {
 }
 
 /// A data owner as the registry names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EjerRef {
     /// A kommune by its code (also its organisation kode).
     Kommune(String),

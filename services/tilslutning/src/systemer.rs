@@ -1,108 +1,109 @@
-//! Providers' systems over gRPC: created by the provider with credentials the server generates
-//! and shows once (argon2id hash stored), renamed, made passive/active by the provider, blocked
-//! and unblocked with a reason by the operator, deleted (its agreements end), listed, and
-//! credentials rotated with an overlap in which old and new password both work.
+//! Providers' systems: created by the provider with credentials the server generates and shows
+//! once (argon2id hash stored), renamed, made passive/active by the provider, blocked and
+//! unblocked with a reason by the operator, deleted (its agreements end), listed, and credentials
+//! rotated with an overlap in which old and new password both work.
 
-use chrono::{Duration, Utc};
-use tonic::Status;
+use chrono::{DateTime, Duration, Utc};
 
-use dtr_proto::tilslutning as pb;
-
-use crate::aftaler::internal;
 use crate::credentials;
+use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
 use crate::model::{OrganisationType, SystemInfo};
-use crate::side;
+use crate::side::{self, Side};
 use crate::store::{NewSystem, TilslutningStore};
 
 /// **[decision]** After a rotation the old password keeps working this long.
 pub const ROTATION_OVERLAP: Duration = Duration::days(7);
 const MAX_NAVN: usize = 100;
 
-pub fn system_pb(s: &SystemInfo) -> pb::System {
-    pb::System {
-        udbydersystem_id: s.id.clone(),
-        navn: s.navn.clone(),
-        udbyder_kode: s.udbyder_kode.clone(),
-        passiv: s.passiv,
-        blokeret: s.blokeret,
-        blokeret_aarsag: s.blokeret_aarsag.clone(),
-        slettet: s.slettet,
-        brugernavn: s.brugernavn.clone(),
-    }
+/// A system's login, shown once when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Legitimation {
+    pub brugernavn: String,
+    pub adgangskode: String,
+    /// After a rotation: when the old password stops working.
+    pub gammel_udloeber: Option<DateTime<Utc>>,
 }
 
-fn navn(n: &str) -> Result<&str, Status> {
+/// Which systems a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SystemSoegning {
+    /// The operator may name a provider (empty: everyone's); a provider sees its own.
+    pub udbyder_kode: String,
+    pub soeg: String,
+    pub med_slettede: bool,
+    pub side: Side,
+}
+
+fn storage(e: impl std::fmt::Display) -> TilslutningError {
+    TilslutningError::storage(e)
+}
+
+fn ikke_fundet(id: &str) -> TilslutningError {
+    TilslutningError::NotFound(format!("systemet {id} findes ikke"))
+}
+
+fn navn(n: &str) -> Result<&str> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > MAX_NAVN {
-        return Err(Status::invalid_argument(format!("systemets navn skal være 1 til {MAX_NAVN} tegn")));
+        return Err(TilslutningError::Invalid(format!("systemets navn skal være 1 til {MAX_NAVN} tegn")));
     }
     Ok(n)
 }
 
-async fn hash(password: &str) -> Result<String, Status> {
+async fn hash(password: &str) -> Result<String> {
     let p = password.to_owned();
-    tokio::task::spawn_blocking(move || credentials::hash_password(&p)).await.map_err(internal)?.map_err(internal)
+    tokio::task::spawn_blocking(move || credentials::hash_password(&p)).await.map_err(storage)?.map_err(storage)
 }
 
 /// The system, if the acting organisation is its provider (or `operator_ok` and the operator).
-async fn eget(store: &dyn TilslutningStore, aktoer: &str, id: &str, operator_ok: bool) -> Result<SystemInfo, Status> {
-    let s = store.get_system(id).await.map_err(internal)?.filter(|s| !s.slettet);
-    let s = s.ok_or_else(|| Status::not_found(format!("systemet {id} findes ikke")))?;
+async fn eget(store: &dyn TilslutningStore, aktoer: &str, id: &str, operator_ok: bool) -> Result<SystemInfo> {
+    let s = store.get_system(id).await.map_err(storage)?.filter(|s| !s.slettet);
+    let s = s.ok_or_else(|| ikke_fundet(id))?;
     if s.udbyder_kode == aktoer || (operator_ok && aktoer == OPERATOER) {
         Ok(s)
     } else {
-        Err(Status::permission_denied("kun systemets egen leverandør kan det"))
+        Err(TilslutningError::Forbidden("kun systemets egen leverandør kan det".into()))
     }
 }
 
-async fn hent(store: &dyn TilslutningStore, id: &str) -> Result<pb::System, Status> {
-    let s = store.get_system(id).await.map_err(internal)?;
-    s.map(|s| system_pb(&s)).ok_or_else(|| Status::not_found(format!("systemet {id} findes ikke")))
+async fn hent(store: &dyn TilslutningStore, id: &str) -> Result<SystemInfo> {
+    store.get_system(id).await.map_err(storage)?.ok_or_else(|| ikke_fundet(id))
 }
 
 pub async fn create(
     store: &dyn TilslutningStore,
     aktoer: &str,
-    r: &pb::CreateSystemRequest,
-) -> Result<pb::CreateSystemResponse, Status> {
-    if r.udbyder_kode != aktoer && aktoer != OPERATOER {
-        return Err(Status::permission_denied("en leverandør opretter kun sine egne systemer"));
+    udbyder_kode: &str,
+    navn_tekst: &str,
+) -> Result<(SystemInfo, Legitimation)> {
+    if udbyder_kode != aktoer && aktoer != OPERATOER {
+        return Err(TilslutningError::Forbidden("en leverandør opretter kun sine egne systemer".into()));
     }
-    if store.organisation_type(&r.udbyder_kode).await.map_err(internal)? != Some(OrganisationType::Udbyder) {
-        return Err(Status::failed_precondition(format!("{} er ikke en registreret leverandør", r.udbyder_kode)));
+    if store.organisation_type(udbyder_kode).await.map_err(storage)? != Some(OrganisationType::Udbyder) {
+        return Err(TilslutningError::NotAllowedNow(format!("{udbyder_kode} er ikke en registreret leverandør")));
     }
-    let navn = navn(&r.navn)?;
+    let navn = navn(navn_tekst)?;
     let id = uuid::Uuid::new_v4().to_string();
-    let brugernavn = format!("{}-{}", r.udbyder_kode.to_lowercase(), &id[..8]);
+    let brugernavn = format!("{}-{}", udbyder_kode.to_lowercase(), &id[..8]);
     let password = credentials::generate_password();
     let hash = hash(&password).await?;
-    let s = NewSystem { id: &id, navn, udbyder_kode: &r.udbyder_kode, brugernavn: &brugernavn, password_hash: &hash };
-    store.create_system(&s).await.map_err(internal)?;
-    Ok(pb::CreateSystemResponse {
-        system: Some(hent(store, &id).await?),
-        credentials: Some(pb::Credentials { brugernavn, adgangskode: password, gammel_udloeber: None }),
-    })
+    let s = NewSystem { id: &id, navn, udbyder_kode, brugernavn: &brugernavn, password_hash: &hash };
+    store.create_system(&s).await.map_err(storage)?;
+    let legitimation = Legitimation { brugernavn, adgangskode: password, gammel_udloeber: None };
+    Ok((hent(store, &id).await?, legitimation))
 }
 
-pub async fn rename(
-    store: &dyn TilslutningStore,
-    aktoer: &str,
-    r: &pb::RenameSystemRequest,
-) -> Result<pb::System, Status> {
-    eget(store, aktoer, &r.udbydersystem_id, false).await?;
-    store.rename_system(&r.udbydersystem_id, navn(&r.navn)?).await.map_err(internal)?;
-    hent(store, &r.udbydersystem_id).await
+pub async fn rename(store: &dyn TilslutningStore, aktoer: &str, id: &str, navn_tekst: &str) -> Result<SystemInfo> {
+    eget(store, aktoer, id, false).await?;
+    store.rename_system(id, navn(navn_tekst)?).await.map_err(storage)?;
+    hent(store, id).await
 }
 
-pub async fn set_passiv(
-    store: &dyn TilslutningStore,
-    aktoer: &str,
-    r: &pb::SetSystemPassivRequest,
-) -> Result<pb::System, Status> {
-    eget(store, aktoer, &r.udbydersystem_id, false).await?;
-    store.set_system_passiv(&r.udbydersystem_id, r.passiv).await.map_err(internal)?;
-    hent(store, &r.udbydersystem_id).await
+pub async fn set_passiv(store: &dyn TilslutningStore, aktoer: &str, id: &str, passiv: bool) -> Result<SystemInfo> {
+    eget(store, aktoer, id, false).await?;
+    store.set_system_passiv(id, passiv).await.map_err(storage)?;
+    hent(store, id).await
 }
 
 /// Block (`Some(reason)`) or unblock (`None`): the operator only.
@@ -111,55 +112,46 @@ pub async fn set_blokeret(
     aktoer: &str,
     id: &str,
     aarsag: Option<&str>,
-) -> Result<pb::System, Status> {
+) -> Result<SystemInfo> {
     if aktoer != OPERATOER {
-        return Err(Status::permission_denied("kun STIL kan blokere og frigive systemer"));
+        return Err(TilslutningError::Forbidden("kun STIL kan blokere og frigive systemer".into()));
     }
     if let Some(a) = aarsag
         && a.trim().is_empty()
     {
-        return Err(Status::invalid_argument("angiv årsagen til blokeringen"));
+        return Err(TilslutningError::Invalid("angiv årsagen til blokeringen".into()));
     }
-    let s = store.get_system(id).await.map_err(internal)?.filter(|s| !s.slettet);
-    s.ok_or_else(|| Status::not_found(format!("systemet {id} findes ikke")))?;
-    store.set_system_blokeret(id, aarsag.is_some(), aarsag.unwrap_or("").trim()).await.map_err(internal)?;
+    let s = store.get_system(id).await.map_err(storage)?.filter(|s| !s.slettet);
+    s.ok_or_else(|| ikke_fundet(id))?;
+    store.set_system_blokeret(id, aarsag.is_some(), aarsag.unwrap_or("").trim()).await.map_err(storage)?;
     hent(store, id).await
 }
 
-pub async fn delete(store: &dyn TilslutningStore, aktoer: &str, id: &str) -> Result<pb::System, Status> {
+pub async fn delete(store: &dyn TilslutningStore, aktoer: &str, id: &str) -> Result<SystemInfo> {
     eget(store, aktoer, id, true).await?;
-    store.delete_system(id, aktoer).await.map_err(internal)?;
+    store.delete_system(id, aktoer).await.map_err(storage)?;
     hent(store, id).await
 }
 
-pub async fn rotate(store: &dyn TilslutningStore, aktoer: &str, id: &str) -> Result<pb::Credentials, Status> {
+pub async fn rotate(store: &dyn TilslutningStore, aktoer: &str, id: &str) -> Result<Legitimation> {
     let s = eget(store, aktoer, id, false).await?;
     let password = credentials::generate_password();
     let hash = hash(&password).await?;
     let udloeber = Utc::now() + ROTATION_OVERLAP;
-    store.rotate_credentials(id, &hash, udloeber).await.map_err(internal)?;
-    Ok(pb::Credentials {
-        brugernavn: s.brugernavn,
-        adgangskode: password,
-        gammel_udloeber: Some(prost_types::Timestamp { seconds: udloeber.timestamp(), nanos: 0 }),
-    })
+    store.rotate_credentials(id, &hash, udloeber).await.map_err(storage)?;
+    Ok(Legitimation { brugernavn: s.brugernavn, adgangskode: password, gammel_udloeber: Some(udloeber) })
 }
 
-pub async fn list(
-    store: &dyn TilslutningStore,
-    aktoer: &str,
-    r: &pb::ListSystemsRequest,
-) -> Result<pb::ListSystemsResponse, Status> {
-    // A provider sees its own systems; the operator everyone's.
+/// A page of systems and the next page's token. A provider sees its own; the operator everyone's.
+pub async fn list(store: &dyn TilslutningStore, aktoer: &str, s: &SystemSoegning) -> Result<(Vec<SystemInfo>, String)> {
     let udbyder = if aktoer == OPERATOER {
-        (!r.udbyder_kode.is_empty()).then_some(r.udbyder_kode.as_str())
+        (!s.udbyder_kode.is_empty()).then_some(s.udbyder_kode.as_str())
     } else {
         Some(aktoer)
     };
-    let size = side::stoerrelse(&r.side, "systemer")?;
-    let efter = side::token(&r.side);
+    let size = s.side.stoerrelse("systemer")?;
     let mut page =
-        store.list_systems(udbyder, r.soeg.trim(), r.med_slettede, &efter, size + 1).await.map_err(internal)?;
-    let naeste_side = side::klip(&mut page, size, |s| s.id.clone());
-    Ok(pb::ListSystemsResponse { systems: page.iter().map(system_pb).collect(), naeste_side })
+        store.list_systems(udbyder, s.soeg.trim(), s.med_slettede, &s.side.token, size + 1).await.map_err(storage)?;
+    let naeste = side::klip(&mut page, size, |s| s.id.clone());
+    Ok((page, naeste))
 }

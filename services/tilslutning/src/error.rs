@@ -1,0 +1,50 @@
+//! The tilslutning layer's one error type. Every variant has a stable code (catalogued in
+//! `docs/fejlkoder.md`) and a Danish message for the caller; the gRPC adapter maps each to a
+//! status in one place. Storage failures are logged, never shown.
+
+#[derive(Debug, thiserror::Error)]
+pub enum TilslutningError {
+    /// The request is malformed or breaks a limit.
+    #[error("{0}")]
+    Invalid(String),
+    /// Nobody is named as acting.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The acting organisation may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The stored state does not allow it (a life-cycle step, an unregistered provider).
+    #[error("{0}")]
+    NotAllowedNow(String),
+    /// Someone else changed it meanwhile: read it again and retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl TilslutningError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TilslutningError::Invalid(_) => "TIL0001",
+            TilslutningError::Unauthenticated(_) => "TIL0002",
+            TilslutningError::Forbidden(_) => "TIL0003",
+            TilslutningError::NotFound(_) => "TIL0004",
+            TilslutningError::AlreadyExists(_) => "TIL0005",
+            TilslutningError::NotAllowedNow(_) => "TIL0006",
+            TilslutningError::Conflict(_) => "TIL0007",
+            TilslutningError::Storage(_) => "TIL0009",
+        }
+    }
+
+    /// A storage failure, from any error the store gives.
+    pub fn storage(e: impl std::fmt::Display) -> Self {
+        TilslutningError::Storage(e.to_string())
+    }
+}
+
+pub type Result<T, E = TilslutningError> = std::result::Result<T, E>;
