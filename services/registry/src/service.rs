@@ -837,3 +837,257 @@ fn outcome<T>(o: WriteOutcome<T>) -> Result<T, RegistryError> {
         WriteOutcome::Refused(fejl) => Err(RegistryError::Afvist(fejl)),
     }
 }
+
+/// The decision functions as tables: each row a stored state and a request, and the error code
+/// the write gets (or none).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::{KRYDSVALIDERING_SEED, parse_krydsvalidering};
+
+    fn codes() -> CodeTables {
+        CodeTables { krydsvalidering: parse_krydsvalidering(KRYDSVALIDERING_SEED).unwrap(), ..Default::default() }
+    }
+
+    fn register(status: Aktivitetsstatus, version: i64) -> Registerfelter {
+        let now = chrono::Utc::now();
+        Registerfelter {
+            aktivitetsstatus: status,
+            oprettet_dato: now,
+            senest_aendret: now,
+            nedlagt_dato: None,
+            version,
+        }
+    }
+
+    fn dag(nummer: &str, kommune: i32, status: Aktivitetsstatus) -> Daginstitution {
+        Daginstitution {
+            nummer: nummer.into(),
+            data: DaginstitutionData {
+                navn: "Solsikken".into(),
+                ejerform_kode: 1,
+                lovgrundlag_kode: 1,
+                adm_kommune_kode: kommune,
+                ejer_cvr_nummer: None,
+            },
+            register: register(status, 3),
+        }
+    }
+
+    fn dag_state(d: Option<Daginstitution>, children: &[(&str, i32)]) -> DaginstitutionState {
+        DaginstitutionState {
+            current: d,
+            active_children: children.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
+        }
+    }
+
+    fn enhed(nummer: &str, parent: &str, status: Aktivitetsstatus) -> Anvisningsenhed {
+        Anvisningsenhed {
+            nummer: nummer.into(),
+            data: AnvisningsenhedData {
+                daginstitutions_nummer: parent.into(),
+                navn: "Stuen".into(),
+                inst_type3: 6010,
+                p_nummer: "1003388394".into(),
+                ..Default::default()
+            },
+            cvr_nummer: Some("29189854".into()),
+            register: register(status, 2),
+        }
+    }
+
+    fn enhed_state(current: Option<Anvisningsenhed>, parent: DaginstitutionState) -> AnvisningsenhedState {
+        AnvisningsenhedState { current, parent, active_children: vec![], target: None }
+    }
+
+    use Aktivitetsstatus::{Aktiv, Nedlagt};
+
+    fn code<T>(r: Result<T, Vec<Fejl>>) -> Option<FejlKode> {
+        r.err().map(|f| f[0].kode)
+    }
+
+    #[test]
+    fn updating_a_daginstitution() {
+        let data = dag("G1", 101, Aktiv).data;
+        let unlawful = DaginstitutionData { lovgrundlag_kode: 5, ..data.clone() };
+        let rows = [
+            ("unknown", dag_state(None, &[]), &data, None, Regelsaet::V2, Some(FejlKode::UkendtNummer)),
+            (
+                "closed",
+                dag_state(Some(dag("G1", 101, Nedlagt)), &[]),
+                &data,
+                None,
+                Regelsaet::V2,
+                Some(FejlKode::EnhedNedlagt),
+            ),
+            (
+                "stale version",
+                dag_state(Some(dag("G1", 101, Aktiv)), &[]),
+                &data,
+                Some(2),
+                Regelsaet::V2,
+                Some(FejlKode::Samtidighedskonflikt),
+            ),
+            ("current version", dag_state(Some(dag("G1", 101, Aktiv)), &[]), &data, Some(3), Regelsaet::V2, None),
+            (
+                "v2: unlawful for a child",
+                dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010)]),
+                &unlawful,
+                None,
+                Regelsaet::V2,
+                Some(FejlKode::UlovligKombination),
+            ),
+            (
+                "v1: no cross-validation",
+                dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010)]),
+                &unlawful,
+                None,
+                Regelsaet::V1,
+                None,
+            ),
+            (
+                "v2: lawful for every child",
+                dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010), ("G3", 6011)]),
+                &data,
+                None,
+                Regelsaet::V2,
+                None,
+            ),
+        ];
+        for (what, state, data, version, regelsaet, want) in rows {
+            assert_eq!(code(update_decision(&state, "G1", data, version, regelsaet, &codes())), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn closing_a_daginstitution() {
+        let rows = [
+            ("unknown", dag_state(None, &[]), Some(FejlKode::UkendtNummer)),
+            ("already closed", dag_state(Some(dag("G1", 101, Nedlagt)), &[]), Some(FejlKode::EnhedNedlagt)),
+            (
+                "active units below",
+                dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010)]),
+                Some(FejlKode::AktiveUnderenheder),
+            ),
+            ("nothing below", dag_state(Some(dag("G1", 101, Aktiv)), &[]), None),
+        ];
+        for (what, state, want) in rows {
+            assert_eq!(code(delete_decision(&state, "G1")), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn updating_and_closing_an_anvisningsenhed() {
+        let parent = || dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010)]);
+        let data = enhed("G2", "G1", Aktiv).data;
+        let elsewhere = AnvisningsenhedData { daginstitutions_nummer: "G9".into(), ..data.clone() };
+        let unlawful = AnvisningsenhedData { inst_type3: 6013, ..data.clone() };
+        let rows = [
+            ("unknown", enhed_state(None, parent()), &data, None, Some(FejlKode::UkendtNummer)),
+            (
+                "closed",
+                enhed_state(Some(enhed("G2", "G1", Nedlagt)), parent()),
+                &data,
+                None,
+                Some(FejlKode::EnhedNedlagt),
+            ),
+            (
+                "names another parent",
+                enhed_state(Some(enhed("G2", "G1", Aktiv)), parent()),
+                &elsewhere,
+                None,
+                Some(FejlKode::FlytMedMove),
+            ),
+            (
+                "stale version",
+                enhed_state(Some(enhed("G2", "G1", Aktiv)), parent()),
+                &data,
+                Some(1),
+                Some(FejlKode::Samtidighedskonflikt),
+            ),
+            (
+                "type unlawful under the parent",
+                enhed_state(Some(enhed("G2", "G1", Aktiv)), parent()),
+                &unlawful,
+                None,
+                Some(FejlKode::UlovligKombination),
+            ),
+            ("ok", enhed_state(Some(enhed("G2", "G1", Aktiv)), parent()), &data, Some(2), None),
+        ];
+        for (what, state, data, version, want) in rows {
+            let r = update_enhed_decision(&state, "G2", data, version, Regelsaet::V2, &codes());
+            assert_eq!(code(r), want, "{what}");
+        }
+        let mut with_children = enhed_state(Some(enhed("G2", "G1", Aktiv)), parent());
+        with_children.active_children = vec!["G5".into()];
+        assert_eq!(code(close_enhed_decision(&with_children, "G2")), Some(FejlKode::AktiveUnderenheder));
+        assert_eq!(code(close_enhed_decision(&enhed_state(Some(enhed("G2", "G1", Aktiv)), parent()), "G2")), None);
+    }
+
+    #[test]
+    fn moving_an_anvisningsenhed() {
+        let state = |target: Option<DaginstitutionState>| AnvisningsenhedState {
+            target,
+            ..enhed_state(Some(enhed("G2", "G1", Aktiv)), dag_state(Some(dag("G1", 101, Aktiv)), &[("G2", 6010)]))
+        };
+        let mut unlawful_target = dag("G7", 101, Aktiv);
+        unlawful_target.data.lovgrundlag_kode = 5;
+        let rows = [
+            ("no target named", state(None), Some(FejlKode::FeltMangler)),
+            ("target unknown", state(Some(dag_state(None, &[]))), Some(FejlKode::UkendtNummer)),
+            ("target closed", state(Some(dag_state(Some(dag("G7", 101, Nedlagt)), &[]))), Some(FejlKode::EnhedNedlagt)),
+            ("another kommune", state(Some(dag_state(Some(dag("G7", 147, Aktiv)), &[]))), Some(FejlKode::AndenKommune)),
+            (
+                "type unlawful at the target",
+                state(Some(dag_state(Some(unlawful_target), &[]))),
+                Some(FejlKode::UlovligKombination),
+            ),
+            ("same kommune, lawful", state(Some(dag_state(Some(dag("G7", 101, Aktiv)), &[]))), None),
+        ];
+        for (what, state, want) in rows {
+            assert_eq!(code(move_enhed_decision(&state, "G2", "G7", Regelsaet::V2, &codes())), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn alternative_addresses() {
+        let alternativ = |status| AlternativAdresse {
+            nummer: "G4".into(),
+            data: AlternativAdresseData { enheds_nummer: "G2".into(), navn: "Skoven".into(), ..Default::default() },
+            cvr_nummer: None,
+            register: register(status, 1),
+        };
+        let unit = |nummer: &str, kommune| {
+            enhed_state(Some(enhed(nummer, "G1", Aktiv)), dag_state(Some(dag("G1", kommune, Aktiv)), &[]))
+        };
+        let state = |status, target| AlternativAdresseState {
+            current: Some(alternativ(status)),
+            parent: unit("G2", 101),
+            target,
+        };
+        let data = alternativ(Aktiv).data;
+        let elsewhere = AlternativAdresseData { enheds_nummer: "G8".into(), ..data.clone() };
+
+        let ok = update_alternativ_decision(&state(Aktiv, None), "G4", &data, &None, Some(1)).unwrap();
+        assert_eq!(ok.1.as_deref(), Some("29189854"), "without a P-number of its own it inherits the unit's CVR");
+        let own = update_alternativ_decision(&state(Aktiv, None), "G4", &data, &Some("12345678".into()), None);
+        assert_eq!(own.unwrap().1.as_deref(), Some("12345678"));
+        let rows = [
+            ("closed", state(Nedlagt, None), &data, None, Some(FejlKode::EnhedNedlagt)),
+            ("names another unit", state(Aktiv, None), &elsewhere, None, Some(FejlKode::FlytMedMove)),
+            ("stale version", state(Aktiv, None), &data, Some(0), Some(FejlKode::Samtidighedskonflikt)),
+        ];
+        for (what, state, data, version, want) in rows {
+            assert_eq!(code(update_alternativ_decision(&state, "G4", data, &None, version)), want, "{what}");
+        }
+
+        let moves = [
+            ("no target named", state(Aktiv, None), Some(FejlKode::FeltMangler)),
+            ("another kommune", state(Aktiv, Some(unit("G8", 147))), Some(FejlKode::AndenKommune)),
+            ("same kommune", state(Aktiv, Some(unit("G8", 101))), None),
+        ];
+        for (what, state, want) in moves {
+            assert_eq!(code(move_alternativ_decision(&state, "G4", "G8")), want, "{what}");
+        }
+    }
+}
