@@ -1,5 +1,5 @@
-//! The SQL implementation of [`RegistryStore`], instantiated once per backend by a macro: the
-//! queries are the same text on PostgreSQL and SQLite, the types are not.
+//! The SQL implementation of [`RegistryStore`]: one implementation generic over the backend. The
+//! statements are the same text on PostgreSQL and SQLite; a [`Dialect`] holds what differs.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -22,42 +22,110 @@ use crate::model::{
 use crate::numbers;
 use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
 
-/// PostgreSQL: the distributed mode's store.
+/// The store over one backend; every statement is the same text on both, and what differs is
+/// a [`Dialect`].
 #[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
+pub struct SqlStore<D: Dialect> {
+    pool: sqlx::Pool<D::DB>,
 }
 
-impl PostgresStore {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Ok(PostgresStore { pool: dtr_migrations::postgres_pool(url).await? })
+/// PostgreSQL: the distributed mode's store.
+pub type PostgresStore = SqlStore<Postgres>;
+/// SQLite: the embedded default's store (one file in the data directory).
+pub type SqliteStore = SqlStore<Sqlite>;
+
+/// What differs between the backends: the database type, how a write transaction starts, and
+/// running the migrations.
+pub trait Dialect: Send + Sync + 'static {
+    type DB: sqlx::Database;
+
+    fn connect(url: &str) -> impl Future<Output = Result<sqlx::Pool<Self::DB>, StoreError>> + Send;
+
+    /// A transaction that holds the register's write lock from its start.
+    fn begin_write(
+        pool: &sqlx::Pool<Self::DB>,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::DB>, sqlx::Error>> + Send + '_;
+
+    fn migrate(pool: &sqlx::Pool<Self::DB>) -> impl Future<Output = Result<(), StoreError>> + Send + '_;
+}
+
+pub struct Postgres;
+pub struct Sqlite;
+
+impl Dialect for Postgres {
+    type DB = sqlx::Postgres;
+
+    async fn connect(url: &str) -> Result<PgPool, StoreError> {
+        Ok(dtr_migrations::postgres_pool(url).await?)
     }
 
     /// Registry writes are serialised on the change-sequence counter row (tens of writes a day
     /// nationally): the domain's checks inside the transaction see a state nobody else changes
     /// before commit, and sequence order is commit order.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+    async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
         sqlx::query("SELECT vaerdi FROM taeller WHERE navn = 'sekvens' FOR UPDATE").execute(&mut *tx).await?;
         Ok(tx)
     }
+
+    async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+        Ok(migrator(&REGISTRY_POSTGRES).run(pool).await?)
+    }
 }
 
-/// SQLite: the embedded default's store (one file in the data directory).
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+impl Dialect for Sqlite {
+    type DB = sqlx::Sqlite;
 
-impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Ok(SqliteStore { pool: dtr_migrations::sqlite_pool(url).await? })
+    async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
+        Ok(dtr_migrations::sqlite_pool(url).await?)
     }
 
     /// Writers take the database's write lock up front, which serialises them (as on PostgreSQL);
     /// a deferred transaction that reads first and writes later could fail with SQLITE_BUSY.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+        Ok(migrator(&REGISTRY_SQLITE).run(pool).await?)
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(SqlStore { pool: D::connect(url).await? })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D::DB>, sqlx::Error> {
+        D::begin_write(&self.pool).await
+    }
+}
+
+/// A value the store both reads from and writes to `DB`.
+pub trait Column<DB: sqlx::Database>:
+    for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
+{
+}
+
+impl<T, DB: sqlx::Database> Column<DB> for T where
+    T: for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
+{
+}
+
+/// How many rows a statement changed, whatever the backend.
+pub trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
     }
 }
 
@@ -351,1176 +419,1197 @@ macro_rules! checked_write {
     }};
 }
 
-macro_rules! impl_registry_store {
-    ($store:ty, $db:ty, $migrations:expr) => {
-        impl $store {
-            /// Binds the eleven address columns, in table order.
-            fn bind_adresse<'q>(
-                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
-                a: &'q Adresse,
-            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
-                q.bind(&a.vej_navn)
-                    .bind(&a.hus_nummer)
-                    .bind(a.etage.as_deref())
-                    .bind(a.doer.as_deref())
-                    .bind(&a.post_nummer)
-                    .bind(&a.post_distrikt)
-                    .bind(a.supplerende_bynavn.as_deref())
-                    .bind(a.kommune_kode)
-                    .bind(a.dar_adresse_id.as_deref())
-                    .bind(a.geo_bredde)
-                    .bind(a.geo_laengde)
-            }
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut <D::DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
+    <D::DB as sqlx::Database>::Arguments: sqlx::IntoArguments<D::DB>,
+    <D::DB as sqlx::Database>::QueryResult: RowsAffected,
+    String: Column<D::DB>,
+    i32: Column<D::DB>,
+    i64: Column<D::DB>,
+    f64: Column<D::DB>,
+    chrono::DateTime<Utc>: Column<D::DB>,
+    Option<String>: Column<D::DB>,
+    Option<f64>: Column<D::DB>,
+    Option<chrono::DateTime<Utc>>: Column<D::DB>,
+    for<'q> &'q str: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'q> &'q String: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D::DB>,
+    usize: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
+    for<'s> &'s str: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
+{
+    /// Binds the eleven address columns, in table order.
+    fn bind_adresse<'q>(
+        q: sqlx::query::Query<'q, D::DB, <D::DB as sqlx::Database>::Arguments>,
+        a: &'q Adresse,
+    ) -> sqlx::query::Query<'q, D::DB, <D::DB as sqlx::Database>::Arguments> {
+        q.bind(&a.vej_navn)
+            .bind(&a.hus_nummer)
+            .bind(a.etage.as_deref())
+            .bind(a.doer.as_deref())
+            .bind(&a.post_nummer)
+            .bind(&a.post_distrikt)
+            .bind(a.supplerende_bynavn.as_deref())
+            .bind(a.kommune_kode)
+            .bind(a.dar_adresse_id.as_deref())
+            .bind(a.geo_bredde)
+            .bind(a.geo_laengde)
+    }
 
-            /// A daginstitution from the [`daginstitution_columns!`] starting at column `at`.
-            fn daginstitution_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Daginstitution, StoreError> {
-                Ok(Daginstitution {
-                    nummer: r.try_get(at)?,
-                    data: DaginstitutionData {
-                        navn: r.try_get(at + 1)?,
-                        ejerform_kode: r.try_get(at + 2)?,
-                        lovgrundlag_kode: r.try_get(at + 3)?,
-                        adm_kommune_kode: r.try_get(at + 4)?,
-                        ejer_cvr_nummer: r.try_get(at + 5)?,
-                    },
-                    register: registerfelter(r, at + 6)?,
-                })
-            }
+    /// A daginstitution from the [`daginstitution_columns!`] starting at column `at`.
+    fn daginstitution_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Daginstitution, StoreError> {
+        Ok(Daginstitution {
+            nummer: r.try_get(at)?,
+            data: DaginstitutionData {
+                navn: r.try_get(at + 1)?,
+                ejerform_kode: r.try_get(at + 2)?,
+                lovgrundlag_kode: r.try_get(at + 3)?,
+                adm_kommune_kode: r.try_get(at + 4)?,
+                ejer_cvr_nummer: r.try_get(at + 5)?,
+            },
+            register: registerfelter(r, at + 6)?,
+        })
+    }
 
-            fn daginstitution_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
-                Self::daginstitution_at(r, 0)
-            }
+    fn daginstitution_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
+        Self::daginstitution_at(r, 0)
+    }
 
-            /// Binds the five register columns, in table order.
-            fn bind_register<'q>(
-                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
-                r: &'q Registerfelter,
-            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
-                q.bind(r.aktivitetsstatus.as_str()).bind(r.oprettet_dato).bind(r.senest_aendret).bind(r.nedlagt_dato).bind(r.version)
-            }
+    /// Binds the five register columns, in table order.
+    fn bind_register<'q>(
+        q: sqlx::query::Query<'q, D::DB, <D::DB as sqlx::Database>::Arguments>,
+        r: &'q Registerfelter,
+    ) -> sqlx::query::Query<'q, D::DB, <D::DB as sqlx::Database>::Arguments> {
+        q.bind(r.aktivitetsstatus.as_str())
+            .bind(r.oprettet_dato)
+            .bind(r.senest_aendret)
+            .bind(r.nedlagt_dato)
+            .bind(r.version)
+    }
 
-            async fn issue_number(tx: &mut sqlx::Transaction<'static, $db>) -> Result<String, StoreError> {
-                let n = Self::next_counter(tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
-                Ok(numbers::format(n))
-            }
+    async fn issue_number(tx: &mut sqlx::Transaction<'static, D::DB>) -> Result<String, StoreError> {
+        let n = Self::next_counter(tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
+        Ok(numbers::format(n))
+    }
 
-            /// Streams one table's rows through `map`.
-            fn stream_table<T: Send + 'static>(
-                &self,
-                sql: &'static str,
-                map: fn(&<$db as sqlx::Database>::Row) -> Result<T, StoreError>,
-            ) -> Udtraek<T> {
-                let pool = self.pool.clone();
-                udtraek(move |mut out| async move {
-                    let mut rows = sqlx::query(sql).fetch(&pool);
-                    while let Some(row) = rows.try_next().await? {
-                        if !out.send(map(&row)?).await {
-                            break;
-                        }
-                    }
-                    Ok(out)
-                })
-            }
-
-            /// Fills `soegenavn` of rows stored before name search existed (migration 0003 leaves
-            /// them ''); names are never empty, so '' marks exactly those rows.
-            async fn fold_search_names(&self) -> Result<(), StoreError> {
-                for table in ["daginstitution", "anvisningsenhed", "alternativ_adresse"] {
-                    let select = format!("SELECT nummer, navn FROM {table} WHERE soegenavn = ''");
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch_all(&self.pool).await?;
-                    if rows.is_empty() {
-                        continue;
-                    }
-                    let update = format!("UPDATE {table} SET soegenavn = $2 WHERE nummer = $1");
-                    let mut tx = self.pool.begin().await?;
-                    for row in &rows {
-                        let (nummer, navn): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-                        sqlx::query(sqlx::AssertSqlSafe(update.clone()))
-                            .bind(nummer)
-                            .bind(soegenavn(&navn))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await?;
-                    tracing::info!(table, rows = rows.len(), "filled search names");
+    /// Streams one table's rows through `map`.
+    fn stream_table<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        map: fn(&<D::DB as sqlx::Database>::Row) -> Result<T, StoreError>,
+    ) -> Udtraek<T> {
+        let pool = self.pool.clone();
+        udtraek(move |mut out| async move {
+            let mut rows = sqlx::query(sql).fetch(&pool);
+            while let Some(row) = rows.try_next().await? {
+                if !out.send(map(&row)?).await {
+                    break;
                 }
-                Ok(())
             }
+            Ok(out)
+        })
+    }
 
-            /// The eleven address columns (vej_navn … geo_laengde) starting at column `at`.
-            fn adresse_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Adresse, StoreError> {
-                Ok(Adresse {
-                    vej_navn: r.try_get(at)?,
-                    hus_nummer: r.try_get(at + 1)?,
-                    etage: r.try_get(at + 2)?,
-                    doer: r.try_get(at + 3)?,
-                    post_nummer: r.try_get(at + 4)?,
-                    post_distrikt: r.try_get(at + 5)?,
-                    supplerende_bynavn: r.try_get(at + 6)?,
-                    kommune_kode: r.try_get(at + 7)?,
-                    dar_adresse_id: r.try_get(at + 8)?,
-                    geo_bredde: r.try_get(at + 9)?,
-                    geo_laengde: r.try_get(at + 10)?,
-                })
+    /// Fills `soegenavn` of rows stored before name search existed (migration 0003 leaves
+    /// them ''); names are never empty, so '' marks exactly those rows.
+    async fn fold_search_names(&self) -> Result<(), StoreError> {
+        for table in ["daginstitution", "anvisningsenhed", "alternativ_adresse"] {
+            let select = format!("SELECT nummer, navn FROM {table} WHERE soegenavn = ''");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch_all(&self.pool).await?;
+            if rows.is_empty() {
+                continue;
             }
-
-            /// An anvisningsenhed from the [`anvisningsenhed_columns!`] starting at column `at`.
-            fn anvisningsenhed_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<Anvisningsenhed, StoreError> {
-                Ok(Anvisningsenhed {
-                    nummer: r.try_get(at)?,
-                    data: AnvisningsenhedData {
-                        daginstitutions_nummer: r.try_get(at + 1)?,
-                        navn: r.try_get(at + 2)?,
-                        adresse: Self::adresse_at(r, at + 3)?,
-                        inst_type3: r.try_get(at + 14)?,
-                        email: r.try_get(at + 15)?,
-                        telefon_nummer: r.try_get(at + 16)?,
-                        p_nummer: r.try_get(at + 18)?,
-                    },
-                    cvr_nummer: r.try_get(at + 17)?,
-                    register: registerfelter(r, at + 19)?,
-                })
-            }
-
-            fn anvisningsenhed_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
-                Self::anvisningsenhed_at(r, 0)
-            }
-
-            /// The unit, its parent with the parent's active units, its active alternative
-            /// addresses, and for a move the target.
-            async fn anvisningsenhed_state_tx(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                nummer: &str,
-                target: Option<&str>,
-            ) -> Result<AnvisningsenhedState, StoreError> {
-                let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&mut **tx).await?;
-                let current = row.as_ref().map(Self::anvisningsenhed_from_row).transpose()?;
-                let parent_nummer = current.as_ref().map(|c| c.data.daginstitutions_nummer.clone()).unwrap_or_default();
-                let parent = Self::daginstitution_state(tx, &parent_nummer).await?;
-                let active_children: Vec<String> = sqlx::query_scalar(
-                    "SELECT nummer FROM alternativ_adresse WHERE enheds_nummer = $1 AND aktivitetsstatus = \
-     'Aktiv' ORDER BY nummer",
-                )
-                .bind(nummer)
-                .fetch_all(&mut **tx)
-                .await?;
-                let target = match target {
-                    Some(t) => Some(Self::daginstitution_state(tx, t).await?),
-                    None => None,
-                };
-                Ok(AnvisningsenhedState { current, parent, active_children, target })
-            }
-
-            /// Records a changed anvisningsenhed (history, sequence, audit) and commits.
-            async fn finish_anvisningsenhed_write(
-                mut tx: sqlx::Transaction<'static, $db>,
-                row: &<$db as sqlx::Database>::Row,
-                operation: &str,
-                handling: Handling,
-                aktoer: &Aktoer,
-            ) -> Result<Anvisningsenhed, StoreError> {
-                let record = Self::anvisningsenhed_from_row(row)?;
-                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Anvisningsenhed, handling };
-                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
-            }
-
-            async fn insert_alternativ_adresse_tx(
-                mut tx: sqlx::Transaction<'static, $db>,
-                data: &AlternativAdresseData,
-                cvr_nummer: Option<&str>,
-                aktoer: &Aktoer,
-            ) -> Result<AlternativAdresse, StoreError> {
-                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
-                    .await?
-                    .ok_or(StoreError::NumbersExhausted)?;
-                let record = AlternativAdresse {
-                    nummer: numbers::format(n),
-                    data: data.clone(),
-                    cvr_nummer: cvr_nummer.map(str::to_owned),
-                    register: new_registerfelter(),
-                };
-                let now = record.register.oprettet_dato;
-                let q = sqlx::query(
-                    "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-                     p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-                     nedlagt_dato, version, soegenavn) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
-                     $19, $19, NULL, 1, $20)",
-                )
-                .bind(&record.nummer)
-                .bind(&data.enheds_nummer)
-                .bind(&data.navn);
-                Self::bind_adresse(q, &data.adresse)
-                .bind(data.p_nummer.as_deref())
-                .bind(cvr_nummer)
-                .bind(data.email.as_deref())
-                .bind(data.telefon_nummer.as_deref())
-                .bind(now)
-                .bind(soegenavn(&data.navn))
-                .execute(&mut *tx)
-                .await?;
-                let w = super::Skrivning {
-                    aktoer,
-                    operation: "InsertAlternativAdresse",
-                    enhedstype: Enhedstype::AlternativAdresse,
-                    handling: Handling::Oprettet,
-                };
-                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
-            }
-
-
-            /// An alternativ adresse from the [`alternativ_adresse_columns!`] starting at column `at`.
-            fn alternativ_adresse_at(r: &<$db as sqlx::Database>::Row, at: usize) -> Result<AlternativAdresse, StoreError> {
-                Ok(AlternativAdresse {
-                    nummer: r.try_get(at)?,
-                    data: AlternativAdresseData {
-                        enheds_nummer: r.try_get(at + 1)?,
-                        navn: r.try_get(at + 2)?,
-                        adresse: Self::adresse_at(r, at + 3)?,
-                        p_nummer: r.try_get(at + 14)?,
-                        email: r.try_get(at + 16)?,
-                        telefon_nummer: r.try_get(at + 17)?,
-                    },
-                    cvr_nummer: r.try_get(at + 15)?,
-                    register: registerfelter(r, at + 18)?,
-                })
-            }
-
-            fn alternativ_adresse_from_row(r: &<$db as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
-                Self::alternativ_adresse_at(r, 0)
-            }
-
-            async fn alternativ_adresse_state_tx(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                nummer: &str,
-                target: Option<&str>,
-            ) -> Result<AlternativAdresseState, StoreError> {
-                let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&mut **tx).await?;
-                let current = row.as_ref().map(Self::alternativ_adresse_from_row).transpose()?;
-                let parent_nummer = current.as_ref().map(|c| c.data.enheds_nummer.clone()).unwrap_or_default();
-                let parent = Self::anvisningsenhed_state_tx(tx, &parent_nummer, None).await?;
-                let target = match target {
-                    Some(t) => Some(Self::anvisningsenhed_state_tx(tx, t, None).await?),
-                    None => None,
-                };
-                Ok(AlternativAdresseState { current, parent, target })
-            }
-
-            async fn finish_alternativ_write(
-                mut tx: sqlx::Transaction<'static, $db>,
-                row: &<$db as sqlx::Database>::Row,
-                operation: &str,
-                handling: Handling,
-                aktoer: &Aktoer,
-            ) -> Result<AlternativAdresse, StoreError> {
-                let record = Self::alternativ_adresse_from_row(row)?;
-                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::AlternativAdresse, handling };
-                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
-            }
-
-            /// The daginstitution and its active children, read inside a write transaction.
-            async fn daginstitution_state(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                nummer: &str,
-            ) -> Result<DaginstitutionState, StoreError> {
-                let current = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&mut **tx).await?;
-                let current = current.as_ref().map(Self::daginstitution_from_row).transpose()?;
-                let active_children: Vec<(String, i32)> = sqlx::query_as(
-                    "SELECT nummer, inst_type3 FROM anvisningsenhed \
-                     WHERE daginstitutions_nummer = $1 AND aktivitetsstatus = 'Aktiv' ORDER BY nummer",
-                )
-                .bind(nummer)
-                .fetch_all(&mut **tx)
-                .await?;
-                Ok(DaginstitutionState { current, active_children })
-            }
-
-            /// Records a changed daginstitution (history, sequence, audit) and commits.
-            async fn finish_daginstitution_write(
-                mut tx: sqlx::Transaction<'static, $db>,
-                row: &<$db as sqlx::Database>::Row,
-                operation: &str,
-                handling: Handling,
-                aktoer: &Aktoer,
-            ) -> Result<Daginstitution, StoreError> {
-                let record = Self::daginstitution_from_row(row)?;
-                let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Daginstitution, handling };
-                Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
-            }
-
-            /// Takes the next value of a counter; serialises writers until commit.
-            async fn next_counter(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                navn: &'static str,
-                max: i64,
-            ) -> Result<Option<i64>, StoreError> {
-                let v: Option<i64> = sqlx::query_scalar(
-                    "UPDATE taeller SET vaerdi = vaerdi + 1 WHERE navn = $1 AND vaerdi <= $2 RETURNING \
-     vaerdi - 1",
-                )
-                .bind(navn)
-                .bind(max)
-                .fetch_optional(&mut **tx)
-                .await?;
-                Ok(v)
-            }
-
-            /// Appends the version, the change-sequence entry and the audit record of a write.
-            async fn record_write(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                nummer: &str,
-                version: i64,
-                snapshot_json: String,
-                w: super::Skrivning<'_>,
-            ) -> Result<(), StoreError> {
-                let now = Utc::now();
-                let seq = Self::next_counter(tx, "sekvens", i64::MAX - 1)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("change sequence counter missing".into()))?;
-                sqlx::query(
-                    "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, \
-     $2, $3, $4, $5)",
-                )
-                .bind(nummer)
-                .bind(version)
-                .bind(w.enhedstype.as_str())
-                .bind(snapshot_json)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO aendring (sekvensnummer, tidspunkt, enhedstype, nummer, handling, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(seq)
-                .bind(now)
-                .bind(w.enhedstype.as_str())
-                .bind(nummer)
-                .bind(w.handling.as_str())
-                .bind(version)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO audit (tidspunkt, system, organisation, correlation_id, operation, nummer, udfald) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'OK')",
-                )
-                .bind(now)
-                .bind(&w.aktoer.system)
-                .bind(w.aktoer.organisation.as_deref())
-                .bind(&w.aktoer.correlation_id)
-                .bind(w.operation)
-                .bind(nummer)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
-            }
-
-            async fn seed_code_tables(&self) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                for (navn, text) in codes::SEED {
-                    let koder = codes::parse_seed(navn, text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    let fresh = sqlx::query("INSERT INTO kodetabel (navn, version) VALUES ($1, 1) ON CONFLICT DO NOTHING")
-                        .bind(navn)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if fresh == 0 {
-                        continue; // seeded before; the back office may have edited it since
-                    }
-                    for (kode, tekst) in koder {
-                        sqlx::query("INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3)")
-                            .bind(navn)
-                            .bind(kode)
-                            .bind(tekst)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                let matrix = codes::parse_krydsvalidering(codes::KRYDSVALIDERING_SEED)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                for (e, l, t) in matrix {
-                    sqlx::query(
-                        "INSERT INTO krydsvalidering (ejerform_kode, lovgrundlag_kode, inst_type3) VALUES ($1, $2, $3) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(e)
-                    .bind(l)
-                    .bind(t)
+            let update = format!("UPDATE {table} SET soegenavn = $2 WHERE nummer = $1");
+            let mut tx = self.pool.begin().await?;
+            for row in &rows {
+                let (nummer, navn): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+                    .bind(nummer)
+                    .bind(soegenavn(&navn))
                     .execute(&mut *tx)
                     .await?;
-                }
-                tx.commit().await?;
-                Ok(())
             }
+            tx.commit().await?;
+            tracing::info!(table, rows = rows.len(), "filled search names");
         }
+        Ok(())
+    }
 
-        #[async_trait]
-        impl RegistryStore for $store {
-            async fn start_numbers_at(&self, first: i64) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let done = sqlx::query(
-                    "UPDATE taeller SET vaerdi = $1 WHERE navn = 'nummer' \
-                     AND NOT EXISTS (SELECT 1 FROM daginstitution) AND NOT EXISTS (SELECT 1 FROM anvisningsenhed) \
-                     AND NOT EXISTS (SELECT 1 FROM alternativ_adresse)",
-                )
-                .bind(first)
+    /// The eleven address columns (vej_navn … geo_laengde) starting at column `at`.
+    fn adresse_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Adresse, StoreError> {
+        Ok(Adresse {
+            vej_navn: r.try_get(at)?,
+            hus_nummer: r.try_get(at + 1)?,
+            etage: r.try_get(at + 2)?,
+            doer: r.try_get(at + 3)?,
+            post_nummer: r.try_get(at + 4)?,
+            post_distrikt: r.try_get(at + 5)?,
+            supplerende_bynavn: r.try_get(at + 6)?,
+            kommune_kode: r.try_get(at + 7)?,
+            dar_adresse_id: r.try_get(at + 8)?,
+            geo_bredde: r.try_get(at + 9)?,
+            geo_laengde: r.try_get(at + 10)?,
+        })
+    }
+
+    /// An anvisningsenhed from the [`anvisningsenhed_columns!`] starting at column `at`.
+    fn anvisningsenhed_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Anvisningsenhed, StoreError> {
+        Ok(Anvisningsenhed {
+            nummer: r.try_get(at)?,
+            data: AnvisningsenhedData {
+                daginstitutions_nummer: r.try_get(at + 1)?,
+                navn: r.try_get(at + 2)?,
+                adresse: Self::adresse_at(r, at + 3)?,
+                inst_type3: r.try_get(at + 14)?,
+                email: r.try_get(at + 15)?,
+                telefon_nummer: r.try_get(at + 16)?,
+                p_nummer: r.try_get(at + 18)?,
+            },
+            cvr_nummer: r.try_get(at + 17)?,
+            register: registerfelter(r, at + 19)?,
+        })
+    }
+
+    fn anvisningsenhed_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
+        Self::anvisningsenhed_at(r, 0)
+    }
+
+    /// The unit, its parent with the parent's active units, its active alternative
+    /// addresses, and for a move the target.
+    async fn anvisningsenhed_state_tx(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AnvisningsenhedState, StoreError> {
+        let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&mut **tx).await?;
+        let current = row.as_ref().map(Self::anvisningsenhed_from_row).transpose()?;
+        let parent_nummer = current.as_ref().map(|c| c.data.daginstitutions_nummer.clone()).unwrap_or_default();
+        let parent = Self::daginstitution_state(tx, &parent_nummer).await?;
+        let active_children: Vec<String> = sqlx::query_scalar(
+            "SELECT nummer FROM alternativ_adresse WHERE enheds_nummer = $1 AND aktivitetsstatus = \
+     'Aktiv' ORDER BY nummer",
+        )
+        .bind(nummer)
+        .fetch_all(&mut **tx)
+        .await?;
+        let target = match target {
+            Some(t) => Some(Self::daginstitution_state(tx, t).await?),
+            None => None,
+        };
+        Ok(AnvisningsenhedState { current, parent, active_children, target })
+    }
+
+    /// Records a changed anvisningsenhed (history, sequence, audit) and commits.
+    async fn finish_anvisningsenhed_write(
+        mut tx: sqlx::Transaction<'static, D::DB>,
+        row: &<D::DB as sqlx::Database>::Row,
+        operation: &str,
+        handling: Handling,
+        aktoer: &Aktoer,
+    ) -> Result<Anvisningsenhed, StoreError> {
+        let record = Self::anvisningsenhed_from_row(row)?;
+        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Anvisningsenhed, handling };
+        Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn insert_alternativ_adresse_tx(
+        mut tx: sqlx::Transaction<'static, D::DB>,
+        data: &AlternativAdresseData,
+        cvr_nummer: Option<&str>,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, StoreError> {
+        let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
+        let record = AlternativAdresse {
+            nummer: numbers::format(n),
+            data: data.clone(),
+            cvr_nummer: cvr_nummer.map(str::to_owned),
+            register: new_registerfelter(),
+        };
+        let now = record.register.oprettet_dato;
+        let q = sqlx::query(
+            "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+             p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+             nedlagt_dato, version, soegenavn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
+             $19, $19, NULL, 1, $20)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.enheds_nummer)
+        .bind(&data.navn);
+        Self::bind_adresse(q, &data.adresse)
+            .bind(data.p_nummer.as_deref())
+            .bind(cvr_nummer)
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(now)
+            .bind(soegenavn(&data.navn))
+            .execute(&mut *tx)
+            .await?;
+        let w = super::Skrivning {
+            aktoer,
+            operation: "InsertAlternativAdresse",
+            enhedstype: Enhedstype::AlternativAdresse,
+            handling: Handling::Oprettet,
+        };
+        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// An alternativ adresse from the [`alternativ_adresse_columns!`] starting at column `at`.
+    fn alternativ_adresse_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<AlternativAdresse, StoreError> {
+        Ok(AlternativAdresse {
+            nummer: r.try_get(at)?,
+            data: AlternativAdresseData {
+                enheds_nummer: r.try_get(at + 1)?,
+                navn: r.try_get(at + 2)?,
+                adresse: Self::adresse_at(r, at + 3)?,
+                p_nummer: r.try_get(at + 14)?,
+                email: r.try_get(at + 16)?,
+                telefon_nummer: r.try_get(at + 17)?,
+            },
+            cvr_nummer: r.try_get(at + 15)?,
+            register: registerfelter(r, at + 18)?,
+        })
+    }
+
+    fn alternativ_adresse_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
+        Self::alternativ_adresse_at(r, 0)
+    }
+
+    async fn alternativ_adresse_state_tx(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AlternativAdresseState, StoreError> {
+        let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&mut **tx).await?;
+        let current = row.as_ref().map(Self::alternativ_adresse_from_row).transpose()?;
+        let parent_nummer = current.as_ref().map(|c| c.data.enheds_nummer.clone()).unwrap_or_default();
+        let parent = Self::anvisningsenhed_state_tx(tx, &parent_nummer, None).await?;
+        let target = match target {
+            Some(t) => Some(Self::anvisningsenhed_state_tx(tx, t, None).await?),
+            None => None,
+        };
+        Ok(AlternativAdresseState { current, parent, target })
+    }
+
+    async fn finish_alternativ_write(
+        mut tx: sqlx::Transaction<'static, D::DB>,
+        row: &<D::DB as sqlx::Database>::Row,
+        operation: &str,
+        handling: Handling,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, StoreError> {
+        let record = Self::alternativ_adresse_from_row(row)?;
+        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::AlternativAdresse, handling };
+        Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The daginstitution and its active children, read inside a write transaction.
+    async fn daginstitution_state(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        nummer: &str,
+    ) -> Result<DaginstitutionState, StoreError> {
+        let current = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&mut **tx).await?;
+        let current = current.as_ref().map(Self::daginstitution_from_row).transpose()?;
+        let active_children: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT nummer, inst_type3 FROM anvisningsenhed \
+             WHERE daginstitutions_nummer = $1 AND aktivitetsstatus = 'Aktiv' ORDER BY nummer",
+        )
+        .bind(nummer)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(DaginstitutionState { current, active_children })
+    }
+
+    /// Records a changed daginstitution (history, sequence, audit) and commits.
+    async fn finish_daginstitution_write(
+        mut tx: sqlx::Transaction<'static, D::DB>,
+        row: &<D::DB as sqlx::Database>::Row,
+        operation: &str,
+        handling: Handling,
+        aktoer: &Aktoer,
+    ) -> Result<Daginstitution, StoreError> {
+        let record = Self::daginstitution_from_row(row)?;
+        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Daginstitution, handling };
+        Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Takes the next value of a counter; serialises writers until commit.
+    async fn next_counter(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        navn: &'static str,
+        max: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "UPDATE taeller SET vaerdi = vaerdi + 1 WHERE navn = $1 AND vaerdi <= $2 RETURNING \
+     vaerdi - 1",
+        )
+        .bind(navn)
+        .bind(max)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(v)
+    }
+
+    /// Appends the version, the change-sequence entry and the audit record of a write.
+    async fn record_write(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        nummer: &str,
+        version: i64,
+        snapshot_json: String,
+        w: super::Skrivning<'_>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let seq = Self::next_counter(tx, "sekvens", i64::MAX - 1)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("change sequence counter missing".into()))?;
+        sqlx::query(
+            "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, \
+     $2, $3, $4, $5)",
+        )
+        .bind(nummer)
+        .bind(version)
+        .bind(w.enhedstype.as_str())
+        .bind(snapshot_json)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO aendring (sekvensnummer, tidspunkt, enhedstype, nummer, handling, version) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(now)
+        .bind(w.enhedstype.as_str())
+        .bind(nummer)
+        .bind(w.handling.as_str())
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO audit (tidspunkt, system, organisation, correlation_id, operation, nummer, udfald) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'OK')",
+        )
+        .bind(now)
+        .bind(&w.aktoer.system)
+        .bind(w.aktoer.organisation.as_deref())
+        .bind(&w.aktoer.correlation_id)
+        .bind(w.operation)
+        .bind(nummer)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn seed_code_tables(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for (navn, text) in codes::SEED {
+            let koder = codes::parse_seed(navn, text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let fresh = sqlx::query("INSERT INTO kodetabel (navn, version) VALUES ($1, 1) ON CONFLICT DO NOTHING")
+                .bind(navn)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                tx.commit().await?;
-                Ok(done == 1)
+            if fresh == 0 {
+                continue; // seeded before; the back office may have edited it since
             }
-
-            async fn load_dagtilbud(
-                &self,
-                batch: Vec<Dagtilbud>,
-                aktoer: &Aktoer,
-            ) -> Result<Vec<Dagtilbud>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut loaded = Vec::with_capacity(batch.len());
-                for mut d in batch {
-                    let write = |enhedstype| super::Skrivning {
-                        aktoer,
-                        operation: "load",
-                        enhedstype,
-                        handling: Handling::Oprettet,
-                    };
-                    d.daginstitution.nummer = Self::issue_number(&mut tx).await?;
-                    let (di, r) = (&d.daginstitution, &d.daginstitution.register);
-                    let q = sqlx::query(LOAD_DAGINSTITUTION)
-                        .bind(&di.nummer)
-                        .bind(&di.data.navn)
-                        .bind(di.data.ejerform_kode)
-                        .bind(di.data.lovgrundlag_kode)
-                        .bind(di.data.adm_kommune_kode)
-                        .bind(di.data.ejer_cvr_nummer.as_deref());
-                    Self::bind_register(q, r).bind(soegenavn(&di.data.navn)).execute(&mut *tx).await?;
-                    let w = write(Enhedstype::Daginstitution);
-                    Self::record_write(&mut tx, &di.nummer, r.version, json(di)?, w).await?;
-                    for (a, adresser) in &mut d.anvisningsenheder {
-                        a.nummer = Self::issue_number(&mut tx).await?;
-                        a.data.daginstitutions_nummer = d.daginstitution.nummer.clone();
-                        let q = sqlx::query(LOAD_ANVISNINGSENHED).bind(&a.nummer).bind(&a.data.daginstitutions_nummer);
-                        let q = Self::bind_adresse(q.bind(&a.data.navn), &a.data.adresse)
-                            .bind(a.data.inst_type3)
-                            .bind(a.data.email.as_deref())
-                            .bind(a.data.telefon_nummer.as_deref())
-                            .bind(a.cvr_nummer.as_deref())
-                            .bind(&a.data.p_nummer);
-                        Self::bind_register(q, &a.register).bind(soegenavn(&a.data.navn)).execute(&mut *tx).await?;
-                        let w = write(Enhedstype::Anvisningsenhed);
-                        Self::record_write(&mut tx, &a.nummer, a.register.version, json(&*a)?, w).await?;
-                        for l in adresser {
-                            l.nummer = Self::issue_number(&mut tx).await?;
-                            l.data.enheds_nummer = a.nummer.clone();
-                            let q = sqlx::query(LOAD_ALTERNATIV_ADRESSE).bind(&l.nummer).bind(&l.data.enheds_nummer);
-                            let q = Self::bind_adresse(q.bind(&l.data.navn), &l.data.adresse)
-                                .bind(l.data.p_nummer.as_deref())
-                                .bind(l.cvr_nummer.as_deref())
-                                .bind(l.data.email.as_deref())
-                                .bind(l.data.telefon_nummer.as_deref());
-                            Self::bind_register(q, &l.register).bind(soegenavn(&l.data.navn)).execute(&mut *tx).await?;
-                            let w = write(Enhedstype::AlternativAdresse);
-                            Self::record_write(&mut tx, &l.nummer, l.register.version, json(&*l)?, w).await?;
-                        }
-                    }
-                    loaded.push(d);
-                }
-                tx.commit().await?;
-                Ok(loaded)
-            }
-
-            async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let known = sqlx::query("UPDATE kodetabel SET version = version + 1 WHERE navn = $1")
+            for (kode, tekst) in koder {
+                sqlx::query("INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3)")
                     .bind(navn)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if known == 0 {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3) \
-                     ON CONFLICT (navn, kode) DO UPDATE SET tekst = excluded.tekst",
-                )
-                .bind(navn)
-                .bind(kode)
-                .bind(tekst)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn migrate(&self) -> Result<(), StoreError> {
-                migrator(&$migrations).run(&self.pool).await?;
-                self.fold_search_names().await?;
-                self.seed_code_tables().await
-            }
-
-            async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn load_code_tables(&self) -> Result<CodeTables, StoreError> {
-                let mut out = CodeTables::default();
-                for row in sqlx::query("SELECT navn, version FROM kodetabel").fetch_all(&self.pool).await? {
-                    let navn: String = row.try_get("navn")?;
-                    let version: i64 = row.try_get("version")?;
-                    out.version += version;
-                    out.tabeller.insert(navn.clone(), Kodetabel { navn, version, koder: Default::default() });
-                }
-                for row in sqlx::query("SELECT navn, kode, tekst FROM kode").fetch_all(&self.pool).await? {
-                    let navn: String = row.try_get("navn")?;
-                    if let Some(t) = out.tabeller.get_mut(&navn) {
-                        t.koder.insert(row.try_get("kode")?, row.try_get("tekst")?);
-                    }
-                }
-                for row in sqlx::query("SELECT ejerform_kode, lovgrundlag_kode, inst_type3 FROM krydsvalidering")
-                    .fetch_all(&self.pool)
-                    .await?
-                {
-                    out.krydsvalidering.insert((
-                        row.try_get("ejerform_kode")?,
-                        row.try_get("lovgrundlag_kode")?,
-                        row.try_get("inst_type3")?,
-                    ));
-                }
-                Ok(out)
-            }
-
-            async fn insert_daginstitution(
-                &self,
-                data: &DaginstitutionData,
-                aktoer: &Aktoer,
-            ) -> Result<Daginstitution, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
-                    .await?
-                    .ok_or(StoreError::NumbersExhausted)?;
-                let record = Daginstitution { nummer: numbers::format(n), data: data.clone(), register: new_registerfelter() };
-                let now = record.register.oprettet_dato;
-                sqlx::query(
-                    "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-                     ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version, \
-                     soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1, $10)",
-                )
-                .bind(&record.nummer)
-                .bind(&data.navn)
-                .bind(data.ejerform_kode)
-                .bind(data.lovgrundlag_kode)
-                .bind(data.adm_kommune_kode)
-                .bind(data.ejer_cvr_nummer.as_deref())
-                .bind(Aktivitetsstatus::Aktiv.as_str())
-                .bind(now)
-                .bind(now)
-                .bind(soegenavn(&data.navn))
-                .execute(&mut *tx)
-                .await?;
-                let w = super::Skrivning {
-                    aktoer,
-                    operation: "InsertDaginstitution",
-                    enhedstype: Enhedstype::Daginstitution,
-                    handling: Handling::Oprettet,
-                };
-                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(record)
-            }
-
-            async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
-                let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
-                row.as_ref().map(Self::daginstitution_from_row).transpose()
-            }
-
-            async fn find_daginstitutioner_by_navn(&self, part: &str) -> Result<Vec<Daginstitution>, StoreError> {
-                let rows = sqlx::query(FIND_DAGINSTITUTION_BY_NAVN)
-                    .bind(super::navn_pattern(part))
-                    .bind(super::MAX_NAVNESOEG)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(Self::daginstitution_from_row).collect()
-            }
-
-            fn stream_daginstitutioner(&self) -> Udtraek<Daginstitution> {
-                self.stream_table(ALLE_DAGINSTITUTIONER, Self::daginstitution_from_row)
-            }
-
-            fn stream_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
-                self.stream_table(ALLE_ANVISNINGSENHEDER, Self::anvisningsenhed_from_row)
-            }
-
-            fn stream_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
-                self.stream_table(ALLE_ALTERNATIVE_ADRESSER, Self::alternativ_adresse_from_row)
-            }
-
-            fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
-                let pool = self.pool.clone();
-                udtraek(move |mut out| async move {
-                    let query = match &filter {
-                        DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE),
-                        DagtilbudFilter::Daginstitution(n) => sqlx::query(DAGTILBUD_BY_NUMMER).bind(n.trim().to_owned()),
-                        DagtilbudFilter::AdmKommune(k) => sqlx::query(DAGTILBUD_BY_KOMMUNE).bind(*k),
-                    };
-                    let mut rows = query.fetch(&pool);
-                    let mut current: Option<Dagtilbud> = None;
-                    while let Some(row) = rows.try_next().await? {
-                        let d_nummer: String = row.try_get(0)?;
-                        let same = current.as_ref().is_some_and(|c| c.daginstitution.nummer == d_nummer);
-                        if !same {
-                            let next = Dagtilbud { daginstitution: Self::daginstitution_at(&row, 0)?, anvisningsenheder: vec![] };
-                            if let Some(done) = current.replace(next) && !out.send(done).await {
-                                return Ok(out);
-                            }
-                        }
-                        let Some(c) = current.as_mut() else { continue };
-                        let a_at = DAGINSTITUTION_KOLONNER;
-                        let Some(a_nummer) = row.try_get::<Option<String>, _>(a_at)? else { continue };
-                        if c.anvisningsenheder.last().is_none_or(|(a, _)| a.nummer != a_nummer) {
-                            c.anvisningsenheder.push((Self::anvisningsenhed_at(&row, a_at)?, vec![]));
-                        }
-                        let l_at = a_at + ANVISNINGSENHED_KOLONNER;
-                        if row.try_get::<Option<String>, _>(l_at)?.is_some()
-                            && let Some((_, adresser)) = c.anvisningsenheder.last_mut()
-                        {
-                            adresser.push(Self::alternativ_adresse_at(&row, l_at)?);
-                        }
-                    }
-                    if let Some(done) = current {
-                        out.send(done).await;
-                    }
-                    Ok(out)
-                })
-            }
-
-            async fn update_daginstitution(
-                &self,
-                nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideDaginstitution<'_, DaginstitutionData>,
-            ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::daginstitution_state(&mut tx, nummer).await?;
-                let data = match decide(&state) {
-                    Ok(d) => d,
-                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
-                };
-                let row = sqlx::query(UPDATE_DAGINSTITUTION)
-                    .bind(nummer)
-                    .bind(&data.navn)
-                    .bind(data.ejerform_kode)
-                    .bind(data.lovgrundlag_kode)
-                    .bind(data.adm_kommune_kode)
-                    .bind(data.ejer_cvr_nummer.as_deref())
-                    .bind(Utc::now())
-                    .bind(soegenavn(&data.navn))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                Ok(WriteOutcome::Done(
-                    Self::finish_daginstitution_write(tx, &row, "UpdateDaginstitution", Handling::Aendret, aktoer).await?,
-                ))
-            }
-
-            async fn daginstitution_state(&self, nummer: &str) -> Result<DaginstitutionState, StoreError> {
-                // A read-only transaction gives the unit and its children as of one moment.
-                let mut tx = self.pool.begin().await?;
-                let state = Self::daginstitution_state(&mut tx, nummer).await?;
-                tx.rollback().await?;
-                Ok(state)
-            }
-
-            async fn close_daginstitution(
-                &self,
-                nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideDaginstitution<'_, ()>,
-            ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
-                checked_write!(
-                    self,
-                    daginstitution_state(nummer),
-                    decide,
-                    CLOSE_DAGINSTITUTION,
-                    [nummer, Utc::now()],
-                    finish_daginstitution_write,
-                    "DeleteDaginstitution",
-                    Handling::Nedlagt,
-                    nummer,
-                    aktoer,
-                )
-            }
-
-            async fn insert_anvisningsenhed(
-                &self,
-                data: &AnvisningsenhedData,
-                cvr_nummer: Option<&str>,
-                aktoer: &Aktoer,
-                decide: &DecideDaginstitution<'_, ()>,
-            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let parent = Self::daginstitution_state(&mut tx, &data.daginstitutions_nummer).await?;
-                if let Err(fejl) = decide(&parent) {
-                    return Ok(WriteOutcome::Refused(fejl));
-                }
-                let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE)
-                    .await?
-                    .ok_or(StoreError::NumbersExhausted)?;
-                let record = Anvisningsenhed {
-                    nummer: numbers::format(n),
-                    data: data.clone(),
-                    cvr_nummer: cvr_nummer.map(str::to_owned),
-                    register: new_registerfelter(),
-                };
-                let now = record.register.oprettet_dato;
-                let q = sqlx::query(
-                    "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-                     post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-                     inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
-                     senest_aendret, nedlagt_dato, version, soegenavn) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
-                     $20, $20, NULL, 1, $21)",
-                )
-                .bind(&record.nummer)
-                .bind(&data.daginstitutions_nummer)
-                .bind(&data.navn);
-                Self::bind_adresse(q, &data.adresse)
-                .bind(data.inst_type3)
-                .bind(data.email.as_deref())
-                .bind(data.telefon_nummer.as_deref())
-                .bind(cvr_nummer)
-                .bind(&data.p_nummer)
-                .bind(now)
-                .bind(soegenavn(&data.navn))
-                .execute(&mut *tx)
-                .await?;
-                let w = super::Skrivning {
-                    aktoer,
-                    operation: "InsertAnvisningsEnhed",
-                    enhedstype: Enhedstype::Anvisningsenhed,
-                    handling: Handling::Oprettet,
-                };
-                Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
-                tx.commit().await?;
-                Ok(WriteOutcome::Done(record))
-            }
-
-            async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError> {
-                let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&self.pool).await?;
-                row.as_ref().map(Self::anvisningsenhed_from_row).transpose()
-            }
-
-            async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, StoreError> {
-                let (sql, value) = match filter {
-                    EnhedFilter::Nummer(v) => (FIND_ANVISNINGSENHED_BY_NUMMER, v.trim().to_owned()),
-                    EnhedFilter::PNummer(v) => (FIND_ANVISNINGSENHED_BY_PNUMMER, v.trim().to_owned()),
-                    EnhedFilter::CvrNummer(v) => (FIND_ANVISNINGSENHED_BY_CVR, v.trim().to_owned()),
-                    EnhedFilter::Daginstitution(v) => (FIND_ANVISNINGSENHED_BY_PARENT, v.trim().to_owned()),
-                    EnhedFilter::Navn(v) => (FIND_ANVISNINGSENHED_BY_NAVN, super::navn_pattern(v)),
-                };
-                let query = sqlx::query(sql).bind(value);
-                let query = if matches!(filter, EnhedFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
-                let rows = query.fetch_all(&self.pool).await?;
-                rows.iter().map(Self::anvisningsenhed_from_row).collect()
-            }
-
-            async fn anvisningsenhed_state(
-                &self,
-                nummer: &str,
-                target: Option<&str>,
-            ) -> Result<AnvisningsenhedState, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, target).await?;
-                tx.rollback().await?;
-                Ok(state)
-            }
-
-            async fn update_anvisningsenhed(
-                &self,
-                nummer: &str,
-                cvr_nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAnvisningsenhed<'_, AnvisningsenhedData>,
-            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
-                let data = match decide(&state) {
-                    Ok(d) => d,
-                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
-                };
-                let q = sqlx::query(UPDATE_ANVISNINGSENHED).bind(nummer).bind(&data.navn);
-                let row = Self::bind_adresse(q, &data.adresse)
-                    .bind(data.inst_type3)
-                    .bind(data.email.as_deref())
-                    .bind(data.telefon_nummer.as_deref())
-                    .bind(cvr_nummer)
-                    .bind(&data.p_nummer)
-                    .bind(Utc::now())
-                    .bind(soegenavn(&data.navn))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_anvisningsenhed_write(tx, &row, "UpdateAnvisningsEnhed", Handling::Aendret, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
-            }
-
-            async fn close_anvisningsenhed(
-                &self,
-                nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAnvisningsenhed<'_, ()>,
-            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                checked_write!(
-                    self,
-                    anvisningsenhed_state_tx(nummer, None),
-                    decide,
-                    CLOSE_ANVISNINGSENHED,
-                    [nummer, Utc::now()],
-                    finish_anvisningsenhed_write,
-                    "DeleteAnvisningsEnhed",
-                    Handling::Nedlagt,
-                    nummer,
-                    aktoer,
-                )
-            }
-
-            async fn move_anvisningsenhed(
-                &self,
-                nummer: &str,
-                til: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAnvisningsenhed<'_, ()>,
-            ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-                checked_write!(
-                    self,
-                    anvisningsenhed_state_tx(nummer, Some(til)),
-                    decide,
-                    MOVE_ANVISNINGSENHED,
-                    [nummer, til, Utc::now()],
-                    finish_anvisningsenhed_write,
-                    "MoveAnvisningsEnhed",
-                    Handling::Flyttet,
-                    nummer,
-                    aktoer,
-                )
-            }
-
-            async fn insert_alternativ_adresse(
-                &self,
-                data: &AlternativAdresseData,
-                cvr_nummer: Option<&str>,
-                aktoer: &Aktoer,
-            ) -> Result<AlternativAdresse, StoreError> {
-                let tx = self.begin_write().await?;
-                Self::insert_alternativ_adresse_tx(tx, data, cvr_nummer, aktoer).await
-            }
-
-            async fn insert_alternativ_adresse_checked(
-                &self,
-                data: &AlternativAdresseData,
-                aktoer: &Aktoer,
-                decide: &DecideAnvisningsenhed<'_, Option<String>>,
-            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let parent = Self::anvisningsenhed_state_tx(&mut tx, &data.enheds_nummer, None).await?;
-                let cvr = match decide(&parent) {
-                    Ok(c) => c,
-                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
-                };
-                Ok(WriteOutcome::Done(Self::insert_alternativ_adresse_tx(tx, data, cvr.as_deref(), aktoer).await?))
-            }
-
-            async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError> {
-                let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&self.pool).await?;
-                row.as_ref().map(Self::alternativ_adresse_from_row).transpose()
-            }
-
-            async fn find_alternative_adresser(
-                &self,
-                filter: AdresseFilter<'_>,
-            ) -> Result<Vec<AlternativAdresse>, StoreError> {
-                let (sql, value) = match filter {
-                    AdresseFilter::Nummer(v) => (FIND_ALTERNATIV_BY_NUMMER, v.trim().to_owned()),
-                    AdresseFilter::PNummer(v) => (FIND_ALTERNATIV_BY_PNUMMER, v.trim().to_owned()),
-                    AdresseFilter::CvrNummer(v) => (FIND_ALTERNATIV_BY_CVR, v.trim().to_owned()),
-                    AdresseFilter::Anvisningsenhed(v) => (FIND_ALTERNATIV_BY_PARENT, v.trim().to_owned()),
-                    AdresseFilter::Navn(v) => (FIND_ALTERNATIV_BY_NAVN, super::navn_pattern(v)),
-                };
-                let query = sqlx::query(sql).bind(value);
-                let query = if matches!(filter, AdresseFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
-                let rows = query.fetch_all(&self.pool).await?;
-                rows.iter().map(Self::alternativ_adresse_from_row).collect()
-            }
-
-            async fn alternativ_adresse_state(
-                &self,
-                nummer: &str,
-                target: Option<&str>,
-            ) -> Result<AlternativAdresseState, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, target).await?;
-                tx.rollback().await?;
-                Ok(state)
-            }
-
-            async fn update_alternativ_adresse(
-                &self,
-                nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAlternativAdresse<'_, (AlternativAdresseData, Option<String>)>,
-            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
-                let (data, cvr) = match decide(&state) {
-                    Ok(d) => d,
-                    Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
-                };
-                let q = sqlx::query(UPDATE_ALTERNATIV_ADRESSE).bind(nummer).bind(&data.navn);
-                let row = Self::bind_adresse(q, &data.adresse)
-                    .bind(data.p_nummer.as_deref())
-                    .bind(cvr.as_deref())
-                    .bind(data.email.as_deref())
-                    .bind(data.telefon_nummer.as_deref())
-                    .bind(Utc::now())
-                    .bind(soegenavn(&data.navn))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-                let done = Self::finish_alternativ_write(tx, &row, "UpdateAlternativAdresse", Handling::Aendret, aktoer);
-                Ok(WriteOutcome::Done(done.await?))
-            }
-
-            async fn close_alternativ_adresse(
-                &self,
-                nummer: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAlternativAdresse<'_, ()>,
-            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                checked_write!(
-                    self,
-                    alternativ_adresse_state_tx(nummer, None),
-                    decide,
-                    CLOSE_ALTERNATIV_ADRESSE,
-                    [nummer, Utc::now()],
-                    finish_alternativ_write,
-                    "DeleteAlternativAdresse",
-                    Handling::Nedlagt,
-                    nummer,
-                    aktoer,
-                )
-            }
-
-            async fn move_alternativ_adresse(
-                &self,
-                nummer: &str,
-                til: &str,
-                aktoer: &Aktoer,
-                decide: &DecideAlternativAdresse<'_, ()>,
-            ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-                checked_write!(
-                    self,
-                    alternativ_adresse_state_tx(nummer, Some(til)),
-                    decide,
-                    MOVE_ALTERNATIV_ADRESSE,
-                    [nummer, til, Utc::now()],
-                    finish_alternativ_write,
-                    "MoveAlternativAdresse",
-                    Handling::Flyttet,
-                    nummer,
-                    aktoer,
-                )
-            }
-
-            async fn aktive_enheder(
-                &self,
-                enhedstype: Enhedstype,
-                efter: &str,
-                max: i64,
-            ) -> Result<Vec<AktivEnhed>, StoreError> {
-                let sql = match enhedstype {
-                    Enhedstype::Daginstitution => AKTIVE_DAGINSTITUTIONER,
-                    Enhedstype::Anvisningsenhed => AKTIVE_ANVISNINGSENHEDER,
-                    Enhedstype::AlternativAdresse => AKTIVE_ALTERNATIVE_ADRESSER,
-                };
-                let rows = sqlx::query(sql).bind(efter).bind(max).fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|r| {
-                        let unit = enhedstype != Enhedstype::Daginstitution;
-                        Ok(AktivEnhed {
-                            enhedstype,
-                            nummer: r.try_get("nummer")?,
-                            adm_kommune_kode: r.try_get("adm_kommune_kode")?,
-                            ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
-                            adresse: if unit { Some(Self::adresse_at(r, 3)?) } else { None },
-                            p_nummer: if unit { r.try_get("p_nummer")? } else { None },
-                            aktive_enheder: if unit { 0 } else { r.try_get("aktive")? },
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn save_revalidation(
-                &self,
-                startet: chrono::DateTime<Utc>,
-                antal_enheder: i64,
-                fund: &[Fund],
-            ) -> Result<i64, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO revalidering_koersel (startet, afsluttet, antal_enheder, antal_fund) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(startet)
-                .bind(Utc::now())
-                .bind(antal_enheder)
-                .bind(fund.len() as i64)
-                .fetch_one(&mut *tx)
-                .await?;
-                for f in fund {
-                    sqlx::query(
-                        "INSERT INTO revalidering_fund (koersel_id, enhedstype, nummer, adm_kommune_kode, \
-                         ejer_cvr_nummer, kode, besked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(id)
-                    .bind(f.enhedstype.as_str())
-                    .bind(&f.nummer)
-                    .bind(f.adm_kommune_kode)
-                    .bind(f.ejer_cvr_nummer.as_deref())
-                    .bind(&f.kode)
-                    .bind(&f.besked)
+                    .bind(kode)
+                    .bind(tekst)
                     .execute(&mut *tx)
                     .await?;
-                }
-                tx.commit().await?;
-                Ok(id)
-            }
-
-            async fn latest_revalidation(&self) -> Result<Option<Koersel>, StoreError> {
-                let Some(run) = sqlx::query(
-                    "SELECT id, startet, afsluttet, antal_enheder FROM revalidering_koersel ORDER BY id \
-     DESC LIMIT 1",
-                )
-                .fetch_optional(&self.pool)
-                .await?
-                else {
-                    return Ok(None);
-                };
-                let id: i64 = run.try_get("id")?;
-                let rows = sqlx::query(
-                    "SELECT enhedstype, nummer, adm_kommune_kode, ejer_cvr_nummer, kode, besked FROM revalidering_fund \
-                     WHERE koersel_id = $1 ORDER BY id",
-                )
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-                let fund = rows
-                    .iter()
-                    .map(|r| {
-                        let t: String = r.try_get("enhedstype")?;
-                        Ok(Fund {
-                            enhedstype: Enhedstype::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("enhedstype {t:?}")))?,
-                            nummer: r.try_get("nummer")?,
-                            adm_kommune_kode: r.try_get("adm_kommune_kode")?,
-                            ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
-                            kode: r.try_get("kode")?,
-                            besked: r.try_get("besked")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok(Some(Koersel {
-                    id,
-                    startet: run.try_get("startet")?,
-                    afsluttet: run.try_get("afsluttet")?,
-                    antal_enheder: run.try_get("antal_enheder")?,
-                    fund,
-                }))
-            }
-
-            async fn count_units(&self) -> Result<(i64, i64, i64), StoreError> {
-                let row = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM daginstitution) AS d, (SELECT COUNT(*) FROM anvisningsenhed) AS a, \
-                     (SELECT COUNT(*) FROM alternativ_adresse) AS l",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                Ok((row.try_get("d")?, row.try_get("a")?, row.try_get("l")?))
-            }
-
-            async fn aendringer_med_tilstand(
-                &self,
-                sekvensnummer: i64,
-                max: i64,
-            ) -> Result<Vec<AendringMedTilstand>, StoreError> {
-                let rows = sqlx::query(AENDRINGER_MED_TILSTAND).bind(sekvensnummer).bind(max).fetch_all(&self.pool).await?;
-                rows.iter().map(aendring_med_tilstand).collect()
-            }
-
-            async fn historik(&self, nummer: &str) -> Result<Vec<AendringMedTilstand>, StoreError> {
-                let rows = sqlx::query(HISTORIK).bind(nummer).fetch_all(&self.pool).await?;
-                rows.iter().map(aendring_med_tilstand).collect()
-            }
-
-            async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT sekvensnummer, tidspunkt, enhedstype, nummer, handling, version FROM aendring \
-                     WHERE sekvensnummer > $1 ORDER BY sekvensnummer LIMIT $2",
-                )
-                .bind(sekvensnummer)
-                .bind(max)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(AendringRecord {
-                            sekvensnummer: r.try_get("sekvensnummer")?,
-                            tidspunkt: r.try_get("tidspunkt")?,
-                            enhedstype: r.try_get("enhedstype")?,
-                            nummer: r.try_get("nummer")?,
-                            handling: r.try_get("handling")?,
-                            version: r.try_get("version")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn audit_by_correlation(&self, correlation_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT tidspunkt, system, organisation, correlation_id, operation, nummer, udfald FROM audit \
-                     WHERE correlation_id = $1 ORDER BY id",
-                )
-                .bind(correlation_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(AuditRecord {
-                            tidspunkt: r.try_get("tidspunkt")?,
-                            system: r.try_get("system")?,
-                            organisation: r.try_get("organisation")?,
-                            correlation_id: r.try_get("correlation_id")?,
-                            operation: r.try_get("operation")?,
-                            nummer: r.try_get("nummer")?,
-                            udfald: r.try_get("udfald")?,
-                        })
-                    })
-                    .collect()
             }
         }
-    };
+        let matrix = codes::parse_krydsvalidering(codes::KRYDSVALIDERING_SEED)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (e, l, t) in matrix {
+            sqlx::query(
+                "INSERT INTO krydsvalidering (ejerform_kode, lovgrundlag_kode, inst_type3) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(e)
+            .bind(l)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-impl_registry_store!(PostgresStore, sqlx::Postgres, REGISTRY_POSTGRES);
-impl_registry_store!(SqliteStore, sqlx::Sqlite, REGISTRY_SQLITE);
+#[async_trait]
+impl<D> RegistryStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut <D::DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
+    <D::DB as sqlx::Database>::Arguments: sqlx::IntoArguments<D::DB>,
+    <D::DB as sqlx::Database>::QueryResult: RowsAffected,
+    String: Column<D::DB>,
+    i32: Column<D::DB>,
+    i64: Column<D::DB>,
+    f64: Column<D::DB>,
+    chrono::DateTime<Utc>: Column<D::DB>,
+    Option<String>: Column<D::DB>,
+    Option<f64>: Column<D::DB>,
+    Option<chrono::DateTime<Utc>>: Column<D::DB>,
+    for<'q> &'q str: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'q> &'q String: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D::DB>,
+    usize: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
+    for<'s> &'s str: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
+{
+    async fn start_numbers_at(&self, first: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE taeller SET vaerdi = $1 WHERE navn = 'nummer' \
+             AND NOT EXISTS (SELECT 1 FROM daginstitution) AND NOT EXISTS (SELECT 1 FROM anvisningsenhed) \
+             AND NOT EXISTS (SELECT 1 FROM alternativ_adresse)",
+        )
+        .bind(first)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(done == 1)
+    }
+
+    async fn load_dagtilbud(&self, batch: Vec<Dagtilbud>, aktoer: &Aktoer) -> Result<Vec<Dagtilbud>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut loaded = Vec::with_capacity(batch.len());
+        for mut d in batch {
+            let write =
+                |enhedstype| super::Skrivning { aktoer, operation: "load", enhedstype, handling: Handling::Oprettet };
+            d.daginstitution.nummer = Self::issue_number(&mut tx).await?;
+            let (di, r) = (&d.daginstitution, &d.daginstitution.register);
+            let q = sqlx::query(LOAD_DAGINSTITUTION)
+                .bind(&di.nummer)
+                .bind(&di.data.navn)
+                .bind(di.data.ejerform_kode)
+                .bind(di.data.lovgrundlag_kode)
+                .bind(di.data.adm_kommune_kode)
+                .bind(di.data.ejer_cvr_nummer.as_deref());
+            Self::bind_register(q, r).bind(soegenavn(&di.data.navn)).execute(&mut *tx).await?;
+            let w = write(Enhedstype::Daginstitution);
+            Self::record_write(&mut tx, &di.nummer, r.version, json(di)?, w).await?;
+            for (a, adresser) in &mut d.anvisningsenheder {
+                a.nummer = Self::issue_number(&mut tx).await?;
+                a.data.daginstitutions_nummer = d.daginstitution.nummer.clone();
+                let q = sqlx::query(LOAD_ANVISNINGSENHED).bind(&a.nummer).bind(&a.data.daginstitutions_nummer);
+                let q = Self::bind_adresse(q.bind(&a.data.navn), &a.data.adresse)
+                    .bind(a.data.inst_type3)
+                    .bind(a.data.email.as_deref())
+                    .bind(a.data.telefon_nummer.as_deref())
+                    .bind(a.cvr_nummer.as_deref())
+                    .bind(&a.data.p_nummer);
+                Self::bind_register(q, &a.register).bind(soegenavn(&a.data.navn)).execute(&mut *tx).await?;
+                let w = write(Enhedstype::Anvisningsenhed);
+                Self::record_write(&mut tx, &a.nummer, a.register.version, json(&*a)?, w).await?;
+                for l in adresser {
+                    l.nummer = Self::issue_number(&mut tx).await?;
+                    l.data.enheds_nummer = a.nummer.clone();
+                    let q = sqlx::query(LOAD_ALTERNATIV_ADRESSE).bind(&l.nummer).bind(&l.data.enheds_nummer);
+                    let q = Self::bind_adresse(q.bind(&l.data.navn), &l.data.adresse)
+                        .bind(l.data.p_nummer.as_deref())
+                        .bind(l.cvr_nummer.as_deref())
+                        .bind(l.data.email.as_deref())
+                        .bind(l.data.telefon_nummer.as_deref());
+                    Self::bind_register(q, &l.register).bind(soegenavn(&l.data.navn)).execute(&mut *tx).await?;
+                    let w = write(Enhedstype::AlternativAdresse);
+                    Self::record_write(&mut tx, &l.nummer, l.register.version, json(&*l)?, w).await?;
+                }
+            }
+            loaded.push(d);
+        }
+        tx.commit().await?;
+        Ok(loaded)
+    }
+
+    async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let known = sqlx::query("UPDATE kodetabel SET version = version + 1 WHERE navn = $1")
+            .bind(navn)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if known == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3) \
+             ON CONFLICT (navn, kode) DO UPDATE SET tekst = excluded.tekst",
+        )
+        .bind(navn)
+        .bind(kode)
+        .bind(tekst)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        D::migrate(&self.pool).await?;
+        self.fold_search_names().await?;
+        self.seed_code_tables().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load_code_tables(&self) -> Result<CodeTables, StoreError> {
+        let mut out = CodeTables::default();
+        for row in sqlx::query("SELECT navn, version FROM kodetabel").fetch_all(&self.pool).await? {
+            let navn: String = row.try_get("navn")?;
+            let version: i64 = row.try_get("version")?;
+            out.version += version;
+            out.tabeller.insert(navn.clone(), Kodetabel { navn, version, koder: Default::default() });
+        }
+        for row in sqlx::query("SELECT navn, kode, tekst FROM kode").fetch_all(&self.pool).await? {
+            let navn: String = row.try_get("navn")?;
+            if let Some(t) = out.tabeller.get_mut(&navn) {
+                t.koder.insert(row.try_get("kode")?, row.try_get("tekst")?);
+            }
+        }
+        for row in sqlx::query("SELECT ejerform_kode, lovgrundlag_kode, inst_type3 FROM krydsvalidering")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            out.krydsvalidering.insert((
+                row.try_get("ejerform_kode")?,
+                row.try_get("lovgrundlag_kode")?,
+                row.try_get("inst_type3")?,
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn insert_daginstitution(
+        &self,
+        data: &DaginstitutionData,
+        aktoer: &Aktoer,
+    ) -> Result<Daginstitution, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
+        let record = Daginstitution { nummer: numbers::format(n), data: data.clone(), register: new_registerfelter() };
+        let now = record.register.oprettet_dato;
+        sqlx::query(
+            "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+             ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version, \
+             soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1, $10)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.navn)
+        .bind(data.ejerform_kode)
+        .bind(data.lovgrundlag_kode)
+        .bind(data.adm_kommune_kode)
+        .bind(data.ejer_cvr_nummer.as_deref())
+        .bind(Aktivitetsstatus::Aktiv.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(soegenavn(&data.navn))
+        .execute(&mut *tx)
+        .await?;
+        let w = super::Skrivning {
+            aktoer,
+            operation: "InsertDaginstitution",
+            enhedstype: Enhedstype::Daginstitution,
+            handling: Handling::Oprettet,
+        };
+        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
+        let row = sqlx::query(SELECT_DAGINSTITUTION).bind(nummer).fetch_optional(&self.pool).await?;
+        row.as_ref().map(Self::daginstitution_from_row).transpose()
+    }
+
+    async fn find_daginstitutioner_by_navn(&self, part: &str) -> Result<Vec<Daginstitution>, StoreError> {
+        let rows = sqlx::query(FIND_DAGINSTITUTION_BY_NAVN)
+            .bind(super::navn_pattern(part))
+            .bind(super::MAX_NAVNESOEG)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::daginstitution_from_row).collect()
+    }
+
+    fn stream_daginstitutioner(&self) -> Udtraek<Daginstitution> {
+        self.stream_table(ALLE_DAGINSTITUTIONER, Self::daginstitution_from_row)
+    }
+
+    fn stream_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
+        self.stream_table(ALLE_ANVISNINGSENHEDER, Self::anvisningsenhed_from_row)
+    }
+
+    fn stream_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
+        self.stream_table(ALLE_ALTERNATIVE_ADRESSER, Self::alternativ_adresse_from_row)
+    }
+
+    fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
+        let pool = self.pool.clone();
+        udtraek(move |mut out| async move {
+            let query = match &filter {
+                DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE),
+                DagtilbudFilter::Daginstitution(n) => sqlx::query(DAGTILBUD_BY_NUMMER).bind(n.trim().to_owned()),
+                DagtilbudFilter::AdmKommune(k) => sqlx::query(DAGTILBUD_BY_KOMMUNE).bind(*k),
+            };
+            let mut rows = query.fetch(&pool);
+            let mut current: Option<Dagtilbud> = None;
+            while let Some(row) = rows.try_next().await? {
+                let d_nummer: String = row.try_get(0)?;
+                let same = current.as_ref().is_some_and(|c| c.daginstitution.nummer == d_nummer);
+                if !same {
+                    let next =
+                        Dagtilbud { daginstitution: Self::daginstitution_at(&row, 0)?, anvisningsenheder: vec![] };
+                    if let Some(done) = current.replace(next)
+                        && !out.send(done).await
+                    {
+                        return Ok(out);
+                    }
+                }
+                let Some(c) = current.as_mut() else { continue };
+                let a_at = DAGINSTITUTION_KOLONNER;
+                let Some(a_nummer) = row.try_get::<Option<String>, _>(a_at)? else { continue };
+                if c.anvisningsenheder.last().is_none_or(|(a, _)| a.nummer != a_nummer) {
+                    c.anvisningsenheder.push((Self::anvisningsenhed_at(&row, a_at)?, vec![]));
+                }
+                let l_at = a_at + ANVISNINGSENHED_KOLONNER;
+                if row.try_get::<Option<String>, _>(l_at)?.is_some()
+                    && let Some((_, adresser)) = c.anvisningsenheder.last_mut()
+                {
+                    adresser.push(Self::alternativ_adresse_at(&row, l_at)?);
+                }
+            }
+            if let Some(done) = current {
+                out.send(done).await;
+            }
+            Ok(out)
+        })
+    }
+
+    async fn update_daginstitution(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideDaginstitution<'_, DaginstitutionData>,
+    ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let state = Self::daginstitution_state(&mut tx, nummer).await?;
+        let data = match decide(&state) {
+            Ok(d) => d,
+            Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+        };
+        let row = sqlx::query(UPDATE_DAGINSTITUTION)
+            .bind(nummer)
+            .bind(&data.navn)
+            .bind(data.ejerform_kode)
+            .bind(data.lovgrundlag_kode)
+            .bind(data.adm_kommune_kode)
+            .bind(data.ejer_cvr_nummer.as_deref())
+            .bind(Utc::now())
+            .bind(soegenavn(&data.navn))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+        Ok(WriteOutcome::Done(
+            Self::finish_daginstitution_write(tx, &row, "UpdateDaginstitution", Handling::Aendret, aktoer).await?,
+        ))
+    }
+
+    async fn daginstitution_state(&self, nummer: &str) -> Result<DaginstitutionState, StoreError> {
+        // A read-only transaction gives the unit and its children as of one moment.
+        let mut tx = self.pool.begin().await?;
+        let state = Self::daginstitution_state(&mut tx, nummer).await?;
+        tx.rollback().await?;
+        Ok(state)
+    }
+
+    async fn close_daginstitution(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideDaginstitution<'_, ()>,
+    ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
+        checked_write!(
+            self,
+            daginstitution_state(nummer),
+            decide,
+            CLOSE_DAGINSTITUTION,
+            [nummer, Utc::now()],
+            finish_daginstitution_write,
+            "DeleteDaginstitution",
+            Handling::Nedlagt,
+            nummer,
+            aktoer,
+        )
+    }
+
+    async fn insert_anvisningsenhed(
+        &self,
+        data: &AnvisningsenhedData,
+        cvr_nummer: Option<&str>,
+        aktoer: &Aktoer,
+        decide: &DecideDaginstitution<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let parent = Self::daginstitution_state(&mut tx, &data.daginstitutions_nummer).await?;
+        if let Err(fejl) = decide(&parent) {
+            return Ok(WriteOutcome::Refused(fejl));
+        }
+        let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
+        let record = Anvisningsenhed {
+            nummer: numbers::format(n),
+            data: data.clone(),
+            cvr_nummer: cvr_nummer.map(str::to_owned),
+            register: new_registerfelter(),
+        };
+        let now = record.register.oprettet_dato;
+        let q = sqlx::query(
+            "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+             inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
+             senest_aendret, nedlagt_dato, version, soegenavn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
+             $20, $20, NULL, 1, $21)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.daginstitutions_nummer)
+        .bind(&data.navn);
+        Self::bind_adresse(q, &data.adresse)
+            .bind(data.inst_type3)
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(cvr_nummer)
+            .bind(&data.p_nummer)
+            .bind(now)
+            .bind(soegenavn(&data.navn))
+            .execute(&mut *tx)
+            .await?;
+        let w = super::Skrivning {
+            aktoer,
+            operation: "InsertAnvisningsEnhed",
+            enhedstype: Enhedstype::Anvisningsenhed,
+            handling: Handling::Oprettet,
+        };
+        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done(record))
+    }
+
+    async fn get_anvisningsenhed(&self, nummer: &str) -> Result<Option<Anvisningsenhed>, StoreError> {
+        let row = sqlx::query(SELECT_ANVISNINGSENHED).bind(nummer).fetch_optional(&self.pool).await?;
+        row.as_ref().map(Self::anvisningsenhed_from_row).transpose()
+    }
+
+    async fn find_anvisningsenheder(&self, filter: EnhedFilter<'_>) -> Result<Vec<Anvisningsenhed>, StoreError> {
+        let (sql, value) = match filter {
+            EnhedFilter::Nummer(v) => (FIND_ANVISNINGSENHED_BY_NUMMER, v.trim().to_owned()),
+            EnhedFilter::PNummer(v) => (FIND_ANVISNINGSENHED_BY_PNUMMER, v.trim().to_owned()),
+            EnhedFilter::CvrNummer(v) => (FIND_ANVISNINGSENHED_BY_CVR, v.trim().to_owned()),
+            EnhedFilter::Daginstitution(v) => (FIND_ANVISNINGSENHED_BY_PARENT, v.trim().to_owned()),
+            EnhedFilter::Navn(v) => (FIND_ANVISNINGSENHED_BY_NAVN, super::navn_pattern(v)),
+        };
+        let query = sqlx::query(sql).bind(value);
+        let query = if matches!(filter, EnhedFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(Self::anvisningsenhed_from_row).collect()
+    }
+
+    async fn anvisningsenhed_state(
+        &self,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AnvisningsenhedState, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, target).await?;
+        tx.rollback().await?;
+        Ok(state)
+    }
+
+    async fn update_anvisningsenhed(
+        &self,
+        nummer: &str,
+        cvr_nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, AnvisningsenhedData>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
+        let data = match decide(&state) {
+            Ok(d) => d,
+            Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+        };
+        let q = sqlx::query(UPDATE_ANVISNINGSENHED).bind(nummer).bind(&data.navn);
+        let row = Self::bind_adresse(q, &data.adresse)
+            .bind(data.inst_type3)
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(cvr_nummer)
+            .bind(&data.p_nummer)
+            .bind(Utc::now())
+            .bind(soegenavn(&data.navn))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+        let done = Self::finish_anvisningsenhed_write(tx, &row, "UpdateAnvisningsEnhed", Handling::Aendret, aktoer);
+        Ok(WriteOutcome::Done(done.await?))
+    }
+
+    async fn close_anvisningsenhed(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+        checked_write!(
+            self,
+            anvisningsenhed_state_tx(nummer, None),
+            decide,
+            CLOSE_ANVISNINGSENHED,
+            [nummer, Utc::now()],
+            finish_anvisningsenhed_write,
+            "DeleteAnvisningsEnhed",
+            Handling::Nedlagt,
+            nummer,
+            aktoer,
+        )
+    }
+
+    async fn move_anvisningsenhed(
+        &self,
+        nummer: &str,
+        til: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, ()>,
+    ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
+        checked_write!(
+            self,
+            anvisningsenhed_state_tx(nummer, Some(til)),
+            decide,
+            MOVE_ANVISNINGSENHED,
+            [nummer, til, Utc::now()],
+            finish_anvisningsenhed_write,
+            "MoveAnvisningsEnhed",
+            Handling::Flyttet,
+            nummer,
+            aktoer,
+        )
+    }
+
+    async fn insert_alternativ_adresse(
+        &self,
+        data: &AlternativAdresseData,
+        cvr_nummer: Option<&str>,
+        aktoer: &Aktoer,
+    ) -> Result<AlternativAdresse, StoreError> {
+        let tx = self.begin_write().await?;
+        Self::insert_alternativ_adresse_tx(tx, data, cvr_nummer, aktoer).await
+    }
+
+    async fn insert_alternativ_adresse_checked(
+        &self,
+        data: &AlternativAdresseData,
+        aktoer: &Aktoer,
+        decide: &DecideAnvisningsenhed<'_, Option<String>>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let parent = Self::anvisningsenhed_state_tx(&mut tx, &data.enheds_nummer, None).await?;
+        let cvr = match decide(&parent) {
+            Ok(c) => c,
+            Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+        };
+        Ok(WriteOutcome::Done(Self::insert_alternativ_adresse_tx(tx, data, cvr.as_deref(), aktoer).await?))
+    }
+
+    async fn get_alternativ_adresse(&self, nummer: &str) -> Result<Option<AlternativAdresse>, StoreError> {
+        let row = sqlx::query(SELECT_ALTERNATIV_ADRESSE).bind(nummer).fetch_optional(&self.pool).await?;
+        row.as_ref().map(Self::alternativ_adresse_from_row).transpose()
+    }
+
+    async fn find_alternative_adresser(&self, filter: AdresseFilter<'_>) -> Result<Vec<AlternativAdresse>, StoreError> {
+        let (sql, value) = match filter {
+            AdresseFilter::Nummer(v) => (FIND_ALTERNATIV_BY_NUMMER, v.trim().to_owned()),
+            AdresseFilter::PNummer(v) => (FIND_ALTERNATIV_BY_PNUMMER, v.trim().to_owned()),
+            AdresseFilter::CvrNummer(v) => (FIND_ALTERNATIV_BY_CVR, v.trim().to_owned()),
+            AdresseFilter::Anvisningsenhed(v) => (FIND_ALTERNATIV_BY_PARENT, v.trim().to_owned()),
+            AdresseFilter::Navn(v) => (FIND_ALTERNATIV_BY_NAVN, super::navn_pattern(v)),
+        };
+        let query = sqlx::query(sql).bind(value);
+        let query = if matches!(filter, AdresseFilter::Navn(_)) { query.bind(super::MAX_NAVNESOEG) } else { query };
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(Self::alternativ_adresse_from_row).collect()
+    }
+
+    async fn alternativ_adresse_state(
+        &self,
+        nummer: &str,
+        target: Option<&str>,
+    ) -> Result<AlternativAdresseState, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, target).await?;
+        tx.rollback().await?;
+        Ok(state)
+    }
+
+    async fn update_alternativ_adresse(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, (AlternativAdresseData, Option<String>)>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
+        let (data, cvr) = match decide(&state) {
+            Ok(d) => d,
+            Err(fejl) => return Ok(WriteOutcome::Refused(fejl)),
+        };
+        let q = sqlx::query(UPDATE_ALTERNATIV_ADRESSE).bind(nummer).bind(&data.navn);
+        let row = Self::bind_adresse(q, &data.adresse)
+            .bind(data.p_nummer.as_deref())
+            .bind(cvr.as_deref())
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(Utc::now())
+            .bind(soegenavn(&data.navn))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+        let done = Self::finish_alternativ_write(tx, &row, "UpdateAlternativAdresse", Handling::Aendret, aktoer);
+        Ok(WriteOutcome::Done(done.await?))
+    }
+
+    async fn close_alternativ_adresse(
+        &self,
+        nummer: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, ()>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+        checked_write!(
+            self,
+            alternativ_adresse_state_tx(nummer, None),
+            decide,
+            CLOSE_ALTERNATIV_ADRESSE,
+            [nummer, Utc::now()],
+            finish_alternativ_write,
+            "DeleteAlternativAdresse",
+            Handling::Nedlagt,
+            nummer,
+            aktoer,
+        )
+    }
+
+    async fn move_alternativ_adresse(
+        &self,
+        nummer: &str,
+        til: &str,
+        aktoer: &Aktoer,
+        decide: &DecideAlternativAdresse<'_, ()>,
+    ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
+        checked_write!(
+            self,
+            alternativ_adresse_state_tx(nummer, Some(til)),
+            decide,
+            MOVE_ALTERNATIV_ADRESSE,
+            [nummer, til, Utc::now()],
+            finish_alternativ_write,
+            "MoveAlternativAdresse",
+            Handling::Flyttet,
+            nummer,
+            aktoer,
+        )
+    }
+
+    async fn aktive_enheder(
+        &self,
+        enhedstype: Enhedstype,
+        efter: &str,
+        max: i64,
+    ) -> Result<Vec<AktivEnhed>, StoreError> {
+        let sql = match enhedstype {
+            Enhedstype::Daginstitution => AKTIVE_DAGINSTITUTIONER,
+            Enhedstype::Anvisningsenhed => AKTIVE_ANVISNINGSENHEDER,
+            Enhedstype::AlternativAdresse => AKTIVE_ALTERNATIVE_ADRESSER,
+        };
+        let rows = sqlx::query(sql).bind(efter).bind(max).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let unit = enhedstype != Enhedstype::Daginstitution;
+                Ok(AktivEnhed {
+                    enhedstype,
+                    nummer: r.try_get("nummer")?,
+                    adm_kommune_kode: r.try_get("adm_kommune_kode")?,
+                    ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
+                    adresse: if unit { Some(Self::adresse_at(r, 3)?) } else { None },
+                    p_nummer: if unit { r.try_get("p_nummer")? } else { None },
+                    aktive_enheder: if unit { 0 } else { r.try_get("aktive")? },
+                })
+            })
+            .collect()
+    }
+
+    async fn save_revalidation(
+        &self,
+        startet: chrono::DateTime<Utc>,
+        antal_enheder: i64,
+        fund: &[Fund],
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO revalidering_koersel (startet, afsluttet, antal_enheder, antal_fund) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(startet)
+        .bind(Utc::now())
+        .bind(antal_enheder)
+        .bind(fund.len() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        for f in fund {
+            sqlx::query(
+                "INSERT INTO revalidering_fund (koersel_id, enhedstype, nummer, adm_kommune_kode, \
+                 ejer_cvr_nummer, kode, besked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(f.enhedstype.as_str())
+            .bind(&f.nummer)
+            .bind(f.adm_kommune_kode)
+            .bind(f.ejer_cvr_nummer.as_deref())
+            .bind(&f.kode)
+            .bind(&f.besked)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn latest_revalidation(&self) -> Result<Option<Koersel>, StoreError> {
+        let Some(run) = sqlx::query(
+            "SELECT id, startet, afsluttet, antal_enheder FROM revalidering_koersel ORDER BY id \
+     DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = run.try_get("id")?;
+        let rows = sqlx::query(
+            "SELECT enhedstype, nummer, adm_kommune_kode, ejer_cvr_nummer, kode, besked FROM revalidering_fund \
+             WHERE koersel_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let fund = rows
+            .iter()
+            .map(|r| {
+                let t: String = r.try_get("enhedstype")?;
+                Ok(Fund {
+                    enhedstype: Enhedstype::parse(&t)
+                        .ok_or_else(|| StoreError::Corrupt(format!("enhedstype {t:?}")))?,
+                    nummer: r.try_get("nummer")?,
+                    adm_kommune_kode: r.try_get("adm_kommune_kode")?,
+                    ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
+                    kode: r.try_get("kode")?,
+                    besked: r.try_get("besked")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(Koersel {
+            id,
+            startet: run.try_get("startet")?,
+            afsluttet: run.try_get("afsluttet")?,
+            antal_enheder: run.try_get("antal_enheder")?,
+            fund,
+        }))
+    }
+
+    async fn count_units(&self) -> Result<(i64, i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM daginstitution) AS d, (SELECT COUNT(*) FROM anvisningsenhed) AS a, \
+             (SELECT COUNT(*) FROM alternativ_adresse) AS l",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("d")?, row.try_get("a")?, row.try_get("l")?))
+    }
+
+    async fn aendringer_med_tilstand(
+        &self,
+        sekvensnummer: i64,
+        max: i64,
+    ) -> Result<Vec<AendringMedTilstand>, StoreError> {
+        let rows = sqlx::query(AENDRINGER_MED_TILSTAND).bind(sekvensnummer).bind(max).fetch_all(&self.pool).await?;
+        rows.iter().map(aendring_med_tilstand).collect()
+    }
+
+    async fn historik(&self, nummer: &str) -> Result<Vec<AendringMedTilstand>, StoreError> {
+        let rows = sqlx::query(HISTORIK).bind(nummer).fetch_all(&self.pool).await?;
+        rows.iter().map(aendring_med_tilstand).collect()
+    }
+
+    async fn aendringer_siden(&self, sekvensnummer: i64, max: i64) -> Result<Vec<AendringRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sekvensnummer, tidspunkt, enhedstype, nummer, handling, version FROM aendring \
+             WHERE sekvensnummer > $1 ORDER BY sekvensnummer LIMIT $2",
+        )
+        .bind(sekvensnummer)
+        .bind(max)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AendringRecord {
+                    sekvensnummer: r.try_get("sekvensnummer")?,
+                    tidspunkt: r.try_get("tidspunkt")?,
+                    enhedstype: r.try_get("enhedstype")?,
+                    nummer: r.try_get("nummer")?,
+                    handling: r.try_get("handling")?,
+                    version: r.try_get("version")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_by_correlation(&self, correlation_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tidspunkt, system, organisation, correlation_id, operation, nummer, udfald FROM audit \
+             WHERE correlation_id = $1 ORDER BY id",
+        )
+        .bind(correlation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    tidspunkt: r.try_get("tidspunkt")?,
+                    system: r.try_get("system")?,
+                    organisation: r.try_get("organisation")?,
+                    correlation_id: r.try_get("correlation_id")?,
+                    operation: r.try_get("operation")?,
+                    nummer: r.try_get("nummer")?,
+                    udfald: r.try_get("udfald")?,
+                })
+            })
+            .collect()
+    }
+}
 
 #[cfg(test)]
 mod tests {
