@@ -216,7 +216,7 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
 #[tokio::test]
 async fn mail_through_starttls_with_a_login() {
     use common::smtp::Secure;
-    use dtr_tilslutning::model::{EjerRef, Organisation as Org, OrganisationType as OrgType};
+    use dtr_tilslutning::model::{Dataejer, Organisation as Org, OrganisationType as OrgType};
     use dtr_tilslutning::notifikation::{Smtp, deliver_forever, registerfund};
 
     let (_dir, url) = common::fresh_sqlite_db();
@@ -244,7 +244,7 @@ async fn mail_through_starttls_with_a_login() {
         kode: "DTR0501".into(),
         besked: "ingen enheder".into(),
     };
-    store.meld_registerfund(1, &[(EjerRef::Kommune("101".into()), registerfund(1, &[fund("G00001")]))]).await.unwrap();
+    store.meld_registerfund(1, &[(Dataejer::Kommune("101".into()), registerfund(1, &[fund("G00001")]))]).await.unwrap();
     let smtp = |password: &str| Smtp {
         url: format!("smtp://relay-bruger:{password}@127.0.0.1:{port}?tls=required"),
         afsender: "DTR <dtr@example.dk>".into(),
@@ -261,7 +261,7 @@ async fn mail_through_starttls_with_a_login() {
 
     // The right one: delivered over TLS as the relay user (the waiting mail is retried on its
     // backoff; a second mail goes at once).
-    store.meld_registerfund(2, &[(EjerRef::Kommune("101".into()), registerfund(2, &[fund("G00002")]))]).await.unwrap();
+    store.meld_registerfund(2, &[(Dataejer::Kommune("101".into()), registerfund(2, &[fund("G00002")]))]).await.unwrap();
     let worker = tokio::spawn(deliver_forever(store.clone(), smtp("relay-hemmelighed")));
     arrives(&relay, "dagtilbud@kk.example", "G00002").await;
     let mail = relay.received().into_iter().find(|m| m.data.contains("G00002")).unwrap();

@@ -99,11 +99,11 @@ pub async fn call(clients: &Clients, call: &ExportCall, ctx: &CallerContext, ns:
     let xml = match call.operation {
         Op::GetAllDagtilbud => {
             let r = export.get_all_dagtilbud(clients.extract_request(ctx, GetAllRequest {})).await;
-            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetDagtilbudByDagInstitutionsNummer => {
             let r = export.get_dagtilbud_by_dag_institutions_nummer(clients.extract_request(ctx, nummer())).await;
-            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetDagtilbudByAdmKommuneNummer => {
             let adm_kommune_nummer = match call.parameter {
@@ -115,19 +115,19 @@ pub async fn call(clients: &Clients, call: &ExportCall, ctx: &CallerContext, ns:
                     clients.extract_request(ctx, KommuneRequest { adm_kommune_nummer }),
                 )
                 .await;
-            return streamed(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetAllDaginstitutioner => {
             let r = export.get_all_daginstitutioner(clients.extract_request(ctx, GetAllRequest {})).await;
-            return streamed(r, op, ns, "daginstitutionerExtend", daginstitution_extend);
+            return stream_answer(r, op, ns, "daginstitutionerExtend", daginstitution_extend);
         }
         Op::GetAllAnvisningsEnheder => {
             let r = export.get_all_anvisnings_enheder(clients.extract_request(ctx, GetAllRequest {})).await;
-            return streamed(r, op, ns, "anvisningenhederExtend", anvisningsenhed_extend);
+            return stream_answer(r, op, ns, "anvisningenhederExtend", anvisningsenhed_extend);
         }
         Op::GetAllAlternativAdresser => {
             let r = export.get_all_alternativ_adresser(clients.extract_request(ctx, GetAllRequest {})).await;
-            return streamed(r, op, ns, "alternativadresserExtend", alternativ_adresse_extend);
+            return stream_answer(r, op, ns, "alternativadresserExtend", alternativ_adresse_extend);
         }
         Op::HelloWorld => {
             let r = export.hello_world(clients.request(ctx, HelloWorldRequest {})).await;
@@ -257,7 +257,7 @@ fn alternative_adresser(r: Answered<AlternativAdresserExtend>, op: &str, ns: &st
 /// A streamed extract: `<{op}Response><{container}>` records `</{container}></{op}Response>`,
 /// handed to the HTTP body in chunks of about [`CHUNK`] bytes as the records arrive. Dropping the
 /// stream (the client hung up) drops the gRPC call, which stops the service's database read.
-fn streamed<T: Send + 'static>(
+fn stream_answer<T: Send + 'static>(
     call: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
     op_name: &str,
     ns: &str,

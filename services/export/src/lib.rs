@@ -149,7 +149,7 @@ pub fn dagtilbud(d: Dagtilbud, codes: &CodeTables) -> pb::Dagtilbud {
 
 /// A store extract as a gRPC stream of export records. Dropping it (the caller hung up) drops
 /// the extract, which stops the database read.
-fn stroem<T, U>(udtraek: Udtraek<T>, codes: Arc<CodeTables>, to_pb: fn(T, &CodeTables) -> U) -> BoxStream<U>
+fn grpc_stream<T, U>(udtraek: Udtraek<T>, codes: Arc<CodeTables>, to_pb: fn(T, &CodeTables) -> U) -> BoxStream<U>
 where
     T: Send + 'static,
     U: Send + 'static,
@@ -164,11 +164,11 @@ impl ExportGrpc {
         to_pb: fn(T, &CodeTables) -> U,
     ) -> Result<Response<BoxStream<U>>, Status> {
         let codes = self.registry.code_tables().await.map_err(status)?;
-        Ok(Response::new(stroem(udtraek(&self.registry), codes, to_pb)))
+        Ok(Response::new(grpc_stream(udtraek(&self.registry), codes, to_pb)))
     }
 
     async fn dagtilbud(&self, filter: DagtilbudFilter) -> Result<Response<BoxStream<pb::Dagtilbud>>, Status> {
-        self.stream(|r| r.udtraek_dagtilbud(filter), dagtilbud).await
+        self.stream(|r| r.stream_dagtilbud(filter), dagtilbud).await
     }
 
     async fn alternative_adresser(
@@ -260,21 +260,21 @@ impl ExportService for ExportGrpc {
         &self,
         _: Request<GetAllRequest>,
     ) -> Result<Response<BoxStream<pb::DaginstitutionExtend>>, Status> {
-        self.stream(Registry::udtraek_daginstitutioner, daginstitution_extend).await
+        self.stream(Registry::stream_daginstitutioner, daginstitution_extend).await
     }
 
     async fn get_all_anvisnings_enheder(
         &self,
         _: Request<GetAllRequest>,
     ) -> Result<Response<BoxStream<pb::AnvisningsenhedExtend>>, Status> {
-        self.stream(Registry::udtraek_anvisningsenheder, anvisningsenhed_extend).await
+        self.stream(Registry::stream_anvisningsenheder, anvisningsenhed_extend).await
     }
 
     async fn get_all_alternativ_adresser(
         &self,
         _: Request<GetAllRequest>,
     ) -> Result<Response<BoxStream<pb::AlternativAdresseExtend>>, Status> {
-        self.stream(Registry::udtraek_alternative_adresser, alternativ_adresse_extend).await
+        self.stream(Registry::stream_alternative_adresser, alternativ_adresse_extend).await
     }
 
     async fn get_daginstitution_by_navn(

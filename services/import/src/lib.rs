@@ -249,7 +249,7 @@ impl ImportService for ImportGrpc {
             }
             Some(Operation::DeleteDaginstitution(r)) => {
                 let nummer = r.nummer.trim().to_owned();
-                self.registry.check_delete_daginstitution(&nummer).await.map(|()| nummer)
+                self.registry.check_close_daginstitution(&nummer).await.map(|()| nummer)
             }
             Some(Operation::InsertAnvisningsEnhed(r)) => {
                 let (sent, data) = anvisningsenhed_data(r.anvisningsenhed.unwrap_or_default());
@@ -266,7 +266,7 @@ impl ImportService for ImportGrpc {
             }
             Some(Operation::DeleteAnvisningsEnhed(r)) => {
                 let nummer = r.nummer.trim().to_owned();
-                self.registry.check_delete_anvisningsenhed(&nummer).await.map(|()| nummer)
+                self.registry.check_close_anvisningsenhed(&nummer).await.map(|()| nummer)
             }
             Some(Operation::MoveAnvisningsEnhed(r)) => {
                 let nummer = r.nummer.trim().to_owned();
@@ -286,7 +286,7 @@ impl ImportService for ImportGrpc {
             }
             Some(Operation::DeleteAlternativAdresse(r)) => {
                 let nummer = r.nummer.trim().to_owned();
-                self.registry.check_delete_alternativ_adresse(&nummer).await.map(|()| nummer)
+                self.registry.check_close_alternativ_adresse(&nummer).await.map(|()| nummer)
             }
             Some(Operation::MoveAlternativAdresse(r)) => {
                 let nummer = r.nummer.trim().to_owned();
@@ -339,7 +339,7 @@ impl ImportService for ImportGrpc {
     async fn delete_anvisnings_enhed(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.delete_anvisningsenhed(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self.registry.close_anvisningsenhed(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -382,7 +382,7 @@ impl ImportService for ImportGrpc {
     async fn delete_alternativ_adresse(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.delete_alternativ_adresse(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self.registry.close_alternativ_adresse(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -415,7 +415,7 @@ impl ImportService for ImportGrpc {
     async fn delete_daginstitution(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.delete_daginstitution(nummer.trim(), &aktoer(&ctx)).await.map(|d| d.nummer);
+        let result = self.registry.close_daginstitution(nummer.trim(), &aktoer(&ctx)).await.map(|d| d.nummer);
         svar(result, &ctx)
     }
 }

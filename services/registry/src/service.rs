@@ -151,12 +151,12 @@ impl Registry {
 
     /// Closes (nedlægger) a daginstitution: refused while it has active anvisningsenheder
     /// (rule 7, no cascading delete). The record and its history stay and are exported.
-    pub async fn delete_daginstitution(&self, nummer: &str, aktoer: &Aktoer) -> Result<Daginstitution, RegistryError> {
+    pub async fn close_daginstitution(&self, nummer: &str, aktoer: &Aktoer) -> Result<Daginstitution, RegistryError> {
         outcome(self.store.close_daginstitution(nummer, aktoer, &|state| delete_decision(state, nummer)).await?)
     }
 
     /// Every check of [`Self::delete_daginstitution`], without writing.
-    pub async fn check_delete_daginstitution(&self, nummer: &str) -> Result<(), RegistryError> {
+    pub async fn check_close_daginstitution(&self, nummer: &str) -> Result<(), RegistryError> {
         let state = self.store.daginstitution_state(nummer).await?;
         delete_decision(&state, nummer).map_err(RegistryError::Afvist)
     }
@@ -240,11 +240,7 @@ impl Registry {
     /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7). Closing
     /// a daginstitution's last active unit is allowed (so structures can be closed bottom-up);
     /// a daginstitution left without units is reported by the periodic check (rule 6/13).
-    pub async fn delete_anvisningsenhed(
-        &self,
-        nummer: &str,
-        aktoer: &Aktoer,
-    ) -> Result<Anvisningsenhed, RegistryError> {
+    pub async fn close_anvisningsenhed(&self, nummer: &str, aktoer: &Aktoer) -> Result<Anvisningsenhed, RegistryError> {
         outcome(self.store.close_anvisningsenhed(nummer, aktoer, &|s| close_enhed_decision(s, nummer)).await?)
     }
 
@@ -278,7 +274,7 @@ impl Registry {
             .map_err(RegistryError::Afvist)
     }
 
-    pub async fn check_delete_anvisningsenhed(&self, nummer: &str) -> Result<(), RegistryError> {
+    pub async fn check_close_anvisningsenhed(&self, nummer: &str) -> Result<(), RegistryError> {
         let state = self.store.anvisningsenhed_state(nummer, None).await?;
         close_enhed_decision(&state, nummer).map_err(RegistryError::Afvist)
     }
@@ -357,7 +353,7 @@ impl Registry {
         outcome(self.store.update_alternativ_adresse(nummer, aktoer, &decide).await?)
     }
 
-    pub async fn delete_alternativ_adresse(
+    pub async fn close_alternativ_adresse(
         &self,
         nummer: &str,
         aktoer: &Aktoer,
@@ -400,7 +396,7 @@ impl Registry {
             .map_err(RegistryError::Afvist)
     }
 
-    pub async fn check_delete_alternativ_adresse(&self, nummer: &str) -> Result<(), RegistryError> {
+    pub async fn check_close_alternativ_adresse(&self, nummer: &str) -> Result<(), RegistryError> {
         let state = self.store.alternativ_adresse_state(nummer, None).await?;
         active_alternativ(&state, nummer).map(|_| ()).map_err(RegistryError::Afvist)
     }
@@ -460,22 +456,22 @@ impl Registry {
     }
 
     /// Every daginstitution, streamed in number order.
-    pub fn udtraek_daginstitutioner(&self) -> Udtraek<Daginstitution> {
+    pub fn stream_daginstitutioner(&self) -> Udtraek<Daginstitution> {
         self.store.stream_daginstitutioner()
     }
 
     /// Every anvisningsenhed, streamed in number order.
-    pub fn udtraek_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
+    pub fn stream_anvisningsenheder(&self) -> Udtraek<Anvisningsenhed> {
         self.store.stream_anvisningsenheder()
     }
 
     /// Every alternativ adresse, streamed in number order.
-    pub fn udtraek_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
+    pub fn stream_alternative_adresser(&self) -> Udtraek<AlternativAdresse> {
         self.store.stream_alternative_adresser()
     }
 
     /// Dagtilbud (all three levels, nested), streamed in number order.
-    pub fn udtraek_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
+    pub fn stream_dagtilbud(&self, filter: DagtilbudFilter) -> Udtraek<Dagtilbud> {
         self.store.stream_dagtilbud(filter)
     }
 

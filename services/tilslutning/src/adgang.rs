@@ -5,7 +5,7 @@
 use Afvisningskode::*;
 pub use dtr_proto::afvisning::Afvisningskode;
 
-use crate::model::{AdgangFakta, AftaleStatus, EjerFakta, EjerRef};
+use crate::model::{AdgangFakta, AftaleStatus, Dataejer, EjerFakta};
 
 /// The refusal when a system has used its full extracts for the day.
 pub fn udtraek_opbrugt(limit: u32) -> Afvisning {
@@ -30,8 +30,8 @@ fn afvis(kode: Afvisningskode, besked: String) -> Result<(), Afvisning> {
 
 fn ejer_navn(e: &EjerFakta) -> String {
     let id = match &e.ejer {
-        EjerRef::Kommune(k) => format!("kommune {k}"),
-        EjerRef::PrivatEjer(cvr) => format!("den private ejer med CVR-nummer {cvr}"),
+        Dataejer::Kommune(k) => format!("kommune {k}"),
+        Dataejer::PrivatEjer(cvr) => format!("den private ejer med CVR-nummer {cvr}"),
     };
     match &e.navn {
         Some(navn) => format!("{id} ({navn})"),
@@ -117,7 +117,7 @@ mod tests {
             kraever_dataaftale: Some(true),
             tilslutning: Some(AftaleStatus::Godkendt),
             ejere: vec![EjerFakta {
-                ejer: EjerRef::Kommune("101".into()),
+                ejer: Dataejer::Kommune("101".into()),
                 navn: Some("København Kommune".into()),
                 dataaftale: Some(AftaleStatus::Godkendt),
             }],
@@ -155,7 +155,7 @@ mod tests {
             assert_eq!(kode(&f), Some(want), "{status:?}");
         }
         let mut f = fakta();
-        f.ejere.push(EjerFakta { ejer: EjerRef::PrivatEjer("29189854".into()), navn: None, dataaftale: None });
+        f.ejere.push(EjerFakta { ejer: Dataejer::PrivatEjer("29189854".into()), navn: None, dataaftale: None });
         let a = decide(&f, "ImportService", "UpdateDaginstitution").unwrap_err();
         assert_eq!(a.kode, IngenDataaftale);
         assert_eq!(

@@ -97,7 +97,7 @@ pub struct SystemLogin {
 
 /// A data owner as the registry names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EjerRef {
+pub enum Dataejer {
     /// A kommune by its code (also its organisation kode).
     Kommune(String),
     /// A private owner by its CVR number.
@@ -118,7 +118,7 @@ pub struct SystemTilstand {
 /// agreement of the calling system with it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EjerFakta {
-    pub ejer: EjerRef,
+    pub ejer: Dataejer,
     pub navn: Option<String>,
     pub dataaftale: Option<AftaleStatus>,
 }

@@ -13,7 +13,7 @@ use crate::credentials;
 use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
 use crate::model::{
-    Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, EjerRef, OrganisationInfo, OrganisationType,
+    Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, OrganisationInfo, OrganisationType,
     ServiceDef, SystemInfo,
 };
 use crate::notifikation::{self, Registerfund};
@@ -37,7 +37,7 @@ pub struct Adgangsforespoergsel {
     pub system_id: String,
     pub servicekode: String,
     pub operation: String,
-    pub ejere: Vec<EjerRef>,
+    pub ejere: Vec<Dataejer>,
     pub fuldt_udtraek: bool,
 }
 
@@ -359,8 +359,8 @@ impl Tilslutning {
 
     /// The registry check's findings, one mail per owner and run (a repeated hand-over sends
     /// nothing new). Answers how many owners were mailed.
-    pub async fn meld_registerfund(&self, koersel_id: i64, fund: Vec<(EjerRef, Registerfund)>) -> Result<usize> {
-        let mut per_ejer: BTreeMap<EjerRef, Vec<Registerfund>> = BTreeMap::new();
+    pub async fn meld_registerfund(&self, koersel_id: i64, fund: Vec<(Dataejer, Registerfund)>) -> Result<usize> {
+        let mut per_ejer: BTreeMap<Dataejer, Vec<Registerfund>> = BTreeMap::new();
         for (ejer, f) in fund {
             per_ejer.entry(ejer).or_default().push(f);
         }

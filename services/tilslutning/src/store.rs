@@ -10,7 +10,7 @@ use sqlx::Row;
 use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
 
 use crate::model::{
-    AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, EjerFakta, EjerRef, HistorikLinje,
+    AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
     Organisation, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 
@@ -83,7 +83,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
         system_id: &str,
         servicekode: &str,
         operation: &str,
-        ejere: &[EjerRef],
+        ejere: &[Dataejer],
     ) -> Result<AdgangFakta, StoreError>;
     /// Stores one refused call in the access log.
     async fn log_afvisning(&self, a: &Afvisningslog) -> Result<(), StoreError>;
@@ -151,7 +151,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn meld_registerfund(
         &self,
         koersel_id: i64,
-        fund: &[(EjerRef, crate::notifikation::Notifikation)],
+        fund: &[(Dataejer, crate::notifikation::Notifikation)],
     ) -> Result<usize, StoreError>;
     async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
@@ -617,7 +617,7 @@ where
         system_id: &str,
         servicekode: &str,
         operation: &str,
-        ejere: &[EjerRef],
+        ejere: &[Dataejer],
     ) -> Result<AdgangFakta, StoreError> {
         let system = sqlx::query(
             "SELECT s.passiv, s.blokeret, s.blokeret_aarsag, o.er_passiveret AS udbyder_passiv \
@@ -652,13 +652,13 @@ where
         let mut fakta = Vec::with_capacity(ejere.len());
         for ejer in ejere {
             let org: Option<(String, String)> = match ejer {
-                EjerRef::Kommune(kode) => {
+                Dataejer::Kommune(kode) => {
                     sqlx::query_as("SELECT kode, navn FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
                         .bind(kode)
                         .fetch_optional(&self.pool)
                         .await?
                 }
-                EjerRef::PrivatEjer(cvr) => {
+                Dataejer::PrivatEjer(cvr) => {
                     sqlx::query_as(
                         "SELECT kode, navn FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
                     )
@@ -670,8 +670,8 @@ where
             // A kommune's agreements are kept under its code even before it is registered.
             let ejer_kode = match (&org, ejer) {
                 (Some((kode, _)), _) => Some(kode.clone()),
-                (None, EjerRef::Kommune(kode)) => Some(kode.clone()),
-                (None, EjerRef::PrivatEjer(_)) => None,
+                (None, Dataejer::Kommune(kode)) => Some(kode.clone()),
+                (None, Dataejer::PrivatEjer(_)) => None,
             };
             let dataaftale: Option<String> =
                 match ejer_kode {
@@ -1051,19 +1051,19 @@ where
     async fn meld_registerfund(
         &self,
         koersel_id: i64,
-        fund: &[(EjerRef, crate::notifikation::Notifikation)],
+        fund: &[(Dataejer, crate::notifikation::Notifikation)],
     ) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut meldt = 0;
         for (ejer, n) in fund {
             let org: Option<String> = match ejer {
-                EjerRef::Kommune(kode) => {
+                Dataejer::Kommune(kode) => {
                     sqlx::query_scalar("SELECT kode FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
                         .bind(kode)
                         .fetch_optional(&mut *tx)
                         .await?
                 }
-                EjerRef::PrivatEjer(cvr) => {
+                Dataejer::PrivatEjer(cvr) => {
                     sqlx::query_scalar(
                         "SELECT kode FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
                     )

@@ -5,7 +5,7 @@ use tonic::Status;
 
 use dtr_proto::tilslutning as pb;
 
-use crate::model::{Aftale, AftaleStatus, EjerRef, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo};
+use crate::model::{Aftale, AftaleStatus, Dataejer, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo};
 use crate::side::Side;
 use crate::systemer::Legitimation;
 
@@ -154,10 +154,10 @@ pub fn service_def(s: pb::Service) -> ServiceDef {
 }
 
 /// A data owner of the registry: a kommune or a private owner, nothing else.
-pub fn ejer(e: &pb::Ejer) -> Result<EjerRef, Status> {
+pub fn ejer(e: &pb::Ejer) -> Result<Dataejer, Status> {
     match e.r#type() {
-        pb::OrganisationType::Kommune => Ok(EjerRef::Kommune(e.kode.clone())),
-        pb::OrganisationType::PrivatEjer => Ok(EjerRef::PrivatEjer(e.kode.clone())),
+        pb::OrganisationType::Kommune => Ok(Dataejer::Kommune(e.kode.clone())),
+        pb::OrganisationType::PrivatEjer => Ok(Dataejer::PrivatEjer(e.kode.clone())),
         _ => Err(Status::invalid_argument("en dataejer skal være en kommune eller en privat ejer")),
     }
 }
