@@ -19,4 +19,9 @@ pub mod systemer;
 pub use error::TilslutningError;
 pub use grpc::TilslutningGrpc;
 pub use service::Tilslutning;
-pub use store::{TilslutningStore, connect};
+pub use store::TilslutningStore;
+
+/// The store at `url`, with the service's own mail texts.
+pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn TilslutningStore>, store::StoreError> {
+    store::connect(url, notifikation::TEKSTER).await
+}

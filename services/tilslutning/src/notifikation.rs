@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::livscyklus::OPERATOER;
 use crate::model::AftaleStatus;
-use crate::store::{OutboxMail, TilslutningStore};
+use crate::store::{Aftaleskift, Mailtekster, OutboxMail, TilslutningStore};
 
 /// One e-mail to the recipients of one organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,35 +20,32 @@ pub struct Notifikation {
     pub tekst: String,
 }
 
+/// The mails of the tilslutning service, as the store is handed them.
+pub const TEKSTER: Mailtekster = Mailtekster { aftale: aftale_aendret, blokering: system_blokeret };
+
 /// What an agreement change tells whom: a provider's request goes to the one who decides (STIL
 /// for connections, the owner for data access); a decision goes back to the provider.
-#[allow(clippy::too_many_arguments)]
-pub fn aftale_aendret(
-    ejer_kode: Option<&str>,
-    udbyder: &str,
-    system_id: &str,
-    servicekode: &str,
-    fra: Option<AftaleStatus>,
-    til: AftaleStatus,
-    aktoer: &str,
-    kommentar: &str,
-) -> Notifikation {
-    let (art, beslutter) = match ejer_kode {
+pub fn aftale_aendret(s: &Aftaleskift<'_>) -> Notifikation {
+    let (art, beslutter) = match s.ejer_kode {
         Some(ejer) => ("dataaftale", ejer),
         None => ("tilslutningsaftale", OPERATOER),
     };
-    let til_beslutter = aktoer == udbyder && til == AftaleStatus::Venter;
-    let organisation = if til_beslutter { beslutter } else { udbyder };
+    let til_beslutter = s.aktoer == s.udbyder && s.til == AftaleStatus::Venter;
+    let organisation = if til_beslutter { beslutter } else { s.udbyder };
+    let servicekode = s.servicekode;
     let emne = if til_beslutter {
         format!("DTR: ny anmodning om {art} for {servicekode}")
     } else {
-        format!("DTR: {art} for {servicekode} er nu {}", til.as_str())
+        format!("DTR: {art} for {servicekode} er nu {}", s.til.as_str())
     };
-    let fra = fra.map_or("(ny)", AftaleStatus::as_str);
-    let ejer = ejer_kode.map(|e| format!("Dataejer: {e}\n")).unwrap_or_default();
+    let fra = s.fra.map_or("(ny)", AftaleStatus::as_str);
+    let ejer = s.ejer_kode.map(|e| format!("Dataejer: {e}\n")).unwrap_or_default();
     let tekst = format!(
-        "System: {system_id}\nService: {servicekode}\n{ejer}Status: {fra} → {}\nAf: {aktoer}\nKommentar: {kommentar}\n",
-        til.as_str()
+        "System: {}\nService: {servicekode}\n{ejer}Status: {fra} → {}\nAf: {}\nKommentar: {}\n",
+        s.system_id,
+        s.til.as_str(),
+        s.aktoer,
+        s.kommentar
     );
     Notifikation { organisation: organisation.to_owned(), emne, tekst }
 }
@@ -223,21 +220,27 @@ mod tests {
 
     #[test]
     fn requests_go_to_the_decider_and_decisions_back() {
-        let n = aftale_aendret(Some("101"), "UDB1", "sys", "ImportService", None, AftaleStatus::Venter, "UDB1", "tak");
-        assert_eq!(n.organisation, "101");
-        let n = aftale_aendret(
-            Some("101"),
-            "UDB1",
-            "sys",
-            "ImportService",
-            Some(AftaleStatus::Venter),
-            AftaleStatus::Godkendt,
-            "101",
-            "",
-        );
+        let request = Aftaleskift {
+            system_id: "sys",
+            servicekode: "ImportService",
+            ejer_kode: Some("101"),
+            udbyder: "UDB1",
+            fra: None,
+            til: AftaleStatus::Venter,
+            aktoer: "UDB1",
+            kommentar: "tak",
+        };
+        assert_eq!(aftale_aendret(&request).organisation, "101");
+        let decided = Aftaleskift {
+            fra: Some(AftaleStatus::Venter),
+            til: AftaleStatus::Godkendt,
+            aktoer: "101",
+            ..request.clone()
+        };
+        let n = aftale_aendret(&decided);
         assert_eq!(n.organisation, "UDB1");
         assert!(n.emne.contains("GODKENDT"));
-        let n = aftale_aendret(None, "UDB1", "sys", "ExportService", None, AftaleStatus::Venter, "UDB1", "");
+        let n = aftale_aendret(&Aftaleskift { ejer_kode: None, servicekode: "ExportService", ..request });
         assert_eq!(n.organisation, "STIL");
         assert_eq!(backoff(1), Duration::from_secs(2));
         assert_eq!(url_host("smtp://u:p@mail.example:587?tls=required").as_deref(), Some("mail.example"));

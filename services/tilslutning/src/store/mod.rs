@@ -13,6 +13,10 @@ use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
     Organisation, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
+use crate::notifikation::Notifikation;
+
+mod sql;
+use sql::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -148,11 +152,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
     /// Mails each owner its findings of re-validation run `koersel_id` (one mail per owner and
     /// run, however often it is handed over); the number of owners newly mailed. Owners that are
     /// not registered organisations are skipped.
-    async fn meld_registerfund(
-        &self,
-        koersel_id: i64,
-        fund: &[(Dataejer, crate::notifikation::Notifikation)],
-    ) -> Result<usize, StoreError>;
+    async fn meld_registerfund(&self, koersel_id: i64, fund: &[(Dataejer, Notifikation)]) -> Result<usize, StoreError>;
     async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError>;
@@ -169,10 +169,13 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError>;
 }
 
-pub async fn connect(url: &str) -> Result<Arc<dyn TilslutningStore>, StoreError> {
+/// The store at `url`, writing its mails with `mails`.
+pub async fn connect(url: &str, mails: Mailtekster) -> Result<Arc<dyn TilslutningStore>, StoreError> {
     match backend_of(url) {
-        Some(Backend::Postgres) => Ok(Arc::new(PostgresStore { pool: dtr_migrations::postgres_pool(url).await? })),
-        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore { pool: dtr_migrations::sqlite_pool(url).await? })),
+        Some(Backend::Postgres) => {
+            Ok(Arc::new(PostgresStore { pool: dtr_migrations::postgres_pool(url).await?, mails }))
+        }
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore { pool: dtr_migrations::sqlite_pool(url).await?, mails })),
         None => Err(StoreError::UnsupportedUrl),
     }
 }
@@ -180,6 +183,30 @@ pub async fn connect(url: &str) -> Result<Arc<dyn TilslutningStore>, StoreError>
 /// The store over one backend; every statement is the same text on both.
 pub struct SqlStore<D: Dialect> {
     pool: sqlx::Pool<D::DB>,
+    mails: Mailtekster,
+}
+
+/// The facts of an agreement's change of status that the mail about it is written from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aftaleskift<'a> {
+    pub system_id: &'a str,
+    pub servicekode: &'a str,
+    /// The owner, for a data-access agreement.
+    pub ejer_kode: Option<&'a str>,
+    pub udbyder: &'a str,
+    pub fra: Option<AftaleStatus>,
+    pub til: AftaleStatus,
+    pub aktoer: &'a str,
+    pub kommentar: &'a str,
+}
+
+/// Who writes the mails a change sends. The store puts them in the outbox inside the change's
+/// own transaction (so a change and its mail commit together) but writes no text itself.
+#[derive(Clone, Copy)]
+pub struct Mailtekster {
+    pub aftale: fn(&Aftaleskift<'_>) -> Notifikation,
+    /// A block (`true`) or unblock of a system: (provider, system id, blocked, reason).
+    pub blokering: fn(&str, &str, bool, &str) -> Notifikation,
 }
 
 /// What differs between the backends: the database type and running the migrations.
@@ -239,18 +266,6 @@ impl<T, DB: sqlx::Database> Column<DB> for T where
 {
 }
 
-macro_rules! organisation_columns {
-    () => {
-        "kode, navn, cvr, pnr, type, er_passiveret, passiveret_kommentar"
-    };
-}
-
-macro_rules! system_columns {
-    () => {
-        "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet"
-    };
-}
-
 impl<D> SqlStore<D>
 where
     D: Dialect,
@@ -307,12 +322,7 @@ where
     }
 
     async fn historik(&self, aftale_id: &str) -> Result<Vec<HistorikLinje>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT aktoer, tidspunkt, fra, til, kommentar FROM aftale_historik WHERE aftale_id = $1 ORDER BY id",
-        )
-        .bind(aftale_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(SELECT_HISTORIK).bind(aftale_id).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let fra: Option<String> = r.try_get("fra")?;
@@ -328,8 +338,9 @@ where
             .collect()
     }
 
-    /// Moves one agreement (of `tabel`) to `status`, with a history line.
+    /// Moves one agreement (of `tabel`) to `status`, with a history line and the mail about it.
     async fn set_status(
+        &self,
         tx: &mut sqlx::Transaction<'static, D::DB>,
         aftale_id: &str,
         fra: Option<&str>,
@@ -337,61 +348,44 @@ where
         aktoer: &str,
         kommentar: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO aftale_historik (aftale_id, aktoer, tidspunkt, fra, til, kommentar) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(aftale_id)
-        .bind(aktoer)
-        .bind(Utc::now())
-        .bind(fra)
-        .bind(status.as_str())
-        .bind(kommentar)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(INSERT_HISTORIK_LINJE)
+            .bind(aftale_id)
+            .bind(aktoer)
+            .bind(Utc::now())
+            .bind(fra)
+            .bind(status.as_str())
+            .bind(kommentar)
+            .execute(&mut **tx)
+            .await?;
         // The notification goes out with the change or not at all.
-        let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT a.system_id, a.servicekode, CAST(NULL AS TEXT), s.udbyder_kode FROM tilslutningsaftale a \
-             JOIN udbydersystem s ON s.id = a.system_id WHERE a.aftale_id = $1 \
-             UNION ALL SELECT a.system_id, a.servicekode, a.ejer_kode, s.udbyder_kode FROM dataaftale a \
-             JOIN udbydersystem s ON s.id = a.system_id WHERE a.aftale_id = $1",
-        )
-        .bind(aftale_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let row: Option<(String, String, Option<String>, String)> =
+            sqlx::query_as(SELECT_AFTALE_PARTER).bind(aftale_id).fetch_optional(&mut **tx).await?;
         if let Some((system_id, servicekode, ejer, udbyder)) = row {
-            let fra = fra.and_then(AftaleStatus::parse);
-            let n = crate::notifikation::aftale_aendret(
-                ejer.as_deref(),
-                &udbyder,
-                &system_id,
-                &servicekode,
-                fra,
-                status,
+            let skift = Aftaleskift {
+                system_id: &system_id,
+                servicekode: &servicekode,
+                ejer_kode: ejer.as_deref(),
+                udbyder: &udbyder,
+                fra: fra.and_then(AftaleStatus::parse),
+                til: status,
                 aktoer,
                 kommentar,
-            );
-            Self::enqueue(tx, &n).await?;
+            };
+            Self::enqueue(tx, &(self.mails.aftale)(&skift)).await?;
         }
         Ok(())
     }
 
     /// One outbox mail per recipient of the organisation, inside the caller's transaction.
-    async fn enqueue(
-        tx: &mut sqlx::Transaction<'static, D::DB>,
-        n: &crate::notifikation::Notifikation,
-    ) -> Result<(), StoreError> {
+    async fn enqueue(tx: &mut sqlx::Transaction<'static, D::DB>, n: &Notifikation) -> Result<(), StoreError> {
         let now = Utc::now();
-        sqlx::query(
-            "INSERT INTO outbox (modtager, emne, tekst, oprettet, naeste_forsoeg) \
-             SELECT email, $2, $3, $4, $4 FROM notifikationsmodtager WHERE organisation_kode = $1",
-        )
-        .bind(&n.organisation)
-        .bind(&n.emne)
-        .bind(&n.tekst)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(ENQUEUE_MAIL)
+            .bind(&n.organisation)
+            .bind(&n.emne)
+            .bind(&n.tekst)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
@@ -417,99 +411,64 @@ where
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(PING).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn upsert_organisation(&self, org: &Organisation) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO organisation (kode, navn, cvr, pnr, type) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (kode) DO UPDATE SET navn = $2, cvr = $3, pnr = $4, type = $5",
-        )
-        .bind(&org.kode)
-        .bind(&org.navn)
-        .bind(&org.cvr)
-        .bind(&org.pnr)
-        .bind(org.type_.as_str())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(UPSERT_ORGANISATION)
+            .bind(&org.kode)
+            .bind(&org.navn)
+            .bind(&org.cvr)
+            .bind(&org.pnr)
+            .bind(org.type_.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn create_system(&self, s: &NewSystem<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = Utc::now();
-        sqlx::query(
-            "INSERT INTO udbydersystem (id, navn, udbyder_kode, brugernavn, oprettet) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(s.id)
-        .bind(s.navn)
-        .bind(s.udbyder_kode)
-        .bind(s.brugernavn)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO credential (system_id, hash, oprettet) VALUES ($1, $2, $3)")
+        sqlx::query(INSERT_SYSTEM)
             .bind(s.id)
-            .bind(s.password_hash)
+            .bind(s.navn)
+            .bind(s.udbyder_kode)
+            .bind(s.brugernavn)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(INSERT_FIRST_CREDENTIAL).bind(s.id).bind(s.password_hash).bind(now).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn upsert_service(&self, s: &ServiceDef) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO service (servicekode, service_navn, beskrivelse) VALUES ($1, $2, $3) \
-             ON CONFLICT (servicekode) DO UPDATE SET service_navn = $2, beskrivelse = $3",
-        )
-        .bind(&s.servicekode)
-        .bind(&s.navn)
-        .bind(&s.beskrivelse)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(UPSERT_SERVICE).bind(&s.servicekode).bind(&s.navn).bind(&s.beskrivelse).execute(&mut *tx).await?;
         for (navn, kraever) in &s.operationer {
-            sqlx::query(
-                "INSERT INTO service_operation (servicekode, navn, kraever_dataaftale) VALUES ($1, $2, $3) \
-                 ON CONFLICT (servicekode, navn) DO UPDATE SET kraever_dataaftale = $3",
-            )
-            .bind(&s.servicekode)
-            .bind(navn)
-            .bind(*kraever)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for v in &s.versioner {
-            sqlx::query("INSERT INTO service_version (servicekode, version) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            sqlx::query(INSERT_SERVICE_OPERATION)
                 .bind(&s.servicekode)
-                .bind(v)
+                .bind(navn)
+                .bind(*kraever)
                 .execute(&mut *tx)
                 .await?;
+        }
+        for v in &s.versioner {
+            sqlx::query(INSERT_SERVICE_VERSION).bind(&s.servicekode).bind(v).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn list_services(&self) -> Result<Vec<ServiceDef>, StoreError> {
-        let services: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT servicekode, service_navn, beskrivelse FROM service ORDER BY servicekode")
-                .fetch_all(&self.pool)
-                .await?;
+        let services: Vec<(String, String, String)> = sqlx::query_as(SELECT_SERVICES).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(services.len());
         for (servicekode, navn, beskrivelse) in services {
-            let operationer: Vec<(String, bool)> = sqlx::query_as(
-                "SELECT navn, kraever_dataaftale FROM service_operation WHERE servicekode = $1 ORDER BY navn",
-            )
-            .bind(&servicekode)
-            .fetch_all(&self.pool)
-            .await?;
+            let operationer: Vec<(String, bool)> =
+                sqlx::query_as(SELECT_SERVICE_OPERATIONER).bind(&servicekode).fetch_all(&self.pool).await?;
             let versioner: Vec<String> =
-                sqlx::query_scalar("SELECT version FROM service_version WHERE servicekode = $1 ORDER BY version")
-                    .bind(&servicekode)
-                    .fetch_all(&self.pool)
-                    .await?;
+                sqlx::query_scalar(SELECT_SERVICE_VERSIONER).bind(&servicekode).fetch_all(&self.pool).await?;
             out.push(ServiceDef { servicekode, navn, beskrivelse, operationer, versioner });
         }
         Ok(out)
@@ -524,40 +483,30 @@ where
         kommentar: &str,
     ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let live: Option<(String, String)> = sqlx::query_as(
-            "SELECT aftale_id, status FROM tilslutningsaftale \
-             WHERE system_id = $1 AND servicekode = $2 AND status <> 'SLETTET'",
-        )
-        .bind(system_id)
-        .bind(servicekode)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let live: Option<(String, String)> = sqlx::query_as(SELECT_LEVENDE_TILSLUTNING)
+            .bind(system_id)
+            .bind(servicekode)
+            .fetch_optional(&mut *tx)
+            .await?;
         let (id, fra) = match live {
             Some((id, fra)) => {
-                sqlx::query("UPDATE tilslutningsaftale SET status = $1 WHERE aftale_id = $2")
-                    .bind(status.as_str())
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(UPDATE_TILSLUTNING_STATUS).bind(status.as_str()).bind(&id).execute(&mut *tx).await?;
                 (id, Some(fra))
             }
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
-                sqlx::query(
-                    "INSERT INTO tilslutningsaftale (aftale_id, system_id, servicekode, status, oprettet) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&id)
-                .bind(system_id)
-                .bind(servicekode)
-                .bind(status.as_str())
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(INSERT_TILSLUTNING)
+                    .bind(&id)
+                    .bind(system_id)
+                    .bind(servicekode)
+                    .bind(status.as_str())
+                    .bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
                 (id, None)
             }
         };
-        Self::set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
+        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -572,42 +521,32 @@ where
         kommentar: &str,
     ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let live: Option<(String, String)> = sqlx::query_as(
-            "SELECT aftale_id, status FROM dataaftale \
-             WHERE system_id = $1 AND servicekode = $2 AND ejer_kode = $3 AND status <> 'SLETTET'",
-        )
-        .bind(system_id)
-        .bind(servicekode)
-        .bind(ejer_kode)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let live: Option<(String, String)> = sqlx::query_as(SELECT_LEVENDE_DATAAFTALE)
+            .bind(system_id)
+            .bind(servicekode)
+            .bind(ejer_kode)
+            .fetch_optional(&mut *tx)
+            .await?;
         let (id, fra) = match live {
             Some((id, fra)) => {
-                sqlx::query("UPDATE dataaftale SET status = $1 WHERE aftale_id = $2")
-                    .bind(status.as_str())
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(UPDATE_DATAAFTALE_STATUS).bind(status.as_str()).bind(&id).execute(&mut *tx).await?;
                 (id, Some(fra))
             }
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
-                sqlx::query(
-                    "INSERT INTO dataaftale (aftale_id, system_id, servicekode, ejer_kode, status, oprettet) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&id)
-                .bind(system_id)
-                .bind(servicekode)
-                .bind(ejer_kode)
-                .bind(status.as_str())
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(INSERT_DATAAFTALE)
+                    .bind(&id)
+                    .bind(system_id)
+                    .bind(servicekode)
+                    .bind(ejer_kode)
+                    .bind(status.as_str())
+                    .bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
                 (id, None)
             }
         };
-        Self::set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
+        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -619,52 +558,37 @@ where
         operation: &str,
         ejere: &[Dataejer],
     ) -> Result<AdgangFakta, StoreError> {
-        let system = sqlx::query(
-            "SELECT s.passiv, s.blokeret, s.blokeret_aarsag, o.er_passiveret AS udbyder_passiv \
-             FROM udbydersystem s JOIN organisation o ON o.kode = s.udbyder_kode \
-             WHERE s.id = $1 AND NOT s.slettet",
-        )
-        .bind(system_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| -> Result<SystemTilstand, sqlx::Error> {
-            Ok(SystemTilstand {
-                passiv: r.try_get("passiv")?,
-                blokeret: r.try_get("blokeret")?,
-                blokeret_aarsag: r.try_get("blokeret_aarsag")?,
-                udbyder_passiv: r.try_get("udbyder_passiv")?,
+        let system = sqlx::query(SELECT_SYSTEM_TILSTAND)
+            .bind(system_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| -> Result<SystemTilstand, sqlx::Error> {
+                Ok(SystemTilstand {
+                    passiv: r.try_get("passiv")?,
+                    blokeret: r.try_get("blokeret")?,
+                    blokeret_aarsag: r.try_get("blokeret_aarsag")?,
+                    udbyder_passiv: r.try_get("udbyder_passiv")?,
+                })
             })
-        })
-        .transpose()?;
-        let kraever_dataaftale: Option<bool> =
-            sqlx::query_scalar("SELECT kraever_dataaftale FROM service_operation WHERE servicekode = $1 AND navn = $2")
-                .bind(servicekode)
-                .bind(operation)
-                .fetch_optional(&self.pool)
-                .await?;
-        let tilslutning: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM tilslutningsaftale WHERE system_id = $1 AND servicekode = $2 AND status <> 'SLETTET'",
-        )
-        .bind(system_id)
-        .bind(servicekode)
-        .fetch_optional(&self.pool)
-        .await?;
+            .transpose()?;
+        let kraever_dataaftale: Option<bool> = sqlx::query_scalar(SELECT_KRAEVER_DATAAFTALE)
+            .bind(servicekode)
+            .bind(operation)
+            .fetch_optional(&self.pool)
+            .await?;
+        let tilslutning: Option<String> = sqlx::query_scalar(SELECT_TILSLUTNING_STATUS)
+            .bind(system_id)
+            .bind(servicekode)
+            .fetch_optional(&self.pool)
+            .await?;
         let mut fakta = Vec::with_capacity(ejere.len());
         for ejer in ejere {
             let org: Option<(String, String)> = match ejer {
                 Dataejer::Kommune(kode) => {
-                    sqlx::query_as("SELECT kode, navn FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
-                        .bind(kode)
-                        .fetch_optional(&self.pool)
-                        .await?
+                    sqlx::query_as(SELECT_KOMMUNE_NAVN).bind(kode).fetch_optional(&self.pool).await?
                 }
                 Dataejer::PrivatEjer(cvr) => {
-                    sqlx::query_as(
-                        "SELECT kode, navn FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
-                    )
-                    .bind(cvr)
-                    .fetch_optional(&self.pool)
-                    .await?
+                    sqlx::query_as(SELECT_PRIVAT_EJER_NAVN).bind(cvr).fetch_optional(&self.pool).await?
                 }
             };
             // A kommune's agreements are kept under its code even before it is registered.
@@ -673,19 +597,17 @@ where
                 (None, Dataejer::Kommune(kode)) => Some(kode.clone()),
                 (None, Dataejer::PrivatEjer(_)) => None,
             };
-            let dataaftale: Option<String> =
-                match ejer_kode {
-                    Some(kode) => sqlx::query_scalar(
-                        "SELECT status FROM dataaftale WHERE system_id = $1 AND servicekode = $2 AND ejer_kode = $3 \
-                     AND status <> 'SLETTET'",
-                    )
-                    .bind(system_id)
-                    .bind(servicekode)
-                    .bind(kode)
-                    .fetch_optional(&self.pool)
-                    .await?,
-                    None => None,
-                };
+            let dataaftale: Option<String> = match ejer_kode {
+                Some(kode) => {
+                    sqlx::query_scalar(SELECT_DATAAFTALE_STATUS)
+                        .bind(system_id)
+                        .bind(servicekode)
+                        .bind(kode)
+                        .fetch_optional(&self.pool)
+                        .await?
+                }
+                None => None,
+            };
             fakta.push(EjerFakta {
                 ejer: ejer.clone(),
                 navn: org.map(|(_, navn)| navn),
@@ -701,31 +623,22 @@ where
     }
 
     async fn log_afvisning(&self, a: &Afvisningslog) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO adgangslog (tidspunkt, brugernavn, system_id, servicekode, operation, fejlkode, besked, \
-             correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(Utc::now())
-        .bind(&a.brugernavn)
-        .bind(&a.system_id)
-        .bind(&a.servicekode)
-        .bind(&a.operation)
-        .bind(&a.fejlkode)
-        .bind(&a.besked)
-        .bind(&a.correlation_id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(INSERT_AFVISNING)
+            .bind(Utc::now())
+            .bind(&a.brugernavn)
+            .bind(&a.system_id)
+            .bind(&a.servicekode)
+            .bind(&a.operation)
+            .bind(&a.fejlkode)
+            .bind(&a.besked)
+            .bind(&a.correlation_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn afvisninger(&self, correlation_id: &str) -> Result<Vec<Afvisningslog>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT brugernavn, system_id, servicekode, operation, fejlkode, besked, correlation_id \
-             FROM adgangslog WHERE correlation_id = $1 ORDER BY id",
-        )
-        .bind(correlation_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(SELECT_AFVISNINGER).bind(correlation_id).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Afvisningslog {
@@ -742,29 +655,15 @@ where
     }
 
     async fn count_udtraek(&self, system_id: &str, dato: &str, limit: i64) -> Result<bool, StoreError> {
-        let counted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO udtraek_forbrug (system_id, dato, antal) VALUES ($1, $2, 1) \
-             ON CONFLICT (system_id, dato) DO UPDATE SET antal = udtraek_forbrug.antal + 1 \
-             WHERE udtraek_forbrug.antal < $3 RETURNING CAST(antal AS BIGINT)",
-        )
-        .bind(system_id)
-        .bind(dato)
-        .bind(limit)
-        .fetch_optional(&self.pool)
-        .await?;
+        let counted: Option<i64> =
+            sqlx::query_scalar(COUNT_UDTRAEK).bind(system_id).bind(dato).bind(limit).fetch_optional(&self.pool).await?;
         Ok(counted.is_some())
     }
 
     async fn get_aftale(&self, art: AftaleArt, aftale_id: &str) -> Result<Option<Aftale>, StoreError> {
         let sql = match art {
-            AftaleArt::Tilslutning => {
-                "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
-                 FROM tilslutningsaftale WHERE aftale_id = $1"
-            }
-            AftaleArt::Data => {
-                "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
-                 WHERE aftale_id = $1"
-            }
+            AftaleArt::Tilslutning => GET_TILSLUTNING,
+            AftaleArt::Data => GET_DATAAFTALE,
         };
         let Some(row) = sqlx::query(sql).bind(aftale_id).fetch_optional(&self.pool).await? else {
             return Ok(None);
@@ -784,8 +683,8 @@ where
         kommentar: &str,
     ) -> Result<bool, StoreError> {
         let sql = match art {
-            AftaleArt::Tilslutning => "UPDATE tilslutningsaftale SET status = $3 WHERE aftale_id = $1 AND status = $2",
-            AftaleArt::Data => "UPDATE dataaftale SET status = $3 WHERE aftale_id = $1 AND status = $2",
+            AftaleArt::Tilslutning => SKIFT_TILSLUTNING,
+            AftaleArt::Data => SKIFT_DATAAFTALE,
         };
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(sql)
@@ -798,7 +697,7 @@ where
         if n != 1 {
             return Ok(false);
         }
-        Self::set_status(&mut tx, aftale_id, Some(fra.as_str()), til, aktoer, kommentar).await?;
+        self.set_status(&mut tx, aftale_id, Some(fra.as_str()), til, aktoer, kommentar).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -806,18 +705,8 @@ where
     async fn list_aftaler(&self, art: AftaleArt, f: &AftaleFilter) -> Result<Vec<Aftale>, StoreError> {
         // One statement per kind; every filter is optional ('' = any).
         let sql = match art {
-            AftaleArt::Tilslutning => {
-                "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
-                 FROM tilslutningsaftale WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
-                 AND ($3 = '') AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') AND aftale_id > $6 \
-                 ORDER BY aftale_id LIMIT $7"
-            }
-            AftaleArt::Data => {
-                "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
-                 WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
-                 AND ($3 = '' OR ejer_kode = $3) AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') \
-                 AND aftale_id > $6 ORDER BY aftale_id LIMIT $7"
-            }
+            AftaleArt::Tilslutning => LIST_TILSLUTNINGER,
+            AftaleArt::Data => LIST_DATAAFTALER,
         };
         let rows = sqlx::query(sql)
             .bind(f.system_id.as_deref().unwrap_or(""))
@@ -839,17 +728,11 @@ where
     }
 
     async fn system_udbyder(&self, system_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT udbyder_kode FROM udbydersystem WHERE id = $1 AND NOT slettet")
-            .bind(system_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(SELECT_SYSTEM_UDBYDER).bind(system_id).fetch_optional(&self.pool).await?)
     }
 
     async fn get_system(&self, system_id: &str) -> Result<Option<SystemInfo>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", system_columns!(), " FROM udbydersystem WHERE id = $1"))
-            .bind(system_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(SELECT_SYSTEM).bind(system_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(Self::system_from_row).transpose()
     }
 
@@ -861,61 +744,38 @@ where
         efter: &str,
         max: i64,
     ) -> Result<Vec<SystemInfo>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            system_columns!(),
-            " FROM udbydersystem WHERE ($1 = '' OR udbyder_kode = $1) AND ($2 = '' OR lower(navn) LIKE $2) \
-             AND ($3 OR NOT slettet) AND id > $4 ORDER BY id LIMIT $5"
-        ))
-        .bind(udbyder_kode.unwrap_or(""))
-        .bind(if soeg.is_empty() {
-            String::new()
-        } else {
-            format!("%{}%", soeg.to_lowercase().replace(['%', '_'], ""))
-        })
-        .bind(med_slettede)
-        .bind(efter)
-        .bind(max)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(LIST_SYSTEMS)
+            .bind(udbyder_kode.unwrap_or(""))
+            .bind(if soeg.is_empty() {
+                String::new()
+            } else {
+                format!("%{}%", soeg.to_lowercase().replace(['%', '_'], ""))
+            })
+            .bind(med_slettede)
+            .bind(efter)
+            .bind(max)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(Self::system_from_row).collect()
     }
 
     async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE udbydersystem SET navn = $2 WHERE id = $1 AND NOT slettet")
-            .bind(system_id)
-            .bind(navn)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(RENAME_SYSTEM).bind(system_id).bind(navn).execute(&self.pool).await?.rows_affected();
         Ok(n == 1)
     }
 
     async fn delete_system(&self, system_id: &str, aktoer: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("UPDATE udbydersystem SET slettet = TRUE WHERE id = $1 AND NOT slettet")
-            .bind(system_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(MARK_SYSTEM_DELETED).bind(system_id).execute(&mut *tx).await?.rows_affected();
         if n != 1 {
             return Ok(false);
         }
-        for (tabel_select, tabel_update) in [
-            (
-                "SELECT aftale_id, status FROM tilslutningsaftale WHERE system_id = $1 AND status <> 'SLETTET'",
-                "UPDATE tilslutningsaftale SET status = 'SLETTET' WHERE aftale_id = $1",
-            ),
-            (
-                "SELECT aftale_id, status FROM dataaftale WHERE system_id = $1 AND status <> 'SLETTET'",
-                "UPDATE dataaftale SET status = 'SLETTET' WHERE aftale_id = $1",
-            ),
-        ] {
+        for (tabel_select, tabel_update) in [(LIVE_TILSLUTNINGER, END_TILSLUTNING), (LIVE_DATAAFTALER, END_DATAAFTALE)]
+        {
             let live: Vec<(String, String)> = sqlx::query_as(tabel_select).bind(system_id).fetch_all(&mut *tx).await?;
             for (id, fra) in live {
                 sqlx::query(tabel_update).bind(&id).execute(&mut *tx).await?;
-                Self::set_status(&mut tx, &id, Some(&fra), AftaleStatus::Slettet, aktoer, "systemet er slettet")
-                    .await?;
+                self.set_status(&mut tx, &id, Some(&fra), AftaleStatus::Slettet, aktoer, "systemet er slettet").await?;
             }
         }
         tx.commit().await?;
@@ -930,50 +790,33 @@ where
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM udbydersystem WHERE id = $1 AND NOT slettet")
-            .bind(system_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<String> =
+            sqlx::query_scalar(SELECT_AKTIVT_SYSTEM).bind(system_id).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
             return Ok(false);
         }
         // Valid passwords end at the overlap's end (earlier expiries stay earlier).
-        sqlx::query("UPDATE credential SET udloeber = $2 WHERE system_id = $1 AND (udloeber IS NULL OR udloeber > $2)")
-            .bind(system_id)
-            .bind(gammel_udloeber)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO credential (system_id, hash, oprettet, udloeber) VALUES ($1, $2, $3, NULL)")
-            .bind(system_id)
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(EXPIRE_CREDENTIALS).bind(system_id).bind(gammel_udloeber).execute(&mut *tx).await?;
+        sqlx::query(INSERT_CREDENTIAL).bind(system_id).bind(hash).bind(now).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn create_organisation(&self, org: &Organisation) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO organisation (kode, navn, cvr, pnr, type) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (kode) DO NOTHING",
-        )
-        .bind(&org.kode)
-        .bind(&org.navn)
-        .bind(&org.cvr)
-        .bind(&org.pnr)
-        .bind(org.type_.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let n = sqlx::query(INSERT_ORGANISATION)
+            .bind(&org.kode)
+            .bind(&org.navn)
+            .bind(&org.cvr)
+            .bind(&org.pnr)
+            .bind(org.type_.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
     async fn get_organisation(&self, kode: &str) -> Result<Option<OrganisationInfo>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", organisation_columns!(), " FROM organisation WHERE kode = $1"))
-            .bind(kode)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(SELECT_ORGANISATION).bind(kode).fetch_optional(&self.pool).await?;
         row.as_ref().map(Self::organisation_from_row).transpose()
     }
 
@@ -986,23 +829,18 @@ where
     ) -> Result<Vec<OrganisationInfo>, StoreError> {
         let pattern =
             if soeg.is_empty() { String::new() } else { format!("%{}%", soeg.to_lowercase().replace(['%', '_'], "")) };
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            organisation_columns!(),
-            " FROM organisation WHERE ($1 = '' OR type = $1) \
-             AND ($2 = '' OR lower(navn) LIKE $2 OR lower(kode) LIKE $2) AND kode > $3 ORDER BY kode LIMIT $4"
-        ))
-        .bind(type_.map(OrganisationType::as_str).unwrap_or(""))
-        .bind(pattern)
-        .bind(efter)
-        .bind(max)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(LIST_ORGANISATIONER)
+            .bind(type_.map(OrganisationType::as_str).unwrap_or(""))
+            .bind(pattern)
+            .bind(efter)
+            .bind(max)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(Self::organisation_from_row).collect()
     }
 
     async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE organisation SET er_passiveret = $2, passiveret_kommentar = $3 WHERE kode = $1")
+        let n = sqlx::query(SET_ORGANISATION_PASSIV)
             .bind(kode)
             .bind(passiv)
             .bind(kommentar)
@@ -1013,78 +851,53 @@ where
     }
 
     async fn organisation_type(&self, kode: &str) -> Result<Option<OrganisationType>, StoreError> {
-        let t: Option<String> = sqlx::query_scalar("SELECT type FROM organisation WHERE kode = $1")
-            .bind(kode)
-            .fetch_optional(&self.pool)
-            .await?;
+        let t: Option<String> =
+            sqlx::query_scalar(SELECT_ORGANISATION_TYPE).bind(kode).fetch_optional(&self.pool).await?;
         Ok(t.as_deref().and_then(OrganisationType::parse))
     }
 
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE udbydersystem SET passiv = $2 WHERE id = $1 AND NOT slettet")
-            .bind(system_id)
-            .bind(passiv)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(SET_SYSTEM_PASSIV).bind(system_id).bind(passiv).execute(&self.pool).await?.rows_affected();
         Ok(n == 1)
     }
 
     async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let udbyder: Option<String> = sqlx::query_scalar(
-            "UPDATE udbydersystem SET blokeret = $2, blokeret_aarsag = $3 WHERE id = $1 AND NOT slettet \
-             RETURNING udbyder_kode",
-        )
-        .bind(system_id)
-        .bind(blokeret)
-        .bind(if blokeret { aarsag } else { "" })
-        .fetch_optional(&mut *tx)
-        .await?;
+        let udbyder: Option<String> = sqlx::query_scalar(SET_SYSTEM_BLOKERET)
+            .bind(system_id)
+            .bind(blokeret)
+            .bind(if blokeret { aarsag } else { "" })
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(udbyder) = udbyder else { return Ok(false) };
-        let n = crate::notifikation::system_blokeret(&udbyder, system_id, blokeret, aarsag);
+        let n = (self.mails.blokering)(&udbyder, system_id, blokeret, aarsag);
         Self::enqueue(&mut tx, &n).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn meld_registerfund(
-        &self,
-        koersel_id: i64,
-        fund: &[(Dataejer, crate::notifikation::Notifikation)],
-    ) -> Result<usize, StoreError> {
+    async fn meld_registerfund(&self, koersel_id: i64, fund: &[(Dataejer, Notifikation)]) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut meldt = 0;
         for (ejer, n) in fund {
             let org: Option<String> = match ejer {
                 Dataejer::Kommune(kode) => {
-                    sqlx::query_scalar("SELECT kode FROM organisation WHERE kode = $1 AND type = 'KOMMUNE'")
-                        .bind(kode)
-                        .fetch_optional(&mut *tx)
-                        .await?
+                    sqlx::query_scalar(SELECT_KOMMUNE_KODE).bind(kode).fetch_optional(&mut *tx).await?
                 }
                 Dataejer::PrivatEjer(cvr) => {
-                    sqlx::query_scalar(
-                        "SELECT kode FROM organisation WHERE cvr = $1 AND type = 'PRIVAT_EJER' ORDER BY kode",
-                    )
-                    .bind(cvr)
-                    .fetch_optional(&mut *tx)
-                    .await?
+                    sqlx::query_scalar(SELECT_PRIVAT_EJER_KODE).bind(cvr).fetch_optional(&mut *tx).await?
                 }
             };
             let Some(org) = org else { continue };
-            let ny = sqlx::query(
-                "INSERT INTO registerfund_meldt (koersel_id, organisation_kode, meldt) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(koersel_id)
-            .bind(&org)
-            .bind(Utc::now().to_rfc3339())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let ny = sqlx::query(INSERT_REGISTERFUND_MELDT)
+                .bind(koersel_id)
+                .bind(&org)
+                .bind(Utc::now().to_rfc3339())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if ny == 1 {
-                let n = crate::notifikation::Notifikation { organisation: org, ..n.clone() };
+                let n = Notifikation { organisation: org, ..n.clone() };
                 Self::enqueue(&mut tx, &n).await?;
                 meldt += 1;
             }
@@ -1094,57 +907,29 @@ where
     }
 
     async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO notifikationsmodtager (organisation_kode, email) \
-             SELECT kode, $2 FROM organisation WHERE kode = $1 ON CONFLICT DO NOTHING",
-        )
-        .bind(organisation_kode)
-        .bind(email)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let n =
+            sqlx::query(INSERT_MODTAGER).bind(organisation_kode).bind(email).execute(&self.pool).await?.rows_affected();
         Ok(n == 1)
     }
 
     async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("DELETE FROM notifikationsmodtager WHERE organisation_kode = $1 AND email = $2")
-            .bind(organisation_kode)
-            .bind(email)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query(DELETE_MODTAGER).bind(organisation_kode).bind(email).execute(&self.pool).await?.rows_affected();
         Ok(n == 1)
     }
 
     async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT email FROM notifikationsmodtager WHERE organisation_kode = $1 ORDER BY email")
-            .bind(organisation_kode)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(SELECT_MODTAGERE).bind(organisation_kode).fetch_all(&self.pool).await?)
     }
 
     async fn due_mail(&self, max: i64) -> Result<Vec<OutboxMail>, StoreError> {
         let now = Utc::now();
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, modtager, emne, tekst, CAST(forsoeg AS BIGINT) FROM outbox \
-             WHERE sendt IS NULL AND naeste_forsoeg <= $1 ORDER BY id LIMIT $2",
-        )
-        .bind(now)
-        .bind(max)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64, String, String, String, i64)> =
+            sqlx::query_as(SELECT_DUE_MAIL).bind(now).bind(max).fetch_all(&self.pool).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         let later = now + chrono::Duration::minutes(1);
         for (id, modtager, emne, tekst, forsoeg) in rows {
-            let n = sqlx::query(
-                "UPDATE outbox SET naeste_forsoeg = $2 WHERE id = $1 AND sendt IS NULL AND naeste_forsoeg <= $3",
-            )
-            .bind(id)
-            .bind(later)
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            let n = sqlx::query(CLAIM_MAIL).bind(id).bind(later).bind(now).execute(&self.pool).await?.rows_affected();
             if n == 1 {
                 claimed.push(OutboxMail { id, modtager, emne, tekst, forsoeg });
             }
@@ -1153,12 +938,12 @@ where
     }
 
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET sendt = $2 WHERE id = $1").bind(id).bind(Utc::now()).execute(&self.pool).await?;
+        sqlx::query(MAIL_SENT).bind(id).bind(Utc::now()).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn mail_failed(&self, id: i64, fejl: &str, naeste: chrono::DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET forsoeg = forsoeg + 1, sidste_fejl = $2, naeste_forsoeg = $3 WHERE id = $1")
+        sqlx::query(MAIL_FAILED)
             .bind(id)
             .bind(fejl.chars().take(500).collect::<String>())
             .bind(naeste)
@@ -1168,11 +953,8 @@ where
     }
 
     async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, modtager, emne, tekst, CAST(forsoeg AS BIGINT) FROM outbox WHERE sendt IS NULL ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64, String, String, String, i64)> =
+            sqlx::query_as(SELECT_PENDING_MAIL).fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(|(id, modtager, emne, tekst, forsoeg)| OutboxMail { id, modtager, emne, tekst, forsoeg })
@@ -1180,21 +962,12 @@ where
     }
 
     async fn login(&self, brugernavn: &str) -> Result<Option<SystemLogin>, StoreError> {
-        let Some(row) = sqlx::query("SELECT id, udbyder_kode FROM udbydersystem WHERE brugernavn = $1 AND NOT slettet")
-            .bind(brugernavn)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+        let Some(row) = sqlx::query(SELECT_LOGIN_SYSTEM).bind(brugernavn).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
         let system_id: String = row.try_get("id")?;
-        let rows: Vec<(String, Option<chrono::DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT hash, udloeber FROM credential WHERE system_id = $1 AND (udloeber IS NULL OR udloeber > $2)",
-        )
-        .bind(&system_id)
-        .bind(Utc::now())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, Option<chrono::DateTime<Utc>>)> =
+            sqlx::query_as(SELECT_VALID_CREDENTIALS).bind(&system_id).bind(Utc::now()).fetch_all(&self.pool).await?;
         let udloeber = rows.iter().filter_map(|(_, u)| *u).min();
         let hashes = rows.into_iter().map(|(h, _)| h).collect();
         Ok(Some(SystemLogin { system_id, udbyder_kode: row.try_get("udbyder_kode")?, hashes, udloeber }))
