@@ -13,6 +13,36 @@ use std::borrow::Cow;
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
+/// The column types and results the stores work with, the same on both backends. The stores are
+/// generic over the backend and name these in their bounds.
+/// A value the store both reads from and writes to `DB`.
+pub trait Column<DB: sqlx::Database>:
+    for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
+{
+}
+
+impl<T, DB: sqlx::Database> Column<DB> for T where
+    T: for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
+{
+}
+
+/// How many rows a statement changed, whatever the backend.
+pub trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
 /// The migrations of one schema for one backend: (version, description, SQL).
 pub struct MigrationSet {
     pub table: &'static str,

@@ -20,7 +20,7 @@ use crate::model::{
     Daginstitution, DaginstitutionData, Dagtilbud, Enhedstype, Handling, Registerfelter, soegenavn,
 };
 use crate::numbers;
-use dtr_migrations::{REGISTRY_POSTGRES, REGISTRY_SQLITE, migrator};
+use dtr_migrations::{Column, REGISTRY_POSTGRES, REGISTRY_SQLITE, RowsAffected, migrator};
 
 /// The store over one backend; every statement is the same text on both, and what differs is
 /// a [`Dialect`].
@@ -98,34 +98,6 @@ impl<D: Dialect> SqlStore<D> {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D::DB>, sqlx::Error> {
         D::begin_write(&self.pool).await
-    }
-}
-
-/// A value the store both reads from and writes to `DB`.
-pub trait Column<DB: sqlx::Database>:
-    for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
-{
-}
-
-impl<T, DB: sqlx::Database> Column<DB> for T where
-    T: for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
-{
-}
-
-/// How many rows a statement changed, whatever the backend.
-pub trait RowsAffected {
-    fn rows_affected(&self) -> u64;
-}
-
-impl RowsAffected for sqlx::postgres::PgQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-}
-
-impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
     }
 }
 

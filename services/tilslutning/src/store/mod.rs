@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::Row;
 
-use dtr_migrations::{Backend, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
+use dtr_migrations::{Backend, Column, RowsAffected, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
@@ -216,23 +216,6 @@ pub trait Dialect: Send + Sync + 'static {
     fn migrate(pool: &sqlx::Pool<Self::DB>) -> impl Future<Output = Result<(), StoreError>> + Send + '_;
 }
 
-/// How many rows a statement changed, whatever the backend.
-pub trait RowsAffected {
-    fn rows_affected(&self) -> u64;
-}
-
-impl RowsAffected for sqlx::postgres::PgQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-}
-
-impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-}
-
 pub struct Postgres;
 pub struct Sqlite;
 
@@ -254,17 +237,6 @@ impl Dialect for Sqlite {
 
 pub type PostgresStore = SqlStore<Postgres>;
 pub type SqliteStore = SqlStore<Sqlite>;
-
-/// A value the store both reads from and writes to `DB`.
-pub trait Column<DB: sqlx::Database>:
-    for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
-{
-}
-
-impl<T, DB: sqlx::Database> Column<DB> for T where
-    T: for<'r> sqlx::Decode<'r, DB> + for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>
-{
-}
 
 impl<D> SqlStore<D>
 where
