@@ -153,25 +153,37 @@ where
     })
 }
 
-/// The five register columns (aktivitetsstatus … version) starting at column `at`. Rows are read
-/// by position so that one joined row can carry all three levels.
-fn registerfelter<R: Row>(row: &R, at: usize) -> Result<Registerfelter, StoreError>
+/// Reads one level's columns by name. In the joined dagtilbud statement each level's columns
+/// carry its table alias as a prefix (`d_nummer`, `a_nummer`, `l_nummer`), because the three
+/// levels' names collide; elsewhere there is no prefix. The prefixed name is built in one buffer
+/// per row, so reading allocates nothing per column.
+struct Named<'r, R> {
+    row: &'r R,
+    prefix: &'static str,
+    name: std::cell::RefCell<String>,
+}
+
+impl<'r, R: Row> Named<'r, R>
 where
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<chrono::DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
 {
-    let status: String = row.try_get(at)?;
-    Ok(Registerfelter {
-        aktivitetsstatus: Aktivitetsstatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("aktivitetsstatus {status:?}")))?,
-        oprettet_dato: row.try_get(at + 1)?,
-        senest_aendret: row.try_get(at + 2)?,
-        nedlagt_dato: row.try_get(at + 3)?,
-        version: row.try_get(at + 4)?,
-    })
+    fn new(row: &'r R, prefix: &'static str) -> Self {
+        Named { row, prefix, name: std::cell::RefCell::new(String::with_capacity(32)) }
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        if self.prefix.is_empty() {
+            return self.row.try_get(column);
+        }
+        let mut name = self.name.borrow_mut();
+        name.clear();
+        name.push_str(self.prefix);
+        name.push_str(column);
+        self.row.try_get(name.as_str())
+    }
 }
 
 fn new_registerfelter() -> Registerfelter {
@@ -319,30 +331,69 @@ const LOAD_ALTERNATIV_ADRESSE: &str = concat!(
     ", soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
 );
 
-/// Widths of the column lists, for reading the three levels out of one joined row.
-const DAGINSTITUTION_KOLONNER: usize = 11;
-const ANVISNINGSENHED_KOLONNER: usize = 24;
+/// The columns of each level, in table order (the lists above, as names).
+const DAGINSTITUTION_KOLONNER: [&str; 11] = [
+    "nummer",
+    "navn",
+    "ejerform_kode",
+    "lovgrundlag_kode",
+    "adm_kommune_kode",
+    "ejer_cvr_nummer",
+    "aktivitetsstatus",
+    "oprettet_dato",
+    "senest_aendret",
+    "nedlagt_dato",
+    "version",
+];
+const ADRESSE_KOLONNER: [&str; 11] = [
+    "vej_navn",
+    "hus_nummer",
+    "etage",
+    "doer",
+    "post_nummer",
+    "post_distrikt",
+    "supplerende_bynavn",
+    "kommune_kode",
+    "dar_adresse_id",
+    "geo_bredde",
+    "geo_laengde",
+];
+const REGISTER_KOLONNER: [&str; 5] = ["aktivitetsstatus", "oprettet_dato", "senest_aendret", "nedlagt_dato", "version"];
+
+fn anvisningsenhed_kolonner() -> impl Iterator<Item = &'static str> {
+    let head = ["nummer", "daginstitutions_nummer", "navn"];
+    let tail = ["inst_type3", "email", "telefon_nummer", "cvr_nummer", "p_nummer"];
+    head.into_iter().chain(ADRESSE_KOLONNER).chain(tail).chain(REGISTER_KOLONNER)
+}
+
+fn alternativ_adresse_kolonner() -> impl Iterator<Item = &'static str> {
+    let head = ["nummer", "enheds_nummer", "navn"];
+    let tail = ["p_nummer", "cvr_nummer", "email", "telefon_nummer"];
+    head.into_iter().chain(ADRESSE_KOLONNER).chain(tail).chain(REGISTER_KOLONNER)
+}
 
 /// All three levels in one statement (one snapshot): each row is a daginstitution, one of its
-/// anvisningsenheder (or NULLs) and one of that unit's alternative addresses (or NULLs).
-macro_rules! dagtilbud_select {
-    () => {
-        concat!(
-            "SELECT d.*, a.*, l.* FROM (SELECT ",
-            daginstitution_columns!(),
-            " FROM daginstitution) d LEFT JOIN (SELECT ",
-            anvisningsenhed_columns!(),
-            " FROM anvisningsenhed) a ON a.daginstitutions_nummer = d.nummer LEFT JOIN (SELECT ",
-            alternativ_adresse_columns!(),
-            " FROM alternativ_adresse) l ON l.enheds_nummer = a.nummer "
-        )
+/// anvisningsenheder (or NULLs) and one of that unit's alternative addresses (or NULLs), each
+/// level's columns named with its alias as prefix (`d_nummer`, `a_nummer`, `l_nummer`).
+fn dagtilbud_select(condition: &str) -> String {
+    let level = |alias: &str, columns: &mut dyn Iterator<Item = &'static str>| {
+        columns.map(|c| format!("{alias}.{c} AS {alias}_{c}")).collect::<Vec<_>>().join(", ")
     };
+    format!(
+        "SELECT {}, {}, {} FROM daginstitution d \
+         LEFT JOIN anvisningsenhed a ON a.daginstitutions_nummer = d.nummer \
+         LEFT JOIN alternativ_adresse l ON l.enheds_nummer = a.nummer {condition} ORDER BY d.nummer, a.nummer, l.nummer",
+        level("d", &mut DAGINSTITUTION_KOLONNER.into_iter()),
+        level("a", &mut anvisningsenhed_kolonner()),
+        level("l", &mut alternativ_adresse_kolonner()),
+    )
 }
-const DAGTILBUD_ALLE: &str = concat!(dagtilbud_select!(), " ORDER BY d.nummer, a.nummer, l.nummer");
-const DAGTILBUD_BY_NUMMER: &str =
-    concat!(dagtilbud_select!(), "WHERE d.nummer = $1 ORDER BY d.nummer, a.nummer, l.nummer");
-const DAGTILBUD_BY_KOMMUNE: &str =
-    concat!(dagtilbud_select!(), "WHERE d.adm_kommune_kode = $1 ORDER BY d.nummer, a.nummer, l.nummer");
+
+static DAGTILBUD_ALLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| dagtilbud_select(""));
+static DAGTILBUD_BY_NUMMER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| dagtilbud_select("WHERE d.nummer = $1"));
+static DAGTILBUD_BY_KOMMUNE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| dagtilbud_select("WHERE d.adm_kommune_kode = $1"));
 
 const AENDRINGER_MED_TILSTAND: &str = concat!(
     "SELECT a.sekvensnummer, a.tidspunkt, a.enhedstype, a.nummer, a.handling, a.version, v.data FROM aendring a \
@@ -429,23 +480,36 @@ where
             .bind(a.geo_laengde)
     }
 
-    /// A daginstitution from the [`daginstitution_columns!`] starting at column `at`.
-    fn daginstitution_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Daginstitution, StoreError> {
+    /// The five register columns (aktivitetsstatus … version) of a level.
+    fn registerfelter(c: &Named<'_, <D::DB as sqlx::Database>::Row>) -> Result<Registerfelter, StoreError> {
+        let status: String = c.get("aktivitetsstatus")?;
+        Ok(Registerfelter {
+            aktivitetsstatus: Aktivitetsstatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("aktivitetsstatus {status:?}")))?,
+            oprettet_dato: c.get("oprettet_dato")?,
+            senest_aendret: c.get("senest_aendret")?,
+            nedlagt_dato: c.get("nedlagt_dato")?,
+            version: c.get("version")?,
+        })
+    }
+
+    /// A daginstitution from the [`daginstitution_columns!`].
+    fn daginstitution(c: &Named<'_, <D::DB as sqlx::Database>::Row>) -> Result<Daginstitution, StoreError> {
         Ok(Daginstitution {
-            nummer: r.try_get(at)?,
+            nummer: c.get("nummer")?,
             data: DaginstitutionData {
-                navn: r.try_get(at + 1)?,
-                ejerform_kode: r.try_get(at + 2)?,
-                lovgrundlag_kode: r.try_get(at + 3)?,
-                adm_kommune_kode: r.try_get(at + 4)?,
-                ejer_cvr_nummer: r.try_get(at + 5)?,
+                navn: c.get("navn")?,
+                ejerform_kode: c.get("ejerform_kode")?,
+                lovgrundlag_kode: c.get("lovgrundlag_kode")?,
+                adm_kommune_kode: c.get("adm_kommune_kode")?,
+                ejer_cvr_nummer: c.get("ejer_cvr_nummer")?,
             },
-            register: registerfelter(r, at + 6)?,
+            register: Self::registerfelter(c)?,
         })
     }
 
     fn daginstitution_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<Daginstitution, StoreError> {
-        Self::daginstitution_at(r, 0)
+        Self::daginstitution(&Named::new(r, ""))
     }
 
     /// Binds the five register columns, in table order.
@@ -508,43 +572,43 @@ where
         Ok(())
     }
 
-    /// The eleven address columns (vej_navn … geo_laengde) starting at column `at`.
-    fn adresse_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Adresse, StoreError> {
+    /// The eleven address columns (vej_navn … geo_laengde) of a unit.
+    fn adresse(c: &Named<'_, <D::DB as sqlx::Database>::Row>) -> Result<Adresse, StoreError> {
         Ok(Adresse {
-            vej_navn: r.try_get(at)?,
-            hus_nummer: r.try_get(at + 1)?,
-            etage: r.try_get(at + 2)?,
-            doer: r.try_get(at + 3)?,
-            post_nummer: r.try_get(at + 4)?,
-            post_distrikt: r.try_get(at + 5)?,
-            supplerende_bynavn: r.try_get(at + 6)?,
-            kommune_kode: r.try_get(at + 7)?,
-            dar_adresse_id: r.try_get(at + 8)?,
-            geo_bredde: r.try_get(at + 9)?,
-            geo_laengde: r.try_get(at + 10)?,
+            vej_navn: c.get("vej_navn")?,
+            hus_nummer: c.get("hus_nummer")?,
+            etage: c.get("etage")?,
+            doer: c.get("doer")?,
+            post_nummer: c.get("post_nummer")?,
+            post_distrikt: c.get("post_distrikt")?,
+            supplerende_bynavn: c.get("supplerende_bynavn")?,
+            kommune_kode: c.get("kommune_kode")?,
+            dar_adresse_id: c.get("dar_adresse_id")?,
+            geo_bredde: c.get("geo_bredde")?,
+            geo_laengde: c.get("geo_laengde")?,
         })
     }
 
-    /// An anvisningsenhed from the [`anvisningsenhed_columns!`] starting at column `at`.
-    fn anvisningsenhed_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<Anvisningsenhed, StoreError> {
+    /// An anvisningsenhed from the [`anvisningsenhed_columns!`].
+    fn anvisningsenhed(c: &Named<'_, <D::DB as sqlx::Database>::Row>) -> Result<Anvisningsenhed, StoreError> {
         Ok(Anvisningsenhed {
-            nummer: r.try_get(at)?,
+            nummer: c.get("nummer")?,
             data: AnvisningsenhedData {
-                daginstitutions_nummer: r.try_get(at + 1)?,
-                navn: r.try_get(at + 2)?,
-                adresse: Self::adresse_at(r, at + 3)?,
-                inst_type3: r.try_get(at + 14)?,
-                email: r.try_get(at + 15)?,
-                telefon_nummer: r.try_get(at + 16)?,
-                p_nummer: r.try_get(at + 18)?,
+                daginstitutions_nummer: c.get("daginstitutions_nummer")?,
+                navn: c.get("navn")?,
+                adresse: Self::adresse(c)?,
+                inst_type3: c.get("inst_type3")?,
+                email: c.get("email")?,
+                telefon_nummer: c.get("telefon_nummer")?,
+                p_nummer: c.get("p_nummer")?,
             },
-            cvr_nummer: r.try_get(at + 17)?,
-            register: registerfelter(r, at + 19)?,
+            cvr_nummer: c.get("cvr_nummer")?,
+            register: Self::registerfelter(c)?,
         })
     }
 
     fn anvisningsenhed_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<Anvisningsenhed, StoreError> {
-        Self::anvisningsenhed_at(r, 0)
+        Self::anvisningsenhed(&Named::new(r, ""))
     }
 
     /// The unit, its parent with the parent's active units, its active alternative
@@ -632,25 +696,25 @@ where
         Ok(record)
     }
 
-    /// An alternativ adresse from the [`alternativ_adresse_columns!`] starting at column `at`.
-    fn alternativ_adresse_at(r: &<D::DB as sqlx::Database>::Row, at: usize) -> Result<AlternativAdresse, StoreError> {
+    /// An alternativ adresse from the [`alternativ_adresse_columns!`].
+    fn alternativ_adresse(c: &Named<'_, <D::DB as sqlx::Database>::Row>) -> Result<AlternativAdresse, StoreError> {
         Ok(AlternativAdresse {
-            nummer: r.try_get(at)?,
+            nummer: c.get("nummer")?,
             data: AlternativAdresseData {
-                enheds_nummer: r.try_get(at + 1)?,
-                navn: r.try_get(at + 2)?,
-                adresse: Self::adresse_at(r, at + 3)?,
-                p_nummer: r.try_get(at + 14)?,
-                email: r.try_get(at + 16)?,
-                telefon_nummer: r.try_get(at + 17)?,
+                enheds_nummer: c.get("enheds_nummer")?,
+                navn: c.get("navn")?,
+                adresse: Self::adresse(c)?,
+                p_nummer: c.get("p_nummer")?,
+                email: c.get("email")?,
+                telefon_nummer: c.get("telefon_nummer")?,
             },
-            cvr_nummer: r.try_get(at + 15)?,
-            register: registerfelter(r, at + 18)?,
+            cvr_nummer: c.get("cvr_nummer")?,
+            register: Self::registerfelter(c)?,
         })
     }
 
     fn alternativ_adresse_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<AlternativAdresse, StoreError> {
-        Self::alternativ_adresse_at(r, 0)
+        Self::alternativ_adresse(&Named::new(r, ""))
     }
 
     async fn alternativ_adresse_state_tx(
@@ -1036,18 +1100,20 @@ where
         let pool = self.pool.clone();
         udtraek(move |mut out| async move {
             let query = match &filter {
-                DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE),
-                DagtilbudFilter::Daginstitution(n) => sqlx::query(DAGTILBUD_BY_NUMMER).bind(n.trim().to_owned()),
-                DagtilbudFilter::AdmKommune(k) => sqlx::query(DAGTILBUD_BY_KOMMUNE).bind(*k),
+                DagtilbudFilter::Alle => sqlx::query(DAGTILBUD_ALLE.as_str()),
+                DagtilbudFilter::Daginstitution(n) => {
+                    sqlx::query(DAGTILBUD_BY_NUMMER.as_str()).bind(n.trim().to_owned())
+                }
+                DagtilbudFilter::AdmKommune(k) => sqlx::query(DAGTILBUD_BY_KOMMUNE.as_str()).bind(*k),
             };
             let mut rows = query.fetch(&pool);
             let mut current: Option<Dagtilbud> = None;
             while let Some(row) = rows.try_next().await? {
-                let d_nummer: String = row.try_get(0)?;
+                let (d, a, l) = (Named::new(&row, "d_"), Named::new(&row, "a_"), Named::new(&row, "l_"));
+                let d_nummer: String = d.get("nummer")?;
                 let same = current.as_ref().is_some_and(|c| c.daginstitution.nummer == d_nummer);
                 if !same {
-                    let next =
-                        Dagtilbud { daginstitution: Self::daginstitution_at(&row, 0)?, anvisningsenheder: vec![] };
+                    let next = Dagtilbud { daginstitution: Self::daginstitution(&d)?, anvisningsenheder: vec![] };
                     if let Some(done) = current.replace(next)
                         && !out.send(done).await
                     {
@@ -1055,16 +1121,14 @@ where
                     }
                 }
                 let Some(c) = current.as_mut() else { continue };
-                let a_at = DAGINSTITUTION_KOLONNER;
-                let Some(a_nummer) = row.try_get::<Option<String>, _>(a_at)? else { continue };
-                if c.anvisningsenheder.last().is_none_or(|(a, _)| a.nummer != a_nummer) {
-                    c.anvisningsenheder.push((Self::anvisningsenhed_at(&row, a_at)?, vec![]));
+                let Some(a_nummer) = a.get::<Option<String>>("nummer")? else { continue };
+                if c.anvisningsenheder.last().is_none_or(|(u, _)| u.nummer != a_nummer) {
+                    c.anvisningsenheder.push((Self::anvisningsenhed(&a)?, vec![]));
                 }
-                let l_at = a_at + ANVISNINGSENHED_KOLONNER;
-                if row.try_get::<Option<String>, _>(l_at)?.is_some()
+                if l.get::<Option<String>>("nummer")?.is_some()
                     && let Some((_, adresser)) = c.anvisningsenheder.last_mut()
                 {
-                    adresser.push(Self::alternativ_adresse_at(&row, l_at)?);
+                    adresser.push(Self::alternativ_adresse(&l)?);
                 }
             }
             if let Some(done) = current {
@@ -1426,7 +1490,7 @@ where
                     nummer: r.try_get("nummer")?,
                     adm_kommune_kode: r.try_get("adm_kommune_kode")?,
                     ejer_cvr_nummer: r.try_get("ejer_cvr_nummer")?,
-                    adresse: if unit { Some(Self::adresse_at(r, 3)?) } else { None },
+                    adresse: if unit { Some(Self::adresse(&Named::new(r, ""))?) } else { None },
                     p_nummer: if unit { r.try_get("p_nummer")? } else { None },
                     aktive_enheder: if unit { 0 } else { r.try_get("aktive")? },
                 })
@@ -1585,12 +1649,12 @@ where
 
 #[cfg(test)]
 mod tests {
-    /// The joined dagtilbud row is read by position: the widths must match the column lists.
+    /// The column lists the statements select and the names the readers read are the same.
     #[test]
-    fn column_widths_match_the_column_lists() {
-        let width = |list: &str| list.split(',').count();
-        assert_eq!(width(daginstitution_columns!()), super::DAGINSTITUTION_KOLONNER);
-        assert_eq!(width(anvisningsenhed_columns!()), super::ANVISNINGSENHED_KOLONNER);
-        assert_eq!(width(alternativ_adresse_columns!()), 23);
+    fn column_lists_match_the_names_read() {
+        let list = |names: Vec<&str>| names.join(", ");
+        assert_eq!(daginstitution_columns!(), list(super::DAGINSTITUTION_KOLONNER.to_vec()));
+        assert_eq!(anvisningsenhed_columns!(), list(super::anvisningsenhed_kolonner().collect()));
+        assert_eq!(alternativ_adresse_columns!(), list(super::alternativ_adresse_kolonner().collect()));
     }
 }
