@@ -12,7 +12,12 @@ use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType, Servi
 use dtr_tilslutning::store::NewSystem;
 
 fn aktoer(cid: &str) -> Aktoer {
-    Aktoer { system: "sys-test".into(), organisation: Some("101".into()), correlation_id: cid.into() }
+    Aktoer {
+        system: "sys-test".into(),
+        organisation: Some("101".into()),
+        correlation_id: cid.into(),
+        operation: format!("op-{cid}"),
+    }
 }
 
 fn daginstitution(navn: &str) -> DaginstitutionData {
@@ -148,7 +153,7 @@ async fn registry_suite(url: &str) {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].system, "sys-test");
     assert_eq!(audit[0].organisation.as_deref(), Some("101"));
-    assert_eq!(audit[0].operation, "InsertAnvisningsEnhed");
+    assert_eq!(audit[0].operation, "op-c-2", "the audit names the operation the caller gave");
     assert_eq!(audit[0].nummer.as_deref(), Some("G30001"));
     assert!(store.audit_by_correlation("c-x").await.unwrap().is_empty(), "refused write left no audit");
 

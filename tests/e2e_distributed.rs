@@ -96,6 +96,7 @@ async fn grpc_clients_call_the_services_directly() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].system, "internt-system");
     assert_eq!(audit[0].organisation.as_deref(), Some("147"));
+    assert_eq!(audit[0].operation, dtr_proto::operation::ImportOperation::InsertDaginstitution.name());
 
     // Rule failures come back in-band, every one of them.
     let bad = Daginstitution { adm_kommune_kode: 1, ..Daginstitution::default() };
@@ -134,7 +135,12 @@ async fn grpc_clients_call_the_services_directly() {
         ..Default::default()
     };
     let registry_store = dtr_registry::storage::connect(&c.db).await.unwrap();
-    let aktoer = dtr_registry::model::Aktoer { system: "test".into(), organisation: None, correlation_id: "t".into() };
+    let aktoer = dtr_registry::model::Aktoer {
+        system: "test".into(),
+        organisation: None,
+        correlation_id: "t".into(),
+        operation: "test".into(),
+    };
     registry_store.insert_anvisningsenhed(&child, None, &aktoer, &dtr_registry::storage::no_checks).await.unwrap();
     let changed =
         Daginstitution { daginstitutions_nummer: first.clone(), ejerform_kode: 1, lovgrundlag_kode: 5, ..d.clone() };

@@ -92,7 +92,12 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
         return Ok(logins);
     }
     let registry = dtr_registry::storage::connect(database_url).await?;
-    let aktoer = Aktoer { system: "demo".into(), organisation: None, correlation_id: "demo-data".into() };
+    let aktoer = Aktoer {
+        system: "demo".into(),
+        organisation: None,
+        correlation_id: "demo-data".into(),
+        operation: "demo".into(),
+    };
 
     tilslutning
         .upsert_organisation(&Organisation {

@@ -55,8 +55,12 @@ pub async fn load(
     let codes = store.load_code_tables().await.context("code tables")?;
     // An empty register numbers from G00000, so ten times the national register fits.
     store.start_numbers_at(0).await.context("number series")?;
-    let aktoer =
-        Aktoer { system: "dtr-demo-data".into(), organisation: None, correlation_id: uuid::Uuid::new_v4().to_string() };
+    let aktoer = Aktoer {
+        system: "dtr-demo-data".into(),
+        organisation: None,
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        operation: "load".into(),
+    };
     let mut generator = dtr_registry::demodata::Generator::new(scale, seed, &codes);
     let total = generator.remaining();
     let (mut d, mut u, mut l) = (0u64, 0u64, 0u64);

@@ -2,36 +2,12 @@
 
 use dtr_proto::context::Regelsaet;
 
-use crate::operation::Operation;
+pub use dtr_proto::operation::SoapService;
 
 pub const IMPORT_PATH: &str = "/services/DTR/ImportService/v2";
 pub const EXPORT_PATH: &str = "/services/DTR/ExportService/v2";
 pub const IMPORT_V1_PATH: &str = "/services/DTR/ImportService/v1";
 pub const EXPORT_V1_PATH: &str = "/services/DTR/ExportService/v1";
-
-/// The SOAP services the gateway publishes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SoapService {
-    Import,
-    Export,
-}
-
-impl SoapService {
-    pub const ALL: [SoapService; 2] = [SoapService::Import, SoapService::Export];
-
-    /// The service's name, which is also its `servicekode` in the service catalogue.
-    pub fn name(self) -> &'static str {
-        match self {
-            SoapService::Import => "ImportService",
-            SoapService::Export => "ExportService",
-        }
-    }
-
-    /// Every operation of the service, in the order the WSDL lists them.
-    pub fn operations(self) -> impl Iterator<Item = Operation> {
-        Operation::all().filter(move |op| op.service() == self)
-    }
-}
 
 /// Versions of the published interface, live side by side. v1 differs from v2 only in skipping
 /// the cross-validation (registry.md rule 11).

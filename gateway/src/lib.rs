@@ -15,7 +15,7 @@ pub mod decisions;
 pub mod endpoint;
 pub mod error;
 pub mod lockout;
-pub mod operation;
+pub use dtr_proto::operation;
 pub mod ops;
 pub mod pipeline;
 pub mod router;

@@ -20,12 +20,13 @@ use dtr_proto::tilslutning::{AuthenticateRequest, AuthenticateResponse, CheckAcc
 
 use crate::clients::Clients;
 use crate::config::GatewayConfig;
+use crate::operation::{ExportOperation, ImportOperation};
 use crate::state::AppState;
 
 pub const USER: &str = "fake-system";
 pub const PASSWORD: &str = "rigtig-adgangskode";
 /// The operation the fake tilslutning service refuses, with this code.
-pub const REFUSED_OPERATION: &str = "GetHistorik";
+pub const REFUSED_OPERATION: ExportOperation = ExportOperation::GetHistorik;
 pub const REFUSAL_CODE: &str = "IPL000015";
 
 /// What the fakes were asked, in order, one line a call.
@@ -68,7 +69,7 @@ impl ImportService for FakeImport {
         request: Request<InsertDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let d = request.into_inner().daginstitution.unwrap_or_default();
-        self.0.push(format!("InsertDaginstitution {}", d.daginstitutions_navn));
+        self.0.push(format!("{} {}", ImportOperation::InsertDaginstitution.name(), d.daginstitutions_navn));
         Ok(Response::new(ImportSvar { ok: true, nummer: "G30000".into(), fejl: vec![] }))
     }
 }
@@ -91,7 +92,7 @@ fn daginstitution(nummer: &str) -> DaginstitutionExtend {
 #[tonic::async_trait]
 impl ExportService for FakeExport {
     async fn hello_world(&self, _: Request<HelloWorldRequest>) -> Result<Response<HelloWorldResponse>, Status> {
-        self.0.push("HelloWorld".into());
+        self.0.push(ExportOperation::HelloWorld.name().into());
         Ok(Response::new(HelloWorldResponse { message: "Hello fake".into() }))
     }
 
@@ -100,7 +101,7 @@ impl ExportService for FakeExport {
         request: Request<NummerRequest>,
     ) -> Result<Response<DaginstitutionerExtend>, Status> {
         let nummer = request.into_inner().nummer;
-        self.0.push(format!("GetDaginstitutionByNummer {nummer}"));
+        self.0.push(format!("{} {nummer}", ExportOperation::GetDaginstitutionByNummer.name()));
         if nummer == "NEDE" {
             return Err(Status::unavailable("database connection refused at 10.0.0.7"));
         }
@@ -111,7 +112,7 @@ impl ExportService for FakeExport {
         &self,
         _: Request<GetAllRequest>,
     ) -> Result<Response<tonic::codegen::BoxStream<Dagtilbud>>, Status> {
-        self.0.push("GetAllDagtilbud".into());
+        self.0.push(ExportOperation::GetAllDagtilbud.name().into());
         let records = ["G10001", "G10002", "G10003"]
             .map(|n| Ok(Dagtilbud { daginstitution: Some(daginstitution(n)), anvisningsenheder: vec![] }));
         Ok(Response::new(Box::pin(futures::stream::iter(records))))
@@ -142,7 +143,7 @@ impl TilslutningService for FakeTilslutning {
         let r = request.into_inner();
         let owners: Vec<String> = r.ejere.iter().map(|e| e.kode.clone()).collect();
         self.0.push(format!("CheckAccess {} {} {:?} extract={}", r.servicekode, r.operation, owners, r.fuldt_udtraek));
-        let refused = r.operation == REFUSED_OPERATION;
+        let refused = r.operation == REFUSED_OPERATION.name();
         Ok(Response::new(CheckAccessResponse {
             tilladt: !refused,
             fejlkode: if refused { REFUSAL_CODE.into() } else { String::new() },

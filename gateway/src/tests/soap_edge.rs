@@ -150,7 +150,7 @@ async fn fault_shapes() {
     let auth = basic(USER, PASSWORD);
     let hello = ExportOperation::HelloWorld.name();
     let lookup = ExportOperation::GetDaginstitutionByNummer.name();
-    let refused = fakes::REFUSED_OPERATION;
+    let refused = fakes::REFUSED_OPERATION.name();
     struct Case {
         what: &'static str,
         content_type: &'static str,

@@ -13,6 +13,7 @@ use dtr_proto::import::{
     ResolveDataejereRequest, ResolveDataejereResponse, SaetKodeRequest, UpdateAlternativAdresseRequest,
     UpdateAnvisningsEnhedRequest, UpdateDaginstitutionRequest, ValidateRequest,
 };
+use dtr_proto::operation::ImportOperation;
 use dtr_proto::registry::{
     Adresse as AdressePb, AlternativAdresse as AlternativAdressePb, Anvisningsenhed as AnvisningsenhedPb,
     Daginstitution as DaginstitutionPb,
@@ -32,11 +33,13 @@ impl ImportGrpc {
     }
 }
 
-fn aktoer(ctx: &CallerContext) -> Aktoer {
+/// Who asks for a write, and in which published operation (the audit names it).
+fn aktoer(ctx: &CallerContext, operation: ImportOperation) -> Aktoer {
     Aktoer {
         system: ctx.system.clone(),
         organisation: ctx.organisation.clone(),
         correlation_id: ctx.correlation_id.clone(),
+        operation: operation.name().to_owned(),
     }
 }
 
@@ -303,7 +306,11 @@ impl ImportService for ImportGrpc {
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let (sent_nummer, data) = daginstitution_data(request.into_inner().daginstitution.unwrap_or_default());
-        let result = self.registry.insert_daginstitution(&sent_nummer, &data, &aktoer(&ctx)).await.map(|d| d.nummer);
+        let result = self
+            .registry
+            .insert_daginstitution(&sent_nummer, &data, &aktoer(&ctx, ImportOperation::InsertDaginstitution))
+            .await
+            .map(|d| d.nummer);
         if let Ok(n) = &result {
             tracing::info!(nummer = %n, system = %ctx.system, correlation_id = %ctx.correlation_id, "daginstitution created");
         }
@@ -316,8 +323,16 @@ impl ImportService for ImportGrpc {
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let (sent, data) = anvisningsenhed_data(request.into_inner().anvisningsenhed.unwrap_or_default());
-        let result =
-            self.registry.insert_anvisningsenhed(&sent, &data, regelsaet(&ctx), &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self
+            .registry
+            .insert_anvisningsenhed(
+                &sent,
+                &data,
+                regelsaet(&ctx),
+                &aktoer(&ctx, ImportOperation::InsertAnvisningsEnhed),
+            )
+            .await
+            .map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -330,7 +345,13 @@ impl ImportService for ImportGrpc {
         let (nummer, data) = anvisningsenhed_data(req.anvisningsenhed.unwrap_or_default());
         let result = self
             .registry
-            .update_anvisningsenhed(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &aktoer(&ctx))
+            .update_anvisningsenhed(
+                nummer.trim(),
+                &data,
+                req.forventet_version,
+                regelsaet(&ctx),
+                &aktoer(&ctx, ImportOperation::UpdateAnvisningsEnhed),
+            )
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -339,7 +360,11 @@ impl ImportService for ImportGrpc {
     async fn delete_anvisnings_enhed(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.close_anvisningsenhed(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self
+            .registry
+            .close_anvisningsenhed(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteAnvisningsEnhed))
+            .await
+            .map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -348,7 +373,12 @@ impl ImportService for ImportGrpc {
         let req = request.into_inner();
         let result = self
             .registry
-            .move_anvisningsenhed(req.nummer.trim(), req.til_nummer.trim(), regelsaet(&ctx), &aktoer(&ctx))
+            .move_anvisningsenhed(
+                req.nummer.trim(),
+                req.til_nummer.trim(),
+                regelsaet(&ctx),
+                &aktoer(&ctx, ImportOperation::MoveAnvisningsEnhed),
+            )
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -360,7 +390,11 @@ impl ImportService for ImportGrpc {
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let (sent, data) = alternativ_data(request.into_inner().alternativ_adresse.unwrap_or_default());
-        let result = self.registry.insert_alternativ_adresse(&sent, &data, &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self
+            .registry
+            .insert_alternativ_adresse(&sent, &data, &aktoer(&ctx, ImportOperation::InsertAlternativAdresse))
+            .await
+            .map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -373,7 +407,12 @@ impl ImportService for ImportGrpc {
         let (nummer, data) = alternativ_data(req.alternativ_adresse.unwrap_or_default());
         let result = self
             .registry
-            .update_alternativ_adresse(nummer.trim(), &data, req.forventet_version, &aktoer(&ctx))
+            .update_alternativ_adresse(
+                nummer.trim(),
+                &data,
+                req.forventet_version,
+                &aktoer(&ctx, ImportOperation::UpdateAlternativAdresse),
+            )
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -382,7 +421,11 @@ impl ImportService for ImportGrpc {
     async fn delete_alternativ_adresse(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.close_alternativ_adresse(nummer.trim(), &aktoer(&ctx)).await.map(|a| a.nummer);
+        let result = self
+            .registry
+            .close_alternativ_adresse(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteAlternativAdresse))
+            .await
+            .map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -391,7 +434,11 @@ impl ImportService for ImportGrpc {
         let req = request.into_inner();
         let result = self
             .registry
-            .move_alternativ_adresse(req.nummer.trim(), req.til_nummer.trim(), &aktoer(&ctx))
+            .move_alternativ_adresse(
+                req.nummer.trim(),
+                req.til_nummer.trim(),
+                &aktoer(&ctx, ImportOperation::MoveAlternativAdresse),
+            )
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -406,7 +453,13 @@ impl ImportService for ImportGrpc {
         let (nummer, data) = daginstitution_data(req.daginstitution.unwrap_or_default());
         let result = self
             .registry
-            .update_daginstitution(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &aktoer(&ctx))
+            .update_daginstitution(
+                nummer.trim(),
+                &data,
+                req.forventet_version,
+                regelsaet(&ctx),
+                &aktoer(&ctx, ImportOperation::UpdateDaginstitution),
+            )
             .await
             .map(|d| d.nummer);
         svar(result, &ctx)
@@ -415,7 +468,11 @@ impl ImportService for ImportGrpc {
     async fn delete_daginstitution(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::from_metadata(request.metadata());
         let nummer = request.into_inner().nummer;
-        let result = self.registry.close_daginstitution(nummer.trim(), &aktoer(&ctx)).await.map(|d| d.nummer);
+        let result = self
+            .registry
+            .close_daginstitution(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteDaginstitution))
+            .await
+            .map(|d| d.nummer);
         svar(result, &ctx)
     }
 }

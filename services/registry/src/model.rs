@@ -141,6 +141,9 @@ pub struct Aktoer {
     pub system: String,
     pub organisation: Option<String>,
     pub correlation_id: String,
+    /// The request that asks for the write, as the audit names it: the published operation
+    /// (`InsertDaginstitution`, …) for the ImportService, or what an internal job calls itself.
+    pub operation: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -304,8 +304,8 @@ where
 /// A completed write, for the audit trail and the change sequence.
 #[derive(Debug, Clone, Copy)]
 pub struct Skrivning<'a> {
+    /// Who wrote, and in which operation.
     pub aktoer: &'a Aktoer,
-    pub operation: &'a str,
     pub enhedstype: Enhedstype,
     pub handling: Handling,
 }

@@ -427,7 +427,7 @@ const CLOSE_DAGINSTITUTION: &str = concat!(
 /// audit) before committing.
 macro_rules! checked_write {
     ($self:ident, $state_fn:ident($($state_arg:expr),*), $decide:expr, $sql:expr, [$($bind:expr),+],
-     $finish:ident, $operation:expr, $handling:expr, $nummer:expr, $aktoer:expr $(,)?) => {{
+     $finish:ident, $handling:expr, $nummer:expr, $aktoer:expr $(,)?) => {{
         let mut tx = $self.begin_write().await?;
         let state = Self::$state_fn(&mut tx, $($state_arg),*).await?;
         if let Err(fejl) = $decide(&state) {
@@ -438,7 +438,7 @@ macro_rules! checked_write {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("{} vanished inside its write transaction", $nummer)))?;
-        Ok(WriteOutcome::Done(Self::$finish(tx, &row, $operation, $handling, $aktoer).await?))
+        Ok(WriteOutcome::Done(Self::$finish(tx, &row, $handling, $aktoer).await?))
     }};
 }
 
@@ -640,12 +640,11 @@ where
     async fn finish_anvisningsenhed_write(
         mut tx: sqlx::Transaction<'static, D::DB>,
         row: &<D::DB as sqlx::Database>::Row,
-        operation: &str,
         handling: Handling,
         aktoer: &Aktoer,
     ) -> Result<Anvisningsenhed, StoreError> {
         let record = Self::anvisningsenhed_from_row(row)?;
-        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Anvisningsenhed, handling };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Anvisningsenhed, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
@@ -685,12 +684,7 @@ where
             .bind(soegenavn(&data.navn))
             .execute(&mut *tx)
             .await?;
-        let w = super::Skrivning {
-            aktoer,
-            operation: "InsertAlternativAdresse",
-            enhedstype: Enhedstype::AlternativAdresse,
-            handling: Handling::Oprettet,
-        };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling: Handling::Oprettet };
         Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
@@ -736,12 +730,11 @@ where
     async fn finish_alternativ_write(
         mut tx: sqlx::Transaction<'static, D::DB>,
         row: &<D::DB as sqlx::Database>::Row,
-        operation: &str,
         handling: Handling,
         aktoer: &Aktoer,
     ) -> Result<AlternativAdresse, StoreError> {
         let record = Self::alternativ_adresse_from_row(row)?;
-        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::AlternativAdresse, handling };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
@@ -768,12 +761,11 @@ where
     async fn finish_daginstitution_write(
         mut tx: sqlx::Transaction<'static, D::DB>,
         row: &<D::DB as sqlx::Database>::Row,
-        operation: &str,
         handling: Handling,
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError> {
         let record = Self::daginstitution_from_row(row)?;
-        let w = super::Skrivning { aktoer, operation, enhedstype: Enhedstype::Daginstitution, handling };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Daginstitution, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
@@ -839,7 +831,7 @@ where
         .bind(&w.aktoer.system)
         .bind(w.aktoer.organisation.as_deref())
         .bind(&w.aktoer.correlation_id)
-        .bind(w.operation)
+        .bind(&w.aktoer.operation)
         .bind(nummer)
         .execute(&mut **tx)
         .await?;
@@ -925,8 +917,7 @@ where
         let mut tx = self.begin_write().await?;
         let mut loaded = Vec::with_capacity(batch.len());
         for mut d in batch {
-            let write =
-                |enhedstype| super::Skrivning { aktoer, operation: "load", enhedstype, handling: Handling::Oprettet };
+            let write = |enhedstype| super::Skrivning { aktoer, enhedstype, handling: Handling::Oprettet };
             d.daginstitution.nummer = Self::issue_number(&mut tx).await?;
             let (di, r) = (&d.daginstitution, &d.daginstitution.register);
             let q = sqlx::query(LOAD_DAGINSTITUTION)
@@ -1059,12 +1050,7 @@ where
         .bind(soegenavn(&data.navn))
         .execute(&mut *tx)
         .await?;
-        let w = super::Skrivning {
-            aktoer,
-            operation: "InsertDaginstitution",
-            enhedstype: Enhedstype::Daginstitution,
-            handling: Handling::Oprettet,
-        };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Daginstitution, handling: Handling::Oprettet };
         Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
@@ -1162,9 +1148,7 @@ where
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-        Ok(WriteOutcome::Done(
-            Self::finish_daginstitution_write(tx, &row, "UpdateDaginstitution", Handling::Aendret, aktoer).await?,
-        ))
+        Ok(WriteOutcome::Done(Self::finish_daginstitution_write(tx, &row, Handling::Aendret, aktoer).await?))
     }
 
     async fn daginstitution_state(&self, nummer: &str) -> Result<DaginstitutionState, StoreError> {
@@ -1188,7 +1172,6 @@ where
             CLOSE_DAGINSTITUTION,
             [nummer, Utc::now()],
             finish_daginstitution_write,
-            "DeleteDaginstitution",
             Handling::Nedlagt,
             nummer,
             aktoer,
@@ -1236,12 +1219,7 @@ where
             .bind(soegenavn(&data.navn))
             .execute(&mut *tx)
             .await?;
-        let w = super::Skrivning {
-            aktoer,
-            operation: "InsertAnvisningsEnhed",
-            enhedstype: Enhedstype::Anvisningsenhed,
-            handling: Handling::Oprettet,
-        };
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Anvisningsenhed, handling: Handling::Oprettet };
         Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(WriteOutcome::Done(record))
@@ -1302,7 +1280,7 @@ where
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-        let done = Self::finish_anvisningsenhed_write(tx, &row, "UpdateAnvisningsEnhed", Handling::Aendret, aktoer);
+        let done = Self::finish_anvisningsenhed_write(tx, &row, Handling::Aendret, aktoer);
         Ok(WriteOutcome::Done(done.await?))
     }
 
@@ -1319,7 +1297,6 @@ where
             CLOSE_ANVISNINGSENHED,
             [nummer, Utc::now()],
             finish_anvisningsenhed_write,
-            "DeleteAnvisningsEnhed",
             Handling::Nedlagt,
             nummer,
             aktoer,
@@ -1340,7 +1317,6 @@ where
             MOVE_ANVISNINGSENHED,
             [nummer, til, Utc::now()],
             finish_anvisningsenhed_write,
-            "MoveAnvisningsEnhed",
             Handling::Flyttet,
             nummer,
             aktoer,
@@ -1425,7 +1401,7 @@ where
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
-        let done = Self::finish_alternativ_write(tx, &row, "UpdateAlternativAdresse", Handling::Aendret, aktoer);
+        let done = Self::finish_alternativ_write(tx, &row, Handling::Aendret, aktoer);
         Ok(WriteOutcome::Done(done.await?))
     }
 
@@ -1442,7 +1418,6 @@ where
             CLOSE_ALTERNATIV_ADRESSE,
             [nummer, Utc::now()],
             finish_alternativ_write,
-            "DeleteAlternativAdresse",
             Handling::Nedlagt,
             nummer,
             aktoer,
@@ -1463,7 +1438,6 @@ where
             MOVE_ALTERNATIV_ADRESSE,
             [nummer, til, Utc::now()],
             finish_alternativ_write,
-            "MoveAlternativAdresse",
             Handling::Flyttet,
             nummer,
             aktoer,

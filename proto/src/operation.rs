@@ -1,8 +1,31 @@
-//! The operations of the two SOAP services, defined once. Their wire names appear as text only
-//! here; dispatch, the access check, the WSDL and the service catalogue all derive from these
+//! The operations of the two published SOAP services, defined once: part of the contract, like
+//! the payload XSDs. Their wire names appear as text only here; the gateway's dispatch, access
+//! check and WSDL, the service catalogue, and the register's audit trail all derive from these
 //! types.
 
-use crate::endpoint::SoapService;
+/// The SOAP services the gateway publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SoapService {
+    Import,
+    Export,
+}
+
+impl SoapService {
+    pub const ALL: [SoapService; 2] = [SoapService::Import, SoapService::Export];
+
+    /// The service's name, which is also its `servicekode` in the service catalogue.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoapService::Import => "ImportService",
+            SoapService::Export => "ExportService",
+        }
+    }
+
+    /// Every operation of the service, in the order the WSDL lists them.
+    pub fn operations(self) -> impl Iterator<Item = Operation> {
+        Operation::all().filter(move |op| op.service() == self)
+    }
+}
 
 /// Declares an operation enum with each variant's wire name and the list of all of them.
 macro_rules! operations {
