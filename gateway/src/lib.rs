@@ -15,7 +15,6 @@ pub mod decisions;
 pub mod endpoint;
 pub mod error;
 pub mod lockout;
-pub use dtr_proto::operation;
 pub mod ops;
 pub mod pipeline;
 pub mod router;
@@ -30,6 +29,8 @@ mod tests;
 pub use clients::Clients;
 pub use config::GatewayConfig;
 pub use correlation::CORRELATION_HEADER;
+/// The published operations, defined in the contract crate.
+pub use dtr_proto::operation;
 pub use endpoint::{ApiVersion, EXPORT_PATH, EXPORT_V1_PATH, Endpoint, IMPORT_PATH, IMPORT_V1_PATH, SoapService};
 pub use operation::{ExportOperation, ImportOperation, Operation};
 pub use router::{app, serve};
