@@ -310,6 +310,53 @@ where
             .collect()
     }
 
+    /// Moves the live agreement of `art` for system × service (× owner) to `status`, or creates
+    /// it, with a history line and its mail; the agreement's id.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_aftale(
+        &self,
+        art: AftaleArt,
+        system_id: &str,
+        servicekode: &str,
+        ejer_kode: Option<&str>,
+        status: AftaleStatus,
+        aktoer: &str,
+        kommentar: &str,
+    ) -> Result<String, StoreError> {
+        let (select, update, insert) = match art {
+            AftaleArt::Tilslutning => (SELECT_LEVENDE_TILSLUTNING, UPDATE_TILSLUTNING_STATUS, INSERT_TILSLUTNING),
+            AftaleArt::Data => (SELECT_LEVENDE_DATAAFTALE, UPDATE_DATAAFTALE_STATUS, INSERT_DATAAFTALE),
+        };
+        let mut tx = self.pool.begin().await?;
+        let mut live = sqlx::query_as::<_, (String, String)>(select).bind(system_id).bind(servicekode);
+        if let Some(ejer) = ejer_kode {
+            live = live.bind(ejer);
+        }
+        let (id, fra) = match live.fetch_optional(&mut *tx).await? {
+            Some((id, fra)) => {
+                sqlx::query(update).bind(status.as_str()).bind(&id).execute(&mut *tx).await?;
+                (id, Some(fra))
+            }
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut new = sqlx::query(insert)
+                    .bind(&id)
+                    .bind(system_id)
+                    .bind(servicekode)
+                    .bind(status.as_str())
+                    .bind(Utc::now());
+                if let Some(ejer) = ejer_kode {
+                    new = new.bind(ejer);
+                }
+                new.execute(&mut *tx).await?;
+                (id, None)
+            }
+        };
+        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Moves one agreement (of `tabel`) to `status`, with a history line and the mail about it.
     async fn set_status(
         &self,
@@ -454,33 +501,7 @@ where
         aktoer: &str,
         kommentar: &str,
     ) -> Result<String, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let live: Option<(String, String)> = sqlx::query_as(SELECT_LEVENDE_TILSLUTNING)
-            .bind(system_id)
-            .bind(servicekode)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (id, fra) = match live {
-            Some((id, fra)) => {
-                sqlx::query(UPDATE_TILSLUTNING_STATUS).bind(status.as_str()).bind(&id).execute(&mut *tx).await?;
-                (id, Some(fra))
-            }
-            None => {
-                let id = uuid::Uuid::new_v4().to_string();
-                sqlx::query(INSERT_TILSLUTNING)
-                    .bind(&id)
-                    .bind(system_id)
-                    .bind(servicekode)
-                    .bind(status.as_str())
-                    .bind(Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                (id, None)
-            }
-        };
-        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
-        tx.commit().await?;
-        Ok(id)
+        self.set_aftale(AftaleArt::Tilslutning, system_id, servicekode, None, status, aktoer, kommentar).await
     }
 
     async fn set_dataaftale(
@@ -492,35 +513,7 @@ where
         aktoer: &str,
         kommentar: &str,
     ) -> Result<String, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let live: Option<(String, String)> = sqlx::query_as(SELECT_LEVENDE_DATAAFTALE)
-            .bind(system_id)
-            .bind(servicekode)
-            .bind(ejer_kode)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (id, fra) = match live {
-            Some((id, fra)) => {
-                sqlx::query(UPDATE_DATAAFTALE_STATUS).bind(status.as_str()).bind(&id).execute(&mut *tx).await?;
-                (id, Some(fra))
-            }
-            None => {
-                let id = uuid::Uuid::new_v4().to_string();
-                sqlx::query(INSERT_DATAAFTALE)
-                    .bind(&id)
-                    .bind(system_id)
-                    .bind(servicekode)
-                    .bind(ejer_kode)
-                    .bind(status.as_str())
-                    .bind(Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                (id, None)
-            }
-        };
-        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
-        tx.commit().await?;
-        Ok(id)
+        self.set_aftale(AftaleArt::Data, system_id, servicekode, Some(ejer_kode), status, aktoer, kommentar).await
     }
 
     async fn adgang_fakta(

@@ -51,7 +51,8 @@ pub(super) const INSERT_TILSLUTNING: &str = "INSERT INTO tilslutningsaftale (aft
 pub(super) const SELECT_LEVENDE_DATAAFTALE: &str = "SELECT aftale_id, status FROM dataaftale \
      WHERE system_id = $1 AND servicekode = $2 AND ejer_kode = $3 AND status <> 'SLETTET'";
 pub(super) const UPDATE_DATAAFTALE_STATUS: &str = "UPDATE dataaftale SET status = $1 WHERE aftale_id = $2";
-pub(super) const INSERT_DATAAFTALE: &str = "INSERT INTO dataaftale (aftale_id, system_id, servicekode, ejer_kode, status, oprettet) \
+/// The owner is bound last, after the columns both agreement kinds have.
+pub(super) const INSERT_DATAAFTALE: &str = "INSERT INTO dataaftale (aftale_id, system_id, servicekode, status, oprettet, ejer_kode) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub(super) const SELECT_SYSTEM_TILSTAND: &str = "SELECT s.passiv, s.blokeret, s.blokeret_aarsag, o.er_passiveret AS udbyder_passiv \
      FROM udbydersystem s JOIN organisation o ON o.kode = s.udbyder_kode \
