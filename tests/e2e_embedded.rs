@@ -22,6 +22,17 @@ async fn embedded_up_demo_serves_soap_end_to_end() {
     let log = up.log();
     assert!(log.contains(creds["password"].as_str().unwrap()), "the password is printed");
 
+    // Secrets and data are readable by their owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        for file in ["dtr.db", "demo-credentials.json", "tls/key.pem"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+    }
+
     let cert = std::fs::read(data.join("tls/cert.pem")).expect("self-signed certificate kept in the data dir");
     let soap = Soap::new(&base, &cert, creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
 

@@ -228,7 +228,9 @@ pub fn write_credentials(
             "password": logins.refused.password,
         },
     });
-    std::fs::write(&path, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", path.display()))?;
+    // Passwords: readable by the owner only.
+    dtr_gateway::tls::write_private(&path, &serde_json::to_vec_pretty(&json)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 

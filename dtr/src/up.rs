@@ -42,6 +42,24 @@ pub struct UpArgs {
     pub lockout_seconds: u64,
 }
 
+/// The data directory holds the register, credentials and the TLS key: only its owner may enter
+/// it, and the database file (whose journal files SQLite creates with the same rights) is the
+/// owner's alone, also in a directory made before this rule.
+fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+        let db = dir.join("dtr.db");
+        let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&db);
+        file.and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+            .with_context(|| format!("restricting {}", db.display()))?;
+    }
+    Ok(())
+}
+
 /// Resolves once the stop flag is raised.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
@@ -49,7 +67,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let _t = dtr_telemetry::init("dtr");
-    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("creating {}", a.data_dir.display()))?;
+    private_data_dir(&a.data_dir)?;
     let db = format!("sqlite:{}", a.data_dir.join("dtr.db").display());
     grpc::migrate_all(&db).await?;
     let demo_login = if a.demo { Some(demo::ensure(&db, &a.data_dir).await?) } else { None };

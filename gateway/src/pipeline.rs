@@ -20,14 +20,17 @@ use crate::ops::{self, Call};
 use crate::soap::{self, SoapVersion};
 use crate::state::AppState;
 
-/// Puts the endpoint in the request and runs it in a `soap` span.
+/// Puts the endpoint in the request and runs it in a `soap` span. A SOAP answer holds a
+/// caller's data (or a refusal of it): no cache may keep it.
 pub async fn soap_span(ep: Endpoint, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(ep);
-    correlation::run_in_span(req, next, |cid| {
+    let mut resp = correlation::run_in_span(req, next, |cid| {
         tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
             operation = tracing::field::Empty, system = tracing::field::Empty)
     })
-    .await
+    .await;
+    resp.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// A SOAP fault as the answer, in the SOAP version to answer in.

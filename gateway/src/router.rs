@@ -38,7 +38,16 @@ pub fn app(state: AppState) -> Router {
         };
         router = router.route(ep.path(), get(wsdl).post(soap));
     }
-    router.with_state(state)
+    router.layer(middleware::map_response(security_headers)).with_state(state)
+}
+
+/// Every answer: HTTPS only from now on (the gateway serves nothing over plain HTTP), and no
+/// content-type sniffing. SOAP answers also forbid caching (`pipeline::soap_span`).
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::STRICT_TRANSPORT_SECURITY, http::HeaderValue::from_static("max-age=31536000"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+    resp
 }
 
 /// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful

@@ -37,19 +37,21 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     std::fs::create_dir_all(dir).map_err(|e| TlsError::Io(dir.to_path_buf(), e))?;
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    write_private(&key, ck.signing_key.serialize_pem().as_bytes())?;
+    write_private(&key, ck.signing_key.serialize_pem().as_bytes()).map_err(|e| TlsError::Io(key.clone(), e))?;
     std::fs::write(&cert, ck.cert.pem()).map_err(|e| TlsError::Io(cert.clone(), e))?;
     tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
     Ok((cert, key))
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
+/// Writes a file only its owner can read, also when it exists already with wider rights.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| TlsError::Io(path.to_path_buf(), e))?;
-    f.write_all(data).map_err(|e| TlsError::Io(path.to_path_buf(), e))
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    f.write_all(data)
 }

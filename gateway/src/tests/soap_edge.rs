@@ -256,6 +256,30 @@ async fn fault_shapes() {
     }
 }
 
+/// Every answer carries HSTS and nosniff; SOAP answers, refusals included, may not be cached;
+/// the public WSDL may.
+#[tokio::test]
+async fn security_headers() {
+    let hello = ExportOperation::HelloWorld.name();
+    let xml = envelope(SOAP11, &format!(r#"<{hello} xmlns="{EXPORT_NS}"/>"#));
+    let auth = basic(USER, PASSWORD);
+    let (ok, _) = post(EXPORT_PATH, &[("content-type", "text/xml"), ("authorization", &auth)], xml.clone()).await;
+    let (refused, _) = post(EXPORT_PATH, &[("content-type", "text/xml")], xml).await;
+    assert_eq!((ok.status, refused.status), (StatusCode::OK, StatusCode::UNAUTHORIZED));
+    for a in [&ok, &refused] {
+        assert_eq!(a.headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+        assert_eq!(a.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(a.headers[header::CACHE_CONTROL], "no-store");
+    }
+    let (state, _) = fakes::state().await;
+    let req = Request::get(format!("{EXPORT_PATH}?wsdl")).body(Body::empty()).unwrap();
+    let wsdl = app(state).oneshot(req).await.unwrap();
+    assert_eq!(wsdl.status(), StatusCode::OK);
+    assert_eq!(wsdl.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(wsdl.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
+    assert!(!wsdl.headers().contains_key(header::CACHE_CONTROL), "the WSDL is public");
+}
+
 /// The schema a WSDL imports declares a request and a response element for every operation the
 /// WSDL lists, in every endpoint.
 #[test]
