@@ -364,6 +364,10 @@ async fn sync_replay(r: &Running, f: &Fixture) {
 
 /// The public CSV files: no login, BOM, `;`, header row, a row per unit, quoting where needed.
 async fn csv_files(r: &Running, f: &Fixture) {
+    // A name a spreadsheet would run as a formula: the public files must show it as text.
+    let formula = r#"=HYPERLINK("http://evil.example/x","Klik")"#;
+    let d_formula =
+        import_ok(&r.soap, "InsertDaginstitution", &payload::daginstitution(payload::KOEBENHAVN, formula)).await;
     let store = dtr_registry::storage::connect(&r.db).await.unwrap();
     let (n_d, n_a, n_l) = store.count_units().await.unwrap();
     let fetch = |file: &'static str| async move {
@@ -389,6 +393,8 @@ async fn csv_files(r: &Running, f: &Fixture) {
     assert_eq!(d1[col(&h, "daginstitutionsNavn")], "Æblehaven Udtræk");
     assert_eq!(d1[col(&h, "admKommuneKode_Tekst")], "København");
     assert_eq!(d1[col(&h, "aktivitetsstatus")], "Aktiv");
+    let neutralised = rows.iter().find(|row| row[0] == d_formula).expect("the formula-named institution");
+    assert_eq!(neutralised[col(&h, "daginstitutionsNavn")], format!("'{formula}"), "shown as text, not run");
 
     let (h, rows) = fetch("anvisningsenhed.csv").await;
     assert_eq!(rows.len() as i64, n_a);

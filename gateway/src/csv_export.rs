@@ -270,7 +270,7 @@ fn rows<T: Send + 'static>(
                 Err(status) => return Some((Err(std::io::Error::other(status.message().to_owned())), None)),
             };
             for row in to_rows(&record) {
-                if let Err(e) = out.write_record(&row) {
+                if let Err(e) = write_row(&mut out, &row) {
                     return Some((Err(std::io::Error::other(e)), None));
                 }
             }
@@ -285,6 +285,26 @@ fn rows<T: Send + 'static>(
     Ok(Body::from_stream(stream.map(|part| part.inspect_err(|e| tracing::warn!(error = %e, "CSV export broken off")))))
 }
 
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return) gets a leading `'`, as OWASP recommends for CSV injection, so it is shown as
+/// the text it is. Anyone who can write a name into the register can write such a text, and the
+/// files are public.
+fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// One data row, each cell neutralised (only a cell that needs it is copied).
+fn write_row(out: &mut csv::Writer<Vec<u8>>, row: &Row) -> csv::Result<()> {
+    for cell in row {
+        out.write_field(neutralised(cell).as_bytes())?;
+    }
+    out.write_record(None::<&[u8]>)
+}
+
 fn writer(start: &[u8]) -> csv::Writer<Vec<u8>> {
     let mut buf = Vec::with_capacity(CHUNK + 8 * 1024);
     buf.extend_from_slice(start);
@@ -295,4 +315,26 @@ fn writer(start: &[u8]) -> csv::Writer<Vec<u8>> {
 fn take(out: csv::Writer<Vec<u8>>) -> Result<(Bytes, csv::Writer<Vec<u8>>), std::io::Error> {
     let buf = out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok((Bytes::from(buf), writer(b"")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralised;
+
+    #[test]
+    fn formulas_are_shown_as_text() {
+        for attack in [
+            "=HYPERLINK(\"http://evil.example/x\",\"Klik\")",
+            "+1+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "-2+3",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(neutralised(attack), format!("'{attack}"), "{attack:?}");
+        }
+        for plain in ["Børnehuset Solsikken", "G30000", "55,6648", "", "a=b"] {
+            assert_eq!(neutralised(plain), plain);
+        }
+    }
 }
