@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::cluster;
-use common::{EXPORT, Soap, xml_text};
+use common::{EXPORT, Soap, peak_mib, xml_text};
 
 const S11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
@@ -18,13 +18,6 @@ fn envelope(inner: &str) -> String {
     format!(
         r#"<s:Envelope xmlns:s="{S11}"><s:Body><d:HelloWorld xmlns:d="urn:dtr:export:v2">{inner}</d:HelloWorld></s:Body></s:Envelope>"#
     )
-}
-
-/// Peak resident memory of a process, in MiB.
-fn peak_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1));
-    kb.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) / 1024
 }
 
 struct Case {

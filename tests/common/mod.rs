@@ -122,6 +122,18 @@ impl Drop for Proc {
     }
 }
 
+/// Peak resident memory of a process, in MiB.
+pub fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1));
+    kb.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) / 1024
+}
+
+/// Starts a process's peak resident memory afresh from its current size (Linux).
+pub fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
 /// How long a process the tests start may take to become ready before the test gives up. Only a
 /// guard against a hang: on a loaded 2-core machine, with the whole suite in one binary, a start
 /// beside a heavy test can take a minute.

@@ -31,19 +31,36 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
 /// users and wrong passwords take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());
 
-/// The index of the hash in `hashes` that `password` matches, if any. With no hashes (unknown
-/// user) it still runs one verification. CPU-heavy: call it off the async runtime.
+/// How many hashes every check runs: a system in the middle of a rotation has two (old and
+/// new), so every check runs two, padding with [`DUMMY_HASH`], and a wrong password costs the
+/// same for an unknown user, a known one and one mid-rotation.
+const HASHES_PER_CHECK: usize = 2;
+
+/// The hashes a check runs: the user's, padded with the dummy to [`HASHES_PER_CHECK`].
+fn padded(hashes: &[String]) -> impl Iterator<Item = &str> {
+    let dummies = HASHES_PER_CHECK.saturating_sub(hashes.len());
+    hashes.iter().map(String::as_str).chain(std::iter::repeat_n(DUMMY_HASH.as_str(), dummies))
+}
+
+/// The index of the hash in `hashes` that `password` matches, if any. It always runs the same
+/// number of verifications (see [`HASHES_PER_CHECK`]). CPU-heavy: call it off the async runtime.
 pub fn verify(password: &str, hashes: &[String]) -> Option<usize> {
     let a = argon2();
-    if hashes.is_empty() {
-        let _ = a.verify_password(password.as_bytes(), DUMMY_HASH.as_str());
-        return None;
-    }
+    let mut found = None;
     // Check all, not just until the first match, so timing does not reveal which one matched.
-    hashes.iter().enumerate().fold(None, |found, (i, h)| {
-        let ok = a.verify_password(password.as_bytes(), h.as_str()).is_ok();
-        found.or(ok.then_some(i))
-    })
+    for (i, h) in padded(hashes).enumerate() {
+        let ok = a.verify_password(password.as_bytes(), h).is_ok();
+        if ok && i < hashes.len() && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found
+}
+
+/// argon2 runs at once at most (each takes 19 MiB): a flood of logins waits its turn instead of
+/// exhausting memory.
+fn max_samtidige() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2)
 }
 
 /// Most remembered successful checks; beyond it the oldest half is forgotten.
@@ -55,6 +72,8 @@ const MAX_BEKRAEFTEDE: usize = 10_000;
 /// invalidation, and nothing kept in memory reveals a password.
 pub struct Bekraeftede {
     noegle: ring::hmac::Key,
+    /// Bounds how many argon2 checks run at once.
+    pladser: tokio::sync::Semaphore,
     kendte: std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>,
     naeste: std::sync::atomic::AtomicU64,
     koersler: std::sync::atomic::AtomicU64,
@@ -71,6 +90,7 @@ impl Bekraeftede {
         let secret: [u8; 32] = rand::random();
         Bekraeftede {
             noegle: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            pladser: tokio::sync::Semaphore::new(max_samtidige()),
             kendte: Default::default(),
             naeste: Default::default(),
             koersler: Default::default(),
@@ -99,6 +119,8 @@ impl Bekraeftede {
                 return true;
             }
         }
+        // Never closed, so acquiring only waits.
+        let Ok(_plads) = self.pladser.acquire().await else { return false };
         self.koersler.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (pw, hs) = (password.to_owned(), hashes.to_vec());
         let Ok(Some(i)) = tokio::task::spawn_blocking(move || verify(&pw, &hs)).await else {
@@ -133,6 +155,14 @@ mod tests {
         assert_eq!(verify("wrong", std::slice::from_ref(&h)), None);
         assert_eq!(verify(&pw, &["$argon2id$v=19$m=19456,t=2,p=1$x$y".into(), h]), Some(1));
         assert_eq!(verify(&pw, &[]), None);
+    }
+
+    #[test]
+    fn every_check_runs_as_many_hashes_as_a_rotation_has() {
+        let h = |n: usize| vec![String::from("$argon2id$x"); n];
+        for (stored, runs) in [(0, 2), (1, 2), (2, 2), (3, 3)] {
+            assert_eq!(padded(&h(stored)).count(), runs, "{stored} stored hashes");
+        }
     }
 
     #[tokio::test]
