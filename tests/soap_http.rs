@@ -154,16 +154,23 @@ async fn wsdl_and_schema_at_the_address_the_client_used() {
         assert!(wsdl.contains(&format!(r#"<soap:address location="{}{EXPORT}"/>"#, r.soap.base)), "h2={h2}");
         assert!(wsdl.contains(&format!(r#"<soap12:address location="{}{EXPORT}"/>"#, r.soap.base)), "h2={h2}");
     }
-    let proxied = client(false)
-        .get(&url)
-        .header("X-Forwarded-Proto", "https")
-        .header("X-Forwarded-Host", "dtr.example.dk")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let forwarded = |http: reqwest::Client, url: String| async move {
+        let request = http.get(url).header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "dtr.example.dk");
+        request.send().await.unwrap().text().await.unwrap()
+    };
+    // A client's own X-Forwarded-* are ignored: no proxy is trusted unless configured.
+    let spoofed = forwarded(client(false), url.clone()).await;
+    assert!(!spoofed.contains("dtr.example.dk"), "{spoofed}");
+    assert!(spoofed.contains(&format!(r#"<soap:address location="{}{EXPORT}"/>"#, r.soap.base)));
+
+    // Behind a trusted proxy (here: loopback) they decide the addresses.
+    let dir = common::TempDir::new();
+    let (data, port) = (dir.path().join("data"), common::free_port());
+    let trusting = [("DTR_TRUSTED_PROXIES", "127.0.0.1,::1".to_owned())];
+    let _up = cluster::spawn_up_with("dtr-up-proxied", &data, port, dir.path(), &trusting).await;
+    let its_cert = reqwest::Certificate::from_pem(&std::fs::read(data.join("tls/cert.pem")).unwrap()).unwrap();
+    let http = reqwest::Client::builder().add_root_certificate(its_cert).http1_only().build().unwrap();
+    let proxied = forwarded(http, format!("https://127.0.0.1:{port}{EXPORT}?wsdl")).await;
     assert!(proxied.contains(r#"schemaLocation="https://dtr.example.dk/services/DTR/ExportService/v2?xsd=1""#));
     assert!(proxied.contains(r#"location="https://dtr.example.dk/services/DTR/ExportService/v2"/>"#));
 

@@ -218,6 +218,10 @@ pub struct GatewayArgs {
     /// Public base URL for WSDL addresses (e.g. https://dtr.example.dk); else from each request.
     #[arg(long, env = "DTR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Addresses of reverse proxies whose X-Forwarded-Host/-Proto are believed (comma-separated);
+    /// anyone else's are ignored.
+    #[arg(long, env = "DTR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Largest request body in bytes.
     #[arg(long, env = "DTR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -399,6 +403,7 @@ pub async fn start_gateway(
     let mut cfg =
         dtr_gateway::GatewayConfig::new(args.import_url.clone(), args.export_url.clone(), args.tilslutning_url.clone());
     cfg.public_url = args.public_url.clone();
+    cfg.trusted_proxies = args.trusted_proxies.clone();
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.decision_ttl = std::time::Duration::from_millis(args.decision_cache_ms);
     cfg.limits = args.xml_limits.limits();

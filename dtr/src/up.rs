@@ -20,6 +20,9 @@ pub struct UpArgs {
     /// Address of the HTTPS gateway.
     #[arg(long, env = "DTR_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
     pub https_addr: String,
+    /// Addresses of reverse proxies whose X-Forwarded-Host/-Proto are believed (comma-separated).
+    #[arg(long, env = "DTR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Create demo data and a demo system (first run), and print its credentials.
     #[arg(long)]
     pub demo: bool,
@@ -107,6 +110,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         tls_key: None,
         data_dir: a.data_dir.clone(),
         public_url: None,
+        trusted_proxies: a.trusted_proxies.clone(),
         max_body_bytes: 10 * 1024 * 1024,
         redis_url: None,
         decision_cache_ms: a.decision_cache_ms,

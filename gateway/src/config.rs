@@ -12,6 +12,8 @@ pub struct GatewayConfig {
     pub tilslutning_url: String,
     /// Public base URL (`https://host:port`) for WSDL addresses; else taken from the request.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-Host`/`-Proto` are believed; anyone else's are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub max_body_bytes: usize,
     pub limits: Limits,
     /// Longest a backend call may take.
@@ -32,6 +34,7 @@ impl GatewayConfig {
             export_url,
             tilslutning_url,
             public_url: None,
+            trusted_proxies: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             limits: Limits::default(),
             backend_timeout: Duration::from_secs(30),

@@ -30,11 +30,8 @@ pub fn app(state: AppState) -> Router {
         .route("/csv/{file}", get(csv));
     for ep in Endpoint::ALL {
         let soap = soap.layer(middleware::from_fn(move |req: Request, next: Next| pipeline::soap_span(ep, req, next)));
-        let wsdl = move |state: State<AppState>,
-                         headers: HeaderMap,
-                         uri: http::Uri,
-                         q: Query<Vec<(String, String)>>| async move {
-            wsdl_response(&state, &headers, uri.authority(), &q, ep)
+        let wsdl = move |state: State<AppState>, parts: http::request::Parts, q: Query<Vec<(String, String)>>| async move {
+            wsdl_response(&state, &parts, &q, ep)
         };
         router = router.route(ep.path(), get(wsdl).post(soap));
     }
@@ -108,16 +105,13 @@ async fn csv(
 }
 
 /// `?wsdl` (any case) gives the WSDL, `?xsd` the schema it imports.
-fn wsdl_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    authority: Option<&http::uri::Authority>,
-    q: &[(String, String)],
-    ep: Endpoint,
-) -> Response {
+fn wsdl_response(state: &AppState, parts: &http::request::Parts, q: &[(String, String)], ep: Endpoint) -> Response {
     let asked = |name: &str| q.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let body = if asked("wsdl") {
-        let base = state.config.public_url.clone().unwrap_or_else(|| base_url(headers, authority));
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let proxied = peer.is_some_and(|ip| state.config.trusted_proxies.contains(&ip));
+        let base =
+            state.config.public_url.clone().unwrap_or_else(|| base_url(&parts.headers, parts.uri.authority(), proxied));
         wsdl::wsdl(ep, &format!("{}{}", base.trim_end_matches('/'), ep.path()))
     } else if asked("xsd") {
         wsdl::xsd(ep)
@@ -127,12 +121,14 @@ fn wsdl_response(
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
-/// Scheme and host the client used (honouring a proxy's X-Forwarded-* headers). HTTP/2 has no
-/// Host header: there the request's `:authority` tells.
-fn base_url(headers: &HeaderMap, authority: Option<&http::uri::Authority>) -> String {
+/// Scheme and host the client used. A trusted proxy's X-Forwarded-* headers count (`proxied`);
+/// anyone else's are ignored, so a client cannot point the WSDL's addresses elsewhere. HTTP/2 has
+/// no Host header: there the request's `:authority` tells.
+fn base_url(headers: &HeaderMap, authority: Option<&http::uri::Authority>, proxied: bool) -> String {
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim());
-    let proto = h("x-forwarded-proto").filter(|p| *p == "http" || *p == "https").unwrap_or("https");
-    let host = h("x-forwarded-host")
+    let forwarded = |k: &str| if proxied { h(k) } else { None };
+    let proto = forwarded("x-forwarded-proto").filter(|p| *p == "http" || *p == "https").unwrap_or("https");
+    let host = forwarded("x-forwarded-host")
         .or_else(|| h("host"))
         .or_else(|| authority.map(http::uri::Authority::as_str))
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))

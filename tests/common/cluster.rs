@@ -192,10 +192,21 @@ fn printed_grpc_url(log: &str, service: &str) -> String {
 /// Runs `dtr up --demo` on `data` with the gateway on `port` (logs in `log_dir`) and waits until
 /// it says it is ready.
 pub async fn spawn_up(name: &str, data: &std::path::Path, port: u16, log_dir: &std::path::Path) -> Proc {
+    spawn_up_with(name, data, port, log_dir, &[]).await
+}
+
+/// Like [`spawn_up`], with extra environment.
+pub async fn spawn_up_with(
+    name: &str,
+    data: &std::path::Path,
+    port: u16,
+    log_dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> Proc {
     let up = Proc::spawn(
         name,
         &["up", "--demo", "--data-dir", data.to_str().unwrap(), "--https-addr", &format!("127.0.0.1:{port}")],
-        &[],
+        env,
         log_dir,
     );
     wait_until(&format!("{name} to start"), super::START_LIMIT, || {

@@ -187,6 +187,11 @@ use tokio_stream::StreamExt as _;
 
 /// The gateway's state over the fakes, with no decision cache, and the fakes' call log.
 pub async fn state() -> (AppState, Log) {
+    state_with(|_| {}).await
+}
+
+/// Like [`state`], with the configuration changed by `configure`.
+pub async fn state_with(configure: impl FnOnce(&mut GatewayConfig)) -> (AppState, Log) {
     let log = Log::default();
     let clients = Clients::from_channels(
         in_memory(ImportServiceServer::new(FakeImport(log.clone()))).await,
@@ -196,5 +201,6 @@ pub async fn state() -> (AppState, Log) {
     );
     let mut config = GatewayConfig::new(String::new(), String::new(), String::new());
     config.decision_ttl = Duration::ZERO;
+    configure(&mut config);
     (AppState::with_clients(config, clients).await, log)
 }

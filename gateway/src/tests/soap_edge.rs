@@ -280,6 +280,35 @@ async fn security_headers() {
     assert!(!wsdl.headers().contains_key(header::CACHE_CONTROL), "the WSDL is public");
 }
 
+/// X-Forwarded-* decide the WSDL's addresses only when a trusted proxy sends them.
+#[tokio::test]
+async fn forwarded_headers_count_only_from_a_trusted_proxy() {
+    let wsdl = |trusted: Vec<std::net::IpAddr>, peer: &str| {
+        let peer: std::net::SocketAddr = peer.parse().unwrap();
+        async move {
+            let (state, _) = fakes::state_with(|c| c.trusted_proxies = trusted).await;
+            let mut req = Request::get(format!("{EXPORT_PATH}?wsdl"))
+                .header(header::HOST, "gateway.internal:8443")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "dtr.example.dk")
+                .body(Body::empty())
+                .unwrap();
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let resp = app(state).oneshot(req).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    let proxy = "10.1.2.3".parse().unwrap();
+    let trusted = wsdl(vec![proxy], "10.1.2.3:40000").await;
+    assert!(trusted.contains(&format!(r#"location="https://dtr.example.dk{EXPORT_PATH}""#)), "{trusted}");
+    let spoofed = wsdl(vec![proxy], "192.0.2.7:40000").await;
+    assert!(spoofed.contains(&format!(r#"location="https://gateway.internal:8443{EXPORT_PATH}""#)), "{spoofed}");
+    assert!(!spoofed.contains("dtr.example.dk"), "a client's own X-Forwarded-Host is ignored");
+    let none = wsdl(vec![], "10.1.2.3:40000").await;
+    assert!(!none.contains("dtr.example.dk"), "no proxy is trusted unless configured");
+}
+
 /// The schema a WSDL imports declares a request and a response element for every operation the
 /// WSDL lists, in every endpoint.
 #[test]
