@@ -142,7 +142,9 @@ async fn a_reader_that_hangs_up_stops_the_extract() {
     let line = log.lines().find(|l| l.trim_start().starts_with("gRPC:")).unwrap();
     let export_url = line.split_whitespace().skip_while(|w| *w != "export").nth(1).unwrap().to_owned();
 
-    let mut client = ExportServiceClient::connect(export_url).await.unwrap();
+    let admin =
+        dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(data.join("pki")), dtr_trust::Part::Admin).unwrap();
+    let mut client = ExportServiceClient::new(admin.connect(&export_url, dtr_trust::Part::Export).await.unwrap());
     let mut stream = client.get_all_dagtilbud(GetAllRequest {}).await.unwrap().into_inner();
     assert!(stream.message().await.unwrap().is_some(), "the first record arrives");
     drop(stream);

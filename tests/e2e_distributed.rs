@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::cluster::{start_gateway, start_services, start_services_with};
 use common::{scenario, wait_until};
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::export::NummerRequest;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
@@ -19,6 +19,7 @@ use dtr_proto::import::{
 use dtr_proto::registry::Daginstitution;
 use dtr_proto::tilslutning::AuthenticateRequest;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
+use dtr_trust::{Part, PartCredentials, PkiDir, TlsMaterial};
 
 #[tokio::test]
 async fn separate_processes_on_postgres_and_redis_serve_soap() {
@@ -52,14 +53,28 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
 #[tokio::test]
 async fn grpc_clients_call_the_services_directly() {
     let c = start_services().await;
-    let url = |p: u16| format!("http://127.0.0.1:{p}");
-    let mut import = ImportServiceClient::connect(url(c.import)).await.unwrap();
-    let mut export = ExportServiceClient::connect(url(c.export)).await.unwrap();
-    let mut tilslutning = TilslutningServiceClient::connect(url(c.tilslutning)).await.unwrap();
+    let url = |p: u16| format!("https://127.0.0.1:{p}");
+    let pki = PkiDir::new(&c.pki);
+    // Writes and the owner question as the gateway makes them (it vouches for the system);
+    // reads as an internal consumer with a certificate of its own; persons through the portal.
+    let gateway = PartCredentials::load(&pki, Part::Gateway).unwrap();
+    let portal = PartCredentials::load(&pki, Part::Portal).unwrap();
+    let mut import = ImportServiceClient::new(gateway.connect(&url(c.import), Part::Import).await.unwrap());
+    let issued = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["pki", "consumer", "bi-laeser", "--pki-dir", c.pki.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
+    let consumer = TlsMaterial::consumer(&pki, "bi-laeser").unwrap();
+    let channel = consumer.endpoint(&url(c.export), Part::Export).unwrap().connect().await.unwrap();
+    let mut export = ExportServiceClient::new(channel);
+    let mut tilslutning =
+        TilslutningServiceClient::new(portal.connect(&url(c.tilslutning), Part::Tilslutning).await.unwrap());
+    let mut gateway_tilslutning =
+        TilslutningServiceClient::new(gateway.connect(&url(c.tilslutning), Part::Tilslutning).await.unwrap());
 
     let ctx = CallerContext {
-        system: "internt-system".into(),
-        organisation: Some("147".into()),
+        principal: Principal::System { id: "internt-system".into(), udbyder: "UDB1".into() },
         correlation_id: "grpc-test-1".into(),
         regelsaet: dtr_proto::context::Regelsaet::V2,
     };
@@ -90,12 +105,12 @@ async fn grpc_clients_call_the_services_directly() {
     assert_eq!(found[0].ejerform_kode_tekst, "Selvejende");
     assert_eq!(found[0].adm_kommune_kode_tekst, "Frederiksberg");
 
-    // The caller context travelled in metadata into the audit record.
+    // The verified principal (the system and the provider it acts for) is in the audit record.
     let store = dtr_registry::storage::connect(&c.db).await.unwrap();
     let audit = store.audit_by_correlation("grpc-test-1").await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].system, "internt-system");
-    assert_eq!(audit[0].organisation.as_deref(), Some("147"));
+    assert_eq!(audit[0].organisation.as_deref(), Some("UDB1"));
     assert_eq!(audit[0].operation, dtr_proto::operation::ImportOperation::InsertDaginstitution.name());
 
     // Rule failures come back in-band, every one of them.
@@ -230,13 +245,10 @@ async fn grpc_clients_call_the_services_directly() {
 
     // The service catalogue as `dtr migrate` keeps it; STIL alone edits it; callers say who acts.
     use dtr_proto::tilslutning::{ListServicesRequest, Operation as Op, Service};
-    let acting = |org: &str| {
-        let mut ctx = CallerContext::internal("e2e");
-        ctx.organisation = Some(org.to_owned());
-        ctx
-    };
+    let acting =
+        |org: &str| CallerContext::new(Principal::Person { id: format!("e2e@{org}"), organisation: org.to_owned() });
     let unnamed = tilslutning.list_services(ListServicesRequest::default()).await.unwrap_err();
-    assert_eq!(unnamed.code(), tonic::Code::Unauthenticated);
+    assert_eq!(unnamed.code(), tonic::Code::PermissionDenied, "the portal itself acts for no organisation");
     let services = tilslutning.list_services(acting("UDB1").request(ListServicesRequest::default())).await;
     let services = services.unwrap().into_inner().services;
     let import = services.iter().find(|s| s.servicekode == "ImportService").unwrap();
@@ -256,7 +268,7 @@ async fn grpc_clients_call_the_services_directly() {
     assert!(stored.operationer[0].kraever_dataaftale);
 
     // Unknown users and wrong passwords get the same answer.
-    let a = tilslutning
+    let a = gateway_tilslutning
         .authenticate(AuthenticateRequest { brugernavn: "ingen".into(), adgangskode: "x".into() })
         .await
         .unwrap()
@@ -264,27 +276,26 @@ async fn grpc_clients_call_the_services_directly() {
     assert!(!a.ok && a.udbydersystem_id.is_empty());
 
     // Health and reflection on every service.
-    for (port, name) in [
-        (c.import, "dtr.import.v1.ImportService"),
-        (c.export, "dtr.export.v1.ExportService"),
-        (c.tilslutning, "dtr.tilslutning.v1.TilslutningService"),
+    for (port, part, name) in [
+        (c.import, Part::Import, "dtr.import.v1.ImportService"),
+        (c.export, Part::Export, "dtr.export.v1.ExportService"),
+        (c.tilslutning, Part::Tilslutning, "dtr.tilslutning.v1.TilslutningService"),
     ] {
-        let channel = tonic::transport::Endpoint::from_shared(url(port)).unwrap().connect().await.unwrap();
-        let mut h = tonic_health::pb::health_client::HealthClient::new(channel);
+        let channel = consumer.endpoint(&url(port), part).unwrap().connect().await.unwrap();
+        let mut h = tonic_health::pb::health_client::HealthClient::new(channel.clone());
         let s = h.check(tonic_health::pb::HealthCheckRequest { service: name.into() }).await.unwrap().into_inner();
         assert_eq!(s.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
-        let services = reflection_services(&url(port)).await;
+        let services = reflection_services(channel).await;
         assert!(services.contains(&name.to_owned()), "{services:?}");
         assert!(services.contains(&"grpc.health.v1.Health".to_owned()), "{services:?}");
     }
 }
 
-async fn reflection_services(url: &str) -> Vec<String> {
+async fn reflection_services(channel: tonic::transport::Channel) -> Vec<String> {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
     let mut client = ServerReflectionClient::new(channel);
     let req = ServerReflectionRequest {
         host: String::new(),

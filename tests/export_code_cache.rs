@@ -23,7 +23,7 @@ async fn tekst(r: &Running, tabel: &str, kode: i32) -> String {
 /// `dtr admin kodetabel` against the import service; returns (success, stdout + stderr).
 fn admin_kodetabel(r: &Running, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-        .args(["admin", "kodetabel", "--import-url", &r.import_url])
+        .args(["admin", "kodetabel", "--import-url", &r.import_url, "--pki-dir", r.pki.to_str().unwrap()])
         .args(args)
         .output()
         .expect("dtr admin");

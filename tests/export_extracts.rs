@@ -18,7 +18,6 @@ use dtr_proto::export::{
 };
 use dtr_proto::registry::aendring::Tilstand;
 use dtr_proto::registry::{AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend};
-use tonic::transport::Channel;
 
 use common::cluster::{self, Running};
 use common::payload;
@@ -162,8 +161,10 @@ async fn soap_extracts(r: &Running, f: &Fixture) {
     }
 }
 
-async fn grpc_client(r: &Running) -> ExportServiceClient<Channel> {
-    ExportServiceClient::connect(r.export_url.clone()).await.expect("export gRPC")
+async fn grpc_client(r: &Running) -> ExportServiceClient<dtr_trust::SignedChannel> {
+    // A reader over gRPC, as the admin console reads (mutual TLS, signed calls).
+    let channel = r.part(dtr_trust::Part::Admin).connect(&r.export_url, dtr_trust::Part::Export).await;
+    ExportServiceClient::new(channel.expect("export gRPC"))
 }
 
 async fn collect<T>(s: tonic::Response<tonic::Streaming<T>>) -> Vec<T> {
@@ -266,7 +267,7 @@ struct Copy {
 }
 
 /// Applies every change after `from` to `copy` and returns where to ask from next time.
-async fn sync(c: &mut ExportServiceClient<Channel>, copy: &mut Copy, mut from: i64) -> i64 {
+async fn sync(c: &mut ExportServiceClient<dtr_trust::SignedChannel>, copy: &mut Copy, mut from: i64) -> i64 {
     loop {
         let page = c.get_aendringer_siden(AendringerRequest { sekvensnummer: from, max_antal: 4 }).await.unwrap();
         let page = page.into_inner();
@@ -286,7 +287,7 @@ async fn sync(c: &mut ExportServiceClient<Channel>, copy: &mut Copy, mut from: i
     }
 }
 
-async fn full_extract(c: &mut ExportServiceClient<Channel>) -> Copy {
+async fn full_extract(c: &mut ExportServiceClient<dtr_trust::SignedChannel>) -> Copy {
     let nummer_d = |d: &DaginstitutionExtend| d.daginstitution.as_ref().unwrap().daginstitutions_nummer.clone();
     let nummer_a = |a: &AnvisningsenhedExtend| a.anvisningsenhed.as_ref().unwrap().enheds_nummer.clone();
     let nummer_l =

@@ -88,8 +88,14 @@ async fn a_repeated_login_runs_no_argon2_and_a_changed_password_stops_at_once() 
     let service = Arc::new(dtr_tilslutning::TilslutningGrpc::new(store.clone(), 0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // Served as `dtr tilslutning` serves it: mutual TLS and the guard with its table.
+    let pki = dtr_trust::PkiDir::new(&c.pki);
+    let policy = dtr_tilslutning::grpc::policy::policy;
+    let (tls, guard) = dtr_trust::server(&pki, dtr_trust::Part::Tilslutning, policy).unwrap();
     let server = tonic::transport::Server::builder()
-        .add_service(TilslutningServiceServer::from_arc(service.clone()))
+        .tls_config(tls)
+        .unwrap()
+        .add_service(guard.protect(TilslutningServiceServer::from_arc(service.clone())))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
     c.tilslutning = addr.port();

@@ -1,21 +1,29 @@
 //! `dtr admin` against a running system (`dtr up --demo`), as an operator uses it: register a
 //! provider, see its system's waiting connection request, approve it (the system can call),
-//! block and unblock the system (calls refused, then allowed), list agreements.
+//! block and unblock the system (calls refused, then allowed), list agreements. The console finds
+//! the running system and its own credential in the data directory; without that credential, or
+//! with another deployment's, it gets nowhere.
 
 use crate::common;
 
-use dtr_proto::context::CallerContext;
-use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{CreateSystemRequest, RequestTilslutningRequest};
 
-use common::cluster;
+use common::grpc::som;
 use common::{EXPORT, xml_text};
+use common::{TempDir, cluster};
 
-fn admin(url: &str, args: &[&str]) -> (bool, String) {
+/// `dtr admin ARGS` in a shell that knows only the data directory of the running `dtr up`.
+fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    admin_env(&[("DTR_DATA_DIR", data_dir.display().to_string())], args)
+}
+
+fn admin_env(env: &[(&str, String)], args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
         .arg("admin")
         .args(args)
-        .env("DTR_TILSLUTNING_URL", url)
+        .env_remove("DTR_TILSLUTNING_URL")
+        .env_remove("DTR_PKI_DIR")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("dtr admin");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -24,7 +32,18 @@ fn admin(url: &str, args: &[&str]) -> (bool, String) {
 #[tokio::test]
 async fn operator_cli_against_a_running_system() {
     let r = cluster::embedded().await;
-    let url = r.tilslutning_url.clone();
+    let url = r.pki.parent().expect("the data directory").to_path_buf();
+
+    // Without the operator's credential, or with another deployment's, nothing happens.
+    let elsewhere = TempDir::new();
+    let (ok, out) = admin(elsewhere.path(), &["tilslutninger"]);
+    assert!(!ok && out.contains("no PKI in"), "{out}");
+    let other_pki = elsewhere.path().join("pki");
+    dtr_trust::PkiDir::new(&other_pki).init().unwrap();
+    let foreign =
+        [("DTR_PKI_DIR", other_pki.display().to_string()), ("DTR_TILSLUTNING_URL", r.tilslutning_url.clone())];
+    let (ok, out) = admin_env(&foreign, &["organisation", "--kode", "EVIL01", "--navn", "Ond", "--type", "udbyder"]);
+    assert!(!ok && !out.contains("registered"), "another CA's certificate gets no connection: {out}");
 
     let (ok, out) = admin(
         &url,
@@ -37,26 +56,20 @@ async fn operator_cli_against_a_running_system() {
     assert!(!ok && out.contains("kode skal være 1 til 6"), "{out}");
 
     // The new provider creates a system and asks for the ExportService.
-    let mut c = TilslutningServiceClient::connect(url.clone()).await.unwrap();
-    let as_provider = |msg| {
-        let mut ctx = CallerContext::internal("test");
-        ctx.organisation = Some("NYUDB".into());
-        ctx.request(msg)
-    };
+    let mut c = r.tilslutning().await;
+    let as_provider = |msg| som("NYUDB", msg);
     let made = c
         .create_system(as_provider(CreateSystemRequest { udbyder_kode: "NYUDB".into(), navn: "Nyt".into() }))
         .await
         .unwrap();
     let made = made.into_inner();
     let (system, creds) = (made.system.unwrap(), made.credentials.unwrap());
-    let mut ctx = CallerContext::internal("test");
-    ctx.organisation = Some("NYUDB".into());
     let req = RequestTilslutningRequest {
         udbydersystem_id: system.udbydersystem_id.clone(),
         servicekode: "ExportService".into(),
         kommentar: "læse registeret".into(),
     };
-    let aftale = c.request_tilslutning(ctx.request(req)).await.unwrap().into_inner();
+    let aftale = c.request_tilslutning(som("NYUDB", req)).await.unwrap().into_inner();
     let soap = r.soap.with_login(&creds.brugernavn, &creds.adgangskode);
     assert_eq!(xml_text(&soap.call(EXPORT, "HelloWorld", "").await.body, "ErrorCode"), Some("IPL000013"));
 

@@ -4,27 +4,18 @@
 //! with paging and deleted records on request — and the gateway obeys the outcome at once.
 
 use crate::common;
+use common::grpc::som;
 
-use dtr_proto::context::CallerContext;
-use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{
     AftaleStatus, BulkDecideRequest, DecideRequest, ListAftalerRequest, RequestDataaftalerRequest,
     RequestTilslutningRequest, Side,
 };
 use dtr_tilslutning::store::NewSystem;
-use tonic::transport::Channel;
 
 use common::cluster::{self, Running};
 use common::{IMPORT, payload, xml_text};
 
-type Client = TilslutningServiceClient<Channel>;
-
-/// A request acting as organisation `org`.
-fn som<T>(org: &str, msg: T) -> tonic::Request<T> {
-    let mut ctx = CallerContext::internal("test");
-    ctx.organisation = Some(org.to_owned());
-    ctx.request(msg)
-}
+type Client = common::grpc::Tilslutning;
 
 async fn decide_data(c: &mut Client, org: &str, id: &str, til: AftaleStatus) -> Result<AftaleStatus, tonic::Code> {
     let req = DecideRequest { aftale_id: id.into(), til: til as i32, kommentar: format!("til {til:?}") };
@@ -35,7 +26,7 @@ async fn decide_data(c: &mut Client, org: &str, id: &str, til: AftaleStatus) -> 
 }
 
 async fn scenario(r: Running) {
-    let mut c = Client::connect(r.tilslutning_url.clone()).await.unwrap();
+    let mut c = r.tilslutning().await;
     let store = dtr_tilslutning::connect(&r.db).await.unwrap();
     let hash = dtr_tilslutning::credentials::hash_password("z-hemmelighed").unwrap();
     // The provider of the demo (embedded) or the tests' provider (distributed).

@@ -5,11 +5,10 @@
 //! The periodic registry check's findings reach the owner.
 
 use crate::common;
+use common::grpc::som;
 
 use std::time::Duration;
 
-use dtr_proto::context::CallerContext;
-use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{
     AftaleStatus, BlockSystemRequest, CreateOrganisationRequest, CreateSystemRequest, DecideRequest,
     ListNotifikationsmodtagereRequest, Notifikationsmodtager, Organisation, OrganisationType,
@@ -18,12 +17,6 @@ use dtr_proto::tilslutning::{
 
 use common::smtp::SmtpServer;
 use common::{cluster, free_port, wait_until};
-
-fn som<T>(org: &str, msg: T) -> tonic::Request<T> {
-    let mut ctx = CallerContext::internal("test");
-    ctx.organisation = Some(org.to_owned());
-    ctx.request(msg)
-}
 
 /// Waits for a mail to `to` whose text contains `subject`.
 async fn arrives(smtp: &SmtpServer, to: &str, subject: &str) {
@@ -39,7 +32,7 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
     let r = cluster::distributed_with(&[("DTR_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]).await;
-    let mut c = TilslutningServiceClient::connect(r.tilslutning_url.clone()).await.unwrap();
+    let mut c = r.tilslutning().await;
 
     for (kode, navn, t) in [
         ("STIL", "Styrelsen for It og Læring", OrganisationType::Udbyder),
@@ -189,6 +182,7 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
         .arg("revalidate")
         .env("DTR_DATABASE_URL", &r.db)
         .env("DTR_TILSLUTNING_URL", &r.tilslutning_url)
+        .env("DTR_PKI_DIR", &r.pki)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -210,7 +204,11 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
             besked: "x".into(),
         }],
     };
-    let meldt = c.meld_registerfund(CallerContext::internal("import").request(again)).await.unwrap();
+    // As the import service hands findings over: its own certificate and token.
+    let import =
+        r.part(dtr_trust::Part::Import).connect(&r.tilslutning_url, dtr_trust::Part::Tilslutning).await.unwrap();
+    let mut as_import = dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient::new(import);
+    let meldt = as_import.meld_registerfund(again).await.unwrap();
     assert_eq!(meldt.into_inner().ejere_meldt, 0);
 }
 

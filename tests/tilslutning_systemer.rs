@@ -4,9 +4,8 @@
 //! agreements end, its login stops).
 
 use crate::common;
+use common::grpc::som;
 
-use dtr_proto::context::CallerContext;
-use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{
     AftaleStatus, BlockSystemRequest, CreateSystemRequest, DecideRequest, DeleteSystemRequest, ListAftalerRequest,
     ListSystemsRequest, RenameSystemRequest, RequestTilslutningRequest, RotateCredentialsRequest,
@@ -16,14 +15,8 @@ use dtr_proto::tilslutning::{
 use common::cluster::{self, Running};
 use common::{EXPORT, xml_text};
 
-fn som<T>(org: &str, msg: T) -> tonic::Request<T> {
-    let mut ctx = CallerContext::internal("test");
-    ctx.organisation = Some(org.to_owned());
-    ctx.request(msg)
-}
-
 async fn scenario(r: Running, provider: &str) {
-    let mut c = TilslutningServiceClient::connect(r.tilslutning_url.clone()).await.unwrap();
+    let mut c = r.tilslutning().await;
     let create = |udbyder: &str, navn: &str| CreateSystemRequest { udbyder_kode: udbyder.into(), navn: navn.into() };
 
     // Only a registered provider creates, and only its own systems.

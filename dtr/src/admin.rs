@@ -1,10 +1,14 @@
 //! `dtr admin …`: operator (STIL) tasks, done through the services' gRPC APIs so they work
-//! against a running system, embedded or distributed.
+//! against a running system, embedded or distributed. The console proves itself with the admin
+//! certificate and signs each call as the operator with the admin token key — both in the PKI
+//! directory, readable only by their owner (docs/security.md). Against `dtr up` it finds the
+//! services' addresses in the data directory (`endpoints.json`).
+
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use tonic::transport::Channel;
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::import::SaetKodeRequest;
 use dtr_proto::import::import_service_client::ImportServiceClient;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
@@ -12,15 +16,82 @@ use dtr_proto::tilslutning::{
     AftaleStatus, BlockSystemRequest, CreateOrganisationRequest, DecideRequest, ListAftalerRequest, Organisation,
     OrganisationType, Side, UnblockSystemRequest,
 };
+use dtr_trust::{Part, PartCredentials, PkiDir, SignedChannel};
 
-/// The operator's organisation kode: what the admin commands act as.
-const OPERATOER: &str = "STIL";
-
+/// Where the services are and where the operator's credential lives.
 #[derive(clap::Args)]
-pub struct TilslutningUrl {
-    /// The tilslutning service's gRPC address (`dtr up` prints it).
-    #[arg(long, env = "DTR_TILSLUTNING_URL", default_value = "http://127.0.0.1:50053")]
-    tilslutning_url: String,
+pub struct Connection {
+    /// The data directory of a running `dtr up`: its `endpoints.json` names the services and
+    /// its `pki/` holds the operator's credential.
+    #[arg(long, env = "DTR_DATA_DIR", default_value = "./dtr-data")]
+    data_dir: PathBuf,
+    /// The PKI directory (default: `pki/` in the data directory).
+    #[arg(long, env = "DTR_PKI_DIR")]
+    pki_dir: Option<PathBuf>,
+    /// The tilslutning service's gRPC address (default: from `endpoints.json`, else :50053).
+    #[arg(long, env = "DTR_TILSLUTNING_URL")]
+    tilslutning_url: Option<String>,
+    /// The import service's gRPC address (default: from `endpoints.json`, else :50051).
+    #[arg(long, env = "DTR_IMPORT_URL")]
+    import_url: Option<String>,
+}
+
+/// The addresses `dtr up` writes into its data directory.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub struct Endpoints {
+    pub import: String,
+    pub export: String,
+    pub tilslutning: String,
+}
+
+impl Endpoints {
+    pub const FILE: &str = "endpoints.json";
+}
+
+impl Connection {
+    fn pki(&self) -> anyhow::Result<PkiDir> {
+        let dir = self.pki_dir.clone().unwrap_or_else(|| self.data_dir.join("pki"));
+        crate::pki::PkiArgs { pki_dir: dir }.existing()
+    }
+
+    fn discovered(&self) -> Option<Endpoints> {
+        let text = std::fs::read_to_string(self.data_dir.join(Endpoints::FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn url(&self, explicit: &Option<String>, found: impl Fn(Endpoints) -> String, default: &str) -> String {
+        explicit.clone().or_else(|| self.discovered().map(found)).unwrap_or_else(|| default.to_owned())
+    }
+
+    async fn connect(&self, target: Part) -> anyhow::Result<(Operator, SignedChannel)> {
+        let operator = Operator::load(&self.pki()?)?;
+        let url = match target {
+            Part::Import => self.url(&self.import_url, |e| e.import, "https://127.0.0.1:50051"),
+            _ => self.url(&self.tilslutning_url, |e| e.tilslutning, "https://127.0.0.1:50053"),
+        };
+        let channel = operator.credentials.connect(&url, target).await?;
+        Ok((operator, channel))
+    }
+}
+
+/// The operator at this console: the admin part's credentials, acting as the operator.
+pub struct Operator {
+    pub credentials: PartCredentials,
+    pub principal: Principal,
+}
+
+impl Operator {
+    pub fn load(pki: &PkiDir) -> anyhow::Result<Self> {
+        let credentials =
+            PartCredentials::load(pki, Part::Admin).context("the operator's credential (admin certificate and key)")?;
+        // Who sits at the console, for the audit; the credential is what grants the rights.
+        let id = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "admin".to_owned());
+        Ok(Operator { credentials, principal: Principal::Operator { id } })
+    }
+
+    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        CallerContext::new(self.principal.clone()).request(msg)
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -52,9 +123,8 @@ pub enum AdminCommand {
     /// Adds a code to a code table or renames one (`dtr admin kodetabel insttype3 6099 "…"`).
     /// Export answers show the change on their next read.
     Kodetabel {
-        /// The import service's gRPC address (`dtr up` prints it).
-        #[arg(long, env = "DTR_IMPORT_URL", default_value = "http://127.0.0.1:50051")]
-        import_url: String,
+        #[command(flatten)]
+        url: Connection,
         /// Table: kommuner, insttype3, ejerform or lovgrundlag.
         navn: String,
         kode: i32,
@@ -64,7 +134,7 @@ pub enum AdminCommand {
     /// owner, an institution.
     Organisation {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         #[arg(long)]
         kode: String,
         #[arg(long)]
@@ -79,7 +149,7 @@ pub enum AdminCommand {
     /// Lists connection agreements (all pages), e.g. the waiting ones: `--status venter`.
     Tilslutninger {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         #[arg(long, value_enum)]
         status: Option<Status>,
         #[arg(long, default_value = "")]
@@ -88,7 +158,7 @@ pub enum AdminCommand {
     /// Lists data-access agreements (all pages).
     Dataaftaler {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         #[arg(long, value_enum)]
         status: Option<Status>,
         #[arg(long, default_value = "")]
@@ -99,7 +169,7 @@ pub enum AdminCommand {
     /// Decides a connection request: `dtr admin beslut <aftale-id> godkend`.
     Beslut {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         aftale_id: String,
         #[arg(value_enum)]
         beslutning: Beslutning,
@@ -109,7 +179,7 @@ pub enum AdminCommand {
     /// Blocks a system (misuse, unused for 12 months); every call of it is refused.
     Bloker {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         system_id: String,
         #[arg(long)]
         aarsag: String,
@@ -117,22 +187,14 @@ pub enum AdminCommand {
     /// Lifts a block.
     Frigiv {
         #[command(flatten)]
-        url: TilslutningUrl,
+        url: Connection,
         system_id: String,
     },
 }
 
-fn som_operatoer<T>(msg: T) -> tonic::Request<T> {
-    let mut ctx = CallerContext::internal("dtr-admin");
-    ctx.organisation = Some(OPERATOER.into());
-    ctx.correlation_id = uuid::Uuid::new_v4().to_string();
-    ctx.request(msg)
-}
-
-async fn tilslutning(url: &TilslutningUrl) -> anyhow::Result<TilslutningServiceClient<Channel>> {
-    TilslutningServiceClient::connect(url.tilslutning_url.clone())
-        .await
-        .with_context(|| format!("could not reach the tilslutning service at {}", url.tilslutning_url))
+async fn tilslutning(url: &Connection) -> anyhow::Result<(Operator, TilslutningServiceClient<SignedChannel>)> {
+    let (operator, channel) = url.connect(Part::Tilslutning).await?;
+    Ok((operator, TilslutningServiceClient::new(channel)))
 }
 
 fn status_pb(s: Status) -> AftaleStatus {
@@ -161,11 +223,11 @@ fn refused(s: tonic::Status) -> anyhow::Error {
 
 pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::Kodetabel { import_url, navn, kode, tekst } => {
-            let mut client = ImportServiceClient::connect(import_url.clone())
-                .await
-                .with_context(|| format!("could not reach the import service at {import_url}"))?;
-            let svar = client.saet_kode(som_operatoer(SaetKodeRequest { navn: navn.clone(), kode, tekst })).await?;
+        AdminCommand::Kodetabel { url, navn, kode, tekst } => {
+            let (operator, channel) = url.connect(Part::Import).await?;
+            let mut client = ImportServiceClient::new(channel);
+            let req = operator.request(SaetKodeRequest { navn: navn.clone(), kode, tekst });
+            let svar = client.saet_kode(req).await.map_err(refused)?;
             let svar = svar.into_inner();
             if !svar.ok {
                 let fejl: Vec<String> =
@@ -185,12 +247,13 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             };
             let org = Organisation { kode, navn, cvr, pnr, r#type: type_ as i32, ..Default::default() };
             let req = CreateOrganisationRequest { organisation: Some(org) };
-            let o = tilslutning(&url).await?.create_organisation(som_operatoer(req)).await.map_err(refused)?;
+            let (op, mut c) = tilslutning(&url).await?;
+            let o = c.create_organisation(op.request(req)).await.map_err(refused)?;
             let o = o.into_inner();
             println!("organisation {} ({}) registered", o.kode, o.navn);
         }
         AdminCommand::Tilslutninger { url, status, system } => {
-            let mut c = tilslutning(&url).await?;
+            let (op, mut c) = tilslutning(&url).await?;
             let mut token = String::new();
             loop {
                 let req = ListAftalerRequest {
@@ -200,7 +263,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                     side: Some(Side { stoerrelse: 300, token: token.clone() }),
                     ..Default::default()
                 };
-                let page = c.list_tilslutninger(som_operatoer(req)).await.map_err(refused)?.into_inner();
+                let page = c.list_tilslutninger(op.request(req)).await.map_err(refused)?.into_inner();
                 for a in &page.aftaler {
                     println!("{}  {}  {}  {}", a.aftale_id, a.udbydersystem_id, a.servicekode, status_navn(a.status()));
                 }
@@ -211,7 +274,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Dataaftaler { url, status, system, ejer } => {
-            let mut c = tilslutning(&url).await?;
+            let (op, mut c) = tilslutning(&url).await?;
             let mut token = String::new();
             loop {
                 let req = ListAftalerRequest {
@@ -222,7 +285,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                     side: Some(Side { stoerrelse: 300, token: token.clone() }),
                     ..Default::default()
                 };
-                let page = c.list_dataaftaler(som_operatoer(req)).await.map_err(refused)?.into_inner();
+                let page = c.list_dataaftaler(op.request(req)).await.map_err(refused)?.into_inner();
                 for a in &page.aftaler {
                     let status = status_navn(a.aftale_status());
                     println!("{}  {}  {}  {}  {status}", a.aftale_id, a.udbydersystem_id, a.servicekode, a.ejer_kode);
@@ -239,18 +302,21 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 Beslutning::Afvis => AftaleStatus::Afvist,
             };
             let req = DecideRequest { aftale_id, til: til as i32, kommentar };
-            let a = tilslutning(&url).await?.decide_tilslutning(som_operatoer(req)).await.map_err(refused)?;
+            let (op, mut c) = tilslutning(&url).await?;
+            let a = c.decide_tilslutning(op.request(req)).await.map_err(refused)?;
             let a = a.into_inner();
             println!("{} {} {}: {}", a.udbydersystem_id, a.servicekode, a.aftale_id, status_navn(a.status()));
         }
         AdminCommand::Bloker { url, system_id, aarsag } => {
             let req = BlockSystemRequest { udbydersystem_id: system_id, aarsag };
-            let s = tilslutning(&url).await?.block_system(som_operatoer(req)).await.map_err(refused)?.into_inner();
+            let (op, mut c) = tilslutning(&url).await?;
+            let s = c.block_system(op.request(req)).await.map_err(refused)?.into_inner();
             println!("system {} blocked: {}", s.udbydersystem_id, s.blokeret_aarsag);
         }
         AdminCommand::Frigiv { url, system_id } => {
             let req = UnblockSystemRequest { udbydersystem_id: system_id, kommentar: String::new() };
-            let s = tilslutning(&url).await?.unblock_system(som_operatoer(req)).await.map_err(refused)?.into_inner();
+            let (op, mut c) = tilslutning(&url).await?;
+            let s = c.unblock_system(op.request(req)).await.map_err(refused)?.into_inner();
             println!("system {} unblocked", s.udbydersystem_id);
         }
     }

@@ -183,8 +183,10 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
         bytes = n;
     }
 
-    let mut client =
-        ExportServiceClient::connect(server.export_grpc.clone()).await?.max_decoding_message_size(64 << 20);
+    // The direct gRPC reader is the admin console (mutual TLS with the admin certificate).
+    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(dir.join("pki")), dtr_trust::Part::Admin)?;
+    let channel = admin.connect(&server.export_grpc, dtr_trust::Part::Export).await?;
+    let mut client = ExportServiceClient::new(channel).max_decoding_message_size(64 << 20);
     let mut grpc = Duration::MAX;
     let mut records: Vec<Dagtilbud> = Vec::new();
     for run in 0..=runs {

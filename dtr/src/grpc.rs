@@ -32,6 +32,14 @@ impl Which {
         }
     }
 
+    pub fn part(self) -> dtr_trust::Part {
+        match self {
+            Which::Import => dtr_trust::Part::Import,
+            Which::Export => dtr_trust::Part::Export,
+            Which::Tilslutning => dtr_trust::Part::Tilslutning,
+        }
+    }
+
     fn default_addr(self) -> &'static str {
         match self {
             Which::Import => "0.0.0.0:50051",
@@ -81,6 +89,8 @@ pub struct ServiceArgs {
     pub tilslutning_url: Option<String>,
     #[command(flatten)]
     pub tilslutning: TilslutningArgs,
+    #[command(flatten)]
+    pub pki: crate::pki::PkiArgs,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
@@ -100,6 +110,9 @@ pub struct RevalidateArgs {
     pub tilslutning_url: Option<String>,
     #[command(flatten)]
     pub lookups: LookupArgs,
+    /// Findings are handed over as the operator: the admin certificate and key.
+    #[command(flatten)]
+    pub pki: crate::pki::PkiArgs,
 }
 
 pub async fn run_revalidate(a: RevalidateArgs) -> anyhow::Result<()> {
@@ -118,14 +131,19 @@ pub async fn run_revalidate(a: RevalidateArgs) -> anyhow::Result<()> {
         println!("  {} {} (kommune {}): {} {}", f.enhedstype.as_str(), f.nummer, f.adm_kommune_kode, f.kode, f.besked);
     }
     if let Some(url) = &a.tilslutning_url {
-        let owners = crate::registerfund::hand_over(url, &report).await?;
+        let operator = crate::admin::Operator::load(&a.pki.existing()?)?;
+        let owners = crate::registerfund::hand_over(&operator.credentials, &operator.principal, url, &report).await?;
         println!("findings mailed to {owners} owners");
     }
     Ok(())
 }
 
 /// Runs the re-validation when the last run is older than `every`, checking once an hour.
-async fn revalidation_schedule(registry: Registry, every: std::time::Duration, tilslutning_url: Option<String>) {
+async fn revalidation_schedule(
+    registry: Registry,
+    every: std::time::Duration,
+    tilslutning: Option<(String, dtr_trust::PartCredentials)>,
+) {
     loop {
         let due = match registry.store().latest_revalidation().await {
             Ok(Some(last)) => {
@@ -140,8 +158,10 @@ async fn revalidation_schedule(registry: Registry, every: std::time::Duration, t
         if due {
             match registry.revalidate().await {
                 Ok(report) => {
-                    if let Some(url) = &tilslutning_url
-                        && let Err(e) = crate::registerfund::hand_over(url, &report).await
+                    if let Some((url, credentials)) = &tilslutning
+                        && let Err(e) =
+                            crate::registerfund::hand_over(credentials, &credentials.own_principal(), url, &report)
+                                .await
                     {
                         tracing::warn!(error = %e, koersel_id = report.koersel_id, "re-validation findings not mailed");
                     }
@@ -202,12 +222,14 @@ impl LookupArgs {
 pub struct GatewayArgs {
     #[arg(long, env = "DTR_HTTPS_ADDR", default_value = "0.0.0.0:8443")]
     pub https_addr: String,
-    #[arg(long, env = "DTR_IMPORT_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(long, env = "DTR_IMPORT_URL", default_value = "https://127.0.0.1:50051")]
     pub import_url: String,
-    #[arg(long, env = "DTR_EXPORT_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(long, env = "DTR_EXPORT_URL", default_value = "https://127.0.0.1:50052")]
     pub export_url: String,
-    #[arg(long, env = "DTR_TILSLUTNING_URL", default_value = "http://127.0.0.1:50053")]
+    #[arg(long, env = "DTR_TILSLUTNING_URL", default_value = "https://127.0.0.1:50053")]
     pub tilslutning_url: String,
+    #[command(flatten)]
+    pub pki: crate::pki::PkiArgs,
     /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
     #[arg(long, env = "DTR_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -331,7 +353,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let (reflection_v1, reflection_v1alpha) = reflection(which)?;
+    // Only the deployment's own parts and consumers with a certificate from its CA connect;
+    // the guard then checks every call's token against the service's table.
+    let pki = args.pki.existing()?;
+    let policy: dtr_trust::Policy = match which {
+        Which::Import => dtr_import::policy::policy,
+        Which::Export => dtr_export::policy::policy,
+        Which::Tilslutning => dtr_tilslutning::grpc::policy::policy,
+    };
+    let (tls, guard) = dtr_trust::server(&pki, which.part(), policy).context("certificates")?;
     let mut router = Server::builder()
+        .tls_config(tls)?
         .trace_fn(dtr_telemetry::grpc_server_span)
         .add_service(health)
         .add_service(reflection_v1)
@@ -349,13 +381,21 @@ pub async fn serve(
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {
                     let every = std::time::Duration::from_secs(args.revalidate_every_hours * 3600);
-                    tokio::spawn(revalidation_schedule(registry.clone(), every, args.tilslutning_url.clone()));
+                    let tilslutning = match &args.tilslutning_url {
+                        Some(url) => {
+                            Some((url.clone(), dtr_trust::PartCredentials::load(&pki, dtr_trust::Part::Import)?))
+                        }
+                        None => None,
+                    };
+                    tokio::spawn(revalidation_schedule(registry.clone(), every, tilslutning));
                 }
                 reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
-                router = router.add_service(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));
+                router =
+                    router.add_service(guard.protect(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry))));
             } else {
                 reporter.set_serving::<ExportServiceServer<dtr_export::ExportGrpc>>().await;
-                router = router.add_service(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry)));
+                router =
+                    router.add_service(guard.protect(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry))));
             }
         }
         Which::Tilslutning => {
@@ -376,7 +416,7 @@ pub async fn serve(
             let service = dtr_tilslutning::TilslutningGrpc::new(store, args.tilslutning.full_extracts_per_day)
                 .med_aendringer(aendringer);
             reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
-            router = router.add_service(TilslutningServiceServer::new(service));
+            router = router.add_service(guard.protect(TilslutningServiceServer::new(service)));
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
@@ -400,8 +440,14 @@ pub async fn start_gateway(
     let tls = dtr_gateway::tls::rustls_config(args.tls_cert.as_deref(), args.tls_key.as_deref(), &args.data_dir)
         .await
         .context("TLS")?;
-    let mut cfg =
-        dtr_gateway::GatewayConfig::new(args.import_url.clone(), args.export_url.clone(), args.tilslutning_url.clone());
+    let credentials = dtr_trust::PartCredentials::load(&args.pki.existing()?, dtr_trust::Part::Gateway)
+        .context("the gateway's certificate and token key")?;
+    let mut cfg = dtr_gateway::GatewayConfig::new(
+        args.import_url.clone(),
+        args.export_url.clone(),
+        args.tilslutning_url.clone(),
+        credentials,
+    );
     cfg.public_url = args.public_url.clone();
     cfg.trusted_proxies = args.trusted_proxies.clone();
     cfg.max_body_bytes = args.max_body_bytes;

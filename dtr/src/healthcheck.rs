@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use dtr_trust::{Part, TlsMaterial};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum Target {
@@ -15,27 +16,34 @@ pub enum Target {
 #[derive(clap::Args)]
 pub struct HealthcheckArgs {
     pub service: Target,
-    /// Where the service listens (gRPC: http://host:port; gateway: https://host:port).
+    /// Where the service listens (https://host:port).
     #[arg(long)]
     pub addr: Option<String>,
+    /// A gRPC service is asked over mutual TLS with its own certificate from here.
+    #[command(flatten)]
+    pub pki: crate::pki::PkiArgs,
 }
 
 pub async fn run(a: HealthcheckArgs) -> anyhow::Result<()> {
     let (default, grpc_name) = match a.service {
         Target::Gateway => ("https://127.0.0.1:8443", None),
-        Target::Import => ("http://127.0.0.1:50051", Some("dtr.import.v1.ImportService")),
-        Target::Export => ("http://127.0.0.1:50052", Some("dtr.export.v1.ExportService")),
-        Target::Tilslutning => ("http://127.0.0.1:50053", Some("dtr.tilslutning.v1.TilslutningService")),
+        Target::Import => ("https://127.0.0.1:50051", Some((Part::Import, "dtr.import.v1.ImportService"))),
+        Target::Export => ("https://127.0.0.1:50052", Some((Part::Export, "dtr.export.v1.ExportService"))),
+        Target::Tilslutning => {
+            ("https://127.0.0.1:50053", Some((Part::Tilslutning, "dtr.tilslutning.v1.TilslutningService")))
+        }
     };
     let addr = a.addr.as_deref().unwrap_or(default);
     match grpc_name {
-        Some(name) => grpc(addr, name).await,
+        Some((part, name)) => grpc(&a.pki, part, addr, name).await,
         None => gateway(addr).await,
     }
 }
 
-async fn grpc(addr: &str, service: &str) -> anyhow::Result<()> {
-    let channel = tonic::transport::Endpoint::from_shared(addr.to_owned())?
+async fn grpc(pki: &crate::pki::PkiArgs, part: Part, addr: &str, service: &str) -> anyhow::Result<()> {
+    let tls = TlsMaterial::part(&pki.existing()?, part).context("the service's certificate")?;
+    let channel = tls
+        .endpoint(addr, part)?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(3))
         .connect()

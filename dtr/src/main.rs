@@ -9,6 +9,7 @@ mod demo;
 mod demodata;
 mod grpc;
 mod healthcheck;
+mod pki;
 mod registerfund;
 mod up;
 
@@ -64,6 +65,10 @@ enum Command {
     /// Operator tasks against a running system.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// The deployment's CA, certificates and token keys (mutual TLS and signed calls between
+    /// the parts).
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,6 +103,7 @@ fn main() -> std::process::ExitCode {
             Command::Revalidate(a) => grpc::run_revalidate(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
             Command::Admin(c) => admin::run(c).await,
+            Command::Pki(c) => pki::run(c),
             Command::DemoData(a) => demodata::run(a).await,
             Command::Bench(c) => bench::run(c).await,
         }

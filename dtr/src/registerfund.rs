@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{Ejer, MeldRegisterfundRequest, OrganisationType, Registerfund};
 use dtr_registry::revalidation::RevalidationReport;
+use dtr_trust::{Part, PartCredentials};
 
 const ATTEMPTS: u32 = 5;
 
@@ -32,8 +33,14 @@ fn request(report: &RevalidationReport) -> MeldRegisterfundRequest {
     MeldRegisterfundRequest { koersel_id: report.koersel_id, fund }
 }
 
-/// The number of owners newly mailed.
-pub async fn hand_over(tilslutning_url: &str, report: &RevalidationReport) -> anyhow::Result<usize> {
+/// The number of owners newly mailed. The call is made as whoever `credentials` name: the
+/// import service itself, or the operator (`dtr revalidate`).
+pub async fn hand_over(
+    credentials: &PartCredentials,
+    caller: &Principal,
+    tilslutning_url: &str,
+    report: &RevalidationReport,
+) -> anyhow::Result<usize> {
     if report.fund.is_empty() {
         return Ok(0);
     }
@@ -42,8 +49,10 @@ pub async fn hand_over(tilslutning_url: &str, report: &RevalidationReport) -> an
     let mut attempt = 1;
     loop {
         let sent = async {
-            let mut client = TilslutningServiceClient::connect(tilslutning_url.to_owned()).await?;
-            let answer = client.meld_registerfund(CallerContext::internal("import").request(req.clone())).await?;
+            let channel = credentials.connect(tilslutning_url, Part::Tilslutning).await?;
+            let answer = TilslutningServiceClient::new(channel)
+                .meld_registerfund(CallerContext::new(caller.clone()).request(req.clone()))
+                .await?;
             anyhow::Ok(answer.into_inner().ejere_meldt)
         };
         match sent.await {

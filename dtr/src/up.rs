@@ -1,5 +1,6 @@
 //! `dtr up`: every service in one process on embedded defaults — SQLite in the data directory,
-//! in-process cache, a self-signed certificate — still talking gRPC to each other over loopback.
+//! in-process cache, a self-signed certificate — still talking gRPC to each other over loopback,
+//! with mutual TLS and signed calls from a PKI it keeps in `<data dir>/pki`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,6 +75,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let db = format!("sqlite:{}", a.data_dir.join("dtr.db").display());
     grpc::migrate_all(&db).await?;
     let demo_login = if a.demo { Some(demo::ensure(&db, &a.data_dir).await?) } else { None };
+    let pki = crate::pki::PkiArgs { pki_dir: a.data_dir.join("pki") };
+    let created = pki.dir().init().context("creating the PKI")?;
+    if !created.is_empty() {
+        tracing::info!(dir = %pki.pki_dir.display(), files = created.len(), "created the deployment's PKI");
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -83,7 +89,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for _ in 0..3 {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        urls.push(format!("http://{}", listener.local_addr()?));
+        urls.push(format!("https://{}", listener.local_addr()?));
         listeners.push(listener);
     }
     for (which, listener) in [Which::Import, Which::Export, Which::Tilslutning].into_iter().zip(listeners) {
@@ -97,6 +103,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
             tilslutning: a.tilslutning.clone(),
+            pki: pki.clone(),
         };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
@@ -106,6 +113,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         import_url: urls[0].clone(),
         export_url: urls[1].clone(),
         tilslutning_url: urls[2].clone(),
+        pki: pki.clone(),
         tls_cert: None,
         tls_key: None,
         data_dir: a.data_dir.clone(),
@@ -138,6 +146,12 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("  ImportService WSDL: {import_wsdl}");
     println!("  ExportService WSDL: {export_wsdl}");
     println!("  gRPC: import {}  export {}  tilslutning {}", urls[0], urls[1], urls[2]);
+    println!("  mutual TLS and signed calls: PKI in {} (`dtr admin` finds both)", pki.pki_dir.display());
+    let endpoints =
+        crate::admin::Endpoints { import: urls[0].clone(), export: urls[1].clone(), tilslutning: urls[2].clone() };
+    let endpoints_file = a.data_dir.join(crate::admin::Endpoints::FILE);
+    std::fs::write(&endpoints_file, serde_json::to_vec_pretty(&endpoints)?)
+        .with_context(|| format!("writing {}", endpoints_file.display()))?;
     if let Some(logins) = demo_login {
         let file = demo::write_credentials(&a.data_dir, &logins, &import_wsdl, &export_wsdl)?;
         println!("Demo system: username {}  password {}", logins.system.username, logins.system.password);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use http::HeaderMap;
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::tilslutning::AuthenticateRequest;
 
 use crate::Clients;
@@ -70,8 +70,9 @@ pub async fn authenticate(
     };
     let user = brugernavn.clone();
     let ticket = cache.ticket();
-    let mut ctx = CallerContext::internal("gateway");
-    ctx.correlation_id = caller.correlation_id.to_owned();
+    // The gateway asks for itself: the system is not known until the answer.
+    let mut ctx = CallerContext::new(Principal::Service("gateway".into()));
+    caller.correlation_id.clone_into(&mut ctx.correlation_id);
     let req = clients.request(&ctx, AuthenticateRequest { brugernavn, adgangskode });
     let answer = clients.tilslutning().authenticate(req).await.map_err(AuthError::Backend)?.into_inner();
     if answer.ok {

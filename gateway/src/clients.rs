@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 
+use dtr_trust::{Part, PartCredentials, SignedChannel};
+
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::import::import_service_client::ImportServiceClient;
@@ -18,14 +20,16 @@ const EXTRACT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// services and recovers when one comes back.
 #[derive(Clone)]
 pub struct Clients {
-    import: ImportServiceClient<Channel>,
-    export: ExportServiceClient<Channel>,
-    tilslutning: TilslutningServiceClient<Channel>,
+    import: ImportServiceClient<SignedChannel>,
+    export: ExportServiceClient<SignedChannel>,
+    tilslutning: TilslutningServiceClient<SignedChannel>,
     timeout: Duration,
 }
 
-fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+/// A mutual-TLS channel to `target`.
+fn channel(credentials: &PartCredentials, url: &str, target: Part) -> Result<Channel, dtr_trust::TrustError> {
+    Ok(credentials
+        .endpoint(url, target)?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         // Full extracts stream megabytes: HTTP/2's default 64 KiB window would stall the
@@ -36,38 +40,48 @@ fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
 }
 
 impl Clients {
-    pub fn new(cfg: &GatewayConfig) -> Result<Self, tonic::transport::Error> {
+    pub fn new(cfg: &GatewayConfig) -> Result<Self, dtr_trust::TrustError> {
+        let c = &cfg.credentials;
         Ok(Clients::from_channels(
-            channel(&cfg.import_url)?,
-            channel(&cfg.export_url)?,
-            channel(&cfg.tilslutning_url)?,
+            c,
+            channel(c, &cfg.import_url, Part::Import)?,
+            channel(c, &cfg.export_url, Part::Export)?,
+            channel(c, &cfg.tilslutning_url, Part::Tilslutning)?,
             cfg.backend_timeout,
         ))
     }
 
-    /// Clients over channels made elsewhere (in-memory ones in tests).
-    pub fn from_channels(import: Channel, export: Channel, tilslutning: Channel, timeout: Duration) -> Self {
+    /// Clients over channels made elsewhere (in-memory ones in tests); every call is signed
+    /// with `credentials` for its service.
+    pub fn from_channels(
+        credentials: &PartCredentials,
+        import: Channel,
+        export: Channel,
+        tilslutning: Channel,
+        timeout: Duration,
+    ) -> Self {
         Clients {
-            import: ImportServiceClient::new(import),
-            export: ExportServiceClient::new(export),
-            tilslutning: TilslutningServiceClient::new(tilslutning),
+            import: ImportServiceClient::new(credentials.signed(import, Part::Import)),
+            export: ExportServiceClient::new(credentials.signed(export, Part::Export)),
+            tilslutning: TilslutningServiceClient::new(credentials.signed(tilslutning, Part::Tilslutning)),
             timeout,
         }
     }
 
-    pub fn import(&self) -> ImportServiceClient<Channel> {
+    pub fn import(&self) -> ImportServiceClient<SignedChannel> {
         self.import.clone()
     }
 
-    pub fn export(&self) -> ExportServiceClient<Channel> {
+    pub fn export(&self) -> ExportServiceClient<SignedChannel> {
         self.export.clone()
     }
 
-    pub fn tilslutning(&self) -> TilslutningServiceClient<Channel> {
+    pub fn tilslutning(&self) -> TilslutningServiceClient<SignedChannel> {
         self.tilslutning.clone()
     }
 
-    /// A request carrying the caller context, the trace context and the deadline.
+    /// A request carrying the caller context (whose principal the channel signs), the trace
+    /// context and the deadline.
     pub fn request<T>(&self, ctx: &CallerContext, msg: T) -> tonic::Request<T> {
         let mut req = ctx.request(msg);
         dtr_telemetry::inject_trace_context(req.metadata_mut());

@@ -25,11 +25,20 @@ pub struct GatewayConfig {
     /// Redis for the lock-out counters shared by several gateways; else counted in process.
     pub redis_url: Option<String>,
     pub lockout: lockout::LockoutPolicy,
+    /// The gateway's certificate and token key: how it reaches the services and vouches for
+    /// the systems it has verified.
+    pub credentials: dtr_trust::PartCredentials,
 }
 
 impl GatewayConfig {
-    pub fn new(import_url: String, export_url: String, tilslutning_url: String) -> Self {
+    pub fn new(
+        import_url: String,
+        export_url: String,
+        tilslutning_url: String,
+        credentials: dtr_trust::PartCredentials,
+    ) -> Self {
         GatewayConfig {
+            credentials,
             import_url,
             export_url,
             tilslutning_url,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{StatusCode, header};
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::export::GetAllRequest;
 use dtr_proto::registry::{
     Adresse, Aktivitetsstatus, AlternativAdresseExtend, AnvisningsenhedExtend, DaginstitutionExtend, Dagtilbud,
@@ -194,9 +194,9 @@ fn samlet_header() -> Row {
 
 /// Serves one public CSV file, or 404 naming the files there are.
 pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
+    // The public files are read by the gateway for itself: no one logged in.
     let ctx = CallerContext {
-        system: "offentlig-csv".into(),
-        organisation: None,
+        principal: Principal::Service("gateway".into()),
         correlation_id: cid.to_owned(),
         regelsaet: Default::default(),
     };

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, StatusCode, header};
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 
 use crate::correlation::{self, CorrelationId};
 use crate::endpoint::Endpoint;
@@ -85,8 +85,7 @@ async fn soap(
 ) -> Result<Response, SoapFault> {
     let SoapRequest { endpoint, version, call, correlation_id } = request;
     let ctx = CallerContext {
-        system: system.id.clone(),
-        organisation: None,
+        principal: Principal::System { id: system.id.clone(), udbyder: system.udbyder_kode.clone() },
         correlation_id: correlation_id.clone(),
         regelsaet: endpoint.regelsaet(),
     };

@@ -32,7 +32,7 @@ impl AppState {
     /// Connects what the gateway needs besides the services (Redis for the lock-out counters;
     /// without it they are counted in process). The decision cache's subscription runs on its own
     /// task.
-    pub async fn new(config: GatewayConfig) -> Result<Self, tonic::transport::Error> {
+    pub async fn new(config: GatewayConfig) -> Result<Self, dtr_trust::TrustError> {
         let clients = Clients::new(&config)?;
         Ok(Self::with_clients(config, clients).await)
     }

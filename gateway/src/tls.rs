@@ -15,7 +15,7 @@ pub enum TlsError {
 
 /// Uses ring as rustls' crypto provider (once per process; later calls are no-ops).
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    dtr_trust::install_rustls_provider();
 }
 
 /// Loads `cert`/`key`, or the self-signed pair in `data_dir/tls/`, creating it if missing.
@@ -45,13 +45,5 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
 
 /// Writes a file only its owner can read, also when it exists already with wider rights.
 pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    #[cfg(unix)]
-    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    f.write_all(data)
+    dtr_trust::pki::write_private_io(path, data)
 }

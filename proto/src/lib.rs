@@ -46,3 +46,19 @@ pub const TILSLUTNING_KVITTERING_KANAL: &str = "dtr:tilslutning:kvitteret";
 
 /// Encoded `FileDescriptorSet` of all contracts, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dtr_descriptor.bin"));
+
+/// The RPC names of a service (`dtr.import.v1.ImportService`), from the contracts: lets each
+/// service check that its authorisation table covers every RPC.
+pub fn rpc_names(service: &str) -> Vec<String> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("the built-in descriptor set");
+    let mut names = Vec::new();
+    for file in &set.file {
+        for s in &file.service {
+            if format!("{}.{}", file.package(), s.name()) == service {
+                names.extend(s.method.iter().map(|m| m.name().to_owned()));
+            }
+        }
+    }
+    names
+}

@@ -8,6 +8,8 @@ use super::{Proc, Soap, TempDir, free_port, wait_until};
 
 pub struct Cluster {
     pub _dir: TempDir,
+    /// The deployment's PKI, made with `dtr pki init`.
+    pub pki: std::path::PathBuf,
     pub db: String,
     pub import: u16,
     pub export: u16,
@@ -22,6 +24,12 @@ pub async fn start_services() -> Cluster {
 
 pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
     let dir = TempDir::new();
+    let pki = dir.path().join("pki");
+    let init = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["pki", "init", "--pki-dir", pki.to_str().unwrap()])
+        .output()
+        .expect("dtr pki init");
+    assert!(init.status.success(), "dtr pki init: {}", String::from_utf8_lossy(&init.stderr));
     let db = super::fresh_postgres_db().await;
     let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
         .args(["migrate"])
@@ -36,6 +44,7 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
             ("DTR_DATABASE_URL", db.clone()),
             ("DTR_REDIS_URL", super::redis_url()),
             ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
+            ("DTR_PKI_DIR", pki.display().to_string()),
         ];
         // The export service reads its settings from a config file, the others from the environment.
         let env = if name == "export" {
@@ -50,12 +59,12 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
         procs.push(Proc::spawn(name, &[name], &env, dir.path()));
     }
     for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let addr = format!("http://127.0.0.1:{port}");
+        let addr = format!("https://127.0.0.1:{port}");
         wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || {
-            let addr = addr.clone();
+            let (addr, pki) = (addr.clone(), pki.display().to_string());
             async move {
                 std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-                    .args(["healthcheck", name, "--addr", &addr])
+                    .args(["healthcheck", name, "--addr", &addr, "--pki-dir", &pki])
                     .output()
                     .map(|o| o.status.success())
                     .unwrap_or(false)
@@ -63,7 +72,7 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
         })
         .await;
     }
-    Cluster { _dir: dir, db, import, export, tilslutning, procs }
+    Cluster { _dir: dir, pki, db, import, export, tilslutning, procs }
 }
 
 /// A system with credentials and approved agreements, created directly in the database.
@@ -139,9 +148,10 @@ pub async fn spawn_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Str
     let gw_port = free_port();
     let env = vec![
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
-        ("DTR_IMPORT_URL", format!("http://127.0.0.1:{}", c.import)),
-        ("DTR_EXPORT_URL", format!("http://127.0.0.1:{}", c.export)),
-        ("DTR_TILSLUTNING_URL", format!("http://127.0.0.1:{}", c.tilslutning)),
+        ("DTR_IMPORT_URL", format!("https://127.0.0.1:{}", c.import)),
+        ("DTR_EXPORT_URL", format!("https://127.0.0.1:{}", c.export)),
+        ("DTR_TILSLUTNING_URL", format!("https://127.0.0.1:{}", c.tilslutning)),
+        ("DTR_PKI_DIR", c.pki.display().to_string()),
         ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
         ("DTR_REDIS_URL", super::redis_url()),
     ];
@@ -172,12 +182,26 @@ pub struct Running {
     pub procs: Vec<Proc>,
     /// The gateway's certificate (PEM).
     pub cert: std::path::PathBuf,
+    /// The deployment's PKI directory.
+    pub pki: std::path::PathBuf,
     _dir: TempDir,
 }
 
 impl Running {
     pub fn cert_path(&self) -> &std::path::Path {
         &self.cert
+    }
+
+    /// Credentials of one of the deployment's parts, for tests that call the services as it.
+    pub fn part(&self, part: dtr_trust::Part) -> dtr_trust::PartCredentials {
+        dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&self.pki), part).expect("the part's credentials")
+    }
+
+    /// A tilslutning client as the portal: persons act through it (see [`super::grpc::som`]).
+    pub async fn tilslutning(&self) -> super::grpc::Tilslutning {
+        let portal = self.part(dtr_trust::Part::Portal);
+        let channel = portal.connect(&self.tilslutning_url, dtr_trust::Part::Tilslutning).await;
+        super::grpc::Tilslutning::new(channel.expect("the tilslutning service"))
     }
 }
 
@@ -237,7 +261,8 @@ pub async fn embedded() -> Running {
     let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));
     let tilslutning_url = printed_grpc_url(&log, "tilslutning");
     let cert = data.join("tls/cert.pem");
-    Running { soap, db, import_url, export_url, tilslutning_url, procs: vec![up], cert, _dir: dir }
+    let pki = data.join("pki");
+    Running { soap, db, import_url, export_url, tilslutning_url, procs: vec![up], cert, pki, _dir: dir }
 }
 
 /// The four services as separate processes on a fresh PostgreSQL database and Redis.
@@ -249,8 +274,9 @@ pub async fn distributed() -> Running {
 pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
     let mut c = start_services_with(extra_env).await;
     let soap = start_gateway(&mut c, &[]).await;
-    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let url = |port: u16| format!("https://127.0.0.1:{port}");
     let (import_url, export_url, tilslutning_url) = (url(c.import), url(c.export), url(c.tilslutning));
     let cert = c._dir.path().join("gw/tls/cert.pem");
-    Running { soap, db: c.db, import_url, export_url, tilslutning_url, procs: c.procs, cert, _dir: c._dir }
+    let pki = c.pki.clone();
+    Running { soap, db: c.db, import_url, export_url, tilslutning_url, procs: c.procs, cert, pki, _dir: c._dir }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod grpc;
 pub mod payload;
 pub mod scenario;
 pub mod smtp;

@@ -12,7 +12,7 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use dtr_proto::context::Principal;
+use dtr_proto::context::{OPERATOER, Principal};
 
 use crate::pki::{Part, Peer};
 use crate::token::Verifier;
@@ -60,6 +60,7 @@ impl Refusal {
 pub struct Rule {
     pub systems: bool,
     pub persons: bool,
+    /// The operator: at the admin console, or a person acting for STIL in the portal.
     pub operator: bool,
     pub consumers: bool,
     /// Parts that may call it acting for themselves.
@@ -94,7 +95,8 @@ impl Rule {
     pub fn admits(&self, p: &Principal) -> bool {
         match p {
             Principal::System { .. } => self.systems,
-            Principal::Person { .. } => self.persons,
+            // The operator's staff act in the portal as persons of STIL.
+            Principal::Person { organisation, .. } => self.persons || (self.operator && organisation == OPERATOER),
             Principal::Operator { .. } => self.operator,
             Principal::Consumer(_) => self.consumers,
             Principal::Service(name) => self.parts.iter().any(|part| part.name() == name),

@@ -16,7 +16,7 @@ pub mod token;
 use std::path::Path;
 use std::sync::Arc;
 
-use dtr_proto::context::{CallerContext, Principal};
+use dtr_proto::context::Principal;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 
@@ -53,6 +53,12 @@ pub struct PartCredentials {
     part: Part,
     tls: Option<TlsMaterial>,
     minter: Arc<Minter>,
+}
+
+impl std::fmt::Debug for PartCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartCredentials").field("part", &self.part).field("tls", &self.tls.is_some()).finish()
+    }
 }
 
 impl PartCredentials {
@@ -100,24 +106,54 @@ impl PartCredentials {
         req.metadata_mut().insert(guard::AUTHORIZATION, value);
         Ok(())
     }
-
-    /// A request to `audience` made for `ctx`: its token, correlation id and rule set.
-    pub fn request<T>(&self, ctx: &CallerContext, audience: Part, msg: T) -> Result<tonic::Request<T>, TrustError> {
-        let mut req = tonic::Request::new(msg);
-        ctx.write_to(req.metadata_mut());
-        self.authorize(&mut req, &ctx.principal, audience)?;
-        Ok(req)
-    }
-
-    /// A request to `audience` made by this part for itself.
-    pub fn own_request<T>(&self, audience: Part, msg: T) -> Result<tonic::Request<T>, TrustError> {
-        self.request(&CallerContext::new(self.own_principal()), audience, msg)
-    }
 }
 
 /// What a gRPC server of `part` needs: the TLS settings that demand a client certificate, and
 /// the guard with the service's table.
-pub fn server(pki: &PkiDir, part: Part, policy: Policy) -> Result<(tonic::transport::ServerTlsConfig, Guard), TrustError> {
+pub fn server(
+    pki: &PkiDir,
+    part: Part,
+    policy: Policy,
+) -> Result<(tonic::transport::ServerTlsConfig, Guard), TrustError> {
     let tls = TlsMaterial::part(pki, part)?.server();
     Ok((tls, Guard::new(Verifier::load(pki, part)?, policy)))
+}
+
+/// Signs each outgoing call to one service: the principal the request carries in its
+/// extensions (see [`CallerContext::request`]), or this part itself when it carries none.
+#[derive(Clone)]
+pub struct Signing {
+    credentials: PartCredentials,
+    audience: Part,
+}
+
+impl tonic::service::Interceptor for Signing {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let principal =
+            req.extensions().get::<Principal>().cloned().unwrap_or_else(|| self.credentials.own_principal());
+        self.credentials.authorize(&mut req, &principal, self.audience).map_err(|e| {
+            tracing::error!(error = %e, "could not sign a call");
+            tonic::Status::internal("kaldet kunne ikke underskrives")
+        })?;
+        Ok(req)
+    }
+}
+
+/// A channel whose calls are signed for one service.
+pub type SignedChannel = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Signing>;
+
+impl PartCredentials {
+    /// Signs every call over `channel` for `audience`.
+    pub fn signed(&self, channel: tonic::transport::Channel, audience: Part) -> SignedChannel {
+        tonic::service::interceptor::InterceptedService::new(channel, Signing { credentials: self.clone(), audience })
+    }
+
+    /// Connects to `audience` at `url` (mutual TLS) with every call signed.
+    pub async fn connect(&self, url: &str, audience: Part) -> Result<SignedChannel, TrustError> {
+        let channel =
+            self.endpoint(url, audience)?.connect_timeout(std::time::Duration::from_secs(5)).connect().await.map_err(
+                |e| TrustError::Invalid(format!("could not reach the {} service at {url}: {e}", audience.name())),
+            )?;
+        Ok(self.signed(channel, audience))
+    }
 }

@@ -38,7 +38,8 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 6] = [Part::Gateway, Part::Import, Part::Export, Part::Tilslutning, Part::Portal, Part::Admin];
+    pub const ALL: [Part; 6] =
+        [Part::Gateway, Part::Import, Part::Export, Part::Tilslutning, Part::Portal, Part::Admin];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -270,7 +270,11 @@ mod tests {
     use super::*;
 
     fn pki() -> (PkiDir, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("dtr-token-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "dtr-token-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let pki = PkiDir::new(&dir);
         pki.init().unwrap();
@@ -312,9 +316,8 @@ mod tests {
 
         // A token with its payload changed keeps the old signature.
         let mut parts: Vec<&str> = token.split('.').collect();
-        let evil = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-            br#"{"iss":"gateway","sub":"sys-1","aud":"import","iat":1,"exp":99999999999,"kind":"operator"}"#,
-        );
+        let evil = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"gateway","sub":"sys-1","aud":"import","iat":1,"exp":99999999999,"kind":"operator"}"#);
         parts[1] = &evil;
         assert!(import.verify(&parts.join(".")).is_err());
         assert_eq!(import.verify("not.a.token"), Err(TokenError::Malformed));

@@ -193,13 +193,15 @@ pub async fn state() -> (AppState, Log) {
 /// Like [`state`], with the configuration changed by `configure`.
 pub async fn state_with(configure: impl FnOnce(&mut GatewayConfig)) -> (AppState, Log) {
     let log = Log::default();
+    let credentials = dtr_trust::PartCredentials::plaintext_for_tests(dtr_trust::Part::Gateway);
     let clients = Clients::from_channels(
+        &credentials,
         in_memory(ImportServiceServer::new(FakeImport(log.clone()))).await,
         in_memory(ExportServiceServer::new(FakeExport(log.clone()))).await,
         in_memory(TilslutningServiceServer::new(FakeTilslutning(log.clone()))).await,
         Duration::from_secs(5),
     );
-    let mut config = GatewayConfig::new(String::new(), String::new(), String::new());
+    let mut config = GatewayConfig::new(String::new(), String::new(), String::new(), credentials);
     config.decision_ttl = Duration::ZERO;
     configure(&mut config);
     (AppState::with_clients(config, clients).await, log)

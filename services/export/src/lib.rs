@@ -24,6 +24,8 @@ use dtr_registry::storage::{
 };
 use dtr_registry::{Registry, RegistryError};
 
+pub mod policy;
+
 pub struct ExportGrpc {
     registry: Registry,
 }

@@ -23,6 +23,8 @@ use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, Anvisningsenhe
 use dtr_registry::ownership::{Berort, Dataejer};
 use dtr_registry::{Registry, RegistryError};
 
+pub mod policy;
+
 pub struct ImportGrpc {
     registry: Registry,
 }
@@ -36,8 +38,8 @@ impl ImportGrpc {
 /// Who asks for a write, and in which published operation (the audit names it).
 fn aktoer(ctx: &CallerContext, operation: ImportOperation) -> Aktoer {
     Aktoer {
-        system: ctx.system.clone(),
-        organisation: ctx.organisation.clone(),
+        system: ctx.system(),
+        organisation: ctx.organisation().map(str::to_owned),
         correlation_id: ctx.correlation_id.clone(),
         operation: operation.name().to_owned(),
     }
@@ -129,11 +131,11 @@ fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Re
 #[tonic::async_trait]
 impl ImportService for ImportGrpc {
     async fn saet_kode(&self, request: Request<SaetKodeRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let result = self.registry.saet_kode(&req.navn, req.kode, &req.tekst).await;
         if result.is_ok() {
-            tracing::info!(system = %ctx.system, tabel = %req.navn, kode = req.kode, "code table changed");
+            tracing::info!(system = %ctx.system(), tabel = %req.navn, kode = req.kode, "code table changed");
         }
         svar(result.map(|_| String::new()), &ctx)
     }
@@ -148,7 +150,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<ResolveDataejereRequest>,
     ) -> Result<Response<ResolveDataejereResponse>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let op = request.into_inner().operation.and_then(|o| o.operation);
         let Some(op) = op else {
             return Err(Status::invalid_argument("ResolveDataejere skal indeholde én operation."));
@@ -225,7 +227,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<GetXmlSchemaRequest>,
     ) -> Result<Response<GetXmlSchemaResponse>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let xsd = dtr_proto::xsd::import(dtr_proto::xsd::import_namespace(ctx.regelsaet));
         Ok(Response::new(GetXmlSchemaResponse { xsd }))
     }
@@ -235,7 +237,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<ValidateRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let result = match request.into_inner().operation {
             Some(Operation::InsertDaginstitution(r)) => {
                 let (sent, data) = daginstitution_data(r.daginstitution.unwrap_or_default());
@@ -304,7 +306,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<InsertDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let (sent_nummer, data) = daginstitution_data(request.into_inner().daginstitution.unwrap_or_default());
         let result = self
             .registry
@@ -312,7 +314,7 @@ impl ImportService for ImportGrpc {
             .await
             .map(|d| d.nummer);
         if let Ok(n) = &result {
-            tracing::info!(nummer = %n, system = %ctx.system, correlation_id = %ctx.correlation_id, "daginstitution created");
+            tracing::info!(nummer = %n, system = %ctx.system(), correlation_id = %ctx.correlation_id, "daginstitution created");
         }
         svar(result, &ctx)
     }
@@ -321,7 +323,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<InsertAnvisningsEnhedRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let (sent, data) = anvisningsenhed_data(request.into_inner().anvisningsenhed.unwrap_or_default());
         let result = self
             .registry
@@ -340,7 +342,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<UpdateAnvisningsEnhedRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let (nummer, data) = anvisningsenhed_data(req.anvisningsenhed.unwrap_or_default());
         let result = self
@@ -358,7 +360,7 @@ impl ImportService for ImportGrpc {
     }
 
     async fn delete_anvisnings_enhed(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let nummer = request.into_inner().nummer;
         let result = self
             .registry
@@ -369,7 +371,7 @@ impl ImportService for ImportGrpc {
     }
 
     async fn move_anvisnings_enhed(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let result = self
             .registry
@@ -388,7 +390,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<InsertAlternativAdresseRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let (sent, data) = alternativ_data(request.into_inner().alternativ_adresse.unwrap_or_default());
         let result = self
             .registry
@@ -402,7 +404,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<UpdateAlternativAdresseRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let (nummer, data) = alternativ_data(req.alternativ_adresse.unwrap_or_default());
         let result = self
@@ -419,7 +421,7 @@ impl ImportService for ImportGrpc {
     }
 
     async fn delete_alternativ_adresse(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let nummer = request.into_inner().nummer;
         let result = self
             .registry
@@ -430,7 +432,7 @@ impl ImportService for ImportGrpc {
     }
 
     async fn move_alternativ_adresse(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let result = self
             .registry
@@ -448,7 +450,7 @@ impl ImportService for ImportGrpc {
         &self,
         request: Request<UpdateDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let req = request.into_inner();
         let (nummer, data) = daginstitution_data(req.daginstitution.unwrap_or_default());
         let result = self
@@ -466,7 +468,7 @@ impl ImportService for ImportGrpc {
     }
 
     async fn delete_daginstitution(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let nummer = request.into_inner().nummer;
         let result = self
             .registry

@@ -131,7 +131,13 @@ pub async fn beslut(
 }
 
 /// A page of agreements and the token of the next (empty when this was the last).
-pub async fn list(store: &dyn TilslutningStore, art: AftaleArt, s: &AftaleSoegning) -> Result<(Vec<Aftale>, String)> {
+/// The agreements matching `s` that `aktoer` is a party to (the operator sees all).
+pub async fn list(
+    store: &dyn TilslutningStore,
+    aktoer: &str,
+    art: AftaleArt,
+    s: &AftaleSoegning,
+) -> Result<(Vec<Aftale>, String)> {
     let max = s.side.stoerrelse("aftaler")?;
     let nonempty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
     let filter = AftaleFilter {
@@ -143,6 +149,7 @@ pub async fn list(store: &dyn TilslutningStore, art: AftaleArt, s: &AftaleSoegni
         efter: nonempty(&s.side.token),
         // One more than the page, to know whether another follows.
         max: max + 1,
+        part_i: (aktoer != OPERATOER).then(|| aktoer.to_owned()),
     };
     let mut page = store.list_aftaler(art, &filter).await.map_err(storage)?;
     let naeste = side::klip(&mut page, max, |a| a.aftale_id.clone());

@@ -189,6 +189,9 @@ pub struct AftaleFilter {
     /// The last agreement id of the previous page.
     pub efter: Option<String>,
     pub max: i64,
+    /// Only agreements this organisation is a party to: its own systems' (as provider) or, for
+    /// data-access agreements, those where it is the owner. `None`: all (the operator).
+    pub part_i: Option<String>,
 }
 
 /// A provider's system as listed (never its credentials).

@@ -309,8 +309,13 @@ impl Tilslutning {
         .await
     }
 
-    pub async fn list_aftaler(&self, art: AftaleArt, s: &AftaleSoegning) -> Result<(Vec<Aftale>, String)> {
-        aftaler::list(self.store(), art, s).await
+    pub async fn list_aftaler(
+        &self,
+        aktoer: &str,
+        art: AftaleArt,
+        s: &AftaleSoegning,
+    ) -> Result<(Vec<Aftale>, String)> {
+        aftaler::list(self.store(), aktoer, art, s).await
     }
 
     // --- The gateway's questions ---

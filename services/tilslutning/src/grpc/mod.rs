@@ -1,15 +1,17 @@
 //! The gRPC face of the tilslutning service: a thin adapter over the [`Tilslutning`] facade.
-//! It reads the acting organisation from the caller context (`x-dtr-organisation`), converts
+//! It takes the acting organisation from the verified principal the guard put on the request
+//! (who may call which RPC at all is the table in [`policy`]), converts
 //! protobuf to domain types and back (`pb`), and maps the facade's errors to a status in one
 //! place ([`status`]).
 
 mod pb;
+pub mod policy;
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use dtr_proto::context::CallerContext;
+use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::tilslutning as proto;
 use dtr_proto::tilslutning::tilslutning_service_server::TilslutningService;
 
@@ -74,12 +76,15 @@ fn answer<T, U>(r: Result<T, TilslutningError>, f: impl FnOnce(T) -> U) -> Answe
     r.map(|v| Response::new(f(v))).map_err(status)
 }
 
-/// The acting organisation of a request, required.
+/// The organisation a request acts for: a person's chosen organisation or the operator's STIL.
+/// Systems, parts and consumers act for no organisation here.
 fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
-    CallerContext::from_metadata(request.metadata())
-        .organisation
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| Status::unauthenticated("kaldet mangler den handlende organisation (x-dtr-organisation)"))
+    match CallerContext::required(request)?.principal {
+        p @ (Principal::Person { .. } | Principal::Operator { .. }) => {
+            Ok(p.organisation().unwrap_or_default().to_owned())
+        }
+        _ => Err(Status::permission_denied("kalderen handler ikke for en organisation")),
+    }
 }
 
 fn aftale_soegning(r: &proto::ListAftalerRequest) -> Result<AftaleSoegning, Status> {
@@ -279,10 +284,15 @@ impl TilslutningService for TilslutningGrpc {
         &self,
         request: Request<proto::ListAftalerRequest>,
     ) -> Answer<proto::ListTilslutningerResponse> {
+        let aktoer = aktoer(&request)?;
         let soegning = aftale_soegning(request.get_ref())?;
-        answer(self.tilslutning.list_aftaler(AftaleArt::Tilslutning, &soegning).await, |(page, naeste_side)| {
-            proto::ListTilslutningerResponse { aftaler: page.iter().map(pb::tilslutning).collect(), naeste_side }
-        })
+        answer(
+            self.tilslutning.list_aftaler(&aktoer, AftaleArt::Tilslutning, &soegning).await,
+            |(page, naeste_side)| proto::ListTilslutningerResponse {
+                aftaler: page.iter().map(pb::tilslutning).collect(),
+                naeste_side,
+            },
+        )
     }
 
     async fn request_dataaftaler(
@@ -321,14 +331,15 @@ impl TilslutningService for TilslutningGrpc {
         &self,
         request: Request<proto::ListAftalerRequest>,
     ) -> Answer<proto::ListDataaftalerResponse> {
+        let aktoer = aktoer(&request)?;
         let soegning = aftale_soegning(request.get_ref())?;
-        answer(self.tilslutning.list_aftaler(AftaleArt::Data, &soegning).await, |(page, naeste_side)| {
+        answer(self.tilslutning.list_aftaler(&aktoer, AftaleArt::Data, &soegning).await, |(page, naeste_side)| {
             proto::ListDataaftalerResponse { aftaler: page.iter().map(pb::dataaftale).collect(), naeste_side }
         })
     }
 
     async fn check_access(&self, request: Request<proto::CheckAccessRequest>) -> Answer<proto::CheckAccessResponse> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let r = request.into_inner();
         let q = Adgangsforespoergsel {
             ejere: r.ejere.iter().map(pb::ejer).collect::<Result<_, _>>()?,
@@ -370,7 +381,7 @@ impl TilslutningService for TilslutningGrpc {
     }
 
     async fn authenticate(&self, request: Request<proto::AuthenticateRequest>) -> Answer<proto::AuthenticateResponse> {
-        let ctx = CallerContext::from_metadata(request.metadata());
+        let ctx = CallerContext::required(&request)?;
         let r = request.into_inner();
         let login = self.tilslutning.authenticate(&r.brugernavn, &r.adgangskode, &ctx.correlation_id).await;
         answer(login, |login| match login {

@@ -681,6 +681,7 @@ where
             .bind(f.med_slettede)
             .bind(f.efter.as_deref().unwrap_or(""))
             .bind(f.max)
+            .bind(f.part_i.as_deref().unwrap_or(""))
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());

@@ -142,11 +142,14 @@ pub(super) const SKIFT_DATAAFTALE: &str = "UPDATE dataaftale SET status = $3 WHE
 pub(super) const LIST_TILSLUTNINGER: &str = "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
      FROM tilslutningsaftale WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
      AND ($3 = '') AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') AND aftale_id > $6 \
+     AND ($8 = '' OR system_id IN (SELECT id FROM udbydersystem WHERE udbyder_kode = $8)) \
      ORDER BY aftale_id LIMIT $7";
-/// Data-access agreements, every filter optional ('' = any), paged by id.
+/// Data-access agreements, every filter optional ('' = any), paged by id; $8 limits them to
+/// those an organisation is a party to.
 pub(super) const LIST_DATAAFTALER: &str = "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
      WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
      AND ($3 = '' OR ejer_kode = $3) AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') \
+     AND ($8 = '' OR ejer_kode = $8 OR system_id IN (SELECT id FROM udbydersystem WHERE udbyder_kode = $8)) \
      AND aftale_id > $6 ORDER BY aftale_id LIMIT $7";
 pub(super) const LIVE_TILSLUTNINGER: &str =
     "SELECT aftale_id, status FROM tilslutningsaftale WHERE system_id = $1 AND status <> 'SLETTET'";
