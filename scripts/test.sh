@@ -88,12 +88,18 @@ export DTR_TEST_REDIS_URL="redis://127.0.0.1:$REDISPORT/"
 if ! command -v docker-compose >/dev/null && as_root && command -v apt-get >/dev/null; then
   apt_install "docker-compose" docker-compose
 fi
+# It has no working default secrets: without them it must not even configure.
+compose_check() {
+  say "$* config -q"
+  env -u DTR_DB_PASSWORD -u DTR_REDIS_PASSWORD "$@" -f docker-compose.yml config -q >/dev/null 2>&1 \
+    && die "docker-compose.yml configures without DTR_DB_PASSWORD/DTR_REDIS_PASSWORD (a default secret)"
+  DTR_DB_PASSWORD=compose-check DTR_REDIS_PASSWORD=compose-check "$@" -f docker-compose.yml config -q \
+    || die "docker-compose.yml is invalid"
+}
 if command -v docker-compose >/dev/null; then
-  say "docker-compose config -q"
-  docker-compose -f docker-compose.yml config -q || die "docker-compose.yml is invalid"
+  compose_check docker-compose
 elif docker compose version >/dev/null 2>&1; then
-  say "docker compose config -q"
-  docker compose -f docker-compose.yml config -q || die "docker-compose.yml is invalid"
+  compose_check docker compose
 else
   say "docker-compose not installed: docker-compose.yml not checked (install docker-compose to check it)"
 fi

@@ -59,15 +59,17 @@ pub async fn authenticate(
     caller: &Caller<'_>,
 ) -> Result<System, AuthError> {
     let (brugernavn, adgangskode) = basic_credentials(caller.headers).ok_or(AuthError::Denied)?;
+    // A locked-out (user, address) pair is refused before anything else, a remembered success
+    // included: the lock-out must not depend on whether the cache still holds the password.
+    let failures = match lockout.standing(&brugernavn, caller.ip).await {
+        Standing::Locked(left) => return Err(AuthError::LockedOut(left)),
+        Standing::Open { failures } => failures,
+    };
     let key = cache.login_key(&brugernavn, &adgangskode);
     if let Some(system) = cache.login(&key) {
         tracing::debug!("login from the decision cache");
         return Ok(system);
     }
-    let failures = match lockout.standing(&brugernavn, caller.ip).await {
-        Standing::Locked(left) => return Err(AuthError::LockedOut(left)),
-        Standing::Open { failures } => failures,
-    };
     let user = brugernavn.clone();
     let ticket = cache.ticket();
     // The gateway asks for itself: the system is not known until the answer.

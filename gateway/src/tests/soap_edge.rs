@@ -322,3 +322,33 @@ fn every_operation_has_its_elements_in_the_schema() {
         }
     }
 }
+
+/// A locked-out (user, address) pair is refused even with the right password while a success
+/// with that password is still remembered (trust finding: the cache was asked first).
+#[tokio::test]
+async fn lock_out_comes_before_a_remembered_login() {
+    let (changes, _keep) = tokio::sync::broadcast::channel(4);
+    let (state, log) = fakes::state_with(|cfg| {
+        cfg.invalidation = crate::decisions::Invalidation::Local(changes);
+        cfg.decision_ttl = std::time::Duration::from_secs(60);
+        cfg.lockout = crate::lockout::LockoutPolicy { max_failures: 3, period: std::time::Duration::from_secs(300) };
+    })
+    .await;
+    let hello = |password: &str| {
+        Request::post(EXPORT_PATH)
+            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header(header::AUTHORIZATION, basic(USER, password))
+            .body(Body::from(envelope(SOAP11, &format!(r#"<e:HelloWorld xmlns:e="{EXPORT_NS}"/>"#))))
+            .unwrap()
+    };
+    let app = app(state);
+    assert_eq!(app.clone().oneshot(hello(PASSWORD)).await.unwrap().status(), StatusCode::OK);
+    for _ in 0..3 {
+        assert_eq!(app.clone().oneshot(hello("forkert")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let logins_before = log.lines().iter().filter(|c| c.starts_with("Authenticate")).count();
+    let locked = app.clone().oneshot(hello(PASSWORD)).await.unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "the remembered success does not open the lock");
+    let logins_after = log.lines().iter().filter(|c| c.starts_with("Authenticate")).count();
+    assert_eq!(logins_after, logins_before, "a locked pair is not even asked about");
+}
