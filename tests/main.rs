@@ -27,3 +27,4 @@ mod tilslutning_aftaler;
 mod tilslutning_enforcement;
 mod tilslutning_notifikationer;
 mod tilslutning_systemer;
+mod trust_attacks;

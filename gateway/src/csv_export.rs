@@ -288,13 +288,12 @@ fn rows<T: Send + 'static>(
 /// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a
 /// carriage return) gets a leading `'`, as OWASP recommends for CSV injection, so it is shown as
 /// the text it is. Anyone who can write a name into the register can write such a text, and the
-/// files are public.
+/// files are public. Control characters a reader would choke on become U+FFFD, as in the SOAP
+/// answers.
 fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{cell}"))
-    } else {
-        std::borrow::Cow::Borrowed(cell)
-    }
+    use std::borrow::Cow;
+    let cell = dtr_proto::tekst::publishable_text(cell);
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { Cow::Owned(format!("'{cell}")) } else { cell }
 }
 
 /// One data row, each cell neutralised (only a cell that needs it is copied).
@@ -336,5 +335,11 @@ mod tests {
         for plain in ["Børnehuset Solsikken", "G30000", "55,6648", "", "a=b"] {
             assert_eq!(neutralised(plain), plain);
         }
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_file() {
+        assert_eq!(neutralised("Ond\u{1b}\u{0}navn"), "Ond\u{FFFD}\u{FFFD}navn");
+        assert_eq!(neutralised("=\u{1}"), "'=\u{FFFD}");
     }
 }

@@ -19,7 +19,7 @@ pub fn wsdl(ep: Endpoint, address: &str) -> String {
     let service = ep.service;
     let ns = ep.namespace();
     let name = service.name();
-    let address = quick_xml::escape::escape(address);
+    let address = crate::soap::xml::escape_text(address);
     // The schema is imported from the endpoint, as toolkits that save a WSDL with its schemas
     // expect; the import's location follows the address the client used.
     let types = format!(

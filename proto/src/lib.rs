@@ -4,6 +4,7 @@
 pub mod afvisning;
 pub mod context;
 pub mod operation;
+pub mod tekst;
 pub mod xsd;
 
 /// Generated code, nested as the proto packages are (`dtr.registry.v1` → `dtr::registry::v1`).

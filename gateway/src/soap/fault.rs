@@ -80,7 +80,7 @@ impl Fault {
                 };
                 x.open("soap:Code").text("soap:Value", code).close("soap:Code");
                 x.open("soap:Reason").raw(r#"<soap:Text xml:lang="da">"#);
-                x.raw(&quick_xml::escape::escape(&self.message)).raw("</soap:Text>").close("soap:Reason");
+                x.raw(&super::xml::escape_text(&self.message)).raw("</soap:Text>").close("soap:Reason");
                 x.open("soap:Detail").raw(&detail).close("soap:Detail");
             }
         }

@@ -1,4 +1,5 @@
-//! Writing answers: a small builder that escapes every text and attribute value.
+//! Writing answers: a small builder that escapes every text and attribute value, and never
+//! writes a character XML 1.0 cannot carry, whatever is stored.
 
 use quick_xml::escape::escape;
 
@@ -20,7 +21,7 @@ impl XmlOut {
         self.buf.push('<');
         self.buf.push_str(name);
         self.buf.push_str(" xmlns=\"");
-        self.buf.push_str(&escape(ns));
+        self.buf.push_str(&escape_text(ns));
         self.buf.push_str("\">");
         self
     }
@@ -42,7 +43,7 @@ impl XmlOut {
     /// `<name>text</name>`
     pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
         self.open(name);
-        self.buf.push_str(&escape(value));
+        self.buf.push_str(&escape_text(value));
         self.close(name)
     }
 
@@ -79,6 +80,16 @@ impl XmlOut {
     }
 }
 
+/// `value` escaped for text or an attribute; a character an XML reader would choke on (a value
+/// stored before the register refused them, or planted in the database) becomes U+FFFD, so one
+/// record can never break an answer for everyone.
+pub fn escape_text(value: &str) -> std::borrow::Cow<'_, str> {
+    match dtr_proto::tekst::publishable_text(value) {
+        std::borrow::Cow::Borrowed(clean) => escape(clean),
+        std::borrow::Cow::Owned(clean) => std::borrow::Cow::Owned(escape(&clean).into_owned()),
+    }
+}
+
 /// The envelope up to and including `<soap:Body>`.
 pub fn envelope_head(version: SoapVersion) -> String {
     let mut out = String::with_capacity(160);
@@ -98,4 +109,17 @@ pub fn envelope(version: SoapVersion, body: &str) -> String {
     out.push_str(body);
     out.push_str(ENVELOPE_TAIL);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpublishable_characters_never_reach_an_answer() {
+        assert_eq!(escape_text("Børnehave <A&B>"), "Børnehave &lt;A&amp;B&gt;");
+        let mut x = XmlOut::default();
+        x.text("navn", "Ond\u{1b}\u{0}\u{FFFE}\u{85}<x>");
+        assert_eq!(x.finish(), "<navn>Ond\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}&lt;x&gt;</navn>");
+    }
 }

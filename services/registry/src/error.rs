@@ -16,6 +16,8 @@ pub enum FejlKode {
     UkendtKode,
     /// A number was sent on insert; the register issues numbers itself.
     NummerIkkeTilladt,
+    /// A text holds a character the register cannot publish (control characters, U+FFFE/U+FFFF).
+    UlovligtTegn,
     /// The unit named does not exist.
     UkendtNummer,
     /// The unit is closed (nedlagt) and can no longer be changed, moved or closed again.
@@ -54,6 +56,7 @@ impl FejlKode {
             FejlKode::UgyldigFormat => "DTR0103",
             FejlKode::UkendtKode => "DTR0104",
             FejlKode::NummerIkkeTilladt => "DTR0105",
+            FejlKode::UlovligtTegn => "DTR0106",
             FejlKode::UkendtNummer => "DTR0201",
             FejlKode::EnhedNedlagt => "DTR0202",
             FejlKode::AktiveUnderenheder => "DTR0203",

@@ -10,12 +10,57 @@ pub const MAX_NAVN: usize = 132;
 /// `ejerformKode` of privately owned dagtilbud, whose owner is identified by CVR.
 pub const EJERFORM_PRIVAT: i32 = 3;
 
+/// Characters the register can publish: its answers are XML 1.0 and its files are read by
+/// spreadsheets, so tab, line feed, carriage return and the printable range — no other control
+/// character (C0, DEL, C1; XML 1.0 forbids the C0 ones and discourages the rest) and not
+/// U+FFFE/U+FFFF (Rust strings hold no lone surrogates). Anything else would break every reader
+/// of a change feed that carries it.
+pub fn tegn_tilladt(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Refuses a text with a character the register cannot publish, naming it.
+fn publishable(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>) {
+    if let Some(c) = value.and_then(|v| v.chars().find(|c| !tegn_tilladt(*c))) {
+        out.push(Fejl::new(
+            FejlKode::UlovligtTegn,
+            felt,
+            format!("Feltet {felt} indeholder tegnet U+{:04X}, som ikke kan bruges i registeret.", c as u32),
+        ));
+    }
+}
+
+/// Every text field of an address.
+fn publishable_adresse(out: &mut Vec<Fejl>, a: &crate::model::Adresse) {
+    for (felt, value) in [
+        ("Adresse.vejNavn", Some(a.vej_navn.as_str())),
+        ("Adresse.husNummer", Some(a.hus_nummer.as_str())),
+        ("Adresse.etage", a.etage.as_deref()),
+        ("Adresse.doer", a.doer.as_deref()),
+        ("Adresse.postNummer", Some(a.post_nummer.as_str())),
+        ("Adresse.postDistrikt", Some(a.post_distrikt.as_str())),
+        ("Adresse.supplerendeBynavn", a.supplerende_bynavn.as_deref()),
+        ("Adresse.darAdresseId", a.dar_adresse_id.as_deref()),
+    ] {
+        publishable(out, felt, value);
+    }
+}
+
+/// A code table's text: present, at most `max` characters, publishable.
+pub fn check_kodetekst(tekst: &str, max: usize) -> Vec<Fejl> {
+    let mut out = Vec::new();
+    required_text(&mut out, "tekst", tekst, max);
+    out
+}
+
 /// Checks presence and width of a required text field.
 fn required_text(out: &mut Vec<Fejl>, felt: &str, value: &str, max: usize) {
     if value.trim().is_empty() {
         out.push(Fejl::new(FejlKode::FeltMangler, felt, format!("Feltet {felt} skal udfyldes.")));
     } else if value.chars().count() > max {
         out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {max} tegn.")));
+    } else {
+        publishable(out, felt, Some(value));
     }
 }
 
@@ -38,7 +83,9 @@ pub const MAX_TELEFON: usize = 20;
 /// Checks width and shape of an optional e-mail address.
 fn optional_email(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>) {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { return };
-    if v.chars().count() > MAX_NAVN {
+    if v.chars().any(|c| !tegn_tilladt(c)) {
+        publishable(out, felt, Some(v));
+    } else if v.chars().count() > MAX_NAVN {
         out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {MAX_NAVN} tegn.")));
     } else if !v.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !v.contains(' ')) {
         out.push(Fejl::new(FejlKode::UgyldigFormat, felt, format!("Feltet {felt} skal være en e-mailadresse.")));
@@ -48,6 +95,8 @@ fn optional_email(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>) {
 fn optional_max(out: &mut Vec<Fejl>, felt: &str, value: Option<&str>, max: usize) {
     if value.is_some_and(|v| v.trim().chars().count() > max) {
         out.push(Fejl::new(FejlKode::FeltForLangt, felt, format!("Feltet {felt} må højst være {max} tegn.")));
+    } else {
+        publishable(out, felt, value);
     }
 }
 
@@ -63,12 +112,14 @@ pub fn check_anvisningsenhed(a: &AnvisningsenhedData, codes: &CodeTables) -> Vec
     required_text(&mut out, "daginstitutionsNummer", &a.daginstitutions_nummer, 6);
     required_text(&mut out, "EnhedsNavn", &a.navn, MAX_NAVN);
     required_adresse(&mut out, &a.adresse);
+    publishable_adresse(&mut out, &a.adresse);
     required_code(&mut out, codes, "InstType3", codes::INSTTYPE3, a.inst_type3);
     optional_email(&mut out, "Email", a.email.as_deref());
     optional_max(&mut out, "TelefonNummer", a.telefon_nummer.as_deref(), MAX_TELEFON);
     if a.p_nummer.trim().is_empty() {
         out.push(Fejl::new(FejlKode::FeltMangler, "PNummer", "Feltet PNummer skal udfyldes."));
     } else if !is_valid_p_nummer(a.p_nummer.trim()) {
+        publishable(&mut out, "PNummer", Some(&a.p_nummer));
         out.push(Fejl::new(FejlKode::UgyldigFormat, "PNummer", "Feltet PNummer skal være 10 cifre."));
     }
     out
@@ -89,14 +140,12 @@ pub fn check_alternativ_adresse(a: &AlternativAdresseData) -> Vec<Fejl> {
     required_text(&mut out, "EnhedsNummer", &a.enheds_nummer, 6);
     required_text(&mut out, "alternativAdresseNavn", &a.navn, MAX_NAVN);
     required_adresse(&mut out, &a.adresse);
+    publishable_adresse(&mut out, &a.adresse);
     optional_email(&mut out, "Email", a.email.as_deref());
     optional_max(&mut out, "TelefonNummer", a.telefon_nummer.as_deref(), MAX_TELEFON);
     if let Some(p) = a.p_nummer.as_deref().map(str::trim).filter(|p| !p.is_empty() && !is_valid_p_nummer(p)) {
-        out.push(Fejl::new(
-            FejlKode::UgyldigFormat,
-            "PNummer",
-            format!("Feltet PNummer skal være 10 cifre, ikke {p:?}."),
-        ));
+        publishable(&mut out, "PNummer", Some(p));
+        out.push(Fejl::new(FejlKode::UgyldigFormat, "PNummer", "Feltet PNummer skal være 10 cifre."));
     }
     out
 }
@@ -119,11 +168,14 @@ pub fn check_daginstitution(d: &DaginstitutionData, codes: &CodeTables) -> Vec<F
     required_code(&mut out, codes, "lovgrundlagKode", codes::LOVGRUNDLAG, d.lovgrundlag_kode);
     required_code(&mut out, codes, "admKommuneKode", codes::KOMMUNER, d.adm_kommune_kode);
     match d.ejer_cvr_nummer.as_deref().filter(|s| !s.is_empty()) {
-        Some(cvr) if !is_valid_cvr(cvr) => out.push(Fejl::new(
-            FejlKode::UgyldigFormat,
-            "ejerCvrNummer",
-            "Feltet ejerCvrNummer skal være et gyldigt CVR-nummer (8 cifre, modulus 11).",
-        )),
+        Some(cvr) if !is_valid_cvr(cvr) => {
+            publishable(&mut out, "ejerCvrNummer", Some(cvr));
+            out.push(Fejl::new(
+                FejlKode::UgyldigFormat,
+                "ejerCvrNummer",
+                "Feltet ejerCvrNummer skal være et gyldigt CVR-nummer (8 cifre, modulus 11).",
+            ));
+        }
         None if d.ejerform_kode == EJERFORM_PRIVAT => out.push(Fejl::new(
             FejlKode::FeltMangler,
             "ejerCvrNummer",
@@ -237,5 +289,50 @@ mod tests {
         let f = check_daginstitution(&d, &tables());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].felt, "ejerCvrNummer");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_refused_in_every_text_field() {
+        let tables = tables();
+        for bad in ['\u{1b}', '\u{1}', '\u{7f}', '\u{85}', '\u{0}', '\u{FFFE}', '\u{FFFF}'] {
+            let evil = format!("Børnehuset {bad}x");
+            let d = DaginstitutionData { navn: evil.clone(), ..valid() };
+            let fejl = check_daginstitution(&d, &tables);
+            assert!(fejl.iter().any(|f| f.kode == FejlKode::UlovligtTegn), "{bad:?}: {fejl:?}");
+        }
+        let adresse = crate::model::Adresse {
+            vej_navn: "Vej\u{1b}".into(),
+            hus_nummer: "1".into(),
+            post_nummer: "2000".into(),
+            post_distrikt: "By\u{0}".into(),
+            supplerende_bynavn: Some("\u{FFFE}".into()),
+            ..Default::default()
+        };
+        let a = AnvisningsenhedData {
+            daginstitutions_nummer: "G30000".into(),
+            navn: "Enhed\u{1}".into(),
+            adresse: adresse.clone(),
+            inst_type3: 6010,
+            email: Some("a\u{1b}@b.dk".into()),
+            telefon_nummer: Some("12\u{7}".into()),
+            p_nummer: "1012345678".into(),
+        };
+        let felter: Vec<String> = check_anvisningsenhed(&a, &tables)
+            .into_iter()
+            .filter(|f| f.kode == FejlKode::UlovligtTegn)
+            .map(|f| f.felt)
+            .collect();
+        for felt in [
+            "EnhedsNavn",
+            "Adresse.vejNavn",
+            "Adresse.postDistrikt",
+            "Adresse.supplerendeBynavn",
+            "Email",
+            "TelefonNummer",
+        ] {
+            assert!(felter.iter().any(|f| f == felt), "{felt} not refused: {felter:?}");
+        }
+        assert!(check_kodetekst("Vuggestue\u{1b}", 100).iter().any(|f| f.kode == FejlKode::UlovligtTegn));
+        assert!(check_kodetekst("Vuggestue (0-2 år)\t", 100).is_empty());
     }
 }

@@ -71,11 +71,7 @@ impl Registry {
         if kode <= 0 {
             fejl.push(Fejl::new(FejlKode::UgyldigFormat, "kode", "Koden skal være et positivt heltal."));
         }
-        if tekst.is_empty() {
-            fejl.push(Fejl::new(FejlKode::FeltMangler, "tekst", "Teksten mangler."));
-        } else if tekst.chars().count() > MAX_KODETEKST {
-            fejl.push(Fejl::new(FejlKode::FeltForLangt, "tekst", "Teksten må højst være 100 tegn."));
-        }
+        fejl.extend(rules::check_kodetekst(tekst, MAX_KODETEKST));
         if !fejl.is_empty() {
             return Err(RegistryError::Afvist(fejl));
         }

@@ -23,6 +23,7 @@ fn storage(e: impl std::fmt::Display) -> TilslutningError {
 }
 
 fn kommentar(k: &str) -> Result<&str> {
+    crate::error::tekst("kommentaren", k)?;
     if k.chars().count() > 1000 {
         return Err(TilslutningError::Invalid("kommentaren må højst være 1000 tegn".into()));
     }

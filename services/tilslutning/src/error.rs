@@ -48,3 +48,14 @@ impl TilslutningError {
 }
 
 pub type Result<T, E = TilslutningError> = std::result::Result<T, E>;
+
+/// Refuses a text with a character the register's answers cannot carry (control characters,
+/// U+FFFE/U+FFFF), naming the field and the character.
+pub fn tekst<'a>(felt: &str, value: &'a str) -> Result<&'a str> {
+    match dtr_proto::tekst::first_unpublishable(value) {
+        None => Ok(value),
+        Some(c) => {
+            Err(TilslutningError::Invalid(format!("{felt} indeholder tegnet U+{:04X}, som ikke kan bruges", c as u32)))
+        }
+    }
+}

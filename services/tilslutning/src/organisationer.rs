@@ -39,6 +39,8 @@ fn valider(o: &NyOrganisation) -> Result<Organisation> {
     let navn = o.navn.trim();
     if navn.is_empty() || navn.chars().count() > 200 {
         fejl.push("navn skal være 1 til 200 tegn");
+    } else if crate::error::tekst("navn", navn).is_err() {
+        fejl.push("navn indeholder et tegn, som ikke kan bruges");
     }
     if !(o.cvr.is_empty() || (o.cvr.len() == 8 && o.cvr.bytes().all(|b| b.is_ascii_digit()))) {
         fejl.push("cvr skal være 8 cifre");

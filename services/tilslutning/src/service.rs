@@ -106,6 +106,11 @@ impl Tilslutning {
         let kode_ok = !def.servicekode.is_empty()
             && def.servicekode.len() <= 64
             && def.servicekode.bytes().all(|b| b.is_ascii_alphanumeric());
+        crate::error::tekst("servicenavnet", &def.navn)?;
+        crate::error::tekst("beskrivelsen", &def.beskrivelse)?;
+        for (navn, _) in &def.operationer {
+            crate::error::tekst("operationens navn", navn)?;
+        }
         let ops_ok = def.operationer.iter().all(|(navn, _)| !navn.is_empty() && navn.len() <= 100);
         if !kode_ok || !ops_ok || def.navn.trim().is_empty() {
             return Err(TilslutningError::Invalid(

@@ -44,7 +44,7 @@ fn ikke_fundet(id: &str) -> TilslutningError {
 }
 
 fn navn(n: &str) -> Result<&str> {
-    let n = n.trim();
+    let n = crate::error::tekst("systemets navn", n.trim())?;
     if n.is_empty() || n.chars().count() > MAX_NAVN {
         return Err(TilslutningError::Invalid(format!("systemets navn skal være 1 til {MAX_NAVN} tegn")));
     }
@@ -116,10 +116,11 @@ pub async fn set_blokeret(
     if aktoer != OPERATOER {
         return Err(TilslutningError::Forbidden("kun STIL kan blokere og frigive systemer".into()));
     }
-    if let Some(a) = aarsag
-        && a.trim().is_empty()
-    {
-        return Err(TilslutningError::Invalid("angiv årsagen til blokeringen".into()));
+    if let Some(a) = aarsag {
+        if a.trim().is_empty() {
+            return Err(TilslutningError::Invalid("angiv årsagen til blokeringen".into()));
+        }
+        crate::error::tekst("årsagen", a)?;
     }
     let s = store.get_system(id).await.map_err(storage)?.filter(|s| !s.slettet);
     s.ok_or_else(|| ikke_fundet(id))?;
