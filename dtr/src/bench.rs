@@ -34,10 +34,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "docs/bench/extract.md")]
         out: PathBuf,
     },
+    /// What trust costs: wrong-password timing by kind of user, and the SOAP lookup with and
+    /// without mutual TLS between the parts; writes a report.
+    Trust(crate::bench_trust::TrustArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Extract { scales, runs, out } = cmd;
+    let (scales, runs, out) = match cmd {
+        BenchCommand::Extract { scales, runs, out } => (scales, runs, out),
+        BenchCommand::Trust(a) => return crate::bench_trust::run(a).await,
+    };
     let mut results = Vec::new();
     for scale in scales {
         println!("scale {scale}: generating the register…");
@@ -67,10 +73,10 @@ struct Result1 {
 }
 
 /// A `dtr up` child process, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    export_grpc: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) export_grpc: String,
 }
 
 impl Drop for Server {
@@ -81,11 +87,18 @@ impl Drop for Server {
 }
 
 fn start_server(data: &Path) -> anyhow::Result<Server> {
+    start_server_with(data, &[], &[])
+}
+
+/// `dtr up --demo` on `data` with extra arguments and environment.
+pub(crate) fn start_server_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Server> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .args(["up", "--demo", "--data-dir"])
         .arg(data)
         .args(["--https-addr", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -19,7 +19,7 @@ use dtr_tilslutning::store::NewSystem;
 pub const DEMO_USERNAME: &str = "demo-system";
 pub const REFUSED_USERNAME: &str = "demo-refused";
 const CREDENTIALS_FILE: &str = "demo-credentials.json";
-const PROVIDER: &str = "DEMO01";
+pub const PROVIDER: &str = "DEMO01";
 
 pub struct Login {
     pub username: String,

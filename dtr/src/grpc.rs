@@ -91,6 +91,10 @@ pub struct ServiceArgs {
     pub tilslutning: TilslutningArgs,
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
+    /// `dtr bench trust` only (through `dtr up`, on loopback): plain-text gRPC, to measure what
+    /// mutual TLS costs. The guard still checks every token.
+    #[arg(skip)]
+    pub bench_plaintext: bool,
     /// `dtr up` hands import and export one in-process code-table cache, so a change made
     /// through the import service is seen by the export service at once.
     #[arg(skip)]
@@ -230,6 +234,9 @@ pub struct GatewayArgs {
     pub tilslutning_url: String,
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
+    /// See `ServiceArgs::bench_plaintext`.
+    #[arg(skip)]
+    pub bench_plaintext: bool,
     /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
     #[arg(long, env = "DTR_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -362,8 +369,13 @@ pub async fn serve(
         Which::Tilslutning => dtr_tilslutning::grpc::policy::policy,
     };
     let (tls, guard) = dtr_trust::server(&pki, which.part(), policy).context("certificates")?;
-    let mut router = Server::builder()
-        .tls_config(tls)?
+    let mut builder = Server::builder();
+    if args.bench_plaintext {
+        tracing::warn!(service = which.name(), "plain-text gRPC for a benchmark: no mutual TLS");
+    } else {
+        builder = builder.tls_config(tls)?;
+    }
+    let mut router = builder
         .trace_fn(dtr_telemetry::grpc_server_span)
         .add_service(health)
         .add_service(reflection_v1)
@@ -440,8 +452,11 @@ pub async fn start_gateway(
     let tls = dtr_gateway::tls::rustls_config(args.tls_cert.as_deref(), args.tls_key.as_deref(), &args.data_dir)
         .await
         .context("TLS")?;
-    let credentials = dtr_trust::PartCredentials::load(&args.pki.existing()?, dtr_trust::Part::Gateway)
+    let mut credentials = dtr_trust::PartCredentials::load(&args.pki.existing()?, dtr_trust::Part::Gateway)
         .context("the gateway's certificate and token key")?;
+    if args.bench_plaintext {
+        credentials = credentials.without_tls();
+    }
     let mut cfg = dtr_gateway::GatewayConfig::new(
         args.import_url.clone(),
         args.export_url.clone(),

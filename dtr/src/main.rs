@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_trust;
 mod catalogue;
 mod config;
 mod demo;

@@ -44,6 +44,10 @@ pub struct UpArgs {
     /// How long a lock-out lasts, counted from the first failure, in seconds.
     #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
     pub lockout_seconds: u64,
+    /// For `dtr bench trust` only: the gRPC hops in plain text (still on loopback, tokens still
+    /// checked), to measure what mutual TLS costs.
+    #[arg(long, hide = true)]
+    pub bench_plaintext_grpc: bool,
 }
 
 /// The data directory holds the register, credentials and the TLS key: only its owner may enter
@@ -89,7 +93,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for _ in 0..3 {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        urls.push(format!("https://{}", listener.local_addr()?));
+        let scheme = if a.bench_plaintext_grpc { "http" } else { "https" };
+        urls.push(format!("{scheme}://{}", listener.local_addr()?));
         listeners.push(listener);
     }
     for (which, listener) in [Which::Import, Which::Export, Which::Tilslutning].into_iter().zip(listeners) {
@@ -104,6 +109,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             shared_changes: Some(changes.clone()),
             tilslutning: a.tilslutning.clone(),
             pki: pki.clone(),
+            bench_plaintext: a.bench_plaintext_grpc,
         };
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
@@ -114,6 +120,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         export_url: urls[1].clone(),
         tilslutning_url: urls[2].clone(),
         pki: pki.clone(),
+        bench_plaintext: a.bench_plaintext_grpc,
         tls_cert: None,
         tls_key: None,
         data_dir: a.data_dir.clone(),

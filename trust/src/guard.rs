@@ -117,11 +117,36 @@ pub struct Guard {
 struct GuardInner {
     verifier: Verifier,
     policy: Policy,
+    /// Peers by their certificate (DER), so a certificate is parsed once, not on every call.
+    peers: std::sync::Mutex<std::collections::HashMap<Box<[u8]>, Option<Peer>>>,
 }
+
+/// Certificates remembered at most; the map starts afresh when full.
+const PEERS_MAX: usize = 1024;
 
 impl Guard {
     pub fn new(verifier: Verifier, policy: Policy) -> Self {
-        Guard { inner: Arc::new(GuardInner { verifier, policy }) }
+        Guard { inner: Arc::new(GuardInner { verifier, policy, peers: Default::default() }) }
+    }
+
+    /// The peer a request's connection shows, from the TLS connection info tonic records in the
+    /// request's extensions (the certificate is CA-verified by then).
+    fn peer<B>(&self, req: &http::Request<B>) -> Option<Peer> {
+        let certs = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
+        let der: &[u8] = certs.first()?.as_ref();
+        if let Ok(peers) = self.inner.peers.lock()
+            && let Some(peer) = peers.get(der)
+        {
+            return peer.clone();
+        }
+        let peer = crate::tls::peer_of(der);
+        if let Ok(mut peers) = self.inner.peers.lock() {
+            if peers.len() >= PEERS_MAX {
+                peers.clear();
+            }
+            peers.insert(der.into(), peer.clone());
+        }
+        peer
     }
 
     /// Wraps a generated tonic server.
@@ -170,12 +195,6 @@ fn refuse(refusal: Refusal, method: &str, peer: Option<&Peer>, why: &str) -> ton
     refusal.status(why)
 }
 
-/// The peer of a request, from the TLS connection tonic records in its extensions.
-fn peer<B>(req: &http::Request<B>) -> Option<Peer> {
-    let certs = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
-    crate::tls::peer_of(certs.first()?.as_ref())
-}
-
 fn bearer<B>(req: &http::Request<B>) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
@@ -210,7 +229,7 @@ where
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let method = req.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
-        let peer = peer(&req);
+        let peer = self.guard.peer(&req);
         match self.guard.admit(&method, peer.as_ref(), bearer(&req)) {
             Ok(principal) => {
                 req.extensions_mut().insert(principal);

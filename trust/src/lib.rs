@@ -80,6 +80,12 @@ impl PartCredentials {
         self.part
     }
 
+    /// The same token key over plain-text channels: only for `dtr bench trust`, which measures
+    /// what mutual TLS costs (`dtr up --bench-plaintext-grpc`, loopback only).
+    pub fn without_tls(self) -> Self {
+        PartCredentials { tls: None, ..self }
+    }
+
     /// The principal of this part acting for itself.
     pub fn own_principal(&self) -> Principal {
         Principal::Service(self.part.name().to_owned())
