@@ -18,8 +18,9 @@ use dtr_proto::import::{InsertAnvisningsEnhedRequest, InsertDaginstitutionReques
 use dtr_proto::registry::{Adresse, Anvisningsenhed, Daginstitution};
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_proto::tilslutning::{
-    AuthenticateRequest, CheckAccessRequest, CreateOrganisationRequest, CreateSystemRequest, ListAftalerRequest,
-    ListSystemsRequest, MeldRegisterfundRequest, Organisation, OrganisationType, RotateCredentialsRequest,
+    AuthenticateRequest, BlockSystemRequest, CheckAccessRequest, CreateOrganisationRequest, CreateSystemRequest,
+    ListAftalerRequest, ListOrganisationerRequest, ListServicesRequest, ListSystemsRequest, MeldRegisterfundRequest,
+    Notifikationsmodtager, Organisation, OrganisationType, RotateCredentialsRequest,
 };
 use dtr_trust::{Minter, Part, PartCredentials, PkiDir, TlsMaterial};
 use tonic::Code;
@@ -160,6 +161,20 @@ async fn attacks(r: Running) {
     assert_ne!(s.code(), Code::Ok);
     let s = t_gateway.rotate_credentials(as_system.request(rotate())).await.unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied, "a system cannot rotate through the gateway's channel");
+
+    // Blocking a system, another organisation's recipients, the directory: not for just anyone.
+    let block = || BlockSystemRequest { udbydersystem_id: "demo-system-1".into(), aarsag: "ond".into() };
+    let s = t_portal.block_system(som("101", block())).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "a kommune blocks a system");
+    let s = t_gateway.block_system(as_system.request(block())).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "a system blocks a system");
+    let phishing = Notifikationsmodtager { organisation_kode: "101".into(), email: "ond@evil.example".into() };
+    let s = t_portal.add_notifikationsmodtager(som("147", phishing)).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "147 adds a recipient to 101");
+    let s = t_portal.list_organisationer(forged(ListOrganisationerRequest::default())).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "the directory for unsigned metadata");
+    let s = t_portal.list_services(forged(ListServicesRequest::default())).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "the catalogue for unsigned metadata");
 
     // The internal RPCs admit only their parts.
     let s = t_portal
