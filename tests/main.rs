@@ -26,5 +26,6 @@ mod tilslutning_admin;
 mod tilslutning_aftaler;
 mod tilslutning_enforcement;
 mod tilslutning_notifikationer;
+mod tilslutning_personer;
 mod tilslutning_systemer;
 mod trust_attacks;

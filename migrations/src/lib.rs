@@ -91,6 +91,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (2, "adgangslog", include_str!("../postgres/tilslutning/0002_adgangslog.sql")),
         (3, "udtraek_forbrug", include_str!("../postgres/tilslutning/0003_udtraek_forbrug.sql")),
         (4, "registerfund_meldt", include_str!("../postgres/tilslutning/0004_registerfund_meldt.sql")),
+        (5, "personer", include_str!("../postgres/tilslutning/0005_personer.sql")),
     ],
 };
 
@@ -101,6 +102,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (2, "adgangslog", include_str!("../sqlite/tilslutning/0002_adgangslog.sql")),
         (3, "udtraek_forbrug", include_str!("../sqlite/tilslutning/0003_udtraek_forbrug.sql")),
         (4, "registerfund_meldt", include_str!("../sqlite/tilslutning/0004_registerfund_meldt.sql")),
+        (5, "personer", include_str!("../sqlite/tilslutning/0005_personer.sql")),
     ],
 };
 

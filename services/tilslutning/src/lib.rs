@@ -11,6 +11,7 @@ pub mod livscyklus;
 pub mod model;
 pub mod notifikation;
 pub mod organisationer;
+pub mod personer;
 pub mod service;
 pub mod side;
 pub mod store;

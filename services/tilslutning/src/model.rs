@@ -214,3 +214,73 @@ pub struct OrganisationInfo {
     pub er_passiveret: bool,
     pub passiveret_kommentar: String,
 }
+
+/// What a person may do for one organisation (portal.md, "Roles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rolle {
+    /// A provider's systems and their agreements.
+    Udbyderadministrator,
+    /// An owner's data-access agreements and notifications.
+    Dataadgangsadministrator,
+    /// STIL: providers, the catalogue, connection requests, blocking, the outbox, persons.
+    Operatoer,
+    /// STIL/BSM: maintains the register by hand.
+    Registeradministrator,
+}
+
+impl Rolle {
+    pub const ALL: [Rolle; 4] =
+        [Rolle::Udbyderadministrator, Rolle::Dataadgangsadministrator, Rolle::Operatoer, Rolle::Registeradministrator];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rolle::Udbyderadministrator => "UDBYDERADMINISTRATOR",
+            Rolle::Dataadgangsadministrator => "DATAADGANGSADMINISTRATOR",
+            Rolle::Operatoer => "OPERATOER",
+            Rolle::Registeradministrator => "REGISTERADMINISTRATOR",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rolle> {
+        Rolle::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the role can be held for an organisation of this type (and kode): provider
+    /// administrators for providers, data-access administrators for owners, the operator's roles
+    /// for STIL only.
+    pub fn passer_til(self, kode: &str, type_: OrganisationType) -> bool {
+        use OrganisationType as T;
+        match self {
+            Rolle::Udbyderadministrator => type_ == T::Udbyder && kode != crate::livscyklus::OPERATOER,
+            Rolle::Dataadgangsadministrator => {
+                matches!(type_, T::Kommune | T::Institution | T::Dagtilbud | T::PrivatEjer | T::Restinstitution)
+            }
+            Rolle::Operatoer | Rolle::Registeradministrator => kode == crate::livscyklus::OPERATOER,
+        }
+    }
+}
+
+/// A person's role for one organisation, with its name for the pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rolletildeling {
+    pub organisation_kode: String,
+    pub organisation_navn: String,
+    pub rolle: Rolle,
+}
+
+/// A person who logs in at the portal (never their password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonInfo {
+    pub id: String,
+    pub brugernavn: String,
+    pub navn: String,
+    pub email: String,
+    pub roller: Vec<Rolletildeling>,
+}
+
+/// A local account's login: the person and the stored hash (none: OIDC only).
+#[derive(Debug, Clone)]
+pub struct PersonLogin {
+    pub id: String,
+    pub hash: Option<String>,
+}

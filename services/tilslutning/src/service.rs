@@ -14,10 +14,11 @@ use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
 use crate::model::{
     Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, OrganisationInfo, OrganisationType,
-    ServiceDef, SystemInfo,
+    PersonInfo, Rolle, ServiceDef, SystemInfo,
 };
 use crate::notifikation::{self, Registerfund};
 use crate::organisationer::{self, NyOrganisation};
+use crate::personer;
 use crate::side::Side;
 use crate::store::TilslutningStore;
 use crate::systemer::{self, Legitimation, SystemSoegning};
@@ -321,6 +322,37 @@ impl Tilslutning {
         s: &AftaleSoegning,
     ) -> Result<(Vec<Aftale>, String)> {
         aftaler::list(self.store(), aktoer, art, s).await
+    }
+
+    // --- Persons of the portal ---
+
+    /// A local account; the password is answered once.
+    pub async fn create_person(&self, aktoer: &str, p: &personer::NyPerson) -> Result<(PersonInfo, String)> {
+        personer::create(self.store(), aktoer, p).await
+    }
+
+    pub async fn get_person(&self, id: &str) -> Result<PersonInfo> {
+        personer::hent(self.store(), id).await
+    }
+
+    pub async fn set_rolle(
+        &self,
+        aktoer: &str,
+        person_id: &str,
+        organisation: &str,
+        rolle: Rolle,
+        har: bool,
+    ) -> Result<PersonInfo> {
+        personer::set_rolle(self.store(), aktoer, person_id, organisation, rolle, har).await
+    }
+
+    pub async fn list_personer(&self, aktoer: &str, soeg: &str, side: &Side) -> Result<(Vec<PersonInfo>, String)> {
+        personer::list(self.store(), aktoer, soeg, side).await
+    }
+
+    /// The portal's password check of a local account.
+    pub async fn authenticate_person(&self, brugernavn: &str, adgangskode: &str) -> Result<Option<PersonInfo>> {
+        personer::login(self.store(), &self.legitimationer, brugernavn, adgangskode).await
     }
 
     // --- The gateway's questions ---

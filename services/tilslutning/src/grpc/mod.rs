@@ -21,6 +21,7 @@ use crate::error::TilslutningError;
 use crate::model::AftaleArt;
 use crate::notifikation::Registerfund;
 use crate::organisationer::NyOrganisation;
+use crate::personer::NyPerson;
 use crate::service::{Adgangsforespoergsel, Tilslutning};
 use crate::store::TilslutningStore;
 use crate::systemer::SystemSoegning;
@@ -377,6 +378,46 @@ impl TilslutningService for TilslutningGrpc {
         }
         answer(self.tilslutning.meld_registerfund(r.koersel_id, fund).await, |meldt| proto::MeldRegisterfundResponse {
             ejere_meldt: i32::try_from(meldt).unwrap_or(i32::MAX),
+        })
+    }
+
+    async fn authenticate_person(
+        &self,
+        request: Request<proto::AuthenticatePersonRequest>,
+    ) -> Answer<proto::AuthenticatePersonResponse> {
+        let r = request.into_inner();
+        answer(self.tilslutning.authenticate_person(&r.brugernavn, &r.adgangskode).await, |p| {
+            proto::AuthenticatePersonResponse { ok: p.is_some(), person: p.as_ref().map(pb::person) }
+        })
+    }
+
+    async fn get_person(&self, request: Request<proto::GetPersonRequest>) -> Answer<proto::Person> {
+        answer(self.tilslutning.get_person(&request.get_ref().person_id).await, |p| pb::person(&p))
+    }
+
+    async fn create_person(&self, request: Request<proto::CreatePersonRequest>) -> Answer<proto::CreatePersonResponse> {
+        let aktoer = aktoer(&request)?;
+        let r = request.into_inner();
+        let ny = NyPerson { brugernavn: r.brugernavn, navn: r.navn, email: r.email };
+        answer(self.tilslutning.create_person(&aktoer, &ny).await, |(p, adgangskode)| proto::CreatePersonResponse {
+            person: Some(pb::person(&p)),
+            adgangskode,
+        })
+    }
+
+    async fn set_rolle(&self, request: Request<proto::SetRolleRequest>) -> Answer<proto::Person> {
+        let aktoer = aktoer(&request)?;
+        let r = request.into_inner();
+        let rolle = pb::rolle_fra(r.rolle())?;
+        let p = self.tilslutning.set_rolle(&aktoer, &r.person_id, &r.organisation_kode, rolle, r.har).await;
+        answer(p, |p| pb::person(&p))
+    }
+
+    async fn list_personer(&self, request: Request<proto::ListPersonerRequest>) -> Answer<proto::ListPersonerResponse> {
+        let aktoer = aktoer(&request)?;
+        let r = request.into_inner();
+        answer(self.tilslutning.list_personer(&aktoer, &r.soeg, &pb::side(&r.side)).await, |(page, naeste_side)| {
+            proto::ListPersonerResponse { personer: page.iter().map(pb::person).collect(), naeste_side }
         })
     }
 

@@ -5,7 +5,9 @@ use tonic::Status;
 
 use dtr_proto::tilslutning as pb;
 
-use crate::model::{Aftale, AftaleStatus, Dataejer, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo};
+use crate::model::{
+    Aftale, AftaleStatus, Dataejer, OrganisationInfo, OrganisationType, PersonInfo, Rolle, ServiceDef, SystemInfo,
+};
 use crate::side::Side;
 use crate::systemer::Legitimation;
 
@@ -159,5 +161,44 @@ pub fn ejer(e: &pb::Ejer) -> Result<Dataejer, Status> {
         pb::OrganisationType::Kommune => Ok(Dataejer::Kommune(e.kode.clone())),
         pb::OrganisationType::PrivatEjer => Ok(Dataejer::PrivatEjer(e.kode.clone())),
         _ => Err(Status::invalid_argument("en dataejer skal være en kommune eller en privat ejer")),
+    }
+}
+
+pub fn rolle(r: Rolle) -> pb::Rolle {
+    match r {
+        Rolle::Udbyderadministrator => pb::Rolle::Udbyderadministrator,
+        Rolle::Dataadgangsadministrator => pb::Rolle::Dataadgangsadministrator,
+        Rolle::Operatoer => pb::Rolle::Operatoer,
+        Rolle::Registeradministrator => pb::Rolle::Registeradministrator,
+    }
+}
+
+pub fn rolle_fra(r: pb::Rolle) -> Result<Rolle, Status> {
+    match r {
+        pb::Rolle::Udbyderadministrator => Ok(Rolle::Udbyderadministrator),
+        pb::Rolle::Dataadgangsadministrator => Ok(Rolle::Dataadgangsadministrator),
+        pb::Rolle::Operatoer => Ok(Rolle::Operatoer),
+        pb::Rolle::Registeradministrator => Ok(Rolle::Registeradministrator),
+        pb::Rolle::Unspecified => Err(Status::invalid_argument(
+            "angiv en rolle: UDBYDERADMINISTRATOR, DATAADGANGSADMINISTRATOR, OPERATOER eller REGISTERADMINISTRATOR",
+        )),
+    }
+}
+
+pub fn person(p: &PersonInfo) -> pb::Person {
+    pb::Person {
+        person_id: p.id.clone(),
+        brugernavn: p.brugernavn.clone(),
+        navn: p.navn.clone(),
+        email: p.email.clone(),
+        roller: p
+            .roller
+            .iter()
+            .map(|r| pb::Rolletildeling {
+                organisation_kode: r.organisation_kode.clone(),
+                organisation_navn: r.organisation_navn.clone(),
+                rolle: rolle(r.rolle) as i32,
+            })
+            .collect(),
     }
 }

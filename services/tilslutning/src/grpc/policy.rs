@@ -8,6 +8,8 @@ pub fn policy(method: &str) -> Option<Rule> {
     Some(match method {
         // The gateway's questions while it serves a SOAP call.
         "Authenticate" | "CheckAccess" => Rule::internal(&[Part::Gateway]),
+        // The portal's questions while a person logs in and chooses an organisation.
+        "AuthenticatePerson" | "GetPerson" => Rule::internal(&[Part::Portal]),
         // The import service's re-validation hands its findings over; the operator may too
         // (`dtr revalidate`).
         "MeldRegisterfund" => Rule::internal(&[Part::Import]).and_operator(),
@@ -17,7 +19,10 @@ pub fn policy(method: &str) -> Option<Rule> {
         | "BlockSystem"
         | "UnblockSystem"
         | "UpsertService"
-        | "DecideTilslutning" => Rule::OPERATOR,
+        | "DecideTilslutning"
+        | "CreatePerson"
+        | "SetRolle"
+        | "ListPersoner" => Rule::OPERATOR,
         // What persons do for their organisation in the portal, and the operator for anyone.
         "GetOrganisation"
         | "ListOrganisationer"
@@ -58,6 +63,14 @@ mod tests {
         let system = Principal::System { id: "s".into(), udbyder: "U".into() };
         let person = Principal::Person { id: "p".into(), organisation: "101".into() };
         let consumer = Principal::Consumer("bi".into());
+        let portal = Principal::Service("portal".into());
+        for internal in ["AuthenticatePerson", "GetPerson"] {
+            let rule = policy(internal).unwrap();
+            assert!(rule.admits(&portal));
+            for other in [&gateway, &system, &person, &consumer] {
+                assert!(!rule.admits(other), "{internal} admits {other:?}");
+            }
+        }
         for internal in ["Authenticate", "CheckAccess"] {
             let rule = policy(internal).unwrap();
             assert!(rule.admits(&gateway));

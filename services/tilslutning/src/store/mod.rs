@@ -11,7 +11,8 @@ use dtr_migrations::{Backend, Column, RowsAffected, TILSLUTNING_POSTGRES, TILSLU
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
-    Organisation, OrganisationInfo, OrganisationType, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
+    Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle, Rolletildeling, ServiceDef,
+    SystemInfo, SystemLogin, SystemTilstand,
 };
 use crate::notifikation::Notifikation;
 
@@ -38,6 +39,17 @@ pub struct OutboxMail {
     pub emne: String,
     pub tekst: String,
     pub forsoeg: i64,
+}
+
+/// A new person as stored.
+#[derive(Debug, Clone)]
+pub struct NewPerson<'a> {
+    pub id: &'a str,
+    pub brugernavn: &'a str,
+    pub navn: &'a str,
+    pub email: &'a str,
+    /// argon2id PHC string of a local account; `None` for OIDC only.
+    pub hash: Option<&'a str>,
 }
 
 /// A new system as stored.
@@ -154,6 +166,21 @@ pub trait TilslutningStore: Send + Sync + 'static {
     /// not registered organisations are skipped.
     async fn meld_registerfund(&self, koersel_id: i64, fund: &[(Dataejer, Notifikation)]) -> Result<usize, StoreError>;
     async fn add_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
+    /// Creates a person; `false` when the username is taken.
+    async fn create_person(&self, p: &NewPerson<'_>) -> Result<bool, StoreError>;
+    async fn person_login(&self, brugernavn: &str) -> Result<Option<PersonLogin>, StoreError>;
+    /// A person with their roles.
+    async fn get_person(&self, id: &str) -> Result<Option<PersonInfo>, StoreError>;
+    /// Persons with their roles, optionally with `soeg` in name or username, by id after `efter`.
+    async fn list_personer(&self, soeg: &str, efter: &str, max: i64) -> Result<Vec<PersonInfo>, StoreError>;
+    /// Gives (`har`) or takes a role; giving twice or taking what is not held changes nothing.
+    async fn set_rolle(
+        &self,
+        person_id: &str,
+        organisation_kode: &str,
+        rolle: Rolle,
+        har: bool,
+    ) -> Result<(), StoreError>;
     async fn remove_modtager(&self, organisation_kode: &str, email: &str) -> Result<bool, StoreError>;
     async fn modtagere(&self, organisation_kode: &str) -> Result<Vec<String>, StoreError>;
     /// Claims up to `max` due mails (their next attempt is pushed a minute ahead, so another
@@ -253,6 +280,30 @@ where
     usize: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
     for<'s> &'s str: sqlx::ColumnIndex<<D::DB as sqlx::Database>::Row>,
 {
+    /// A person row with the person's roles.
+    async fn person_from_row(&self, r: &<D::DB as sqlx::Database>::Row) -> Result<PersonInfo, StoreError> {
+        let id: String = r.try_get("id")?;
+        let roller = sqlx::query(SELECT_PERSON_ROLLER).bind(&id).fetch_all(&self.pool).await?;
+        let roller = roller
+            .iter()
+            .map(|x| {
+                let rolle: String = x.try_get("rolle")?;
+                Ok(Rolletildeling {
+                    organisation_kode: x.try_get("organisation_kode")?,
+                    organisation_navn: x.try_get("organisation_navn")?,
+                    rolle: Rolle::parse(&rolle).ok_or(StoreError::Corrupt("person role"))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(PersonInfo {
+            id,
+            brugernavn: r.try_get("brugernavn")?,
+            navn: r.try_get("navn")?,
+            email: r.try_get("email")?,
+            roller,
+        })
+    }
+
     fn organisation_from_row(r: &<D::DB as sqlx::Database>::Row) -> Result<OrganisationInfo, StoreError> {
         let type_: String = r.try_get("type")?;
         Ok(OrganisationInfo {
@@ -803,6 +854,55 @@ where
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::organisation_from_row).collect()
+    }
+
+    async fn create_person(&self, p: &NewPerson<'_>) -> Result<bool, StoreError> {
+        let n = sqlx::query(INSERT_PERSON)
+            .bind(p.id)
+            .bind(p.brugernavn)
+            .bind(p.navn)
+            .bind(p.email)
+            .bind(p.hash)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn person_login(&self, brugernavn: &str) -> Result<Option<PersonLogin>, StoreError> {
+        let row = sqlx::query(SELECT_PERSON_LOGIN).bind(brugernavn).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(PersonLogin { id: r.try_get("id")?, hash: r.try_get("hash")? })).transpose()
+    }
+
+    async fn get_person(&self, id: &str) -> Result<Option<PersonInfo>, StoreError> {
+        let Some(row) = sqlx::query(SELECT_PERSON).bind(id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.person_from_row(&row).await?))
+    }
+
+    async fn list_personer(&self, soeg: &str, efter: &str, max: i64) -> Result<Vec<PersonInfo>, StoreError> {
+        let pattern =
+            if soeg.is_empty() { String::new() } else { format!("%{}%", soeg.to_lowercase().replace(['%', '_'], "")) };
+        let rows = sqlx::query(LIST_PERSONER).bind(pattern).bind(efter).bind(max).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.person_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn set_rolle(
+        &self,
+        person_id: &str,
+        organisation_kode: &str,
+        rolle: Rolle,
+        har: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if har { INSERT_PERSON_ROLLE } else { DELETE_PERSON_ROLLE };
+        sqlx::query(sql).bind(person_id).bind(organisation_kode).bind(rolle.as_str()).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn set_organisation_passiv(&self, kode: &str, passiv: bool, kommentar: &str) -> Result<bool, StoreError> {

@@ -157,3 +157,18 @@ pub(super) const END_TILSLUTNING: &str = "UPDATE tilslutningsaftale SET status =
 pub(super) const LIVE_DATAAFTALER: &str =
     "SELECT aftale_id, status FROM dataaftale WHERE system_id = $1 AND status <> 'SLETTET'";
 pub(super) const END_DATAAFTALE: &str = "UPDATE dataaftale SET status = 'SLETTET' WHERE aftale_id = $1";
+
+// --- Persons of the portal ---
+pub(super) const INSERT_PERSON: &str = "INSERT INTO person (id, brugernavn, navn, email, hash, oprettet) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (brugernavn) DO NOTHING";
+pub(super) const SELECT_PERSON_LOGIN: &str = "SELECT id, hash FROM person WHERE brugernavn = $1";
+pub(super) const SELECT_PERSON: &str = "SELECT id, brugernavn, navn, email FROM person WHERE id = $1";
+pub(super) const LIST_PERSONER: &str = "SELECT id, brugernavn, navn, email FROM person \
+     WHERE ($1 = '' OR lower(navn) LIKE $1 OR lower(brugernavn) LIKE $1) AND id > $2 ORDER BY id LIMIT $3";
+pub(super) const SELECT_PERSON_ROLLER: &str = "SELECT r.organisation_kode, o.navn AS organisation_navn, r.rolle \
+     FROM person_rolle r JOIN organisation o ON o.kode = r.organisation_kode WHERE r.person_id = $1 \
+     ORDER BY r.organisation_kode, r.rolle";
+pub(super) const INSERT_PERSON_ROLLE: &str = "INSERT INTO person_rolle (person_id, organisation_kode, rolle) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(super) const DELETE_PERSON_ROLLE: &str =
+    "DELETE FROM person_rolle WHERE person_id = $1 AND organisation_kode = $2 AND rolle = $3";
