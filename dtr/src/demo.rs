@@ -1,7 +1,8 @@
 //! Demo data for `dtr up --demo`: the daginstitutioner of three kommuner with anvisningsenheder
 //! and alternative addresses, a provider, a system with approved connections to both services
 //! and data-access agreements with every demo kommune, and a second system with the connections
-//! but no data-access agreement, to show a refusal.
+//! but no data-access agreement, to show a refusal; and one portal person per role (the demo
+//! provider's administrator, kommune 101's data-access administrator, an operator of STIL).
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,8 @@ use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, Anvisningsenhe
 use dtr_registry::storage::no_checks;
 use dtr_tilslutning::TilslutningStore;
 use dtr_tilslutning::credentials;
-use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType};
-use dtr_tilslutning::store::NewSystem;
+use dtr_tilslutning::model::{AftaleStatus, Organisation, OrganisationType, Rolle};
+use dtr_tilslutning::store::{NewPerson, NewSystem};
 
 pub const DEMO_USERNAME: &str = "demo-system";
 pub const REFUSED_USERNAME: &str = "demo-refused";
@@ -30,6 +31,55 @@ pub struct Login {
 pub struct DemoLogins {
     pub system: Login,
     pub refused: Login,
+    pub persons: Vec<DemoPerson>,
+}
+
+/// A portal person of the demo.
+pub struct DemoPerson {
+    pub username: String,
+    pub password: String,
+    /// The role's name as the portal shows it.
+    pub role: String,
+    pub organisation: String,
+}
+
+/// (username, name, role, organisation)
+const PERSONS: [(&str, &str, Rolle, &str); 3] = [
+    ("demo-udbyder", "Ulla Udbyder", Rolle::Udbyderadministrator, PROVIDER),
+    ("demo-kommune", "Karl Kommune", Rolle::Dataadgangsadministrator, "101"),
+    ("demo-operatoer", "Olga Operatør", Rolle::Operatoer, "STIL"),
+];
+
+fn rolle_navn(r: Rolle) -> &'static str {
+    match r {
+        Rolle::Udbyderadministrator => "Udbyderadministrator",
+        Rolle::Dataadgangsadministrator => "Dataadgangsadministrator",
+        Rolle::Operatoer => "Operatør",
+        Rolle::Registeradministrator => "Registeradministrator",
+    }
+}
+
+/// The demo's portal persons, each with a fresh password and one role.
+async fn create_persons(tilslutning: &dyn TilslutningStore) -> anyhow::Result<Vec<DemoPerson>> {
+    let mut out = Vec::new();
+    for (username, navn, rolle, organisation) in PERSONS {
+        let password = credentials::generate_password();
+        let hash = credentials::hash_password(&password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let id = format!("demo-person-{username}");
+        let person = NewPerson { id: &id, brugernavn: username, navn, email: "", hash: Some(&hash) };
+        if !tilslutning.create_person(&person).await? {
+            tracing::warn!(username, "a demo person exists without saved credentials; not shown");
+            continue;
+        }
+        tilslutning.set_rolle(&id, organisation, rolle, true).await?;
+        out.push(DemoPerson {
+            username: username.into(),
+            password,
+            role: rolle_navn(rolle).into(),
+            organisation: organisation.into(),
+        });
+    }
+    Ok(out)
 }
 
 /// A new system of the demo provider with approved connections to both services.
@@ -82,13 +132,21 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
     };
     let tilslutning = dtr_tilslutning::connect(database_url).await?;
     if tilslutning.login(DEMO_USERNAME).await?.is_some() {
-        let (system, refused) = read_credentials(data_dir)?;
-        if let Some(refused) = refused {
-            return Ok(DemoLogins { system, refused });
+        let (system, refused, persons) = read_credentials(data_dir)?;
+        // A data directory from before the refused system or the persons existed gets them now.
+        let changed = refused.is_none() || persons.is_none();
+        let refused = match refused {
+            Some(r) => r,
+            None => create_refused(tilslutning.as_ref()).await?,
+        };
+        let persons = match persons {
+            Some(p) => p,
+            None => create_persons(tilslutning.as_ref()).await?,
+        };
+        let logins = DemoLogins { system, refused, persons };
+        if changed {
+            write_credentials(data_dir, &logins, "", "", "")?;
         }
-        // A data directory from before the refused system existed.
-        let logins = DemoLogins { system, refused: create_refused(tilslutning.as_ref()).await? };
-        write_credentials(data_dir, &logins, "", "")?;
         return Ok(logins);
     }
     let registry = dtr_registry::storage::connect(database_url).await?;
@@ -205,9 +263,10 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
             }
         }
     }
-    let logins = DemoLogins { system, refused };
+    let persons = create_persons(tilslutning.as_ref()).await?;
+    let logins = DemoLogins { system, refused, persons };
     // Saved at once so a crash before start-up finishes does not lose the only copy.
-    write_credentials(data_dir, &logins, "", "")?;
+    write_credentials(data_dir, &logins, "", "", "")?;
     Ok(logins)
 }
 
@@ -216,6 +275,7 @@ pub fn write_credentials(
     logins: &DemoLogins,
     import_wsdl: &str,
     export_wsdl: &str,
+    portal_url: &str,
 ) -> anyhow::Result<PathBuf> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let json = serde_json::json!({
@@ -227,6 +287,13 @@ pub fn write_credentials(
             "username": logins.refused.username,
             "password": logins.refused.password,
         },
+        "portal_url": portal_url,
+        "persons": logins.persons.iter().map(|p| serde_json::json!({
+            "username": p.username,
+            "password": p.password,
+            "role": p.role,
+            "organisation": p.organisation,
+        })).collect::<Vec<_>>(),
     });
     // Passwords: readable by the owner only.
     dtr_gateway::tls::write_private(&path, &serde_json::to_vec_pretty(&json)?)
@@ -234,8 +301,9 @@ pub fn write_credentials(
     Ok(path)
 }
 
-/// The saved demo credentials; the refused system's may be missing (older data directories).
-fn read_credentials(data_dir: &Path) -> anyhow::Result<(Login, Option<Login>)> {
+/// The saved demo credentials; the refused system's and the persons may be missing (older data
+/// directories).
+fn read_credentials(data_dir: &Path) -> anyhow::Result<(Login, Option<Login>, Option<Vec<DemoPerson>>)> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -252,5 +320,17 @@ fn read_credentials(data_dir: &Path) -> anyhow::Result<(Login, Option<Login>)> {
         _ => None,
     };
     let Some(system) = login(&v) else { bail!("{} lacks username or password", path.display()) };
-    Ok((system, v.get("refused_system").and_then(login)))
+    let persons = v.get("persons").and_then(|p| p.as_array()).map(|list| {
+        list.iter()
+            .filter_map(|p| {
+                Some(DemoPerson {
+                    username: field(p, "username")?,
+                    password: field(p, "password")?,
+                    role: field(p, "role")?,
+                    organisation: field(p, "organisation")?,
+                })
+            })
+            .collect()
+    });
+    Ok((system, v.get("refused_system").and_then(login), persons))
 }

@@ -272,6 +272,12 @@ pub struct GatewayArgs {
     /// How long a lock-out lasts, counted from the first failure, in seconds.
     #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
     pub lockout_seconds: u64,
+    /// A portal session ends after this many minutes without a request.
+    #[arg(long, env = "DTR_PORTAL_IDLE_MINUTES", default_value_t = 30)]
+    pub portal_idle_minutes: u64,
+    /// A portal session ends this many hours after login in any case.
+    #[arg(long, env = "DTR_PORTAL_ABSOLUTE_HOURS", default_value_t = 8)]
+    pub portal_absolute_hours: u64,
 }
 
 /// Limits the gateway's SOAP parser enforces while it reads a request.
@@ -479,8 +485,29 @@ pub async fn start_gateway(
         period: std::time::Duration::from_secs(args.lockout_seconds),
     };
     let state = dtr_gateway::AppState::new(cfg).await.context("service addresses")?;
+    let portal = portal_router(args)?;
     tracing::info!(%addr, "gateway listening (HTTPS)");
-    dtr_gateway::serve(addr, tls, state, bound, shutdown).await.with_context(|| format!("serving on {addr}"))
+    dtr_gateway::serve(addr, tls, state, portal, bound, shutdown).await.with_context(|| format!("serving on {addr}"))
+}
+
+/// The portal, served beside the SOAP endpoints on the gateway's listener at `/`.
+fn portal_router(args: &GatewayArgs) -> anyhow::Result<axum::Router> {
+    let mut credentials = dtr_trust::PartCredentials::load(&args.pki.existing()?, dtr_trust::Part::Portal)
+        .context("the portal's certificate and token key")?;
+    if args.bench_plaintext {
+        credentials = credentials.without_tls();
+    }
+    let cfg = dtr_portal::PortalConfig {
+        tilslutning_url: args.tilslutning_url.clone(),
+        credentials,
+        idle: std::time::Duration::from_secs(args.portal_idle_minutes * 60),
+        absolute: std::time::Duration::from_secs(args.portal_absolute_hours * 3600),
+        lockout: dtr_gateway::lockout::LockoutPolicy {
+            max_failures: args.lockout_failures,
+            period: std::time::Duration::from_secs(args.lockout_seconds),
+        },
+    };
+    Ok(dtr_portal::router(dtr_portal::PortalState::new(cfg).context("the portal")?))
 }
 
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {

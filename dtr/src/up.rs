@@ -133,6 +133,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         xml_limits: Default::default(),
         lockout_failures: a.lockout_failures,
         lockout_seconds: a.lockout_seconds,
+        portal_idle_minutes: 30,
+        portal_absolute_hours: 8,
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let stop = stopped(stop_rx.clone());
@@ -152,6 +154,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("DTR is running (embedded mode; data in {})", a.data_dir.display());
     println!("  ImportService WSDL: {import_wsdl}");
     println!("  ExportService WSDL: {export_wsdl}");
+    println!("  Portal: https://{host}/");
     println!("  gRPC: import {}  export {}  tilslutning {}", urls[0], urls[1], urls[2]);
     println!("  mutual TLS and signed calls: PKI in {} (`dtr admin` finds both)", pki.pki_dir.display());
     let endpoints =
@@ -160,12 +163,17 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     std::fs::write(&endpoints_file, serde_json::to_vec_pretty(&endpoints)?)
         .with_context(|| format!("writing {}", endpoints_file.display()))?;
     if let Some(logins) = demo_login {
-        let file = demo::write_credentials(&a.data_dir, &logins, &import_wsdl, &export_wsdl)?;
+        let portal_url = format!("https://{host}/");
+        let file = demo::write_credentials(&a.data_dir, &logins, &import_wsdl, &export_wsdl, &portal_url)?;
         println!("Demo system: username {}  password {}", logins.system.username, logins.system.password);
         println!(
             "Refused demo system (connections, no data-access agreement): username {}  password {}",
             logins.refused.username, logins.refused.password
         );
+        println!("Demo persons of the portal:");
+        for p in &logins.persons {
+            println!("  {} for {}: username {}  password {}", p.role, p.organisation, p.username, p.password);
+        }
         println!("  (also in {})", file.display());
     }
     println!("Press Ctrl-C to stop.");

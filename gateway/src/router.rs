@@ -47,12 +47,13 @@ async fn security_headers(mut resp: Response) -> Response {
     resp
 }
 
-/// Serves `app` over HTTPS until `shutdown` resolves. `bound` learns the bound address (useful
-/// with port 0).
+/// Serves `app` — and `beside` it, on the same listener, e.g. the portal — over HTTPS until
+/// `shutdown` resolves. `bound` learns the bound address (useful with port 0).
 pub async fn serve(
     addr: SocketAddr,
     tls: axum_server::tls_rustls::RustlsConfig,
     state: AppState,
+    beside: Router,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -72,7 +73,7 @@ pub async fn serve(
     }
     axum_server::bind_rustls(addr, tls)
         .handle(handle)
-        .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .serve(app(state).merge(beside).into_make_service_with_connect_info::<SocketAddr>())
         .await
 }
 

@@ -192,6 +192,11 @@ impl Running {
         &self.cert
     }
 
+    /// The gateway's (and the portal's) base URL, `https://127.0.0.1:PORT`.
+    pub fn soap_base(&self) -> String {
+        self.soap.base.clone()
+    }
+
     /// Credentials of one of the deployment's parts, for tests that call the services as it.
     pub fn part(&self, part: dtr_trust::Part) -> dtr_trust::PartCredentials {
         dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&self.pki), part).expect("the part's credentials")

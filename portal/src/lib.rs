@@ -1,0 +1,109 @@
+//! The Tilslutning portal: persons log in (local accounts here; OpenID Connect next), choose the
+//! organisation they act for, and work with its systems and agreements. Server-rendered HTML
+//! (askama, checked at compile time) in Det Fælles Designsystem's look, no JavaScript needed.
+//!
+//! The portal is an edge like the gateway (docs/security.md): it verifies who a person is, and
+//! calls the tilslutning service with the portal's certificate and a token naming the person and
+//! the chosen organisation. The services decide what that person may see and do; the pages only
+//! show it.
+
+mod assets;
+mod pages;
+pub mod session;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+
+use dtr_gateway::lockout::{Lockout, LockoutPolicy};
+use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
+use dtr_trust::{Part, PartCredentials, SignedChannel};
+
+/// What the portal is told at start.
+pub struct PortalConfig {
+    pub tilslutning_url: String,
+    /// The portal's certificate and token key.
+    pub credentials: PartCredentials,
+    /// A session ends after this long without a request…
+    pub idle: Duration,
+    /// …and after this long in any case.
+    pub absolute: Duration,
+    pub lockout: LockoutPolicy,
+}
+
+#[derive(Clone)]
+pub struct PortalState(Arc<Shared>);
+
+pub struct Shared {
+    tilslutning: TilslutningServiceClient<SignedChannel>,
+    sessions: session::Sessions,
+    lockout: Lockout,
+}
+
+impl std::ops::Deref for PortalState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl PortalState {
+    /// The portal's state; its channel to the tilslutning service connects lazily.
+    pub fn new(cfg: PortalConfig) -> Result<Self, dtr_trust::TrustError> {
+        let channel = cfg.credentials.endpoint(&cfg.tilslutning_url, Part::Tilslutning)?.connect_lazy();
+        let tilslutning = TilslutningServiceClient::new(cfg.credentials.signed(channel, Part::Tilslutning));
+        Ok(PortalState(Arc::new(Shared {
+            tilslutning,
+            sessions: session::Sessions::new(cfg.idle, cfg.absolute),
+            lockout: Lockout::new(cfg.lockout, None),
+        })))
+    }
+
+    fn tilslutning(&self) -> TilslutningServiceClient<SignedChannel> {
+        self.tilslutning.clone()
+    }
+}
+
+/// The portal's routes: its pages at `/`, and the static assets under `/static/`.
+pub fn router(state: PortalState) -> Router {
+    Router::new()
+        .route("/", get(pages::forside))
+        .route("/log-paa", get(pages::login_form).post(pages::login))
+        .route("/vaelg-organisation", get(pages::vaelg_form).post(pages::vaelg))
+        .route("/log-ud", axum::routing::post(pages::log_ud))
+        .route("/static/{*path}", get(assets::serve))
+        .layer(middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Every page: HTTPS only, no sniffing, no framing, a strict content security policy (no inline
+/// script or style, nothing from elsewhere), and personal pages never cached.
+async fn security_headers(mut resp: Response) -> Response {
+    use http::{HeaderValue, header};
+    let h = resp.headers_mut();
+    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; font-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// The client's address, for the lock-out (the TCP peer, as the gateway counts it).
+fn client_ip(parts: &http::request::Parts) -> Option<IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+}

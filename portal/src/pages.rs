@@ -1,0 +1,420 @@
+//! The pages: log på, vælg organisation, the front page of the chosen organisation, log ud.
+//! Every form carries the session's CSRF token, and every POST checks it before anything else.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+
+use dtr_gateway::lockout::Standing;
+use dtr_proto::context::{CallerContext, Principal};
+use dtr_proto::tilslutning as pb;
+
+use crate::PortalState;
+use crate::session::{self, Person, Session};
+
+/// What the page header shows to a logged-in person.
+pub struct Hoved {
+    navn: String,
+    organisation: Option<String>,
+    csrf: String,
+}
+
+fn hoved(s: &Session) -> Option<Hoved> {
+    let p = s.person.as_ref()?;
+    let organisation = s.valgt.as_ref().map(|kode| {
+        p.organisationer().into_iter().find(|(k, _)| k == kode).map_or(kode.clone(), |(_, navn)| navn.to_owned())
+    });
+    Some(Hoved { navn: p.navn.clone(), organisation, csrf: s.csrf.clone() })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    brugernavn: &'a str,
+    fejl: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "fejl.html")]
+struct FejlPage<'a> {
+    hoved: Option<Hoved>,
+    fejl: Option<&'a str>,
+}
+
+struct OrgValg {
+    kode: String,
+    navn: String,
+    roller: String,
+    valgt: bool,
+}
+
+#[derive(Template)]
+#[template(path = "vaelg.html")]
+struct VaelgPage<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    organisationer: Vec<OrgValg>,
+    fejl: Option<&'a str>,
+}
+
+struct SystemLinje {
+    navn: String,
+    id: String,
+    brugernavn: String,
+    status: &'static str,
+}
+
+struct AftaleLinje {
+    system: String,
+    service: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "forside.html")]
+struct Forside {
+    hoved: Option<Hoved>,
+    organisation: String,
+    roller: String,
+    fejl: Option<String>,
+    systemer: Option<Vec<SystemLinje>>,
+    dataaftaler: Option<Vec<AftaleLinje>>,
+    tilslutninger: Option<Vec<AftaleLinje>>,
+}
+
+/// A rendered page with its status (a template that fails to render is a bug: 500, logged).
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "intern fejl").into_response()
+        }
+    }
+}
+
+fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+    if let Ok(v) = http::HeaderValue::from_str(cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+fn current(st: &PortalState, headers: &HeaderMap) -> Option<Session> {
+    st.sessions.get(session::id_from(headers)?)
+}
+
+/// A POST whose CSRF token is not the session's: nothing happens.
+fn csrf_refused(s: Option<&Session>) -> Response {
+    tracing::warn!(target: "audit", "portal form refused: missing or wrong CSRF token");
+    let fejl = "Formularen er udløbet eller ikke gyldig. Indlæs siden igen og prøv en gang til.";
+    html(StatusCode::FORBIDDEN, &FejlPage { hoved: s.and_then(hoved), fejl: Some(fejl) })
+}
+
+fn csrf_ok(s: &Session, submitted: &str) -> bool {
+    session::same_token(&s.csrf, submitted)
+}
+
+fn rolle_navn(r: pb::Rolle) -> &'static str {
+    match r {
+        pb::Rolle::Udbyderadministrator => "udbyderadministrator",
+        pb::Rolle::Dataadgangsadministrator => "dataadgangsadministrator",
+        pb::Rolle::Operatoer => "operatør",
+        pb::Rolle::Registeradministrator => "registeradministrator",
+        pb::Rolle::Unspecified => "ukendt rolle",
+    }
+}
+
+fn person_fra(p: pb::Person) -> Person {
+    Person {
+        id: p.person_id,
+        navn: p.navn,
+        roller: p
+            .roller
+            .into_iter()
+            .map(|r| session::Rolle {
+                rolle: r.rolle(),
+                organisation_kode: r.organisation_kode,
+                organisation_navn: r.organisation_navn,
+            })
+            .collect(),
+    }
+}
+
+/// What a refused or failed service call means to the person.
+fn besked(s: &tonic::Status) -> String {
+    match s.code() {
+        tonic::Code::PermissionDenied => "Du har ikke ret til dette for den valgte organisation.".into(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
+            "Tjenesten svarer ikke lige nu. Prøv igen om lidt.".into()
+        }
+        tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {
+            s.message().to_owned()
+        }
+        _ => {
+            tracing::error!(status = ?s, "the tilslutning service failed a portal call");
+            "Der opstod en fejl. Prøv igen, og kontakt STIL, hvis den bliver ved.".into()
+        }
+    }
+}
+
+// --- Log på ---
+
+pub async fn login_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    if current(&st, &headers).is_some_and(|s| s.person.is_some()) {
+        return see_other("/");
+    }
+    // The login form has a CSRF token too, in a session of its own.
+    let s = st.sessions.start(None);
+    let page = LoginPage { hoved: None, csrf: &s.csrf, brugernavn: "", fejl: None };
+    with_cookie(html(StatusCode::OK, &page), &session::cookie(&s.id))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    brugernavn: String,
+    #[serde(default)]
+    adgangskode: String,
+}
+
+pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, Form(f): Form<LoginForm>) -> Response {
+    let Some(anonym) = current(&st, &parts.headers).filter(|s| csrf_ok(s, &f.csrf)) else {
+        return csrf_refused(None);
+    };
+    let ip = crate::client_ip(&parts);
+    let brugernavn = f.brugernavn.trim();
+    let again =
+        |status, fejl: &str| html(status, &LoginPage { hoved: None, csrf: &anonym.csrf, brugernavn, fejl: Some(fejl) });
+    // The lock-out comes first, before any password is checked.
+    if let Standing::Locked(left) = st.lockout.standing(brugernavn, ip).await {
+        let minutter = left.as_secs().div_ceil(60).max(1);
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("For mange forkerte forsøg. Prøv igen om {minutter} minut(ter)."),
+        );
+    }
+    let req = pb::AuthenticatePersonRequest { brugernavn: brugernavn.to_owned(), adgangskode: f.adgangskode };
+    let answer = match st.tilslutning().authenticate_person(req).await {
+        Ok(a) => a.into_inner(),
+        Err(e) => return again(StatusCode::SERVICE_UNAVAILABLE, &besked(&e)),
+    };
+    let Some(person) = answer.person.filter(|_| answer.ok) else {
+        st.lockout.failed(brugernavn, ip).await;
+        return again(StatusCode::UNAUTHORIZED, "Forkert brugernavn eller adgangskode.");
+    };
+    st.lockout.succeeded(brugernavn, ip).await;
+    // A new session for the logged-in person: the anonymous one (and its id) is done.
+    st.sessions.end(&anonym.id);
+    let person = person_fra(person);
+    let orgs: Vec<String> = person.organisationer().iter().map(|(k, _)| (*k).to_owned()).collect();
+    let mut s = st.sessions.start(Some(person));
+    if let [only] = orgs.as_slice() {
+        s.valgt = Some(only.clone());
+        st.sessions.save(&s);
+    }
+    tracing::info!(target: "audit", person = %s.person.as_ref().map(|p| p.id.as_str()).unwrap_or(""), "portal login");
+    let to = if s.valgt.is_some() { "/" } else { "/vaelg-organisation" };
+    with_cookie(see_other(to), &session::cookie(&s.id))
+}
+
+// --- Vælg organisation ---
+
+/// The logged-in session with the person's roles read again, so a role given or taken counts
+/// at once.
+async fn refreshed(st: &PortalState, headers: &HeaderMap) -> Result<Session, Response> {
+    let Some(mut s) = current(st, headers).filter(|s| s.person.is_some()) else {
+        return Err(see_other("/log-paa"));
+    };
+    let id = s.person.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+    match st.tilslutning().get_person(pb::GetPersonRequest { person_id: id }).await {
+        Ok(p) => {
+            let person = person_fra(p.into_inner());
+            if s.valgt.as_ref().is_some_and(|v| person.roller_for(v).is_empty()) {
+                s.valgt = None;
+            }
+            s.person = Some(person);
+            st.sessions.save(&s);
+            Ok(s)
+        }
+        Err(e) => Err(html(StatusCode::SERVICE_UNAVAILABLE, &FejlPage { hoved: hoved(&s), fejl: Some(&besked(&e)) })),
+    }
+}
+
+fn valg(s: &Session) -> Vec<OrgValg> {
+    let Some(p) = &s.person else { return vec![] };
+    p.organisationer()
+        .into_iter()
+        .map(|(kode, navn)| OrgValg {
+            kode: kode.to_owned(),
+            navn: navn.to_owned(),
+            roller: p.roller_for(kode).into_iter().map(rolle_navn).collect::<Vec<_>>().join(", "),
+            valgt: s.valgt.as_deref() == Some(kode),
+        })
+        .collect()
+}
+
+pub async fn vaelg_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let s = match refreshed(&st, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    html(StatusCode::OK, &VaelgPage { hoved: hoved(&s), csrf: &s.csrf, organisationer: valg(&s), fejl: None })
+}
+
+#[derive(Deserialize)]
+pub struct VaelgForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    organisation: String,
+}
+
+pub async fn vaelg(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<VaelgForm>) -> Response {
+    if !current(&st, &headers).is_some_and(|s| csrf_ok(&s, &f.csrf)) {
+        return csrf_refused(current(&st, &headers).as_ref());
+    }
+    let mut s = match refreshed(&st, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let tilladt = s.person.as_ref().is_some_and(|p| !p.roller_for(&f.organisation).is_empty());
+    if !tilladt {
+        let fejl = "Du har ingen rolle for den organisation.";
+        let page = VaelgPage { hoved: hoved(&s), csrf: &s.csrf, organisationer: valg(&s), fejl: Some(fejl) };
+        return html(StatusCode::FORBIDDEN, &page);
+    }
+    s.valgt = Some(f.organisation);
+    st.sessions.save(&s);
+    see_other("/")
+}
+
+// --- Forsiden ---
+
+pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let Some(s) = current(&st, &headers).filter(|s| s.person.is_some()) else {
+        return see_other("/log-paa");
+    };
+    let (Some(person), Some(kode)) = (s.person.as_ref(), s.valgt.clone()) else {
+        return see_other("/vaelg-organisation");
+    };
+    let roller = person.roller_for(&kode);
+    let organisation =
+        person.organisationer().into_iter().find(|(k, _)| *k == kode).map_or(kode.clone(), |(_, n)| n.to_owned());
+    // Every call names the person and the organisation they act for; the service decides.
+    let ctx = CallerContext::new(Principal::Person { id: person.id.clone(), organisation: kode.clone() });
+    let mut fejl = None;
+    let mut c = st.tilslutning();
+    let mut systemer = None;
+    if roller.contains(&pb::Rolle::Udbyderadministrator) {
+        let req = pb::ListSystemsRequest { udbyder_kode: kode.clone(), ..Default::default() };
+        match c.list_systems(ctx.request(req)).await {
+            Ok(r) => {
+                systemer = Some(
+                    r.into_inner()
+                        .systems
+                        .into_iter()
+                        .map(|s| SystemLinje {
+                            status: if s.blokeret {
+                                "Blokeret"
+                            } else if s.passiv {
+                                "Passiv"
+                            } else {
+                                "Aktiv"
+                            },
+                            navn: s.navn,
+                            id: s.udbydersystem_id,
+                            brugernavn: s.brugernavn,
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => fejl = Some(besked(&e)),
+        }
+    }
+    let venter = || pb::ListAftalerRequest { status: Some(pb::AftaleStatus::Venter as i32), ..Default::default() };
+    let mut dataaftaler = None;
+    if roller.contains(&pb::Rolle::Dataadgangsadministrator) {
+        match c.list_dataaftaler(ctx.request(pb::ListAftalerRequest { ejer_kode: kode.clone(), ..venter() })).await {
+            Ok(r) => {
+                dataaftaler = Some(
+                    r.into_inner()
+                        .aftaler
+                        .into_iter()
+                        .map(|a| aftale(&a.udbydersystem_id, &a.servicekode, a.aftale_status()))
+                        .collect(),
+                )
+            }
+            Err(e) => fejl = Some(besked(&e)),
+        }
+    }
+    let mut tilslutninger = None;
+    if roller.contains(&pb::Rolle::Operatoer) {
+        match c.list_tilslutninger(ctx.request(venter())).await {
+            Ok(r) => {
+                tilslutninger = Some(
+                    r.into_inner()
+                        .aftaler
+                        .into_iter()
+                        .map(|a| aftale(&a.udbydersystem_id, &a.servicekode, a.status()))
+                        .collect(),
+                )
+            }
+            Err(e) => fejl = Some(besked(&e)),
+        }
+    }
+    let page = Forside {
+        hoved: hoved(&s),
+        organisation,
+        roller: roller.into_iter().map(rolle_navn).collect::<Vec<_>>().join(" og "),
+        fejl,
+        systemer,
+        dataaftaler,
+        tilslutninger,
+    };
+    html(StatusCode::OK, &page)
+}
+
+fn aftale(system: &str, service: &str, status: pb::AftaleStatus) -> AftaleLinje {
+    AftaleLinje {
+        system: system.to_owned(),
+        service: service.to_owned(),
+        status: match status {
+            pb::AftaleStatus::Venter => "Venter",
+            pb::AftaleStatus::Godkendt => "Godkendt",
+            pb::AftaleStatus::Afvist => "Afvist",
+            pb::AftaleStatus::Slettet => "Slettet",
+            pb::AftaleStatus::Unspecified => "Ukendt",
+        },
+    }
+}
+
+// --- Log ud ---
+
+#[derive(Deserialize)]
+pub struct LogUdForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn log_ud(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<LogUdForm>) -> Response {
+    let Some(s) = current(&st, &headers) else {
+        return with_cookie(see_other("/log-paa"), &session::cookie_removed());
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return csrf_refused(Some(&s));
+    }
+    st.sessions.end(&s.id);
+    with_cookie(see_other("/log-paa"), &session::cookie_removed())
+}
