@@ -48,6 +48,20 @@ if ! "$ZEEP_VENV/bin/python" -c 'import zeep' 2>/dev/null; then
 fi
 export DTR_TEST_PYTHON="$ZEEP_VENV/bin/python"
 
+# People's pages are tested in a real browser: Debian's headless Chromium driven through its
+# ChromeDriver, with axe-core (npm) injected for the accessibility check.
+command -v chromium >/dev/null || apt_install "Chromium" chromium
+command -v chromedriver >/dev/null || apt_install "ChromeDriver" chromium-driver
+command -v npm >/dev/null || apt_install "npm" npm
+AXE="$PWD/target/npm/node_modules/axe-core/axe.min.js"
+if [ ! -f "$AXE" ]; then
+  say "installing axe-core into target/npm"
+  mkdir -p target/npm
+  npm install --silent --no-audit --no-fund --prefix target/npm axe-core@4.10.3 >/dev/null \
+    || die "could not install axe-core from npm"
+fi
+export DTR_TEST_CHROMIUM="$(command -v chromium)" DTR_TEST_CHROMEDRIVER="$(command -v chromedriver)" DTR_TEST_AXE="$AXE"
+
 free_port() {
   local p
   for _ in $(seq 1 50); do

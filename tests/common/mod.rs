@@ -2,6 +2,7 @@
 //! and a SOAP client over real HTTPS.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod grpc;
 pub mod payload;
