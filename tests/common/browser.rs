@@ -114,6 +114,26 @@ impl Browser {
         self.client.current_url().await.unwrap().path().to_owned()
     }
 
+    /// Waits until the page shows `text` (a form answered on the same address).
+    pub async fn shows(&self, text: &str) {
+        wait_until(&format!("the page to show {text:?}"), Duration::from_secs(10), || async move {
+            match self.client.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.is_ok_and(|t| t.contains(text)),
+                Err(_) => false,
+            }
+        })
+        .await;
+    }
+
+    /// Waits until a navigation (a submitted form) has arrived at `path`.
+    pub async fn arrives_at(&self, path: &str) {
+        wait_until(&format!("the browser to arrive at {path}"), Duration::from_secs(10), || async move {
+            self.client.current_url().await.is_ok_and(|u| u.path() == path)
+                && self.client.execute("return document.readyState", vec![]).await.is_ok_and(|s| s == "complete")
+        })
+        .await;
+    }
+
     /// Keeps a screenshot of the page as `name`.png.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
