@@ -5,8 +5,12 @@
 
 use crate::common;
 
+use dtr_proto::tilslutning::{CreatePersonRequest, Rolle, SetRolleRequest};
+
 use common::browser::Browser;
 use common::cluster;
+use common::grpc::som;
+use common::{IMPORT, payload, xml_text};
 
 #[tokio::test]
 async fn a_provider_logs_in_and_out_in_a_browser() {
@@ -50,4 +54,116 @@ async fn a_provider_logs_in_and_out_in_a_browser() {
     b.goto(&format!("{portal}/")).await;
     assert_eq!(b.path().await, "/log-paa", "logged out for good");
     b.client.clone().close().await.unwrap();
+}
+
+/// The whole path from persons' clicks to the gateway's decision: a provider creates a system
+/// (its password shown once) and asks for the ImportService, the operator approves, the provider
+/// asks kommune 101 and 147 for data access with a comment, 101 approves and 147 rejects with a
+/// comment — then the system's SOAP insert in 101 succeeds and in 147 is refused.
+#[tokio::test]
+async fn from_a_persons_click_to_the_gateways_decision() {
+    let r = cluster::embedded().await;
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.pki.parent().unwrap().join("demo-credentials.json")).unwrap()).unwrap();
+    let person = |role: &str| {
+        let p = creds["persons"].as_array().unwrap().iter().find(|p| p["role"] == role).unwrap();
+        (p["username"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().to_owned())
+    };
+    let portal = creds["portal_url"].as_str().unwrap().trim_end_matches('/').to_owned();
+    // Kommune 147's data-access administrator, made by the operator over gRPC.
+    let mut c = r.tilslutning().await;
+    let req = CreatePersonRequest {
+        brugernavn: "frb.admin".into(),
+        navn: "Frida Frederiksberg".into(),
+        email: String::new(),
+    };
+    let made = c.create_person(som("STIL", req)).await.unwrap().into_inner();
+    let frb = ("frb.admin".to_owned(), made.adgangskode);
+    let req = SetRolleRequest {
+        person_id: made.person.unwrap().person_id,
+        organisation_kode: "147".into(),
+        rolle: Rolle::Dataadgangsadministrator as i32,
+        har: true,
+    };
+    c.set_rolle(som("STIL", req)).await.unwrap();
+
+    let b = Browser::start().await;
+    let (u, p) = person("Udbyderadministrator");
+    b.log_in(&portal, &u, &p).await;
+    b.follow("Nyt system").await;
+    b.assert_accessible("Nyt system").await;
+    b.fill("Systemets navn", "Browsersystemet").await;
+    b.click_button("Opret system").await;
+    b.shows("Gem adgangskoden nu").await;
+    b.assert_accessible("Systemet er oprettet").await;
+    b.screenshot("system-oprettet").await;
+    let (system, brugernavn, adgangskode) =
+        (b.text_of("system-id").await, b.text_of("brugernavn").await, b.text_of("adgangskode").await);
+    assert!(adgangskode.len() >= 16, "{adgangskode}");
+
+    b.follow("Anmod om at bruge en webservice").await;
+    b.assert_accessible("Anmod om at bruge ny webservice").await;
+    b.select("System", &system).await;
+    b.check("ImportService").await;
+    b.click_button("Send anmodning").await;
+    b.arrives_at("/").await;
+    b.shows("Anmodningen om ImportService er sendt til STIL.").await;
+    b.log_out().await;
+
+    let (u, p) = person("Operatør");
+    b.log_in(&portal, &u, &p).await;
+    b.shows(&system).await;
+    b.assert_accessible("Forside (operatør)").await;
+    b.screenshot("forside-operatoer").await;
+    b.fill_in_row(&system, "kommentar", "Velkommen").await;
+    b.click_in_row(&system, "Godkend").await;
+    b.shows(&format!("Aftalen med {system} er godkendt.")).await;
+    b.log_out().await;
+
+    let (u, p) = person("Udbyderadministrator");
+    b.log_in(&portal, &u, &p).await;
+    b.follow("Anmod om dataadgang").await;
+    b.assert_accessible("Anmod om dataadgang").await;
+    b.select("System", &system).await;
+    b.select("Webservice", "ImportService").await;
+    b.fill("Dataejere", "101 147").await;
+    b.fill("Kommentar (valgfri)", "Vi er pladsanvisning for jer").await;
+    b.click_button("Send anmodning").await;
+    b.shows("Anmodningen om dataadgang er sendt til 101, 147.").await;
+    b.log_out().await;
+
+    let (u, p) = person("Dataadgangsadministrator");
+    b.log_in(&portal, &u, &p).await;
+    b.shows(&system).await;
+    b.assert_accessible("Forside (kommune)").await;
+    b.screenshot("forside-kommune").await;
+    b.fill_in_row(&system, "kommentar", "Godkendt af 101").await;
+    b.click_in_row(&system, "Godkend").await;
+    b.shows(&format!("Aftalen med {system} er godkendt.")).await;
+    b.log_out().await;
+
+    b.log_in(&portal, &frb.0, &frb.1).await;
+    b.fill_in_row(&system, "kommentar", "Ikke vores institutioner").await;
+    b.click_in_row(&system, "Afvis").await;
+    b.shows(&format!("Aftalen med {system} er afvist.")).await;
+    b.log_out().await;
+    b.client.clone().close().await.unwrap();
+
+    // The gateway obeys at once: the new system writes in 101, not in 147.
+    let soap = r.soap.with_login(&brugernavn, &adgangskode);
+    let in_101 = soap
+        .call(IMPORT, "InsertDaginstitution", &payload::daginstitution(payload::KOEBENHAVN, "Klik-børnehaven"))
+        .await;
+    assert_eq!(xml_text(&in_101.body, "status"), Some("OK"), "{}", in_101.body);
+    let in_147 = soap
+        .call(IMPORT, "InsertDaginstitution", &payload::daginstitution(payload::FREDERIKSBERG, "Klik-børnehaven"))
+        .await;
+    assert_eq!(xml_text(&in_147.body, "ErrorCode"), Some("IPL000015"), "{}", in_147.body);
+
+    // The history shows who decided, from and to what, and why.
+    let list = dtr_proto::tilslutning::ListAftalerRequest { udbydersystem_id: system.clone(), ..Default::default() };
+    let aftaler = c.list_dataaftaler(som("STIL", list)).await.unwrap().into_inner().aftaler;
+    let afvist = aftaler.iter().find(|a| a.ejer_kode == "147").unwrap();
+    let sidste = afvist.historik.last().unwrap();
+    assert_eq!((sidste.aktoer.as_str(), sidste.kommentar.as_str()), ("147", "Ikke vores institutioner"));
 }

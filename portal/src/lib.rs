@@ -8,6 +8,7 @@
 //! show it.
 
 mod assets;
+mod flows;
 mod pages;
 pub mod session;
 
@@ -64,7 +65,7 @@ impl PortalState {
         })))
     }
 
-    fn tilslutning(&self) -> TilslutningServiceClient<SignedChannel> {
+    pub(crate) fn tilslutning(&self) -> TilslutningServiceClient<SignedChannel> {
         self.tilslutning.clone()
     }
 }
@@ -76,6 +77,12 @@ pub fn router(state: PortalState) -> Router {
         .route("/log-paa", get(pages::login_form).post(pages::login))
         .route("/vaelg-organisation", get(pages::vaelg_form).post(pages::vaelg))
         .route("/log-ud", axum::routing::post(pages::log_ud))
+        .route("/systemer/nyt", get(flows::nyt_system_form).post(flows::nyt_system))
+        .route("/tilslutninger/ny", get(flows::anmod_tilslutning_form).post(flows::anmod_tilslutning))
+        .route("/tilslutninger/{id}/beslut", axum::routing::post(flows::beslut_tilslutning))
+        .route("/dataadgange/ny", get(flows::anmod_dataadgang_form).post(flows::anmod_dataadgang))
+        .route("/dataadgange/{id}/beslut", axum::routing::post(flows::beslut_dataaftale))
+        .route("/dataadgange/alle", axum::routing::post(flows::beslut_alle))
         .route("/static/{*path}", get(assets::serve))
         .layer(middleware::map_response(security_headers))
         .with_state(state)

@@ -16,13 +16,13 @@ use crate::PortalState;
 use crate::session::{self, Person, Session};
 
 /// What the page header shows to a logged-in person.
-pub struct Hoved {
-    navn: String,
-    organisation: Option<String>,
-    csrf: String,
+pub(crate) struct Hoved {
+    pub(crate) navn: String,
+    pub(crate) organisation: Option<String>,
+    pub(crate) csrf: String,
 }
 
-fn hoved(s: &Session) -> Option<Hoved> {
+pub(crate) fn hoved(s: &Session) -> Option<Hoved> {
     let p = s.person.as_ref()?;
     let organisation = s.valgt.as_ref().map(|kode| {
         p.organisationer().into_iter().find(|(k, _)| k == kode).map_or(kode.clone(), |(_, navn)| navn.to_owned())
@@ -41,9 +41,9 @@ struct LoginPage<'a> {
 
 #[derive(Template)]
 #[template(path = "fejl.html")]
-struct FejlPage<'a> {
-    hoved: Option<Hoved>,
-    fejl: Option<&'a str>,
+pub(crate) struct FejlPage<'a> {
+    pub(crate) hoved: Option<Hoved>,
+    pub(crate) fejl: Option<&'a str>,
 }
 
 struct OrgValg {
@@ -70,15 +70,20 @@ struct SystemLinje {
 }
 
 struct AftaleLinje {
+    id: String,
     system: String,
     service: String,
     status: &'static str,
+    /// Where its decision form posts.
+    handling: String,
 }
 
 #[derive(Template)]
 #[template(path = "forside.html")]
 struct Forside {
     hoved: Option<Hoved>,
+    csrf: String,
+    besked: Option<String>,
     organisation: String,
     roller: String,
     fejl: Option<String>,
@@ -88,7 +93,7 @@ struct Forside {
 }
 
 /// A rendered page with its status (a template that fails to render is a bug: 500, logged).
-fn html(status: StatusCode, page: &impl Template) -> Response {
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
         Err(e) => {
@@ -98,33 +103,33 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
-fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut resp: Response, cookie: &str) -> Response {
     if let Ok(v) = http::HeaderValue::from_str(cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn current(st: &PortalState, headers: &HeaderMap) -> Option<Session> {
+pub(crate) fn current(st: &PortalState, headers: &HeaderMap) -> Option<Session> {
     st.sessions.get(session::id_from(headers)?)
 }
 
 /// A POST whose CSRF token is not the session's: nothing happens.
-fn csrf_refused(s: Option<&Session>) -> Response {
+pub(crate) fn csrf_refused(s: Option<&Session>) -> Response {
     tracing::warn!(target: "audit", "portal form refused: missing or wrong CSRF token");
     let fejl = "Formularen er udløbet eller ikke gyldig. Indlæs siden igen og prøv en gang til.";
     html(StatusCode::FORBIDDEN, &FejlPage { hoved: s.and_then(hoved), fejl: Some(fejl) })
 }
 
-fn csrf_ok(s: &Session, submitted: &str) -> bool {
+pub(crate) fn csrf_ok(s: &Session, submitted: &str) -> bool {
     session::same_token(&s.csrf, submitted)
 }
 
-fn rolle_navn(r: pb::Rolle) -> &'static str {
+pub(crate) fn rolle_navn(r: pb::Rolle) -> &'static str {
     match r {
         pb::Rolle::Udbyderadministrator => "udbyderadministrator",
         pb::Rolle::Dataadgangsadministrator => "dataadgangsadministrator",
@@ -151,7 +156,7 @@ fn person_fra(p: pb::Person) -> Person {
 }
 
 /// What a refused or failed service call means to the person.
-fn besked(s: &tonic::Status) -> String {
+pub(crate) fn forklaring(s: &tonic::Status) -> String {
     match s.code() {
         tonic::Code::PermissionDenied => "Du har ikke ret til dette for den valgte organisation.".into(),
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
@@ -208,7 +213,7 @@ pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, F
     let req = pb::AuthenticatePersonRequest { brugernavn: brugernavn.to_owned(), adgangskode: f.adgangskode };
     let answer = match st.tilslutning().authenticate_person(req).await {
         Ok(a) => a.into_inner(),
-        Err(e) => return again(StatusCode::SERVICE_UNAVAILABLE, &besked(&e)),
+        Err(e) => return again(StatusCode::SERVICE_UNAVAILABLE, &forklaring(&e)),
     };
     let Some(person) = answer.person.filter(|_| answer.ok) else {
         st.lockout.failed(brugernavn, ip).await;
@@ -248,7 +253,9 @@ async fn refreshed(st: &PortalState, headers: &HeaderMap) -> Result<Session, Res
             st.sessions.save(&s);
             Ok(s)
         }
-        Err(e) => Err(html(StatusCode::SERVICE_UNAVAILABLE, &FejlPage { hoved: hoved(&s), fejl: Some(&besked(&e)) })),
+        Err(e) => {
+            Err(html(StatusCode::SERVICE_UNAVAILABLE, &FejlPage { hoved: hoved(&s), fejl: Some(&forklaring(&e)) }))
+        }
     }
 }
 
@@ -303,9 +310,13 @@ pub async fn vaelg(State(st): State<PortalState>, headers: HeaderMap, Form(f): F
 // --- Forsiden ---
 
 pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let Some(s) = current(&st, &headers).filter(|s| s.person.is_some()) else {
+    let Some(mut s) = current(&st, &headers).filter(|s| s.person.is_some()) else {
         return see_other("/log-paa");
     };
+    let besked = s.besked.take();
+    if besked.is_some() {
+        st.sessions.save(&s);
+    }
     let (Some(person), Some(kode)) = (s.person.as_ref(), s.valgt.clone()) else {
         return see_other("/vaelg-organisation");
     };
@@ -340,7 +351,7 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                         .collect(),
                 )
             }
-            Err(e) => fejl = Some(besked(&e)),
+            Err(e) => fejl = Some(forklaring(&e)),
         }
     }
     let venter = || pb::ListAftalerRequest { status: Some(pb::AftaleStatus::Venter as i32), ..Default::default() };
@@ -352,11 +363,13 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                     r.into_inner()
                         .aftaler
                         .into_iter()
-                        .map(|a| aftale(&a.udbydersystem_id, &a.servicekode, a.aftale_status()))
+                        .map(|a| {
+                            aftale(&a.aftale_id, "/dataadgange", &a.udbydersystem_id, &a.servicekode, a.aftale_status())
+                        })
                         .collect(),
                 )
             }
-            Err(e) => fejl = Some(besked(&e)),
+            Err(e) => fejl = Some(forklaring(&e)),
         }
     }
     let mut tilslutninger = None;
@@ -367,15 +380,19 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                     r.into_inner()
                         .aftaler
                         .into_iter()
-                        .map(|a| aftale(&a.udbydersystem_id, &a.servicekode, a.status()))
+                        .map(|a| {
+                            aftale(&a.aftale_id, "/tilslutninger", &a.udbydersystem_id, &a.servicekode, a.status())
+                        })
                         .collect(),
                 )
             }
-            Err(e) => fejl = Some(besked(&e)),
+            Err(e) => fejl = Some(forklaring(&e)),
         }
     }
     let page = Forside {
         hoved: hoved(&s),
+        csrf: s.csrf.clone(),
+        besked,
         organisation,
         roller: roller.into_iter().map(rolle_navn).collect::<Vec<_>>().join(" og "),
         fejl,
@@ -386,8 +403,10 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
     html(StatusCode::OK, &page)
 }
 
-fn aftale(system: &str, service: &str, status: pb::AftaleStatus) -> AftaleLinje {
+fn aftale(id: &str, handling: &str, system: &str, service: &str, status: pb::AftaleStatus) -> AftaleLinje {
     AftaleLinje {
+        id: id.to_owned(),
+        handling: format!("{handling}/{id}/beslut"),
         system: system.to_owned(),
         service: service.to_owned(),
         status: match status {

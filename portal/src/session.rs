@@ -56,6 +56,8 @@ pub struct Session {
     pub person: Option<Person>,
     /// The organisation acted for (kode).
     pub valgt: Option<String>,
+    /// A confirmation to show once on the next page (after a form's redirect).
+    pub besked: Option<String>,
     started: Instant,
     seen: Instant,
 }
@@ -91,7 +93,15 @@ impl Sessions {
     /// A new session, anonymous or for `person`.
     pub fn start(&self, person: Option<Person>) -> Session {
         let now = Instant::now();
-        let s = Session { id: random_token(), csrf: random_token(), person, valgt: None, started: now, seen: now };
+        let s = Session {
+            id: random_token(),
+            csrf: random_token(),
+            person,
+            valgt: None,
+            besked: None,
+            started: now,
+            seen: now,
+        };
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_SESSIONS {
             map.retain(|_, s| now.duration_since(s.seen) < self.idle && now.duration_since(s.started) < self.absolute);
@@ -125,6 +135,7 @@ impl Sessions {
         if let Some(stored) = map.get_mut(&s.id) {
             stored.person = s.person.clone();
             stored.valgt = s.valgt.clone();
+            stored.besked = s.besked.clone();
         }
     }
 

@@ -93,6 +93,81 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// The field a `<label>` names.
+    async fn labelled(&self, label: &str) -> fantoccini::elements::Element {
+        let xpath = format!("//label[normalize-space()='{label}']");
+        let label_el =
+            self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|e| panic!("no label {label:?}: {e}"));
+        let id = label_el.attr("for").await.unwrap().unwrap_or_else(|| panic!("label {label:?} names no field"));
+        self.client.find(Locator::Id(&id)).await.unwrap()
+    }
+
+    /// Picks the option with `value` in the list labelled `label`.
+    pub async fn select(&self, label: &str, value: &str) {
+        self.labelled(label).await.select_by_value(value).await.unwrap_or_else(|e| panic!("{label} = {value}: {e}"));
+    }
+
+    /// Ticks the checkbox whose label starts with `label`.
+    pub async fn check(&self, label: &str) {
+        let xpath = format!("//label[starts-with(normalize-space(), '{label}')]");
+        let id = self.client.find(Locator::XPath(&xpath)).await.unwrap().attr("for").await.unwrap().unwrap();
+        self.client.find(Locator::Id(&id)).await.unwrap().click().await.unwrap();
+    }
+
+    /// Types into the field `name` of the table row that shows `row`.
+    pub async fn fill_in_row(&self, row: &str, name: &str, text: &str) {
+        let xpath = format!("//tr[td[normalize-space()='{row}']]//input[@name='{name}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no {name} in row {row}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    /// Clicks the button `text` in the table row that shows `row`.
+    pub async fn click_in_row(&self, row: &str, text: &str) {
+        let xpath = format!("//tr[td[normalize-space()='{row}']]//button[normalize-space()='{text}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no {text} in row {row}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Follows the link that says `text`.
+    pub async fn follow(&self, text: &str) {
+        self.client
+            .find(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// The text of the element with `id`.
+    pub async fn text_of(&self, id: &str) -> String {
+        self.client.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+    }
+
+    /// Logs in through the form and waits for the front page.
+    pub async fn log_in(&self, portal: &str, user: &str, password: &str) {
+        self.goto(&format!("{portal}/log-paa")).await;
+        self.fill("Brugernavn", user).await;
+        self.fill("Adgangskode", password).await;
+        self.click_button("Log på").await;
+        self.arrives_at("/").await;
+    }
+
+    pub async fn log_out(&self) {
+        self.click_button("Log ud").await;
+        self.arrives_at("/log-paa").await;
+    }
+
     /// Clicks the button that says `text`.
     pub async fn click_button(&self, text: &str) {
         let xpath = format!("//button[normalize-space()='{text}']");
@@ -116,22 +191,37 @@ impl Browser {
 
     /// Waits until the page shows `text` (a form answered on the same address).
     pub async fn shows(&self, text: &str) {
-        wait_until(&format!("the page to show {text:?}"), Duration::from_secs(10), || async move {
-            match self.client.find(Locator::Css("body")).await {
-                Ok(body) => body.text().await.is_ok_and(|t| t.contains(text)),
-                Err(_) => false,
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && body.text().await.is_ok_and(|t| t.contains(text))
+            {
+                return;
             }
-        })
-        .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shot = self.screenshot("failed-text").await;
+        panic!("the page at {} ({}) does not show {text:?}:\n{}", self.path().await, shot.display(), self.text().await);
     }
 
     /// Waits until a navigation (a submitted form) has arrived at `path`.
     pub async fn arrives_at(&self, path: &str) {
-        wait_until(&format!("the browser to arrive at {path}"), Duration::from_secs(10), || async move {
-            self.client.current_url().await.is_ok_and(|u| u.path() == path)
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.client.current_url().await.is_ok_and(|u| u.path() == path)
                 && self.client.execute("return document.readyState", vec![]).await.is_ok_and(|s| s == "complete")
-        })
-        .await;
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shot = self.screenshot("failed-navigation").await;
+        panic!(
+            "the browser did not arrive at {path}; it is at {} ({}), showing:\n{}",
+            self.path().await,
+            shot.display(),
+            self.text().await
+        );
     }
 
     /// Keeps a screenshot of the page as `name`.png.

@@ -10,6 +10,7 @@ pub struct Sted {
 }
 
 pub const KOEBENHAVN: Sted = Sted { kommune: 101, vej: "Amagerbrogade", post_nummer: "2300" };
+pub const FREDERIKSBERG: Sted = Sted { kommune: 147, vej: "Falkoner Allé", post_nummer: "2000" };
 pub const AARHUS: Sted = Sted { kommune: 751, vej: "Vestergade", post_nummer: "8000" };
 
 pub fn daginstitution(sted: Sted, navn: &str) -> String {

@@ -1,0 +1,366 @@
+//! The portal's forms for agreements (portal.md, "Pages and flows"): a provider creates a system
+//! (its password shown once), asks to use webservices and asks owners for data access; an owner
+//! and the operator decide, one by one or all waiting at once. Each form posts, the service
+//! decides with the person's token, and the person lands on the front page with a confirmation
+//! or on the form with the service's explanation.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use dtr_proto::context::{CallerContext, Principal};
+use dtr_proto::tilslutning as pb;
+
+use crate::PortalState;
+use crate::pages::{FejlPage, Hoved, csrf_ok, csrf_refused, current, forklaring, hoved, html, see_other};
+use crate::session::Session;
+
+/// The logged-in session acting for an organisation, and the context its calls carry.
+/// (A refusal is boxed: a response is large, and it is the rare path.)
+type Acting = Result<(Session, String, CallerContext), Box<Response>>;
+
+fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
+    let Some(s) = current(st, headers).filter(|s| s.person.is_some()) else {
+        return Err(Box::new(see_other("/log-paa")));
+    };
+    let (Some(person), Some(kode)) = (s.person.clone(), s.valgt.clone()) else {
+        return Err(Box::new(see_other("/vaelg-organisation")));
+    };
+    let ctx = CallerContext::new(Principal::Person { id: person.id, organisation: kode.clone() });
+    Ok((s, kode, ctx))
+}
+
+/// A form post: the acting session, once its CSRF token matched.
+fn posted(st: &PortalState, headers: &HeaderMap, csrf: &str) -> Acting {
+    let (s, kode, ctx) = acting(st, headers)?;
+    if !csrf_ok(&s, csrf) {
+        return Err(Box::new(csrf_refused(Some(&s))));
+    }
+    Ok((s, kode, ctx))
+}
+
+/// Back to the front page with a confirmation shown once.
+fn done(st: &PortalState, mut s: Session, besked: String) -> Response {
+    s.besked = Some(besked);
+    st.sessions.save(&s);
+    see_other("/")
+}
+
+fn failed(s: &Session, status: StatusCode, fejl: &str) -> Response {
+    html(status, &FejlPage { hoved: hoved(s), fejl: Some(fejl) })
+}
+
+fn status_of(e: &tonic::Status) -> StatusCode {
+    match e.code() {
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::AlreadyExists => {
+            StatusCode::BAD_REQUEST
+        }
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn til(s: &str) -> Option<pb::AftaleStatus> {
+    match s {
+        "GODKENDT" => Some(pb::AftaleStatus::Godkendt),
+        "AFVIST" => Some(pb::AftaleStatus::Afvist),
+        "VENTER" => Some(pb::AftaleStatus::Venter),
+        "SLETTET" => Some(pb::AftaleStatus::Slettet),
+        _ => None,
+    }
+}
+
+fn status_navn(s: pb::AftaleStatus) -> &'static str {
+    match s {
+        pb::AftaleStatus::Godkendt => "godkendt",
+        pb::AftaleStatus::Afvist => "afvist",
+        pb::AftaleStatus::Venter => "sat til at vente",
+        pb::AftaleStatus::Slettet => "slettet",
+        pb::AftaleStatus::Unspecified => "ændret",
+    }
+}
+
+// --- Nyt system ---
+
+#[derive(Template)]
+#[template(path = "nyt_system.html")]
+struct NytSystem<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    fejl: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "system_oprettet.html")]
+struct SystemOprettet {
+    hoved: Option<Hoved>,
+    system_id: String,
+    brugernavn: String,
+    adgangskode: String,
+}
+
+pub async fn nyt_system_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    match acting(&st, &headers) {
+        Ok((s, _, _)) => html(StatusCode::OK, &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: None }),
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NytSystemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    navn: String,
+}
+
+pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NytSystemForm>) -> Response {
+    let (s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::CreateSystemRequest { udbyder_kode: kode, navn: f.navn };
+    match st.tilslutning().create_system(ctx.request(req)).await {
+        Ok(made) => {
+            let made = made.into_inner();
+            let (system, creds) = (made.system.unwrap_or_default(), made.credentials.unwrap_or_default());
+            let page = SystemOprettet {
+                hoved: hoved(&s),
+                system_id: system.udbydersystem_id,
+                brugernavn: creds.brugernavn,
+                adgangskode: creds.adgangskode,
+            };
+            html(StatusCode::CREATED, &page)
+        }
+        Err(e) => {
+            let fejl = forklaring(&e);
+            html(status_of(&e), &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: Some(&fejl) })
+        }
+    }
+}
+
+// --- Anmod om at bruge ny webservice / om dataadgang ---
+
+struct ServiceValg {
+    kode: String,
+    navn: String,
+    beskrivelse: String,
+    kraever_dataaftale: bool,
+}
+
+#[derive(Template)]
+#[template(path = "anmod_tilslutning.html")]
+struct AnmodTilslutning<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    fejl: Option<&'a str>,
+    systemer: Vec<(String, String)>,
+    services: Vec<ServiceValg>,
+}
+
+#[derive(Template)]
+#[template(path = "anmod_dataadgang.html")]
+struct AnmodDataadgang<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    fejl: Option<&'a str>,
+    systemer: Vec<(String, String)>,
+    services: Vec<ServiceValg>,
+}
+
+/// The acting provider's systems and the service catalogue, for the request forms.
+async fn valg(
+    st: &PortalState,
+    kode: &str,
+    ctx: &CallerContext,
+) -> Result<(Vec<(String, String)>, Vec<ServiceValg>), tonic::Status> {
+    let mut c = st.tilslutning();
+    let systems = c
+        .list_systems(ctx.request(pb::ListSystemsRequest { udbyder_kode: kode.to_owned(), ..Default::default() }))
+        .await?
+        .into_inner()
+        .systems
+        .into_iter()
+        .filter(|s| !s.passiv && !s.blokeret)
+        .map(|s| (s.udbydersystem_id, s.navn))
+        .collect();
+    let services = c
+        .list_services(ctx.request(pb::ListServicesRequest::default()))
+        .await?
+        .into_inner()
+        .services
+        .into_iter()
+        .map(|s| ServiceValg {
+            kraever_dataaftale: s.operationer.iter().any(|o| o.kraever_dataaftale),
+            kode: s.servicekode,
+            navn: s.service_navn,
+            beskrivelse: s.beskrivelse,
+        })
+        .collect();
+    Ok((systems, services))
+}
+
+pub async fn anmod_tilslutning_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (s, kode, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match valg(&st, &kode, &ctx).await {
+        Ok((systemer, services)) => {
+            html(StatusCode::OK, &AnmodTilslutning { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services })
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+pub async fn anmod_dataadgang_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (s, kode, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match valg(&st, &kode, &ctx).await {
+        Ok((systemer, services)) => {
+            html(StatusCode::OK, &AnmodDataadgang { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services })
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+/// A form with repeated fields (`service=A&service=B`), which `Form` into a struct cannot read.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Felter(Vec<(String, String)>);
+
+impl Felter {
+    fn en(&self, navn: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == navn).map_or("", |(_, v)| v.as_str())
+    }
+
+    fn alle(&self, navn: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == navn).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+pub async fn anmod_tilslutning(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, f.en("csrf")) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let services = f.alle("service");
+    if services.is_empty() {
+        return failed(&s, StatusCode::BAD_REQUEST, "Vælg mindst én webservice.");
+    }
+    let mut c = st.tilslutning();
+    for servicekode in &services {
+        let req = pb::RequestTilslutningRequest {
+            udbydersystem_id: f.en("system").to_owned(),
+            servicekode: servicekode.clone(),
+            kommentar: f.en("kommentar").to_owned(),
+        };
+        if let Err(e) = c.request_tilslutning(ctx.request(req)).await {
+            return failed(&s, status_of(&e), &forklaring(&e));
+        }
+    }
+    let besked = format!("Anmodningen om {} er sendt til STIL.", services.join(" og "));
+    done(&st, s, besked)
+}
+
+pub async fn anmod_dataadgang(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, f.en("csrf")) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let ejere: Vec<String> = f
+        .en("ejere")
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ejere.is_empty() {
+        return failed(&s, StatusCode::BAD_REQUEST, "Skriv mindst én dataejer.");
+    }
+    let req = pb::RequestDataaftalerRequest {
+        udbydersystem_id: f.en("system").to_owned(),
+        servicekode: f.en("service").to_owned(),
+        ejer_koder: ejere.clone(),
+        kommentar: f.en("kommentar").to_owned(),
+    };
+    match st.tilslutning().request_dataaftaler(ctx.request(req)).await {
+        Ok(_) => done(&st, s, format!("Anmodningen om dataadgang er sendt til {}.", ejere.join(", "))),
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+// --- Skift status ---
+
+#[derive(Deserialize)]
+pub struct BeslutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    til: String,
+    #[serde(default)]
+    kommentar: String,
+}
+
+async fn beslut(st: PortalState, headers: HeaderMap, aftale_id: String, f: BeslutForm, data: bool) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Some(til) = til(&f.til) else {
+        return failed(&s, StatusCode::BAD_REQUEST, "Vælg Godkend eller Afvis.");
+    };
+    let req = pb::DecideRequest { aftale_id, til: til as i32, kommentar: f.kommentar };
+    let mut c = st.tilslutning();
+    let svar = if data {
+        c.decide_dataaftale(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+    } else {
+        c.decide_tilslutning(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+    };
+    match svar {
+        Ok(system) => done(&st, s, format!("Aftalen med {system} er {}.", status_navn(til))),
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+pub async fn beslut_dataaftale(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<BeslutForm>,
+) -> Response {
+    beslut(st, headers, id, f, true).await
+}
+
+pub async fn beslut_tilslutning(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<BeslutForm>,
+) -> Response {
+    beslut(st, headers, id, f, false).await
+}
+
+/// Godkend / afvis alle med status Venter, for the acting owner.
+pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<BeslutForm>) -> Response {
+    let (s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Some(til) = til(&f.til).filter(|t| matches!(t, pb::AftaleStatus::Godkendt | pb::AftaleStatus::Afvist)) else {
+        return failed(&s, StatusCode::BAD_REQUEST, "Alle ventende kan kun godkendes eller afvises.");
+    };
+    let req = pb::BulkDecideRequest { ejer_kode: kode, til: til as i32, kommentar: f.kommentar };
+    match st.tilslutning().bulk_decide_dataaftaler(ctx.request(req)).await {
+        Ok(r) => {
+            let n = r.into_inner().dataaftaler.len();
+            done(&st, s, format!("{n} ventende aftale(r) er {}.", status_navn(til)))
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
