@@ -8,7 +8,7 @@ use crate::common;
 use dtr_proto::tilslutning::{CreatePersonRequest, Rolle, SetRolleRequest};
 
 use common::browser::Browser;
-use common::cluster;
+use common::cluster::{self, Running};
 use common::grpc::som;
 use common::{IMPORT, payload, xml_text};
 
@@ -56,40 +56,34 @@ async fn a_provider_logs_in_and_out_in_a_browser() {
     b.client.clone().close().await.unwrap();
 }
 
+/// A person the operator creates over gRPC with one role; answers (username, password).
+async fn person(r: &Running, brugernavn: &str, organisation: &str, rolle: Rolle) -> (String, String) {
+    let mut c = r.tilslutning().await;
+    let req = CreatePersonRequest { brugernavn: brugernavn.into(), navn: brugernavn.into(), email: String::new() };
+    let made = c.create_person(som("STIL", req)).await.unwrap().into_inner();
+    let req = SetRolleRequest {
+        person_id: made.person.unwrap().person_id,
+        organisation_kode: organisation.into(),
+        rolle: rolle as i32,
+        har: true,
+    };
+    c.set_rolle(som("STIL", req)).await.unwrap();
+    (brugernavn.to_owned(), made.adgangskode)
+}
+
 /// The whole path from persons' clicks to the gateway's decision: a provider creates a system
 /// (its password shown once) and asks for the ImportService, the operator approves, the provider
 /// asks kommune 101 and 147 for data access with a comment, 101 approves and 147 rejects with a
 /// comment — then the system's SOAP insert in 101 succeeds and in 147 is refused.
-#[tokio::test]
-async fn from_a_persons_click_to_the_gateways_decision() {
-    let r = cluster::embedded().await;
-    let creds: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(r.pki.parent().unwrap().join("demo-credentials.json")).unwrap()).unwrap();
-    let person = |role: &str| {
-        let p = creds["persons"].as_array().unwrap().iter().find(|p| p["role"] == role).unwrap();
-        (p["username"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().to_owned())
-    };
-    let portal = creds["portal_url"].as_str().unwrap().trim_end_matches('/').to_owned();
-    // Kommune 147's data-access administrator, made by the operator over gRPC.
-    let mut c = r.tilslutning().await;
-    let req = CreatePersonRequest {
-        brugernavn: "frb.admin".into(),
-        navn: "Frida Frederiksberg".into(),
-        email: String::new(),
-    };
-    let made = c.create_person(som("STIL", req)).await.unwrap().into_inner();
-    let frb = ("frb.admin".to_owned(), made.adgangskode);
-    let req = SetRolleRequest {
-        person_id: made.person.unwrap().person_id,
-        organisation_kode: "147".into(),
-        rolle: Rolle::Dataadgangsadministrator as i32,
-        har: true,
-    };
-    c.set_rolle(som("STIL", req)).await.unwrap();
+async fn click_path(r: &Running, provider_org: &str) {
+    let portal = r.soap_base();
+    let provider = person(r, "udbyder.person", provider_org, Rolle::Udbyderadministrator).await;
+    let operator = person(r, "stil.person", "STIL", Rolle::Operatoer).await;
+    let kbh = person(r, "kbh.person", "101", Rolle::Dataadgangsadministrator).await;
+    let frb = person(r, "frb.person", "147", Rolle::Dataadgangsadministrator).await;
 
     let b = Browser::start().await;
-    let (u, p) = person("Udbyderadministrator");
-    b.log_in(&portal, &u, &p).await;
+    b.log_in(&portal, &provider.0, &provider.1).await;
     b.follow("Nyt system").await;
     b.assert_accessible("Nyt system").await;
     b.fill("Systemets navn", "Browsersystemet").await;
@@ -110,8 +104,7 @@ async fn from_a_persons_click_to_the_gateways_decision() {
     b.shows("Anmodningen om ImportService er sendt til STIL.").await;
     b.log_out().await;
 
-    let (u, p) = person("Operatør");
-    b.log_in(&portal, &u, &p).await;
+    b.log_in(&portal, &operator.0, &operator.1).await;
     b.shows(&system).await;
     b.assert_accessible("Forside (operatør)").await;
     b.screenshot("forside-operatoer").await;
@@ -120,8 +113,7 @@ async fn from_a_persons_click_to_the_gateways_decision() {
     b.shows(&format!("Aftalen med {system} er godkendt.")).await;
     b.log_out().await;
 
-    let (u, p) = person("Udbyderadministrator");
-    b.log_in(&portal, &u, &p).await;
+    b.log_in(&portal, &provider.0, &provider.1).await;
     b.follow("Anmod om dataadgang").await;
     b.assert_accessible("Anmod om dataadgang").await;
     b.select("System", &system).await;
@@ -132,8 +124,7 @@ async fn from_a_persons_click_to_the_gateways_decision() {
     b.shows("Anmodningen om dataadgang er sendt til 101, 147.").await;
     b.log_out().await;
 
-    let (u, p) = person("Dataadgangsadministrator");
-    b.log_in(&portal, &u, &p).await;
+    b.log_in(&portal, &kbh.0, &kbh.1).await;
     b.shows(&system).await;
     b.assert_accessible("Forside (kommune)").await;
     b.screenshot("forside-kommune").await;
@@ -151,19 +142,38 @@ async fn from_a_persons_click_to_the_gateways_decision() {
 
     // The gateway obeys at once: the new system writes in 101, not in 147.
     let soap = r.soap.with_login(&brugernavn, &adgangskode);
-    let in_101 = soap
-        .call(IMPORT, "InsertDaginstitution", &payload::daginstitution(payload::KOEBENHAVN, "Klik-børnehaven"))
-        .await;
+    let insert = |sted| payload::daginstitution(sted, "Klik-børnehaven");
+    let in_101 = soap.call(IMPORT, "InsertDaginstitution", &insert(payload::KOEBENHAVN)).await;
     assert_eq!(xml_text(&in_101.body, "status"), Some("OK"), "{}", in_101.body);
-    let in_147 = soap
-        .call(IMPORT, "InsertDaginstitution", &payload::daginstitution(payload::FREDERIKSBERG, "Klik-børnehaven"))
-        .await;
+    let in_147 = soap.call(IMPORT, "InsertDaginstitution", &insert(payload::FREDERIKSBERG)).await;
     assert_eq!(xml_text(&in_147.body, "ErrorCode"), Some("IPL000015"), "{}", in_147.body);
 
     // The history shows who decided, from and to what, and why.
     let list = dtr_proto::tilslutning::ListAftalerRequest { udbydersystem_id: system.clone(), ..Default::default() };
-    let aftaler = c.list_dataaftaler(som("STIL", list)).await.unwrap().into_inner().aftaler;
+    let aftaler = r.tilslutning().await.list_dataaftaler(som("STIL", list)).await.unwrap().into_inner().aftaler;
     let afvist = aftaler.iter().find(|a| a.ejer_kode == "147").unwrap();
     let sidste = afvist.historik.last().unwrap();
     assert_eq!((sidste.aktoer.as_str(), sidste.kommentar.as_str()), ("147", "Ikke vores institutioner"));
+}
+
+#[tokio::test]
+async fn from_a_persons_click_to_the_gateways_decision_embedded() {
+    click_path(&cluster::embedded().await, "DEMO01").await;
+}
+
+#[tokio::test]
+async fn from_a_persons_click_to_the_gateways_decision_distributed() {
+    let r = cluster::distributed().await;
+    // The distributed seed registers the provider; the kommuner are registered as STIL does.
+    for (kode, navn) in [("101", "København Kommune"), ("147", "Frederiksberg Kommune")] {
+        let org = dtr_proto::tilslutning::Organisation {
+            kode: kode.into(),
+            navn: navn.into(),
+            r#type: dtr_proto::tilslutning::OrganisationType::Kommune as i32,
+            ..Default::default()
+        };
+        let req = dtr_proto::tilslutning::CreateOrganisationRequest { organisation: Some(org) };
+        r.tilslutning().await.create_organisation(som("STIL", req)).await.unwrap();
+    }
+    click_path(&r, "UDB1").await;
 }
