@@ -128,15 +128,29 @@ async fn click_path(r: &Running, provider_org: &str) {
     b.shows(&system).await;
     b.assert_accessible("Forside (kommune)").await;
     b.screenshot("forside-kommune").await;
-    b.fill_in_row(&system, "kommentar", "Godkendt af 101").await;
-    b.click_in_row(&system, "Godkend").await;
-    b.shows(&format!("Aftalen med {system} er godkendt.")).await;
+    // 101 answers everything waiting at once.
+    b.fill("Kommentar til alle ventende", "Godkendt af 101").await;
+    b.click_button("Godkend alle med status Venter").await;
+    b.shows("1 ventende aftale(r) er godkendt.").await;
+    b.follow("Aftaler og historik").await;
+    b.follow("Godkendt").await;
+    b.shows("Godkendt af 101").await;
+    b.assert_accessible("Aftaler (godkendt)").await;
+    b.screenshot("aftaler-godkendt").await;
     b.log_out().await;
 
     b.log_in(&portal, &frb.0, &frb.1).await;
     b.fill_in_row(&system, "kommentar", "Ikke vores institutioner").await;
     b.click_in_row(&system, "Afvis").await;
     b.shows(&format!("Aftalen med {system} er afvist.")).await;
+    // The history: who, when, from, to and the comment.
+    b.follow("Aftaler og historik").await;
+    b.follow("Afvist").await;
+    let text = b.text().await;
+    for part in ["Venter", "Afvist", "Ikke vores institutioner", "147", "Vi er pladsanvisning for jer", " UTC"] {
+        assert!(text.contains(part), "{part} missing from the history:\n{text}");
+    }
+    assert!(!text.contains("Godkendt af 101"), "147 sees 101's agreement:\n{text}");
     b.log_out().await;
     b.client.clone().close().await.unwrap();
 

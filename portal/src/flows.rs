@@ -364,3 +364,128 @@ pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Form
         Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
     }
 }
+
+// --- Aftaler: every agreement the organisation is party to, by status, with history ---
+
+struct Fane {
+    kode: &'static str,
+    navn: &'static str,
+    valgt: bool,
+}
+
+struct HistorikVisning {
+    tidspunkt: String,
+    aktoer: String,
+    fra: &'static str,
+    til: &'static str,
+    kommentar: String,
+}
+
+struct AftaleVisning {
+    art: &'static str,
+    system: String,
+    service: String,
+    ejer: String,
+    status: &'static str,
+    historik: Vec<HistorikVisning>,
+}
+
+#[derive(Template)]
+#[template(path = "aftaler.html")]
+struct Aftaler {
+    hoved: Option<Hoved>,
+    organisation: String,
+    status: &'static str,
+    faner: Vec<Fane>,
+    aftaler: Vec<AftaleVisning>,
+    fejl: Option<String>,
+}
+
+const FANER: [(&str, &str, pb::AftaleStatus); 4] = [
+    ("VENTER", "Venter", pb::AftaleStatus::Venter),
+    ("GODKENDT", "Godkendt", pb::AftaleStatus::Godkendt),
+    ("AFVIST", "Afvist", pb::AftaleStatus::Afvist),
+    ("SLETTET", "Slettet", pb::AftaleStatus::Slettet),
+];
+
+fn visning(s: pb::AftaleStatus) -> &'static str {
+    FANER.iter().find(|(_, _, x)| *x == s).map_or("–", |(_, navn, _)| navn)
+}
+
+fn historik(h: &[pb::HistorikLinje]) -> Vec<HistorikVisning> {
+    h.iter()
+        .map(|l| HistorikVisning {
+            tidspunkt: l
+                .tidspunkt
+                .as_ref()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default(),
+            aktoer: l.aktoer.clone(),
+            fra: visning(l.fra()),
+            til: visning(l.til()),
+            kommentar: l.kommentar.clone(),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct AftaleFilter {
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn aftaler(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<AftaleFilter>,
+) -> Response {
+    let (s, kode, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let (valgt_kode, status_navn, status) = FANER.iter().find(|(k, _, _)| *k == q.status).copied().unwrap_or(FANER[0]);
+    let req = || pb::ListAftalerRequest {
+        status: Some(status as i32),
+        med_slettede: status == pb::AftaleStatus::Slettet,
+        ..Default::default()
+    };
+    let mut c = st.tilslutning();
+    let mut aftaler = Vec::new();
+    let mut fejl = None;
+    match c.list_tilslutninger(ctx.request(req())).await {
+        Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
+            art: "Tilslutning",
+            status: visning(a.status()),
+            historik: historik(&a.historik),
+            system: a.udbydersystem_id,
+            service: a.servicekode,
+            ejer: String::new(),
+        })),
+        Err(e) => fejl = Some(forklaring(&e)),
+    }
+    match c.list_dataaftaler(ctx.request(req())).await {
+        Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
+            art: "Dataadgang",
+            status: visning(a.aftale_status()),
+            historik: historik(&a.historik),
+            system: a.udbydersystem_id,
+            service: a.servicekode,
+            ejer: a.ejer_kode,
+        })),
+        Err(e) => fejl = Some(forklaring(&e)),
+    }
+    let organisation = s
+        .person
+        .as_ref()
+        .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, navn)| navn.to_owned()));
+    let page = Aftaler {
+        hoved: hoved(&s),
+        organisation: organisation.unwrap_or(kode),
+        status: status_navn,
+        faner: FANER.iter().map(|(k, navn, _)| Fane { kode: k, navn, valgt: *k == valgt_kode }).collect(),
+        aftaler,
+        fejl,
+    };
+    html(StatusCode::OK, &page)
+}

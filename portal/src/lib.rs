@@ -83,6 +83,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/dataadgange/ny", get(flows::anmod_dataadgang_form).post(flows::anmod_dataadgang))
         .route("/dataadgange/{id}/beslut", axum::routing::post(flows::beslut_dataaftale))
         .route("/dataadgange/alle", axum::routing::post(flows::beslut_alle))
+        .route("/aftaler", get(flows::aftaler))
         .route("/static/{*path}", get(assets::serve))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
