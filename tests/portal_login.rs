@@ -144,6 +144,19 @@ async fn scenario(r: &Running, provider: (&str, &str), kommune: (&str, &str)) {
         front.body
     );
 
+    // …nor changes another owner's agreement by posting to its address directly.
+    let list = || dtr_proto::tilslutning::ListAftalerRequest { ejer_kode: "147".into(), ..Default::default() };
+    let theirs = r.tilslutning().await.list_dataaftaler(som("STIL", list())).await.unwrap().into_inner().aftaler;
+    let theirs = theirs.first().expect("147 has an agreement");
+    let csrf = k.get("/").await.csrf();
+    let url = format!("/dataadgange/{}/beslut", theirs.aftale_id);
+    let forged = k.post(&url, &[("csrf", &csrf), ("til", "AFVIST"), ("kommentar", "ond")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let after = r.tilslutning().await.list_dataaftaler(som("STIL", list())).await.unwrap().into_inner().aftaler;
+    assert_eq!(after.first().unwrap().aftale_status, theirs.aftale_status, "unchanged");
+    let made = k.post("/systemer/nyt", &[("csrf", &csrf), ("navn", "Kommunens eget")]).await;
+    assert!(made.status >= 400 && made.body.contains("ikke en registreret leverandør"), "{}", made.body);
+
     // The lock-out: after the limit even the right password is refused for a while.
     let mut l = Browser::new(r);
     for _ in 0..10 {
