@@ -10,7 +10,9 @@ use dtr_proto::tilslutning::{CreatePersonRequest, Rolle, SetRolleRequest};
 use common::browser::Browser;
 use common::cluster::{self, Running};
 use common::grpc::som;
-use common::{IMPORT, payload, xml_text};
+use common::smtp::SmtpServer;
+use common::{IMPORT, free_port, payload, wait_until, xml_text};
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_provider_logs_in_and_out_in_a_browser() {
@@ -75,7 +77,7 @@ async fn person(r: &Running, brugernavn: &str, organisation: &str, rolle: Rolle)
 /// (its password shown once) and asks for the ImportService, the operator approves, the provider
 /// asks kommune 101 and 147 for data access with a comment, 101 approves and 147 rejects with a
 /// comment — then the system's SOAP insert in 101 succeeds and in 147 is refused.
-async fn click_path(r: &Running, provider_org: &str) {
+async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: bool) {
     let portal = r.soap_base();
     let provider = person(r, "udbyder.person", provider_org, Rolle::Udbyderadministrator).await;
     let operator = person(r, "stil.person", "STIL", Rolle::Operatoer).await;
@@ -84,6 +86,14 @@ async fn click_path(r: &Running, provider_org: &str) {
 
     let b = Browser::start().await;
     b.log_in(&portal, &provider.0, &provider.1).await;
+    // The provider's notification recipient.
+    b.follow("Notifikationer").await;
+    b.fill("E-mailadresse", "drift@udbyder.example").await;
+    b.click_button("Tilmeld email").await;
+    b.shows("drift@udbyder.example er tilmeldt.").await;
+    b.assert_accessible("Notifikationer").await;
+    b.screenshot("notifikationer").await;
+    b.goto(&format!("{portal}/")).await;
     b.follow("Nyt system").await;
     b.assert_accessible("Nyt system").await;
     b.fill("Systemets navn", "Browsersystemet").await;
@@ -154,6 +164,21 @@ async fn click_path(r: &Running, provider_org: &str) {
     b.log_out().await;
     b.client.clone().close().await.unwrap();
 
+    // The provider's recipient hears of both decisions, with a link to where it can see them.
+    for (status, kommentar) in [("GODKENDT", "Godkendt af 101"), ("AFVIST", "Ikke vores institutioner")] {
+        let subject = format!("dataaftale for ImportService er nu {status}");
+        wait_until(&format!("a mail: {subject}"), Duration::from_secs(30), || {
+            let found = mail_to(smtp, "drift@udbyder.example", &subject).is_some();
+            async move { found }
+        })
+        .await;
+        let mail = mail_to(smtp, "drift@udbyder.example", &subject).unwrap();
+        assert!(mail.contains(&system) && mail.contains(kommentar), "{mail}");
+        if links {
+            assert!(mail.contains(&format!("{portal}/aftaler?status={status}")), "no link to the page: {mail}");
+        }
+    }
+
     // The gateway obeys at once: the new system writes in 101, not in 147.
     let soap = r.soap.with_login(&brugernavn, &adgangskode);
     let insert = |sted| payload::daginstitution(sted, "Klik-børnehaven");
@@ -170,14 +195,28 @@ async fn click_path(r: &Running, provider_org: &str) {
     assert_eq!((sidste.aktoer.as_str(), sidste.kommentar.as_str()), ("147", "Ikke vores institutioner"));
 }
 
+/// The text of a received mail to `to` about `subject`.
+fn mail_to(smtp: &SmtpServer, to: &str, subject: &str) -> Option<String> {
+    smtp.received()
+        .into_iter()
+        .map(|m| (m.to.clone(), m.text()))
+        .find(|(t, text)| t.iter().any(|t| t == to) && text.contains(subject))
+        .map(|(_, text)| text)
+}
+
 #[tokio::test]
 async fn from_a_persons_click_to_the_gateways_decision_embedded() {
-    click_path(&cluster::embedded().await, "DEMO01").await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port).await;
+    let r = cluster::embedded_with(&[("DTR_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]).await;
+    click_path(&r, "DEMO01", &smtp, true).await;
 }
 
 #[tokio::test]
 async fn from_a_persons_click_to_the_gateways_decision_distributed() {
-    let r = cluster::distributed().await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port).await;
+    let r = cluster::distributed_with(&[("DTR_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]).await;
     // The distributed seed registers the provider; the kommuner are registered as STIL does.
     for (kode, navn) in [("101", "København Kommune"), ("147", "Frederiksberg Kommune")] {
         let org = dtr_proto::tilslutning::Organisation {
@@ -189,5 +228,7 @@ async fn from_a_persons_click_to_the_gateways_decision_distributed() {
         let req = dtr_proto::tilslutning::CreateOrganisationRequest { organisation: Some(org) };
         r.tilslutning().await.create_organisation(som("STIL", req)).await.unwrap();
     }
-    click_path(&r, "UDB1").await;
+    // The services start before the gateway's port is known, so mails point to the portal by
+    // name only here.
+    click_path(&r, "UDB1", &smtp, false).await;
 }

@@ -249,6 +249,7 @@ async fn mail_through_starttls_with_a_login() {
         url: format!("smtp://relay-bruger:{password}@127.0.0.1:{port}?tls=required"),
         afsender: "DTR <dtr@example.dk>".into(),
         ca_file: Some(ca.clone()),
+        portal_url: None,
     };
     let worker = tokio::spawn(deliver_forever(store.clone(), smtp("forkert")));
     wait_until("a refused delivery attempt", Duration::from_secs(30), || {

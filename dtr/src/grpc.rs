@@ -65,6 +65,10 @@ pub struct TilslutningArgs {
     /// Sender address of notifications.
     #[arg(long, env = "DTR_SMTP_FROM", default_value = "DTR <dtr@localhost>")]
     pub smtp_from: String,
+    /// The portal's public base URL (https://tilslutning.example.dk), which notification mails
+    /// link to; `dtr up` uses its own.
+    #[arg(long, env = "DTR_PORTAL_URL")]
+    pub portal_url: Option<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -422,7 +426,8 @@ pub async fn serve(
             if let Some(url) = &args.tilslutning.smtp_url {
                 let afsender = args.tilslutning.smtp_from.clone();
                 let ca_file = args.tilslutning.smtp_ca_file.clone();
-                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender, ca_file };
+                let portal_url = args.tilslutning.portal_url.clone();
+                let smtp = dtr_tilslutning::notifikation::Smtp { url: url.clone(), afsender, ca_file, portal_url };
                 tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
             }
             use dtr_tilslutning::aendringer::Aendringer;

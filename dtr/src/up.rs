@@ -97,6 +97,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         urls.push(format!("{scheme}://{}", listener.local_addr()?));
         listeners.push(listener);
     }
+    // Mails link to the portal on this process's own listener, unless a public address is set.
+    let mut tilslutning_args = a.tilslutning.clone();
+    if tilslutning_args.portal_url.is_none() && !a.https_addr.ends_with(":0") {
+        tilslutning_args.portal_url = Some(format!("https://{}", a.https_addr));
+    }
     for (which, listener) in [Which::Import, Which::Export, Which::Tilslutning].into_iter().zip(listeners) {
         let args = ServiceArgs {
             grpc_addr: None,
@@ -107,7 +112,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             tilslutning_url: Some(urls[2].clone()),
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
-            tilslutning: a.tilslutning.clone(),
+            tilslutning: tilslutning_args.clone(),
             pki: pki.clone(),
             bench_plaintext: a.bench_plaintext_grpc,
         };

@@ -489,3 +489,76 @@ pub async fn aftaler(
     };
     html(StatusCode::OK, &page)
 }
+
+// --- Notifikationer: the organisation's recipients of agreement mails ---
+
+#[derive(Template)]
+#[template(path = "notifikationer.html")]
+struct Notifikationer<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    organisation: String,
+    modtagere: Vec<String>,
+    besked: Option<String>,
+    fejl: Option<String>,
+}
+
+pub async fn notifikationer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (mut s, kode, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let besked = s.besked.take();
+    if besked.is_some() {
+        st.sessions.save(&s);
+    }
+    let req = pb::ListNotifikationsmodtagereRequest { organisation_kode: kode.clone() };
+    let (modtagere, fejl) = match st.tilslutning().list_notifikationsmodtagere(ctx.request(req)).await {
+        Ok(r) => (r.into_inner().modtagere.into_iter().map(|m| m.email).collect(), None),
+        Err(e) => (Vec::new(), Some(forklaring(&e))),
+    };
+    let organisation = s
+        .person
+        .as_ref()
+        .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, n)| n.to_owned()))
+        .unwrap_or(kode);
+    html(StatusCode::OK, &Notifikationer { hoved: hoved(&s), csrf: &s.csrf, organisation, modtagere, besked, fejl })
+}
+
+#[derive(Deserialize)]
+pub struct ModtagerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn modtager(st: PortalState, headers: HeaderMap, f: ModtagerForm, tilmeld: bool) -> Response {
+    let (mut s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let m = pb::Notifikationsmodtager { organisation_kode: kode, email: f.email.trim().to_owned() };
+    let mut c = st.tilslutning();
+    let svar = if tilmeld {
+        c.add_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
+    } else {
+        c.remove_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
+    };
+    match svar {
+        Ok(email) => {
+            s.besked = Some(if tilmeld { format!("{email} er tilmeldt.") } else { format!("{email} er fjernet.") });
+            st.sessions.save(&s);
+            see_other("/notifikationer")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Response {
+    modtager(st, headers, f, true).await
+}
+
+pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Response {
+    modtager(st, headers, f, false).await
+}

@@ -84,6 +84,8 @@ pub fn router(state: PortalState) -> Router {
         .route("/dataadgange/{id}/beslut", axum::routing::post(flows::beslut_dataaftale))
         .route("/dataadgange/alle", axum::routing::post(flows::beslut_alle))
         .route("/aftaler", get(flows::aftaler))
+        .route("/notifikationer", get(flows::notifikationer).post(flows::tilmeld))
+        .route("/notifikationer/fjern", axum::routing::post(flows::fjern))
         .route("/static/{*path}", get(assets::serve))
         .layer(middleware::map_response(security_headers))
         .with_state(state)

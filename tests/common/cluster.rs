@@ -248,10 +248,15 @@ pub async fn spawn_up_with(
 
 /// `dtr up --demo` in a fresh data directory: SQLite, everything in one process.
 pub async fn embedded() -> Running {
+    embedded_with(&[]).await
+}
+
+/// Like [`embedded`], with extra environment for `dtr up`.
+pub async fn embedded_with(env: &[(&str, String)]) -> Running {
     let dir = TempDir::new();
     let data = dir.path().join("data");
     let port = free_port();
-    let up = spawn_up("dtr-up", &data, port, dir.path()).await;
+    let up = spawn_up_with("dtr-up", &data, port, dir.path(), env).await;
     let creds: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
     let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();

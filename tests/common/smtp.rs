@@ -16,6 +16,34 @@ pub struct Mail {
     pub data: String,
 }
 
+impl Mail {
+    /// The message as a reader sees it: a quoted-printable body decoded (soft line breaks
+    /// joined, `=XX` bytes restored).
+    pub fn text(&self) -> String {
+        if !self.data.contains("quoted-printable") {
+            return self.data.clone();
+        }
+        let joined = self.data.replace("=\r\n", "").replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 /// STARTTLS with this certificate, then AUTH PLAIN with these credentials.
 #[derive(Clone)]
 pub struct Secure {

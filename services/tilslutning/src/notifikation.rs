@@ -20,6 +20,19 @@ pub struct Notifikation {
     pub tekst: String,
 }
 
+/// Stands for the portal's base URL in stored mails; delivery fills it in ([`Smtp::portal_url`]),
+/// so a mail links to the page where its recipient acts.
+pub const PORTAL: &str = "{portal}";
+
+/// A stored mail's text as sent: the portal placeholder replaced by the portal's address, or, with
+/// none configured, by a plain pointer to the portal.
+pub fn udfyldt(tekst: &str, portal_url: Option<&str>) -> String {
+    match portal_url {
+        Some(url) => tekst.replace(PORTAL, url.trim_end_matches('/')),
+        None => tekst.replace(&format!("{PORTAL}/"), "Tilslutningsportalen: /"),
+    }
+}
+
 /// The mails of the tilslutning service, as the store is handed them.
 pub const TEKSTER: Mailtekster = Mailtekster { aftale: aftale_aendret, blokering: system_blokeret };
 
@@ -40,8 +53,13 @@ pub fn aftale_aendret(s: &Aftaleskift<'_>) -> Notifikation {
     };
     let fra = s.fra.map_or("(ny)", AftaleStatus::as_str);
     let ejer = s.ejer_kode.map(|e| format!("Dataejer: {e}\n")).unwrap_or_default();
+    // Where the recipient acts: the decider answers the waiting request, the provider sees the
+    // agreement under its new status.
+    let side =
+        if til_beslutter { "aftaler?status=VENTER".to_owned() } else { format!("aftaler?status={}", s.til.as_str()) };
+    let handling = if til_beslutter { "Svar på anmodningen" } else { "Se aftalen" };
     let tekst = format!(
-        "System: {}\nService: {servicekode}\n{ejer}Status: {fra} → {}\nAf: {}\nKommentar: {}\n",
+        "System: {}\nService: {servicekode}\n{ejer}Status: {fra} → {}\nAf: {}\nKommentar: {}\n\n{handling}: {PORTAL}/{side}\n",
         s.system_id,
         s.til.as_str(),
         s.aktoer,
@@ -109,6 +127,8 @@ pub struct Smtp {
     /// PEM file with the CA that signed the mail server's certificate (a private relay); else
     /// the public web roots.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The portal's base URL, which mails link to.
+    pub portal_url: Option<String>,
 }
 
 /// Wait before attempt `n + 1` after `n` failed ones: 2, 4, 8 … seconds, at most an hour.
@@ -137,7 +157,8 @@ pub async fn deliver_forever(store: std::sync::Arc<dyn TilslutningStore>, smtp: 
     loop {
         match store.due_mail(20).await {
             Ok(batch) if !batch.is_empty() => {
-                for mail in batch {
+                for mut mail in batch {
+                    mail.tekst = udfyldt(&mail.tekst, smtp.portal_url.as_deref());
                     send_one(store.as_ref(), &transport, &afsender, mail).await;
                 }
                 continue;
@@ -240,6 +261,12 @@ mod tests {
         let n = aftale_aendret(&decided);
         assert_eq!(n.organisation, "UDB1");
         assert!(n.emne.contains("GODKENDT"));
+        // Each mail links to the page where its recipient acts.
+        let sendt = udfyldt(&n.tekst, Some("https://tilslutning.example/"));
+        assert!(sendt.contains("Se aftalen: https://tilslutning.example/aftaler?status=GODKENDT"), "{sendt}");
+        let til_ejer = udfyldt(&aftale_aendret(&request).tekst, Some("https://tilslutning.example"));
+        assert!(til_ejer.contains("Svar på anmodningen: https://tilslutning.example/aftaler?status=VENTER"));
+        assert!(!udfyldt(&n.tekst, None).contains(PORTAL));
         let n = aftale_aendret(&Aftaleskift { ejer_kode: None, servicekode: "ExportService", ..request });
         assert_eq!(n.organisation, "STIL");
         assert_eq!(backoff(1), Duration::from_secs(2));
