@@ -187,6 +187,37 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     let in_147 = soap.call(IMPORT, "InsertDaginstitution", &insert(payload::FREDERIKSBERG)).await;
     assert_eq!(xml_text(&in_147.body, "ErrorCode"), Some("IPL000015"), "{}", in_147.body);
 
+    // The provider renews the password: the new one works, the old one for the overlap.
+    let b = Browser::start().await;
+    b.log_in(&portal, &provider.0, &provider.1).await;
+    b.click_in_row(&system, "Forny adgangskode").await;
+    b.shows("Gem adgangskoden nu").await;
+    b.assert_accessible("Ny adgangskode").await;
+    let ny = b.text_of("adgangskode").await;
+    assert_ne!(ny, adgangskode);
+    b.log_out().await;
+    let hello = |login: &common::Soap| {
+        let login = login.clone();
+        async move { login.call(IMPORT, "HelloWorld", "").await }
+    };
+    assert_eq!(hello(&r.soap.with_login(&brugernavn, &ny)).await.status, 200, "the new password");
+    assert_eq!(hello(&soap).await.status, 200, "the old password during the overlap");
+
+    // The operator blocks the system with a reason (every call refused), then lifts it.
+    b.log_in(&portal, &operator.0, &operator.1).await;
+    b.follow("Alle udbydersystemer: bloker og frigiv").await;
+    b.assert_accessible("Alle udbydersystemer").await;
+    b.fill(&format!("Årsag til blokering af {system}"), "Misbrug af dataadgang").await;
+    b.click_in_row(&system, "Bloker").await;
+    b.shows(&format!("Systemet {system} er blokeret.")).await;
+    let blocked = hello(&soap).await;
+    assert_eq!(xml_text(&blocked.body, "ErrorCode"), Some("IPL000011"), "{}", blocked.body);
+    b.click_button(&format!("Frigiv {system}")).await;
+    b.shows(&format!("Systemet {system} er frigivet.")).await;
+    assert_eq!(hello(&soap).await.status, 200);
+    b.log_out().await;
+    b.client.clone().close().await.unwrap();
+
     // The history shows who decided, from and to what, and why.
     let list = dtr_proto::tilslutning::ListAftalerRequest { udbydersystem_id: system.clone(), ..Default::default() };
     let aftaler = r.tilslutning().await.list_dataaftaler(som("STIL", list)).await.unwrap().into_inner().aftaler;

@@ -562,3 +562,183 @@ pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Form(f):
 pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Response {
     modtager(st, headers, f, false).await
 }
+
+// --- A provider's system: Forny adgangskode, Gør passivt / Aktivér ---
+
+#[derive(Template)]
+#[template(path = "ny_adgangskode.html")]
+struct NyAdgangskode {
+    hoved: Option<Hoved>,
+    system_id: String,
+    brugernavn: String,
+    adgangskode: String,
+    gammel_udloeber: String,
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn forny(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::RotateCredentialsRequest { udbydersystem_id: id.clone() };
+    match st.tilslutning().rotate_credentials(ctx.request(req)).await {
+        Ok(c) => {
+            let c = c.into_inner();
+            let gammel_udloeber = c
+                .gammel_udloeber
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "nu".into());
+            let page = NyAdgangskode {
+                hoved: hoved(&s),
+                system_id: id,
+                brugernavn: c.brugernavn,
+                adgangskode: c.adgangskode,
+                gammel_udloeber,
+            };
+            html(StatusCode::OK, &page)
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PassivForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    passiv: bool,
+}
+
+pub async fn passiv(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<PassivForm>,
+) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::SetSystemPassivRequest { udbydersystem_id: id.clone(), passiv: f.passiv };
+    match st.tilslutning().set_system_passiv(ctx.request(req)).await {
+        Ok(_) => done(&st, s, format!("Systemet {id} er {}.", if f.passiv { "gjort passivt" } else { "aktiveret" })),
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+// --- The operator: every system, blocked and unblocked with a reason ---
+
+struct SystemRaekke {
+    id: String,
+    udbyder: String,
+    status: &'static str,
+    blokeret: bool,
+}
+
+#[derive(Template)]
+#[template(path = "systemer.html")]
+struct Systemer<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    systemer: Vec<SystemRaekke>,
+    besked: Option<String>,
+    fejl: Option<String>,
+}
+
+pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (mut s, _, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let besked = s.besked.take();
+    if besked.is_some() {
+        st.sessions.save(&s);
+    }
+    let req =
+        pb::ListSystemsRequest { side: Some(pb::Side { stoerrelse: 300, token: String::new() }), ..Default::default() };
+    let (systemer, fejl) = match st.tilslutning().list_systems(ctx.request(req)).await {
+        Ok(r) => (
+            r.into_inner()
+                .systems
+                .into_iter()
+                .map(|x| SystemRaekke {
+                    status: if x.blokeret {
+                        "Blokeret"
+                    } else if x.passiv {
+                        "Passiv"
+                    } else {
+                        "Aktiv"
+                    },
+                    blokeret: x.blokeret,
+                    id: x.udbydersystem_id,
+                    udbyder: x.udbyder_kode,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(forklaring(&e))),
+    };
+    html(StatusCode::OK, &Systemer { hoved: hoved(&s), csrf: &s.csrf, systemer, besked, fejl })
+}
+
+#[derive(Deserialize)]
+pub struct BlokerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    aarsag: String,
+}
+
+pub async fn bloker(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<BlokerForm>,
+) -> Response {
+    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::BlockSystemRequest { udbydersystem_id: id.clone(), aarsag: f.aarsag };
+    match st.tilslutning().block_system(ctx.request(req)).await {
+        Ok(_) => {
+            s.besked = Some(format!("Systemet {id} er blokeret."));
+            st.sessions.save(&s);
+            see_other("/systemer")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+pub async fn frigiv(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::UnblockSystemRequest { udbydersystem_id: id.clone(), kommentar: String::new() };
+    match st.tilslutning().unblock_system(ctx.request(req)).await {
+        Ok(_) => {
+            s.besked = Some(format!("Systemet {id} er frigivet."));
+            st.sessions.save(&s);
+            see_other("/systemer")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}

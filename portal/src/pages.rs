@@ -67,6 +67,7 @@ struct SystemLinje {
     id: String,
     brugernavn: String,
     status: &'static str,
+    passiv: bool,
 }
 
 struct AftaleLinje {
@@ -337,6 +338,7 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                         .systems
                         .into_iter()
                         .map(|s| SystemLinje {
+                            passiv: s.passiv,
                             status: if s.blokeret {
                                 "Blokeret"
                             } else if s.passiv {
