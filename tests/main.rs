@@ -16,6 +16,7 @@ mod import_anvisningsenhed;
 mod import_daginstitution;
 mod import_sequence;
 mod lookup_http;
+mod portal_api;
 mod portal_browser;
 mod portal_login;
 mod revalidation;

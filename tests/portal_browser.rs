@@ -5,11 +5,11 @@
 
 use crate::common;
 
-use dtr_proto::tilslutning::{CreatePersonRequest, Rolle, SetRolleRequest};
+use dtr_proto::tilslutning::Rolle;
 
 use common::browser::Browser;
 use common::cluster::{self, Running};
-use common::grpc::som;
+use common::grpc::{person, som};
 use common::smtp::SmtpServer;
 use common::{IMPORT, free_port, payload, wait_until, xml_text};
 use std::time::Duration;
@@ -56,21 +56,6 @@ async fn a_provider_logs_in_and_out_in_a_browser() {
     b.goto(&format!("{portal}/")).await;
     assert_eq!(b.path().await, "/log-paa", "logged out for good");
     b.client.clone().close().await.unwrap();
-}
-
-/// A person the operator creates over gRPC with one role; answers (username, password).
-async fn person(r: &Running, brugernavn: &str, organisation: &str, rolle: Rolle) -> (String, String) {
-    let mut c = r.tilslutning().await;
-    let req = CreatePersonRequest { brugernavn: brugernavn.into(), navn: brugernavn.into(), email: String::new() };
-    let made = c.create_person(som("STIL", req)).await.unwrap().into_inner();
-    let req = SetRolleRequest {
-        person_id: made.person.unwrap().person_id,
-        organisation_kode: organisation.into(),
-        rolle: rolle as i32,
-        har: true,
-    };
-    c.set_rolle(som("STIL", req)).await.unwrap();
-    (brugernavn.to_owned(), made.adgangskode)
 }
 
 /// The whole path from persons' clicks to the gateway's decision: a provider creates a system
@@ -248,17 +233,7 @@ async fn from_a_persons_click_to_the_gateways_decision_distributed() {
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
     let r = cluster::distributed_with(&[("DTR_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]).await;
-    // The distributed seed registers the provider; the kommuner are registered as STIL does.
-    for (kode, navn) in [("101", "København Kommune"), ("147", "Frederiksberg Kommune")] {
-        let org = dtr_proto::tilslutning::Organisation {
-            kode: kode.into(),
-            navn: navn.into(),
-            r#type: dtr_proto::tilslutning::OrganisationType::Kommune as i32,
-            ..Default::default()
-        };
-        let req = dtr_proto::tilslutning::CreateOrganisationRequest { organisation: Some(org) };
-        r.tilslutning().await.create_organisation(som("STIL", req)).await.unwrap();
-    }
+    common::grpc::register_kommuner(&r).await;
     // The services start before the gateway's port is known, so mails point to the portal by
     // name only here.
     click_path(&r, "UDB1", &smtp, false).await;

@@ -7,6 +7,7 @@
 //! the chosen organisation. The services decide what that person may see and do; the pages only
 //! show it.
 
+mod api;
 mod assets;
 mod flows;
 mod pages;
@@ -92,6 +93,20 @@ pub fn router(state: PortalState) -> Router {
         .route("/systemer/{id}/bloker", axum::routing::post(flows::bloker))
         .route("/systemer/{id}/frigiv", axum::routing::post(flows::frigiv))
         .route("/static/{*path}", get(assets::serve))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/organisation", get(api::organisationer))
+        .route("/api/systemer", get(api::systemer).post(api::opret_system))
+        .route("/api/systemer/{id}/forny", axum::routing::post(api::forny))
+        .route("/api/systemer/{id}/passiv", axum::routing::post(api::passiv))
+        .route("/api/systemer/{id}/bloker", axum::routing::post(api::bloker))
+        .route("/api/systemer/{id}/frigiv", axum::routing::post(api::frigiv))
+        .route("/api/tilslutninger", axum::routing::post(api::anmod_tilslutning))
+        .route("/api/tilslutninger/{id}/beslut", axum::routing::post(api::beslut_tilslutning))
+        .route("/api/dataadgange", axum::routing::post(api::anmod_dataadgang))
+        .route("/api/dataadgange/{id}/beslut", axum::routing::post(api::beslut_dataaftale))
+        .route("/api/dataadgange/alle", axum::routing::post(api::beslut_alle))
+        .route("/api/aftaler", get(api::aftaler))
+        .route("/api/notifikationer", get(api::modtagere).post(api::tilmeld).delete(api::fjern))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
