@@ -238,3 +238,39 @@ async fn from_a_persons_click_to_the_gateways_decision_distributed() {
     // name only here.
     click_path(&r, "UDB1", &smtp, false).await;
 }
+
+/// The operator creates a person (password shown once) and gives roles that fit the
+/// organisation; the person then logs in and acts for it. A role that does not fit is refused.
+#[tokio::test]
+async fn the_operator_creates_a_person_and_gives_a_role() {
+    let r = cluster::embedded().await;
+    let portal = r.soap_base();
+    let operator = person(&r, "stil.admin", "STIL", Rolle::Operatoer).await;
+    let b = Browser::start().await;
+    b.log_in(&portal, &operator.0, &operator.1).await;
+    b.follow("Personer og roller").await;
+    b.fill("Brugernavn", "aarhus.admin").await;
+    b.fill("Navn", "Aase Aarhus").await;
+    b.click_button("Opret person").await;
+    b.shows("Adgangskoden til aarhus.admin").await;
+    let password = b.text_of("ny-adgangskode").await;
+    b.assert_accessible("Personer og roller").await;
+    b.screenshot("personer").await;
+
+    b.fill("Organisation for aarhus.admin", "751").await;
+    b.select("Rolle for aarhus.admin", "UDBYDERADMINISTRATOR").await;
+    b.click_in_row("aarhus.admin", "Giv rolle").await;
+    b.shows("rollen UDBYDERADMINISTRATOR kan ikke gives for organisationen 751").await;
+    b.goto(&format!("{portal}/personer")).await;
+    b.fill("Organisation for aarhus.admin", "751").await;
+    b.select("Rolle for aarhus.admin", "DATAADGANGSADMINISTRATOR").await;
+    b.click_in_row("aarhus.admin", "Giv rolle").await;
+    b.shows("aarhus.admin har nu rollen Dataadgangsadministrator for 751.").await;
+    b.log_out().await;
+
+    b.log_in(&portal, "aarhus.admin", &password).await;
+    b.shows("Aarhus Kommune").await;
+    b.shows("Du handler som dataadgangsadministrator.").await;
+    b.log_out().await;
+    b.client.clone().close().await.unwrap();
+}

@@ -742,3 +742,154 @@ pub async fn frigiv(
         Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
     }
 }
+
+// --- The operator: persons and their roles ---
+
+struct PersonRaekke {
+    id: String,
+    brugernavn: String,
+    navn: String,
+    /// (organisation, role as shown, role as sent)
+    roller: Vec<(String, &'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "personer.html")]
+struct Personer<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    personer: Vec<PersonRaekke>,
+    /// A person just created: (username, password), shown once.
+    ny: Option<(String, String)>,
+    besked: Option<String>,
+    fejl: Option<String>,
+}
+
+fn rolle_visning(r: pb::Rolle) -> (&'static str, &'static str) {
+    match r {
+        pb::Rolle::Udbyderadministrator => ("Udbyderadministrator", "UDBYDERADMINISTRATOR"),
+        pb::Rolle::Dataadgangsadministrator => ("Dataadgangsadministrator", "DATAADGANGSADMINISTRATOR"),
+        pb::Rolle::Operatoer => ("Operatør", "OPERATOER"),
+        pb::Rolle::Registeradministrator => ("Registeradministrator", "REGISTERADMINISTRATOR"),
+        pb::Rolle::Unspecified => ("ukendt", ""),
+    }
+}
+
+/// The persons page, with a just-created person's password or a confirmation.
+async fn personer_side(
+    st: &PortalState,
+    s: &Session,
+    ctx: &CallerContext,
+    ny: Option<(String, String)>,
+    besked: Option<String>,
+) -> Response {
+    let req = pb::ListPersonerRequest {
+        side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
+        ..Default::default()
+    };
+    let personer = match st.tilslutning().list_personer(ctx.request(req)).await {
+        Ok(r) => r.into_inner().personer,
+        Err(e) => return failed(s, status_of(&e), &forklaring(&e)),
+    };
+    let personer = personer
+        .into_iter()
+        .map(|p| PersonRaekke {
+            roller: p
+                .roller
+                .iter()
+                .map(|r| {
+                    let (vis, kode) = rolle_visning(r.rolle());
+                    (r.organisation_kode.clone(), vis, kode)
+                })
+                .collect(),
+            id: p.person_id,
+            brugernavn: p.brugernavn,
+            navn: p.navn,
+        })
+        .collect();
+    html(StatusCode::OK, &Personer { hoved: hoved(s), csrf: &s.csrf, personer, ny, besked, fejl: None })
+}
+
+pub async fn personer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (mut s, _, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let besked = s.besked.take();
+    if besked.is_some() {
+        st.sessions.save(&s);
+    }
+    personer_side(&st, &s, &ctx, None, besked).await
+}
+
+#[derive(Deserialize)]
+pub struct NyPersonForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    brugernavn: String,
+    #[serde(default)]
+    navn: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn opret_person(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NyPersonForm>) -> Response {
+    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::CreatePersonRequest { brugernavn: f.brugernavn, navn: f.navn, email: f.email };
+    match st.tilslutning().create_person(ctx.request(req)).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            let brugernavn = r.person.map(|p| p.brugernavn).unwrap_or_default();
+            personer_side(&st, &s, &ctx, Some((brugernavn, r.adgangskode)), None).await
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RolleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    rolle: String,
+    #[serde(default)]
+    har: bool,
+}
+
+pub async fn rolle(
+    State(st): State<PortalState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<RolleForm>,
+) -> Response {
+    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Some(rolle) = pb::Rolle::from_str_name(&f.rolle).filter(|r| *r != pb::Rolle::Unspecified) else {
+        return failed(&s, StatusCode::BAD_REQUEST, "Vælg en rolle.");
+    };
+    let req = pb::SetRolleRequest {
+        person_id: id,
+        organisation_kode: f.organisation.trim().to_owned(),
+        rolle: rolle as i32,
+        har: f.har,
+    };
+    match st.tilslutning().set_rolle(ctx.request(req)).await {
+        Ok(p) => {
+            let p = p.into_inner();
+            let (vis, _) = rolle_visning(rolle);
+            let handling = if f.har { "har nu" } else { "har ikke længere" };
+            s.besked = Some(format!("{} {handling} rollen {vis} for {}.", p.brugernavn, f.organisation.trim()));
+            st.sessions.save(&s);
+            see_other("/personer")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}

@@ -92,6 +92,8 @@ pub fn router(state: PortalState) -> Router {
         .route("/systemer/{id}/passiv", axum::routing::post(flows::passiv))
         .route("/systemer/{id}/bloker", axum::routing::post(flows::bloker))
         .route("/systemer/{id}/frigiv", axum::routing::post(flows::frigiv))
+        .route("/personer", get(flows::personer).post(flows::opret_person))
+        .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))
         .route("/static/{*path}", get(assets::serve))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/organisation", get(api::organisationer))
