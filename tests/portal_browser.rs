@@ -266,6 +266,20 @@ async fn the_operator_creates_a_person_and_gives_a_role() {
     b.select("Rolle for aarhus.admin", "DATAADGANGSADMINISTRATOR").await;
     b.click_in_row("aarhus.admin", "Giv rolle").await;
     b.shows("aarhus.admin har nu rollen Dataadgangsadministrator for 751.").await;
+
+    // The providers' register: no self sign-up, STIL registers and can make one passive.
+    b.goto(&format!("{portal}/udbydere")).await;
+    b.fill("Kode", "NYUDB").await;
+    b.fill("Navn", "Ny Leverandør ApS").await;
+    b.fill("CVR-nummer", "12345678").await;
+    b.click_button("Registrér leverandør").await;
+    b.shows("Leverandøren Ny Leverandør ApS (NYUDB) er registreret.").await;
+    b.assert_accessible("Leverandører").await;
+    b.fill_in_row("NYUDB", "kommentar", "Ophørt").await;
+    b.click_in_row("NYUDB", "Gør passiv").await;
+    b.shows("NYUDB er gjort passiv.").await;
+    b.click_in_row("NYUDB", "Aktivér").await;
+    b.shows("NYUDB er aktiveret.").await;
     b.log_out().await;
 
     b.log_in(&portal, "aarhus.admin", &password).await;

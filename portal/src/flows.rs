@@ -893,3 +893,125 @@ pub async fn rolle(
         Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
     }
 }
+
+// --- The operator: the providers' register ---
+
+struct UdbyderRaekke {
+    kode: String,
+    navn: String,
+    cvr: String,
+    status: &'static str,
+    passiv: bool,
+}
+
+#[derive(Template)]
+#[template(path = "udbydere.html")]
+struct Udbydere<'a> {
+    hoved: Option<Hoved>,
+    csrf: &'a str,
+    udbydere: Vec<UdbyderRaekke>,
+    besked: Option<String>,
+    fejl: Option<String>,
+}
+
+pub async fn udbydere(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (mut s, _, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let besked = s.besked.take();
+    if besked.is_some() {
+        st.sessions.save(&s);
+    }
+    let req = pb::ListOrganisationerRequest {
+        r#type: Some(pb::OrganisationType::Udbyder as i32),
+        side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
+        ..Default::default()
+    };
+    let orgs = match st.tilslutning().list_organisationer(ctx.request(req)).await {
+        Ok(r) => r.into_inner().organisationer,
+        Err(e) => return failed(&s, status_of(&e), &forklaring(&e)),
+    };
+    let udbydere = orgs
+        .into_iter()
+        .filter(|o| o.kode != dtr_proto::context::OPERATOER)
+        .map(|o| UdbyderRaekke {
+            status: if o.er_passiveret { "Passiv" } else { "Aktiv" },
+            passiv: o.er_passiveret,
+            kode: o.kode,
+            navn: o.navn,
+            cvr: o.cvr,
+        })
+        .collect();
+    html(StatusCode::OK, &Udbydere { hoved: hoved(&s), csrf: &s.csrf, udbydere, besked, fejl: None })
+}
+
+#[derive(Deserialize)]
+pub struct UdbyderForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kode: String,
+    #[serde(default)]
+    navn: String,
+    #[serde(default)]
+    cvr: String,
+    #[serde(default)]
+    pnr: String,
+}
+
+pub async fn opret_udbyder(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<UdbyderForm>) -> Response {
+    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let org = pb::Organisation {
+        kode: f.kode.trim().to_owned(),
+        navn: f.navn,
+        cvr: f.cvr.trim().to_owned(),
+        pnr: f.pnr.trim().to_owned(),
+        r#type: pb::OrganisationType::Udbyder as i32,
+        ..Default::default()
+    };
+    let req = pb::CreateOrganisationRequest { organisation: Some(org) };
+    match st.tilslutning().create_organisation(ctx.request(req)).await {
+        Ok(o) => {
+            let o = o.into_inner();
+            s.besked = Some(format!("Leverandøren {} ({}) er registreret.", o.navn, o.kode));
+            st.sessions.save(&s);
+            see_other("/udbydere")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OrgPassivForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    passiv: bool,
+    #[serde(default)]
+    kommentar: String,
+}
+
+pub async fn udbyder_passiv(
+    State(st): State<PortalState>,
+    Path(kode): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<OrgPassivForm>,
+) -> Response {
+    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let req = pb::SetOrganisationPassivRequest { kode: kode.clone(), passiv: f.passiv, kommentar: f.kommentar };
+    match st.tilslutning().set_organisation_passiv(ctx.request(req)).await {
+        Ok(_) => {
+            s.besked = Some(format!("{kode} er {}.", if f.passiv { "gjort passiv" } else { "aktiveret" }));
+            st.sessions.save(&s);
+            see_other("/udbydere")
+        }
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}

@@ -93,6 +93,8 @@ pub fn router(state: PortalState) -> Router {
         .route("/systemer/{id}/bloker", axum::routing::post(flows::bloker))
         .route("/systemer/{id}/frigiv", axum::routing::post(flows::frigiv))
         .route("/personer", get(flows::personer).post(flows::opret_person))
+        .route("/udbydere", get(flows::udbydere).post(flows::opret_udbyder))
+        .route("/udbydere/{kode}/passiv", axum::routing::post(flows::udbyder_passiv))
         .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))
         .route("/static/{*path}", get(assets::serve))
         .route("/api/openapi.json", get(api::openapi))
