@@ -166,6 +166,8 @@ async fn scenario(r: &Running, provider: (&str, &str, &str), kommune: (&str, &st
     assert_eq!(api.call("blokerSystem", p, p_org, &system, None).await.status, 403, "a provider blocks nothing");
     assert_eq!(api.call("frigivSystem", o, "STIL", &system, None).await.body["blokeret"], false);
     assert_eq!(api.call("hentOrganisation", k, "101", "", None).await.body["kode"], "101");
+    assert_eq!(api.call("listUdbakke", p, p_org, "", None).await.status, 403, "only the operator sees the outbox");
+    assert!(api.call("listUdbakke", o, "STIL", "", None).await.body["mails"].is_array());
 }
 
 #[tokio::test]

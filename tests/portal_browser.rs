@@ -149,6 +149,16 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.log_out().await;
     b.client.clone().close().await.unwrap();
 
+    // The operator sees those mails in the outbox.
+    let b = Browser::start().await;
+    b.log_in(&portal, &operator.0, &operator.1).await;
+    b.follow("Udbakke").await;
+    b.shows("drift@udbyder.example").await;
+    b.assert_accessible("Udbakke").await;
+    b.screenshot("udbakke").await;
+    b.log_out().await;
+    b.client.clone().close().await.unwrap();
+
     // The provider's recipient hears of both decisions, with a link to where it can see them.
     for (status, kommentar) in [("GODKENDT", "Godkendt af 101"), ("AFVIST", "Ikke vores institutioner")] {
         let subject = format!("dataaftale for ImportService er nu {status}");

@@ -407,3 +407,14 @@ pub async fn fjern(State(st): State<PortalState>, parts: http::request::Parts, J
     let r = st.tilslutning().remove_notifikationsmodtager(k.ctx.request(m)).await?.into_inner();
     ok(StatusCode::OK, json!({ "email": r.email }))
 }
+
+pub async fn udbakke(State(st): State<PortalState>, parts: http::request::Parts) -> Svar {
+    let k = kalder(&st, &parts).await?;
+    let r = st.tilslutning().list_udbakke(k.ctx.request(pb::ListUdbakkeRequest { max: 200 })).await?.into_inner();
+    let mails: Vec<Value> = r
+        .mails
+        .iter()
+        .map(|m| json!({ "id": m.id, "modtager": m.modtager, "emne": m.emne, "forsoeg": m.forsoeg, "sidste_fejl": m.sidste_fejl, "sendt": m.sendt }))
+        .collect();
+    ok(StatusCode::OK, json!({ "mails": mails }))
+}

@@ -1015,3 +1015,24 @@ pub async fn udbyder_passiv(
         Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
     }
 }
+
+// --- The operator: the mail outbox ---
+
+#[derive(Template)]
+#[template(path = "udbakke.html")]
+struct Udbakke {
+    hoved: Option<Hoved>,
+    mails: Vec<pb::UdbakkeMail>,
+    fejl: Option<String>,
+}
+
+pub async fn udbakke(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+    let (s, _, ctx) = match acting(&st, &headers) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match st.tilslutning().list_udbakke(ctx.request(pb::ListUdbakkeRequest { max: 200 })).await {
+        Ok(r) => html(StatusCode::OK, &Udbakke { hoved: hoved(&s), mails: r.into_inner().mails, fejl: None }),
+        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+    }
+}

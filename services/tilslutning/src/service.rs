@@ -355,6 +355,18 @@ impl Tilslutning {
         personer::login(self.store(), &self.legitimationer, brugernavn, adgangskode).await
     }
 
+    /// The outbox as the operator watches it: the newest mails, their attempts and failures.
+    pub async fn udbakke(&self, aktoer: &str, max: i64) -> Result<Vec<crate::store::UdbakkeLinje>> {
+        if aktoer != OPERATOER {
+            return Err(TilslutningError::Forbidden("kun STIL ser udbakken".into()));
+        }
+        let max = if max == 0 { 100 } else { max };
+        if !(1..=500).contains(&max) {
+            return Err(TilslutningError::Invalid("vis 1 til 500 mails".into()));
+        }
+        self.store().udbakke(max).await.map_err(storage)
+    }
+
     // --- The gateway's questions ---
 
     /// Steps 2–5 of the call-time enforcement; a refusal is logged durably before it is answered.

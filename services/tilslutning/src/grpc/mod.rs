@@ -421,6 +421,24 @@ impl TilslutningService for TilslutningGrpc {
         })
     }
 
+    async fn list_udbakke(&self, request: Request<proto::ListUdbakkeRequest>) -> Answer<proto::ListUdbakkeResponse> {
+        let aktoer = aktoer(&request)?;
+        let max = i64::from(request.get_ref().max);
+        answer(self.tilslutning.udbakke(&aktoer, max).await, |mails| proto::ListUdbakkeResponse {
+            mails: mails
+                .into_iter()
+                .map(|m| proto::UdbakkeMail {
+                    id: m.id,
+                    modtager: m.modtager,
+                    emne: m.emne,
+                    forsoeg: m.forsoeg,
+                    sidste_fejl: m.sidste_fejl.unwrap_or_default(),
+                    sendt: m.sendt,
+                })
+                .collect(),
+        })
+    }
+
     async fn authenticate(&self, request: Request<proto::AuthenticateRequest>) -> Answer<proto::AuthenticateResponse> {
         let ctx = CallerContext::required(&request)?;
         let r = request.into_inner();

@@ -22,7 +22,8 @@ pub fn policy(method: &str) -> Option<Rule> {
         | "DecideTilslutning"
         | "CreatePerson"
         | "SetRolle"
-        | "ListPersoner" => Rule::OPERATOR,
+        | "ListPersoner"
+        | "ListUdbakke" => Rule::OPERATOR,
         // What persons do for their organisation in the portal, and the operator for anyone.
         "GetOrganisation"
         | "ListOrganisationer"

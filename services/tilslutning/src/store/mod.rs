@@ -41,6 +41,17 @@ pub struct OutboxMail {
     pub forsoeg: i64,
 }
 
+/// One mail of the outbox as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdbakkeLinje {
+    pub id: i64,
+    pub modtager: String,
+    pub emne: String,
+    pub forsoeg: i64,
+    pub sidste_fejl: Option<String>,
+    pub sendt: bool,
+}
+
 /// A new person as stored.
 #[derive(Debug, Clone)]
 pub struct NewPerson<'a> {
@@ -190,6 +201,8 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn mail_failed(&self, id: i64, fejl: &str, naeste: chrono::DateTime<Utc>) -> Result<(), StoreError>;
     /// Mails not yet delivered (for tests and monitoring).
     async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError>;
+    /// The newest `max` mails of the outbox, sent or not, with their last failure.
+    async fn udbakke(&self, max: i64) -> Result<Vec<UdbakkeLinje>, StoreError>;
     /// The provider's passive flag.
     async fn set_system_passiv(&self, system_id: &str, passiv: bool) -> Result<bool, StoreError>;
     /// The operator's block, with its reason (empty when unblocking).
@@ -1025,6 +1038,22 @@ where
             .into_iter()
             .map(|(id, modtager, emne, tekst, forsoeg)| OutboxMail { id, modtager, emne, tekst, forsoeg })
             .collect())
+    }
+
+    async fn udbakke(&self, max: i64) -> Result<Vec<UdbakkeLinje>, StoreError> {
+        let rows = sqlx::query(LIST_UDBAKKE).bind(max).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UdbakkeLinje {
+                    id: r.try_get("id")?,
+                    modtager: r.try_get("modtager")?,
+                    emne: r.try_get("emne")?,
+                    forsoeg: r.try_get("forsoeg")?,
+                    sidste_fejl: r.try_get("sidste_fejl")?,
+                    sendt: r.try_get("er_sendt")?,
+                })
+            })
+            .collect()
     }
 
     async fn login(&self, brugernavn: &str) -> Result<Option<SystemLogin>, StoreError> {

@@ -172,3 +172,5 @@ pub(super) const INSERT_PERSON_ROLLE: &str = "INSERT INTO person_rolle (person_i
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 pub(super) const DELETE_PERSON_ROLLE: &str =
     "DELETE FROM person_rolle WHERE person_id = $1 AND organisation_kode = $2 AND rolle = $3";
+pub(super) const LIST_UDBAKKE: &str = "SELECT id, modtager, emne, CAST(forsoeg AS BIGINT) AS forsoeg, sidste_fejl, \
+     sendt IS NOT NULL AS er_sendt FROM outbox ORDER BY id DESC LIMIT $1";
