@@ -105,8 +105,12 @@ async fn scenario(r: &Running, provider: (&str, &str, &str), kommune: (&str, &st
     assert_eq!(wrong.status, 401);
 
     // The agreement path, by operationId.
-    let made = api.call("opretSystem", p, p_org, "", Some(json!({ "navn": "API-systemet" }))).await;
+    let body = json!({ "navn": "API-systemet", "kontakt_navn": "Pia Drift", "kontakt_email": "pia@udbyder.example" });
+    let made = api.call("opretSystem", p, p_org, "", Some(body)).await;
     assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.body["system"]["kontaktperson"]["email"], "pia@udbyder.example");
+    let bad = json!({ "navn": "Forkert", "kontakt_email": "ikke en adresse" });
+    assert_eq!(api.call("opretSystem", p, p_org, "", Some(bad)).await.status, 400, "a bad contact e-mail");
     let system = made.body["system"]["system_id"].as_str().unwrap().to_owned();
     assert!(made.body["adgangskode"].as_str().unwrap().len() >= 16);
     let listed = api.call("listSystemer", p, p_org, "", None).await;

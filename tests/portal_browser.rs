@@ -82,6 +82,9 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.follow("Nyt system").await;
     b.assert_accessible("Nyt system").await;
     b.fill("Systemets navn", "Browsersystemet").await;
+    b.fill("Kontaktpersonens navn", "Pia Drift").await;
+    b.fill("Kontaktpersonens e-mail", "pia@udbyder.example").await;
+    b.fill("Kontaktpersonens telefon", "33 12 34 56").await;
     b.click_button("Opret system").await;
     b.shows("Gem adgangskoden nu").await;
     b.assert_accessible("Systemet er oprettet").await;
@@ -90,7 +93,9 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
         (b.text_of("system-id").await, b.text_of("brugernavn").await, b.text_of("adgangskode").await);
     assert!(adgangskode.len() >= 16, "{adgangskode}");
 
-    b.follow("Anmod om at bruge en webservice").await;
+    b.goto(&format!("{portal}/")).await;
+    b.shows("Pia Drift, pia@udbyder.example, 33 12 34 56").await;
+    b.follow("Anmod om at bruge ny webservice").await;
     b.assert_accessible("Anmod om at bruge ny webservice").await;
     b.select("System", &system).await;
     b.check("ImportService").await;

@@ -59,7 +59,11 @@ async fn operator_cli_against_a_running_system() {
     let mut c = r.tilslutning().await;
     let as_provider = |msg| som("NYUDB", msg);
     let made = c
-        .create_system(as_provider(CreateSystemRequest { udbyder_kode: "NYUDB".into(), navn: "Nyt".into() }))
+        .create_system(as_provider(CreateSystemRequest {
+            udbyder_kode: "NYUDB".into(),
+            navn: "Nyt".into(),
+            ..Default::default()
+        }))
         .await
         .unwrap();
     let made = made.into_inner();

@@ -70,7 +70,10 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
     assert_eq!(listed.into_inner().modtagere.len(), 1);
 
     let system = c
-        .create_system(som("UDB1", CreateSystemRequest { udbyder_kode: "UDB1".into(), navn: "Mailsystem".into() }))
+        .create_system(som(
+            "UDB1",
+            CreateSystemRequest { udbyder_kode: "UDB1".into(), navn: "Mailsystem".into(), ..Default::default() },
+        ))
         .await
         .unwrap()
         .into_inner()

@@ -17,7 +17,11 @@ use common::{EXPORT, xml_text};
 
 async fn scenario(r: Running, provider: &str) {
     let mut c = r.tilslutning().await;
-    let create = |udbyder: &str, navn: &str| CreateSystemRequest { udbyder_kode: udbyder.into(), navn: navn.into() };
+    let create = |udbyder: &str, navn: &str| CreateSystemRequest {
+        udbyder_kode: udbyder.into(),
+        navn: navn.into(),
+        ..Default::default()
+    };
 
     // Only a registered provider creates, and only its own systems.
     assert_eq!(

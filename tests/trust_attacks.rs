@@ -152,7 +152,10 @@ async fn attacks(r: Running) {
     assert_eq!(s.code(), Code::PermissionDenied, "a kommune is not the operator");
     // A kommune's person cannot create systems for a provider, nor rotate its passwords.
     let s = t_portal
-        .create_system(som("101", CreateSystemRequest { udbyder_kode: "DEMO".into(), navn: "Ond".into() }))
+        .create_system(som(
+            "101",
+            CreateSystemRequest { udbyder_kode: "DEMO".into(), navn: "Ond".into(), ..Default::default() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);

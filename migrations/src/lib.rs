@@ -92,6 +92,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (3, "udtraek_forbrug", include_str!("../postgres/tilslutning/0003_udtraek_forbrug.sql")),
         (4, "registerfund_meldt", include_str!("../postgres/tilslutning/0004_registerfund_meldt.sql")),
         (5, "personer", include_str!("../postgres/tilslutning/0005_personer.sql")),
+        (6, "kontaktperson", include_str!("../postgres/tilslutning/0006_kontaktperson.sql")),
     ],
 };
 
@@ -103,6 +104,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (3, "udtraek_forbrug", include_str!("../sqlite/tilslutning/0003_udtraek_forbrug.sql")),
         (4, "registerfund_meldt", include_str!("../sqlite/tilslutning/0004_registerfund_meldt.sql")),
         (5, "personer", include_str!("../sqlite/tilslutning/0005_personer.sql")),
+        (6, "kontaktperson", include_str!("../sqlite/tilslutning/0006_kontaktperson.sql")),
     ],
 };
 

@@ -145,6 +145,7 @@ fn system_json(s: &pb::System) -> Value {
     json!({
         "system_id": s.udbydersystem_id, "navn": s.navn, "udbyder": s.udbyder_kode,
         "brugernavn": s.brugernavn, "passiv": s.passiv, "blokeret": s.blokeret,
+        "kontaktperson": { "navn": s.kontakt_navn, "email": s.kontakt_email, "telefon": s.kontakt_telefon },
     })
 }
 
@@ -167,6 +168,12 @@ pub async fn systemer(State(st): State<PortalState>, parts: http::request::Parts
 #[derive(Deserialize)]
 pub struct NytSystem {
     navn: String,
+    #[serde(default)]
+    kontakt_navn: String,
+    #[serde(default)]
+    kontakt_email: String,
+    #[serde(default)]
+    kontakt_telefon: String,
 }
 
 pub async fn opret_system(
@@ -175,7 +182,13 @@ pub async fn opret_system(
     Json(b): Json<NytSystem>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
-    let req = pb::CreateSystemRequest { udbyder_kode: k.organisation.clone(), navn: b.navn };
+    let req = pb::CreateSystemRequest {
+        udbyder_kode: k.organisation.clone(),
+        navn: b.navn,
+        kontakt_navn: b.kontakt_navn,
+        kontakt_email: b.kontakt_email,
+        kontakt_telefon: b.kontakt_telefon,
+    };
     let r = st.tilslutning().create_system(k.ctx.request(req)).await?.into_inner();
     let (s, c) = (r.system.unwrap_or_default(), r.credentials.unwrap_or_default());
     ok(

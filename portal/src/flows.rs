@@ -116,6 +116,12 @@ pub struct NytSystemForm {
     csrf: String,
     #[serde(default)]
     navn: String,
+    #[serde(default)]
+    kontakt_navn: String,
+    #[serde(default)]
+    kontakt_email: String,
+    #[serde(default)]
+    kontakt_telefon: String,
 }
 
 pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NytSystemForm>) -> Response {
@@ -123,7 +129,13 @@ pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let req = pb::CreateSystemRequest { udbyder_kode: kode, navn: f.navn };
+    let req = pb::CreateSystemRequest {
+        udbyder_kode: kode,
+        navn: f.navn,
+        kontakt_navn: f.kontakt_navn,
+        kontakt_email: f.kontakt_email,
+        kontakt_telefon: f.kontakt_telefon,
+    };
     match st.tilslutning().create_system(ctx.request(req)).await {
         Ok(made) => {
             let made = made.into_inner();

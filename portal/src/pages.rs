@@ -68,6 +68,8 @@ struct SystemLinje {
     brugernavn: String,
     status: &'static str,
     passiv: bool,
+    /// The contact person, as one line.
+    kontakt: String,
 }
 
 struct AftaleLinje {
@@ -339,6 +341,11 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                         .into_iter()
                         .map(|s| SystemLinje {
                             passiv: s.passiv,
+                            kontakt: [s.kontakt_navn.as_str(), s.kontakt_email.as_str(), s.kontakt_telefon.as_str()]
+                                .into_iter()
+                                .filter(|x| !x.is_empty())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             status: if s.blokeret {
                                 "Blokeret"
                             } else if s.passiv {

@@ -205,6 +205,15 @@ pub struct SystemInfo {
     pub blokeret: bool,
     pub blokeret_aarsag: String,
     pub slettet: bool,
+    pub kontakt: Kontaktperson,
+}
+
+/// Who at the provider answers for a system.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kontaktperson {
+    pub navn: String,
+    pub email: String,
+    pub telefon: String,
 }
 
 /// An organisation as listed, with its passive flag.

@@ -202,8 +202,9 @@ impl Tilslutning {
         aktoer: &str,
         udbyder_kode: &str,
         navn: &str,
+        kontakt: &crate::model::Kontaktperson,
     ) -> Result<(SystemInfo, Legitimation)> {
-        systemer::create(self.store(), aktoer, udbyder_kode, navn).await
+        systemer::create(self.store(), aktoer, udbyder_kode, navn, kontakt).await
     }
 
     /// Announced like every change to a system, so no gateway keeps a state older than it.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::credentials;
 use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
-use crate::model::{OrganisationType, SystemInfo};
+use crate::model::{Kontaktperson, OrganisationType, SystemInfo};
 use crate::side::{self, Side};
 use crate::store::{NewSystem, TilslutningStore};
 
@@ -71,11 +71,36 @@ async fn hent(store: &dyn TilslutningStore, id: &str) -> Result<SystemInfo> {
     store.get_system(id).await.map_err(storage)?.ok_or_else(|| ikke_fundet(id))
 }
 
+/// The contact person, checked: each field optional, at most 200 characters, text the register
+/// can publish, the e-mail an address.
+fn kontakt(k: &Kontaktperson) -> Result<Kontaktperson> {
+    let k = Kontaktperson {
+        navn: k.navn.trim().to_owned(),
+        email: k.email.trim().to_owned(),
+        telefon: k.telefon.trim().to_owned(),
+    };
+    for (felt, v) in [
+        ("kontaktpersonens navn", &k.navn),
+        ("kontaktpersonens e-mail", &k.email),
+        ("kontaktpersonens telefon", &k.telefon),
+    ] {
+        crate::error::tekst(felt, v)?;
+        if v.chars().count() > 200 {
+            return Err(TilslutningError::Invalid(format!("{felt} må højst være 200 tegn")));
+        }
+    }
+    if !k.email.is_empty() && k.email.parse::<lettre::Address>().is_err() {
+        return Err(TilslutningError::Invalid(format!("{:?} er ikke en e-mailadresse", k.email)));
+    }
+    Ok(k)
+}
+
 pub async fn create(
     store: &dyn TilslutningStore,
     aktoer: &str,
     udbyder_kode: &str,
     navn_tekst: &str,
+    kontaktperson: &Kontaktperson,
 ) -> Result<(SystemInfo, Legitimation)> {
     if udbyder_kode != aktoer && aktoer != OPERATOER {
         return Err(TilslutningError::Forbidden("en leverandør opretter kun sine egne systemer".into()));
@@ -84,12 +109,13 @@ pub async fn create(
         return Err(TilslutningError::NotAllowedNow(format!("{udbyder_kode} er ikke en registreret leverandør")));
     }
     let navn = navn(navn_tekst)?;
+    let kontaktperson = kontakt(kontaktperson)?;
     let id = uuid::Uuid::new_v4().to_string();
     let brugernavn = format!("{}-{}", udbyder_kode.to_lowercase(), &id[..8]);
     let password = credentials::generate_password();
     let hash = hash(&password).await?;
     let s = NewSystem { id: &id, navn, udbyder_kode, brugernavn: &brugernavn, password_hash: &hash };
-    store.create_system(&s).await.map_err(storage)?;
+    store.create_system_med_kontakt(&s, &kontaktperson).await.map_err(storage)?;
     let legitimation = Legitimation { brugernavn, adgangskode: password, gammel_udloeber: None };
     Ok((hent(store, &id).await?, legitimation))
 }

@@ -205,7 +205,9 @@ impl TilslutningService for TilslutningGrpc {
     async fn create_system(&self, request: Request<proto::CreateSystemRequest>) -> Answer<proto::CreateSystemResponse> {
         let aktoer = aktoer(&request)?;
         let r = request.into_inner();
-        answer(self.tilslutning.create_system(&aktoer, &r.udbyder_kode, &r.navn).await, |(s, l)| {
+        let kontakt =
+            crate::model::Kontaktperson { navn: r.kontakt_navn, email: r.kontakt_email, telefon: r.kontakt_telefon };
+        answer(self.tilslutning.create_system(&aktoer, &r.udbyder_kode, &r.navn, &kontakt).await, |(s, l)| {
             proto::CreateSystemResponse { system: Some(pb::system(&s)), credentials: Some(pb::credentials(l)) }
         })
     }

@@ -84,6 +84,9 @@ pub fn system(s: &SystemInfo) -> pb::System {
         blokeret_aarsag: s.blokeret_aarsag.clone(),
         slettet: s.slettet,
         brugernavn: s.brugernavn.clone(),
+        kontakt_navn: s.kontakt.navn.clone(),
+        kontakt_email: s.kontakt.email.clone(),
+        kontakt_telefon: s.kontakt.telefon.clone(),
     }
 }
 

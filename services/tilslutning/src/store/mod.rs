@@ -11,8 +11,8 @@ use dtr_migrations::{Backend, Column, RowsAffected, TILSLUTNING_POSTGRES, TILSLU
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
-    Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle, Rolletildeling, ServiceDef,
-    SystemInfo, SystemLogin, SystemTilstand,
+    Kontaktperson, Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle, Rolletildeling,
+    ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 use crate::notifikation::Notifikation;
 
@@ -78,7 +78,11 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     async fn upsert_organisation(&self, org: &Organisation) -> Result<(), StoreError>;
-    async fn create_system(&self, s: &NewSystem<'_>) -> Result<(), StoreError>;
+    async fn create_system(&self, s: &NewSystem<'_>) -> Result<(), StoreError> {
+        self.create_system_med_kontakt(s, &Kontaktperson::default()).await
+    }
+    /// A new system with its contact person, in one transaction with its first credential.
+    async fn create_system_med_kontakt(&self, s: &NewSystem<'_>, kontakt: &Kontaktperson) -> Result<(), StoreError>;
     async fn upsert_service(&self, s: &ServiceDef) -> Result<(), StoreError>;
     /// The catalogue: every service with its operations and versions, by servicekode.
     async fn list_services(&self) -> Result<Vec<ServiceDef>, StoreError>;
@@ -342,6 +346,11 @@ where
             blokeret: r.try_get("blokeret")?,
             blokeret_aarsag: r.try_get("blokeret_aarsag")?,
             slettet: r.try_get("slettet")?,
+            kontakt: Kontaktperson {
+                navn: r.try_get("kontakt_navn")?,
+                email: r.try_get("kontakt_email")?,
+                telefon: r.try_get("kontakt_telefon")?,
+            },
         })
     }
 
@@ -510,7 +519,7 @@ where
         Ok(())
     }
 
-    async fn create_system(&self, s: &NewSystem<'_>) -> Result<(), StoreError> {
+    async fn create_system_med_kontakt(&self, s: &NewSystem<'_>, kontakt: &Kontaktperson) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = Utc::now();
         sqlx::query(INSERT_SYSTEM)
@@ -519,6 +528,9 @@ where
             .bind(s.udbyder_kode)
             .bind(s.brugernavn)
             .bind(now)
+            .bind(&kontakt.navn)
+            .bind(&kontakt.email)
+            .bind(&kontakt.telefon)
             .execute(&mut *tx)
             .await?;
         sqlx::query(INSERT_FIRST_CREDENTIAL).bind(s.id).bind(s.password_hash).bind(now).execute(&mut *tx).await?;

@@ -10,7 +10,8 @@ macro_rules! organisation_columns {
 
 macro_rules! system_columns {
     () => {
-        "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet"
+        "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet, kontakt_navn, kontakt_email, \
+         kontakt_telefon"
     };
 }
 
@@ -27,8 +28,9 @@ pub(super) const ENQUEUE_MAIL: &str = "INSERT INTO outbox (modtager, emne, tekst
 pub(super) const PING: &str = "SELECT 1";
 pub(super) const UPSERT_ORGANISATION: &str = "INSERT INTO organisation (kode, navn, cvr, pnr, type) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (kode) DO UPDATE SET navn = $2, cvr = $3, pnr = $4, type = $5";
-pub(super) const INSERT_SYSTEM: &str =
-    "INSERT INTO udbydersystem (id, navn, udbyder_kode, brugernavn, oprettet) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const INSERT_SYSTEM: &str = "INSERT INTO udbydersystem \
+     (id, navn, udbyder_kode, brugernavn, oprettet, kontakt_navn, kontakt_email, kontakt_telefon) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 pub(super) const INSERT_FIRST_CREDENTIAL: &str =
     "INSERT INTO credential (system_id, hash, oprettet) VALUES ($1, $2, $3)";
 pub(super) const UPSERT_SERVICE: &str = "INSERT INTO service (servicekode, service_navn, beskrivelse) VALUES ($1, $2, $3) \
