@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -19,15 +19,33 @@ use crate::pages::{FejlPage, Hoved, csrf_ok, csrf_refused, current, forklaring, 
 use crate::session::Session;
 
 /// The logged-in session acting for an organisation, and the context its calls carry.
-/// (A refusal is boxed: a response is large, and it is the rare path.)
-type Acting = Result<(Session, String, CallerContext), Box<Response>>;
+/// A page answered before the handler's work: to the login, to choosing an organisation, a
+/// refused form. Boxed: a response is large, and this is the rare path.
+pub struct Afvist(Box<Response>);
+
+impl IntoResponse for Afvist {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<Response> for Afvist {
+    fn from(r: Response) -> Self {
+        Afvist(Box::new(r))
+    }
+}
+
+/// What a handler answers: its page, or an earlier refusal (`?` on [`acting`] and [`posted`]).
+type Side = Result<Response, Afvist>;
+
+type Acting = Result<(Session, String, CallerContext), Afvist>;
 
 fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
     let Some(s) = current(st, headers).filter(|s| s.person.is_some()) else {
-        return Err(Box::new(see_other("/log-paa")));
+        return Err(see_other("/log-paa").into());
     };
     let (Some(person), Some(kode)) = (s.person.clone(), s.valgt.clone()) else {
-        return Err(Box::new(see_other("/vaelg-organisation")));
+        return Err(see_other("/vaelg-organisation").into());
     };
     let ctx = CallerContext::new(Principal::Person { id: person.id, organisation: kode.clone() });
     Ok((s, kode, ctx))
@@ -37,16 +55,21 @@ fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
 fn posted(st: &PortalState, headers: &HeaderMap, csrf: &str) -> Acting {
     let (s, kode, ctx) = acting(st, headers)?;
     if !csrf_ok(&s, csrf) {
-        return Err(Box::new(csrf_refused(Some(&s))));
+        return Err(csrf_refused(Some(&s)).into());
     }
     Ok((s, kode, ctx))
 }
 
 /// Back to the front page with a confirmation shown once.
-fn done(st: &PortalState, mut s: Session, besked: String) -> Response {
+fn done(st: &PortalState, s: Session, besked: String) -> Response {
+    done_at(st, s, besked, "/")
+}
+
+/// Back to `side` with a confirmation shown once.
+fn done_at(st: &PortalState, mut s: Session, besked: String, side: &str) -> Response {
     s.besked = Some(besked);
     st.sessions.save(&s);
-    see_other("/")
+    see_other(side)
 }
 
 fn failed(s: &Session, status: StatusCode, fejl: &str) -> Response {
@@ -103,11 +126,9 @@ struct SystemOprettet {
     adgangskode: String,
 }
 
-pub async fn nyt_system_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    match acting(&st, &headers) {
-        Ok((s, _, _)) => html(StatusCode::OK, &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: None }),
-        Err(r) => *r,
-    }
+pub async fn nyt_system_form(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (s, _, _) = acting(&st, &headers)?;
+    Ok(html(StatusCode::OK, &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: None }))
 }
 
 #[derive(Deserialize)]
@@ -124,35 +145,34 @@ pub struct NytSystemForm {
     kontakt_telefon: String,
 }
 
-pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NytSystemForm>) -> Response {
-    let (s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::CreateSystemRequest {
-        udbyder_kode: kode,
-        navn: f.navn,
-        kontakt_navn: f.kontakt_navn,
-        kontakt_email: f.kontakt_email,
-        kontakt_telefon: f.kontakt_telefon,
-    };
-    match st.tilslutning().create_system(ctx.request(req)).await {
-        Ok(made) => {
-            let made = made.into_inner();
-            let (system, creds) = (made.system.unwrap_or_default(), made.credentials.unwrap_or_default());
-            let page = SystemOprettet {
-                hoved: hoved(&s),
-                system_id: system.udbydersystem_id,
-                brugernavn: creds.brugernavn,
-                adgangskode: creds.adgangskode,
-            };
-            html(StatusCode::CREATED, &page)
+pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NytSystemForm>) -> Side {
+    let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::CreateSystemRequest {
+            udbyder_kode: kode,
+            navn: f.navn,
+            kontakt_navn: f.kontakt_navn,
+            kontakt_email: f.kontakt_email,
+            kontakt_telefon: f.kontakt_telefon,
+        };
+        match st.tilslutning().create_system(ctx.request(req)).await {
+            Ok(made) => {
+                let made = made.into_inner();
+                let (system, creds) = (made.system.unwrap_or_default(), made.credentials.unwrap_or_default());
+                let page = SystemOprettet {
+                    hoved: hoved(&s),
+                    system_id: system.udbydersystem_id,
+                    brugernavn: creds.brugernavn,
+                    adgangskode: creds.adgangskode,
+                };
+                html(StatusCode::CREATED, &page)
+            }
+            Err(e) => {
+                let fejl = forklaring(&e);
+                html(status_of(&e), &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: Some(&fejl) })
+            }
         }
-        Err(e) => {
-            let fejl = forklaring(&e);
-            html(status_of(&e), &NytSystem { hoved: hoved(&s), csrf: &s.csrf, fejl: Some(&fejl) })
-        }
-    }
+    })
 }
 
 // --- Anmod om at bruge ny webservice / om dataadgang ---
@@ -216,30 +236,30 @@ async fn valg(
     Ok((systems, services))
 }
 
-pub async fn anmod_tilslutning_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (s, kode, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    match valg(&st, &kode, &ctx).await {
-        Ok((systemer, services)) => {
-            html(StatusCode::OK, &AnmodTilslutning { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services })
+pub async fn anmod_tilslutning_form(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (s, kode, ctx) = acting(&st, &headers)?;
+    Ok({
+        match valg(&st, &kode, &ctx).await {
+            Ok((systemer, services)) => html(
+                StatusCode::OK,
+                &AnmodTilslutning { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services },
+            ),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
-pub async fn anmod_dataadgang_form(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (s, kode, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    match valg(&st, &kode, &ctx).await {
-        Ok((systemer, services)) => {
-            html(StatusCode::OK, &AnmodDataadgang { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services })
+pub async fn anmod_dataadgang_form(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (s, kode, ctx) = acting(&st, &headers)?;
+    Ok({
+        match valg(&st, &kode, &ctx).await {
+            Ok((systemer, services)) => html(
+                StatusCode::OK,
+                &AnmodDataadgang { hoved: hoved(&s), csrf: &s.csrf, fejl: None, systemer, services },
+            ),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 /// A form with repeated fields (`service=A&service=B`), which `Form` into a struct cannot read.
@@ -257,54 +277,52 @@ impl Felter {
     }
 }
 
-pub async fn anmod_tilslutning(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, f.en("csrf")) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let services = f.alle("service");
-    if services.is_empty() {
-        return failed(&s, StatusCode::BAD_REQUEST, "Vælg mindst én webservice.");
-    }
-    let mut c = st.tilslutning();
-    for servicekode in &services {
-        let req = pb::RequestTilslutningRequest {
-            udbydersystem_id: f.en("system").to_owned(),
-            servicekode: servicekode.clone(),
-            kommentar: f.en("kommentar").to_owned(),
-        };
-        if let Err(e) = c.request_tilslutning(ctx.request(req)).await {
-            return failed(&s, status_of(&e), &forklaring(&e));
+pub async fn anmod_tilslutning(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, f.en("csrf"))?;
+    Ok({
+        let services = f.alle("service");
+        if services.is_empty() {
+            return Ok(failed(&s, StatusCode::BAD_REQUEST, "Vælg mindst én webservice."));
         }
-    }
-    let besked = format!("Anmodningen om {} er sendt til STIL.", services.join(" og "));
-    done(&st, s, besked)
+        let mut c = st.tilslutning();
+        for servicekode in &services {
+            let req = pb::RequestTilslutningRequest {
+                udbydersystem_id: f.en("system").to_owned(),
+                servicekode: servicekode.clone(),
+                kommentar: f.en("kommentar").to_owned(),
+            };
+            if let Err(e) = c.request_tilslutning(ctx.request(req)).await {
+                return Ok(failed(&s, status_of(&e), &forklaring(&e)));
+            }
+        }
+        let besked = format!("Anmodningen om {} er sendt til STIL.", services.join(" og "));
+        done(&st, s, besked)
+    })
 }
 
-pub async fn anmod_dataadgang(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, f.en("csrf")) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let ejere: Vec<String> = f
-        .en("ejere")
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if ejere.is_empty() {
-        return failed(&s, StatusCode::BAD_REQUEST, "Skriv mindst én dataejer.");
-    }
-    let req = pb::RequestDataaftalerRequest {
-        udbydersystem_id: f.en("system").to_owned(),
-        servicekode: f.en("service").to_owned(),
-        ejer_koder: ejere.clone(),
-        kommentar: f.en("kommentar").to_owned(),
-    };
-    match st.tilslutning().request_dataaftaler(ctx.request(req)).await {
-        Ok(_) => done(&st, s, format!("Anmodningen om dataadgang er sendt til {}.", ejere.join(", "))),
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+pub async fn anmod_dataadgang(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, f.en("csrf"))?;
+    Ok({
+        let ejere: Vec<String> = f
+            .en("ejere")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if ejere.is_empty() {
+            return Ok(failed(&s, StatusCode::BAD_REQUEST, "Skriv mindst én dataejer."));
+        }
+        let req = pb::RequestDataaftalerRequest {
+            udbydersystem_id: f.en("system").to_owned(),
+            servicekode: f.en("service").to_owned(),
+            ejer_koder: ejere.clone(),
+            kommentar: f.en("kommentar").to_owned(),
+        };
+        match st.tilslutning().request_dataaftaler(ctx.request(req)).await {
+            Ok(_) => done(&st, s, format!("Anmodningen om dataadgang er sendt til {}.", ejere.join(", "))),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+        }
+    })
 }
 
 // --- Skift status ---
@@ -319,25 +337,24 @@ pub struct BeslutForm {
     kommentar: String,
 }
 
-async fn beslut(st: PortalState, headers: HeaderMap, aftale_id: String, f: BeslutForm, data: bool) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Some(til) = til(&f.til) else {
-        return failed(&s, StatusCode::BAD_REQUEST, "Vælg Godkend eller Afvis.");
-    };
-    let req = pb::DecideRequest { aftale_id, til: til as i32, kommentar: f.kommentar };
-    let mut c = st.tilslutning();
-    let svar = if data {
-        c.decide_dataaftale(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
-    } else {
-        c.decide_tilslutning(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
-    };
-    match svar {
-        Ok(system) => done(&st, s, format!("Aftalen med {system} er {}.", status_navn(til))),
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+async fn beslut(st: PortalState, headers: HeaderMap, aftale_id: String, f: BeslutForm, data: bool) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let Some(til) = til(&f.til) else {
+            return Ok(failed(&s, StatusCode::BAD_REQUEST, "Vælg Godkend eller Afvis."));
+        };
+        let req = pb::DecideRequest { aftale_id, til: til as i32, kommentar: f.kommentar };
+        let mut c = st.tilslutning();
+        let svar = if data {
+            c.decide_dataaftale(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+        } else {
+            c.decide_tilslutning(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+        };
+        match svar {
+            Ok(system) => done(&st, s, format!("Aftalen med {system} er {}.", status_navn(til))),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+        }
+    })
 }
 
 pub async fn beslut_dataaftale(
@@ -345,7 +362,7 @@ pub async fn beslut_dataaftale(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<BeslutForm>,
-) -> Response {
+) -> Side {
     beslut(st, headers, id, f, true).await
 }
 
@@ -354,27 +371,27 @@ pub async fn beslut_tilslutning(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<BeslutForm>,
-) -> Response {
+) -> Side {
     beslut(st, headers, id, f, false).await
 }
 
 /// Godkend / afvis alle med status Venter, for the acting owner.
-pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<BeslutForm>) -> Response {
-    let (s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Some(til) = til(&f.til).filter(|t| matches!(t, pb::AftaleStatus::Godkendt | pb::AftaleStatus::Afvist)) else {
-        return failed(&s, StatusCode::BAD_REQUEST, "Alle ventende kan kun godkendes eller afvises.");
-    };
-    let req = pb::BulkDecideRequest { ejer_kode: kode, til: til as i32, kommentar: f.kommentar };
-    match st.tilslutning().bulk_decide_dataaftaler(ctx.request(req)).await {
-        Ok(r) => {
-            let n = r.into_inner().dataaftaler.len();
-            done(&st, s, format!("{n} ventende aftale(r) er {}.", status_navn(til)))
+pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<BeslutForm>) -> Side {
+    let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let Some(til) = til(&f.til).filter(|t| matches!(t, pb::AftaleStatus::Godkendt | pb::AftaleStatus::Afvist))
+        else {
+            return Ok(failed(&s, StatusCode::BAD_REQUEST, "Alle ventende kan kun godkendes eller afvises."));
+        };
+        let req = pb::BulkDecideRequest { ejer_kode: kode, til: til as i32, kommentar: f.kommentar };
+        match st.tilslutning().bulk_decide_dataaftaler(ctx.request(req)).await {
+            Ok(r) => {
+                let n = r.into_inner().dataaftaler.len();
+                done(&st, s, format!("{n} ventende aftale(r) er {}.", status_navn(til)))
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 // --- Aftaler: every agreement the organisation is party to, by status, with history ---
@@ -451,55 +468,55 @@ pub async fn aftaler(
     State(st): State<PortalState>,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<AftaleFilter>,
-) -> Response {
-    let (s, kode, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let (valgt_kode, status_navn, status) = FANER.iter().find(|(k, _, _)| *k == q.status).copied().unwrap_or(FANER[0]);
-    let req = || pb::ListAftalerRequest {
-        status: Some(status as i32),
-        med_slettede: status == pb::AftaleStatus::Slettet,
-        ..Default::default()
-    };
-    let mut c = st.tilslutning();
-    let mut aftaler = Vec::new();
-    let mut fejl = None;
-    match c.list_tilslutninger(ctx.request(req())).await {
-        Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
-            art: "Tilslutning",
-            status: visning(a.status()),
-            historik: historik(&a.historik),
-            system: a.udbydersystem_id,
-            service: a.servicekode,
-            ejer: String::new(),
-        })),
-        Err(e) => fejl = Some(forklaring(&e)),
-    }
-    match c.list_dataaftaler(ctx.request(req())).await {
-        Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
-            art: "Dataadgang",
-            status: visning(a.aftale_status()),
-            historik: historik(&a.historik),
-            system: a.udbydersystem_id,
-            service: a.servicekode,
-            ejer: a.ejer_kode,
-        })),
-        Err(e) => fejl = Some(forklaring(&e)),
-    }
-    let organisation = s
-        .person
-        .as_ref()
-        .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, navn)| navn.to_owned()));
-    let page = Aftaler {
-        hoved: hoved(&s),
-        organisation: organisation.unwrap_or(kode),
-        status: status_navn,
-        faner: FANER.iter().map(|(k, navn, _)| Fane { kode: k, navn, valgt: *k == valgt_kode }).collect(),
-        aftaler,
-        fejl,
-    };
-    html(StatusCode::OK, &page)
+) -> Side {
+    let (s, kode, ctx) = acting(&st, &headers)?;
+    Ok({
+        let (valgt_kode, status_navn, status) =
+            FANER.iter().find(|(k, _, _)| *k == q.status).copied().unwrap_or(FANER[0]);
+        let req = || pb::ListAftalerRequest {
+            status: Some(status as i32),
+            med_slettede: status == pb::AftaleStatus::Slettet,
+            ..Default::default()
+        };
+        let mut c = st.tilslutning();
+        let mut aftaler = Vec::new();
+        let mut fejl = None;
+        match c.list_tilslutninger(ctx.request(req())).await {
+            Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
+                art: "Tilslutning",
+                status: visning(a.status()),
+                historik: historik(&a.historik),
+                system: a.udbydersystem_id,
+                service: a.servicekode,
+                ejer: String::new(),
+            })),
+            Err(e) => fejl = Some(forklaring(&e)),
+        }
+        match c.list_dataaftaler(ctx.request(req())).await {
+            Ok(r) => aftaler.extend(r.into_inner().aftaler.into_iter().map(|a| AftaleVisning {
+                art: "Dataadgang",
+                status: visning(a.aftale_status()),
+                historik: historik(&a.historik),
+                system: a.udbydersystem_id,
+                service: a.servicekode,
+                ejer: a.ejer_kode,
+            })),
+            Err(e) => fejl = Some(forklaring(&e)),
+        }
+        let organisation = s
+            .person
+            .as_ref()
+            .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, navn)| navn.to_owned()));
+        let page = Aftaler {
+            hoved: hoved(&s),
+            organisation: organisation.unwrap_or(kode),
+            status: status_navn,
+            faner: FANER.iter().map(|(k, navn, _)| Fane { kode: k, navn, valgt: *k == valgt_kode }).collect(),
+            aftaler,
+            fejl,
+        };
+        html(StatusCode::OK, &page)
+    })
 }
 
 // --- Notifikationer: the organisation's recipients of agreement mails ---
@@ -515,26 +532,22 @@ struct Notifikationer<'a> {
     fejl: Option<String>,
 }
 
-pub async fn notifikationer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (mut s, kode, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let besked = s.besked.take();
-    if besked.is_some() {
-        st.sessions.save(&s);
-    }
-    let req = pb::ListNotifikationsmodtagereRequest { organisation_kode: kode.clone() };
-    let (modtagere, fejl) = match st.tilslutning().list_notifikationsmodtagere(ctx.request(req)).await {
-        Ok(r) => (r.into_inner().modtagere.into_iter().map(|m| m.email).collect(), None),
-        Err(e) => (Vec::new(), Some(forklaring(&e))),
-    };
-    let organisation = s
-        .person
-        .as_ref()
-        .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, n)| n.to_owned()))
-        .unwrap_or(kode);
-    html(StatusCode::OK, &Notifikationer { hoved: hoved(&s), csrf: &s.csrf, organisation, modtagere, besked, fejl })
+pub async fn notifikationer(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (mut s, kode, ctx) = acting(&st, &headers)?;
+    Ok({
+        let besked = st.sessions.take_besked(&mut s);
+        let req = pb::ListNotifikationsmodtagereRequest { organisation_kode: kode.clone() };
+        let (modtagere, fejl) = match st.tilslutning().list_notifikationsmodtagere(ctx.request(req)).await {
+            Ok(r) => (r.into_inner().modtagere.into_iter().map(|m| m.email).collect(), None),
+            Err(e) => (Vec::new(), Some(forklaring(&e))),
+        };
+        let organisation = s
+            .person
+            .as_ref()
+            .and_then(|p| p.organisationer().into_iter().find(|(k, _)| *k == kode).map(|(_, n)| n.to_owned()))
+            .unwrap_or(kode);
+        html(StatusCode::OK, &Notifikationer { hoved: hoved(&s), csrf: &s.csrf, organisation, modtagere, besked, fejl })
+    })
 }
 
 #[derive(Deserialize)]
@@ -545,33 +558,31 @@ pub struct ModtagerForm {
     email: String,
 }
 
-async fn modtager(st: PortalState, headers: HeaderMap, f: ModtagerForm, tilmeld: bool) -> Response {
-    let (mut s, kode, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let m = pb::Notifikationsmodtager { organisation_kode: kode, email: f.email.trim().to_owned() };
-    let mut c = st.tilslutning();
-    let svar = if tilmeld {
-        c.add_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
-    } else {
-        c.remove_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
-    };
-    match svar {
-        Ok(email) => {
-            s.besked = Some(if tilmeld { format!("{email} er tilmeldt.") } else { format!("{email} er fjernet.") });
-            st.sessions.save(&s);
-            see_other("/notifikationer")
+async fn modtager(st: PortalState, headers: HeaderMap, f: ModtagerForm, tilmeld: bool) -> Side {
+    let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let m = pb::Notifikationsmodtager { organisation_kode: kode, email: f.email.trim().to_owned() };
+        let mut c = st.tilslutning();
+        let svar = if tilmeld {
+            c.add_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
+        } else {
+            c.remove_notifikationsmodtager(ctx.request(m.clone())).await.map(|r| r.into_inner().email)
+        };
+        match svar {
+            Ok(email) => {
+                let besked = if tilmeld { format!("{email} er tilmeldt.") } else { format!("{email} er fjernet.") };
+                done_at(&st, s, besked, "/notifikationer")
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
-pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Response {
+pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Side {
     modtager(st, headers, f, true).await
 }
 
-pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Response {
+pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Side {
     modtager(st, headers, f, false).await
 }
 
@@ -598,31 +609,30 @@ pub async fn forny(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
-) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::RotateCredentialsRequest { udbydersystem_id: id.clone() };
-    match st.tilslutning().rotate_credentials(ctx.request(req)).await {
-        Ok(c) => {
-            let c = c.into_inner();
-            let gammel_udloeber = c
-                .gammel_udloeber
-                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_else(|| "nu".into());
-            let page = NyAdgangskode {
-                hoved: hoved(&s),
-                system_id: id,
-                brugernavn: c.brugernavn,
-                adgangskode: c.adgangskode,
-                gammel_udloeber,
-            };
-            html(StatusCode::OK, &page)
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::RotateCredentialsRequest { udbydersystem_id: id.clone() };
+        match st.tilslutning().rotate_credentials(ctx.request(req)).await {
+            Ok(c) => {
+                let c = c.into_inner();
+                let gammel_udloeber = c
+                    .gammel_udloeber
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "nu".into());
+                let page = NyAdgangskode {
+                    hoved: hoved(&s),
+                    system_id: id,
+                    brugernavn: c.brugernavn,
+                    adgangskode: c.adgangskode,
+                    gammel_udloeber,
+                };
+                html(StatusCode::OK, &page)
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -638,16 +648,17 @@ pub async fn passiv(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<PassivForm>,
-) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::SetSystemPassivRequest { udbydersystem_id: id.clone(), passiv: f.passiv };
-    match st.tilslutning().set_system_passiv(ctx.request(req)).await {
-        Ok(_) => done(&st, s, format!("Systemet {id} er {}.", if f.passiv { "gjort passivt" } else { "aktiveret" })),
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::SetSystemPassivRequest { udbydersystem_id: id.clone(), passiv: f.passiv };
+        match st.tilslutning().set_system_passiv(ctx.request(req)).await {
+            Ok(_) => {
+                done(&st, s, format!("Systemet {id} er {}.", if f.passiv { "gjort passivt" } else { "aktiveret" }))
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+        }
+    })
 }
 
 // --- The operator: every system, blocked and unblocked with a reason ---
@@ -669,40 +680,38 @@ struct Systemer<'a> {
     fejl: Option<String>,
 }
 
-pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (mut s, _, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let besked = s.besked.take();
-    if besked.is_some() {
-        st.sessions.save(&s);
-    }
-    let req =
-        pb::ListSystemsRequest { side: Some(pb::Side { stoerrelse: 300, token: String::new() }), ..Default::default() };
-    let (systemer, fejl) = match st.tilslutning().list_systems(ctx.request(req)).await {
-        Ok(r) => (
-            r.into_inner()
-                .systems
-                .into_iter()
-                .map(|x| SystemRaekke {
-                    status: if x.blokeret {
-                        "Blokeret"
-                    } else if x.passiv {
-                        "Passiv"
-                    } else {
-                        "Aktiv"
-                    },
-                    blokeret: x.blokeret,
-                    id: x.udbydersystem_id,
-                    udbyder: x.udbyder_kode,
-                })
-                .collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(forklaring(&e))),
-    };
-    html(StatusCode::OK, &Systemer { hoved: hoved(&s), csrf: &s.csrf, systemer, besked, fejl })
+pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (mut s, _, ctx) = acting(&st, &headers)?;
+    Ok({
+        let besked = st.sessions.take_besked(&mut s);
+        let req = pb::ListSystemsRequest {
+            side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
+            ..Default::default()
+        };
+        let (systemer, fejl) = match st.tilslutning().list_systems(ctx.request(req)).await {
+            Ok(r) => (
+                r.into_inner()
+                    .systems
+                    .into_iter()
+                    .map(|x| SystemRaekke {
+                        status: if x.blokeret {
+                            "Blokeret"
+                        } else if x.passiv {
+                            "Passiv"
+                        } else {
+                            "Aktiv"
+                        },
+                        blokeret: x.blokeret,
+                        id: x.udbydersystem_id,
+                        udbyder: x.udbyder_kode,
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(forklaring(&e))),
+        };
+        html(StatusCode::OK, &Systemer { hoved: hoved(&s), csrf: &s.csrf, systemer, besked, fejl })
+    })
 }
 
 #[derive(Deserialize)]
@@ -718,20 +727,15 @@ pub async fn bloker(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<BlokerForm>,
-) -> Response {
-    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::BlockSystemRequest { udbydersystem_id: id.clone(), aarsag: f.aarsag };
-    match st.tilslutning().block_system(ctx.request(req)).await {
-        Ok(_) => {
-            s.besked = Some(format!("Systemet {id} er blokeret."));
-            st.sessions.save(&s);
-            see_other("/systemer")
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::BlockSystemRequest { udbydersystem_id: id.clone(), aarsag: f.aarsag };
+        match st.tilslutning().block_system(ctx.request(req)).await {
+            Ok(_) => done_at(&st, s, format!("Systemet {id} er blokeret."), "/systemer"),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 pub async fn frigiv(
@@ -739,20 +743,15 @@ pub async fn frigiv(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
-) -> Response {
-    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::UnblockSystemRequest { udbydersystem_id: id.clone(), kommentar: String::new() };
-    match st.tilslutning().unblock_system(ctx.request(req)).await {
-        Ok(_) => {
-            s.besked = Some(format!("Systemet {id} er frigivet."));
-            st.sessions.save(&s);
-            see_other("/systemer")
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::UnblockSystemRequest { udbydersystem_id: id.clone(), kommentar: String::new() };
+        match st.tilslutning().unblock_system(ctx.request(req)).await {
+            Ok(_) => done_at(&st, s, format!("Systemet {id} er frigivet."), "/systemer"),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 // --- The operator: persons and their roles ---
@@ -822,16 +821,12 @@ async fn personer_side(
     html(StatusCode::OK, &Personer { hoved: hoved(s), csrf: &s.csrf, personer, ny, besked, fejl: None })
 }
 
-pub async fn personer(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (mut s, _, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let besked = s.besked.take();
-    if besked.is_some() {
-        st.sessions.save(&s);
-    }
-    personer_side(&st, &s, &ctx, None, besked).await
+pub async fn personer(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (mut s, _, ctx) = acting(&st, &headers)?;
+    Ok({
+        let besked = st.sessions.take_besked(&mut s);
+        personer_side(&st, &s, &ctx, None, besked).await
+    })
 }
 
 #[derive(Deserialize)]
@@ -846,20 +841,19 @@ pub struct NyPersonForm {
     email: String,
 }
 
-pub async fn opret_person(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NyPersonForm>) -> Response {
-    let (s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::CreatePersonRequest { brugernavn: f.brugernavn, navn: f.navn, email: f.email };
-    match st.tilslutning().create_person(ctx.request(req)).await {
-        Ok(r) => {
-            let r = r.into_inner();
-            let brugernavn = r.person.map(|p| p.brugernavn).unwrap_or_default();
-            personer_side(&st, &s, &ctx, Some((brugernavn, r.adgangskode)), None).await
+pub async fn opret_person(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NyPersonForm>) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::CreatePersonRequest { brugernavn: f.brugernavn, navn: f.navn, email: f.email };
+        match st.tilslutning().create_person(ctx.request(req)).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                let brugernavn = r.person.map(|p| p.brugernavn).unwrap_or_default();
+                personer_side(&st, &s, &ctx, Some((brugernavn, r.adgangskode)), None).await
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -879,31 +873,33 @@ pub async fn rolle(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<RolleForm>,
-) -> Response {
-    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Some(rolle) = pb::Rolle::from_str_name(&f.rolle).filter(|r| *r != pb::Rolle::Unspecified) else {
-        return failed(&s, StatusCode::BAD_REQUEST, "Vælg en rolle.");
-    };
-    let req = pb::SetRolleRequest {
-        person_id: id,
-        organisation_kode: f.organisation.trim().to_owned(),
-        rolle: rolle as i32,
-        har: f.har,
-    };
-    match st.tilslutning().set_rolle(ctx.request(req)).await {
-        Ok(p) => {
-            let p = p.into_inner();
-            let (vis, _) = rolle_visning(rolle);
-            let handling = if f.har { "har nu" } else { "har ikke længere" };
-            s.besked = Some(format!("{} {handling} rollen {vis} for {}.", p.brugernavn, f.organisation.trim()));
-            st.sessions.save(&s);
-            see_other("/personer")
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let Some(rolle) = pb::Rolle::from_str_name(&f.rolle).filter(|r| *r != pb::Rolle::Unspecified) else {
+            return Ok(failed(&s, StatusCode::BAD_REQUEST, "Vælg en rolle."));
+        };
+        let req = pb::SetRolleRequest {
+            person_id: id,
+            organisation_kode: f.organisation.trim().to_owned(),
+            rolle: rolle as i32,
+            har: f.har,
+        };
+        match st.tilslutning().set_rolle(ctx.request(req)).await {
+            Ok(p) => {
+                let p = p.into_inner();
+                let (vis, _) = rolle_visning(rolle);
+                let handling = if f.har { "har nu" } else { "har ikke længere" };
+                done_at(
+                    &st,
+                    s,
+                    format!("{} {handling} rollen {vis} for {}.", p.brugernavn, f.organisation.trim()),
+                    "/personer",
+                )
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 // --- The operator: the providers' register ---
@@ -926,36 +922,32 @@ struct Udbydere<'a> {
     fejl: Option<String>,
 }
 
-pub async fn udbydere(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (mut s, _, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let besked = s.besked.take();
-    if besked.is_some() {
-        st.sessions.save(&s);
-    }
-    let req = pb::ListOrganisationerRequest {
-        r#type: Some(pb::OrganisationType::Udbyder as i32),
-        side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
-        ..Default::default()
-    };
-    let orgs = match st.tilslutning().list_organisationer(ctx.request(req)).await {
-        Ok(r) => r.into_inner().organisationer,
-        Err(e) => return failed(&s, status_of(&e), &forklaring(&e)),
-    };
-    let udbydere = orgs
-        .into_iter()
-        .filter(|o| o.kode != dtr_proto::context::OPERATOER)
-        .map(|o| UdbyderRaekke {
-            status: if o.er_passiveret { "Passiv" } else { "Aktiv" },
-            passiv: o.er_passiveret,
-            kode: o.kode,
-            navn: o.navn,
-            cvr: o.cvr,
-        })
-        .collect();
-    html(StatusCode::OK, &Udbydere { hoved: hoved(&s), csrf: &s.csrf, udbydere, besked, fejl: None })
+pub async fn udbydere(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (mut s, _, ctx) = acting(&st, &headers)?;
+    Ok({
+        let besked = st.sessions.take_besked(&mut s);
+        let req = pb::ListOrganisationerRequest {
+            r#type: Some(pb::OrganisationType::Udbyder as i32),
+            side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
+            ..Default::default()
+        };
+        let orgs = match st.tilslutning().list_organisationer(ctx.request(req)).await {
+            Ok(r) => r.into_inner().organisationer,
+            Err(e) => return Ok(failed(&s, status_of(&e), &forklaring(&e))),
+        };
+        let udbydere = orgs
+            .into_iter()
+            .filter(|o| o.kode != dtr_proto::context::OPERATOER)
+            .map(|o| UdbyderRaekke {
+                status: if o.er_passiveret { "Passiv" } else { "Aktiv" },
+                passiv: o.er_passiveret,
+                kode: o.kode,
+                navn: o.navn,
+                cvr: o.cvr,
+            })
+            .collect();
+        html(StatusCode::OK, &Udbydere { hoved: hoved(&s), csrf: &s.csrf, udbydere, besked, fejl: None })
+    })
 }
 
 #[derive(Deserialize)]
@@ -972,29 +964,26 @@ pub struct UdbyderForm {
     pnr: String,
 }
 
-pub async fn opret_udbyder(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<UdbyderForm>) -> Response {
-    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let org = pb::Organisation {
-        kode: f.kode.trim().to_owned(),
-        navn: f.navn,
-        cvr: f.cvr.trim().to_owned(),
-        pnr: f.pnr.trim().to_owned(),
-        r#type: pb::OrganisationType::Udbyder as i32,
-        ..Default::default()
-    };
-    let req = pb::CreateOrganisationRequest { organisation: Some(org) };
-    match st.tilslutning().create_organisation(ctx.request(req)).await {
-        Ok(o) => {
-            let o = o.into_inner();
-            s.besked = Some(format!("Leverandøren {} ({}) er registreret.", o.navn, o.kode));
-            st.sessions.save(&s);
-            see_other("/udbydere")
+pub async fn opret_udbyder(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<UdbyderForm>) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let org = pb::Organisation {
+            kode: f.kode.trim().to_owned(),
+            navn: f.navn,
+            cvr: f.cvr.trim().to_owned(),
+            pnr: f.pnr.trim().to_owned(),
+            r#type: pb::OrganisationType::Udbyder as i32,
+            ..Default::default()
+        };
+        let req = pb::CreateOrganisationRequest { organisation: Some(org) };
+        match st.tilslutning().create_organisation(ctx.request(req)).await {
+            Ok(o) => {
+                let o = o.into_inner();
+                done_at(&st, s, format!("Leverandøren {} ({}) er registreret.", o.navn, o.kode), "/udbydere")
+            }
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -1012,20 +1001,20 @@ pub async fn udbyder_passiv(
     Path(kode): Path<String>,
     headers: HeaderMap,
     Form(f): Form<OrgPassivForm>,
-) -> Response {
-    let (mut s, _, ctx) = match posted(&st, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let req = pb::SetOrganisationPassivRequest { kode: kode.clone(), passiv: f.passiv, kommentar: f.kommentar };
-    match st.tilslutning().set_organisation_passiv(ctx.request(req)).await {
-        Ok(_) => {
-            s.besked = Some(format!("{kode} er {}.", if f.passiv { "gjort passiv" } else { "aktiveret" }));
-            st.sessions.save(&s);
-            see_other("/udbydere")
+) -> Side {
+    let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
+    Ok({
+        let req = pb::SetOrganisationPassivRequest { kode: kode.clone(), passiv: f.passiv, kommentar: f.kommentar };
+        match st.tilslutning().set_organisation_passiv(ctx.request(req)).await {
+            Ok(_) => done_at(
+                &st,
+                s,
+                format!("{kode} er {}.", if f.passiv { "gjort passiv" } else { "aktiveret" }),
+                "/udbydere",
+            ),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+    })
 }
 
 // --- The operator: the mail outbox ---
@@ -1038,13 +1027,12 @@ struct Udbakke {
     fejl: Option<String>,
 }
 
-pub async fn udbakke(State(st): State<PortalState>, headers: HeaderMap) -> Response {
-    let (s, _, ctx) = match acting(&st, &headers) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    match st.tilslutning().list_udbakke(ctx.request(pb::ListUdbakkeRequest { max: 200 })).await {
-        Ok(r) => html(StatusCode::OK, &Udbakke { hoved: hoved(&s), mails: r.into_inner().mails, fejl: None }),
-        Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
-    }
+pub async fn udbakke(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+    let (s, _, ctx) = acting(&st, &headers)?;
+    Ok({
+        match st.tilslutning().list_udbakke(ctx.request(pb::ListUdbakkeRequest { max: 200 })).await {
+            Ok(r) => html(StatusCode::OK, &Udbakke { hoved: hoved(&s), mails: r.into_inner().mails, fejl: None }),
+            Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
+        }
+    })
 }

@@ -316,10 +316,7 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
     let Some(mut s) = current(&st, &headers).filter(|s| s.person.is_some()) else {
         return see_other("/log-paa");
     };
-    let besked = s.besked.take();
-    if besked.is_some() {
-        st.sessions.save(&s);
-    }
+    let besked = st.sessions.take_besked(&mut s);
     let (Some(person), Some(kode)) = (s.person.as_ref(), s.valgt.clone()) else {
         return see_other("/vaelg-organisation");
     };

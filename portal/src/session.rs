@@ -139,6 +139,15 @@ impl Sessions {
         }
     }
 
+    /// The confirmation waiting for the next page, which is shown once.
+    pub fn take_besked(&self, s: &mut Session) -> Option<String> {
+        let besked = s.besked.take();
+        if besked.is_some() {
+            self.save(s);
+        }
+        besked
+    }
+
     pub fn end(&self, id: &str) {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
