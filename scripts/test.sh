@@ -62,6 +62,17 @@ if [ ! -f "$AXE" ]; then
 fi
 export DTR_TEST_CHROMIUM="$(command -v chromium)" DTR_TEST_CHROMEDRIVER="$(command -v chromedriver)" DTR_TEST_AXE="$AXE"
 
+# The portal's OpenID Connect login is tested against a real OpenID provider: the npm package
+# oidc-provider (9.x needs Node 20 or later; on Debian 12's Node 18 the 8.x line, same API).
+OP="$PWD/target/npm/node_modules/oidc-provider"
+if [ ! -f "$OP/package.json" ]; then
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then OP_VERSION=9.13.3; else OP_VERSION=8.8.1; fi
+  say "installing oidc-provider $OP_VERSION into target/npm"
+  npm install --silent --no-audit --no-fund --prefix target/npm "oidc-provider@$OP_VERSION" >/dev/null \
+    || die "could not install oidc-provider from npm"
+fi
+export DTR_TEST_OIDC_PROVIDER="$OP"
+
 free_port() {
   local p
   for _ in $(seq 1 50); do

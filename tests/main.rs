@@ -19,6 +19,7 @@ mod lookup_http;
 mod portal_api;
 mod portal_browser;
 mod portal_login;
+mod portal_oidc;
 mod revalidation;
 mod soap_credentials;
 mod soap_hostile;

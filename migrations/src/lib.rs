@@ -93,6 +93,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (4, "registerfund_meldt", include_str!("../postgres/tilslutning/0004_registerfund_meldt.sql")),
         (5, "personer", include_str!("../postgres/tilslutning/0005_personer.sql")),
         (6, "kontaktperson", include_str!("../postgres/tilslutning/0006_kontaktperson.sql")),
+        (7, "oidc", include_str!("../postgres/tilslutning/0007_oidc.sql")),
     ],
 };
 
@@ -105,6 +106,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (4, "registerfund_meldt", include_str!("../sqlite/tilslutning/0004_registerfund_meldt.sql")),
         (5, "personer", include_str!("../sqlite/tilslutning/0005_personer.sql")),
         (6, "kontaktperson", include_str!("../sqlite/tilslutning/0006_kontaktperson.sql")),
+        (7, "oidc", include_str!("../sqlite/tilslutning/0007_oidc.sql")),
     ],
 };
 

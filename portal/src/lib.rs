@@ -1,4 +1,4 @@
-//! The Tilslutning portal: persons log in (local accounts here; OpenID Connect next), choose the
+//! The Tilslutning portal: persons log in (local accounts, or OpenID Connect), choose the
 //! organisation they act for, and work with its systems and agreements. Server-rendered HTML
 //! (askama, checked at compile time) in Det Fælles Designsystem's look, no JavaScript needed.
 //!
@@ -10,6 +10,7 @@
 mod api;
 mod assets;
 mod flows;
+pub mod oidc;
 mod pages;
 pub mod session;
 
@@ -36,6 +37,17 @@ pub struct PortalConfig {
     /// …and after this long in any case.
     pub absolute: Duration,
     pub lockout: LockoutPolicy,
+    /// Login through an OpenID provider, beside the local accounts.
+    pub oidc: Option<oidc::OidcConfig>,
+}
+
+/// Why the portal cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error(transparent)]
+    Trust(#[from] dtr_trust::TrustError),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] oidc::OidcFejl),
 }
 
 #[derive(Clone)]
@@ -45,6 +57,7 @@ pub struct Shared {
     tilslutning: TilslutningServiceClient<SignedChannel>,
     sessions: session::Sessions,
     lockout: Lockout,
+    oidc: Option<oidc::Oidc>,
 }
 
 impl std::ops::Deref for PortalState {
@@ -56,13 +69,14 @@ impl std::ops::Deref for PortalState {
 
 impl PortalState {
     /// The portal's state; its channel to the tilslutning service connects lazily.
-    pub fn new(cfg: PortalConfig) -> Result<Self, dtr_trust::TrustError> {
+    pub fn new(cfg: PortalConfig) -> Result<Self, PortalError> {
         let channel = cfg.credentials.endpoint(&cfg.tilslutning_url, Part::Tilslutning)?.connect_lazy();
         let tilslutning = TilslutningServiceClient::new(cfg.credentials.signed(channel, Part::Tilslutning));
         Ok(PortalState(Arc::new(Shared {
             tilslutning,
             sessions: session::Sessions::new(cfg.idle, cfg.absolute),
             lockout: Lockout::new(cfg.lockout, None),
+            oidc: cfg.oidc.map(oidc::Oidc::new).transpose()?,
         })))
     }
 
@@ -76,6 +90,8 @@ pub fn router(state: PortalState) -> Router {
     Router::new()
         .route("/", get(pages::forside))
         .route("/log-paa", get(pages::login_form).post(pages::login))
+        .route("/log-paa/oidc", get(pages::oidc_begin))
+        .route("/log-paa/oidc/svar", get(pages::oidc_svar))
         .route("/vaelg-organisation", get(pages::vaelg_form).post(pages::vaelg))
         .route("/log-ud", axum::routing::post(pages::log_ud))
         .route("/systemer/nyt", get(flows::nyt_system_form).post(flows::nyt_system))

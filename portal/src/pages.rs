@@ -35,6 +35,8 @@ pub(crate) fn hoved(s: &Session) -> Option<Hoved> {
 struct LoginPage<'a> {
     hoved: Option<Hoved>,
     csrf: &'a str,
+    /// Offer login through the OpenID provider.
+    oidc: bool,
     brugernavn: &'a str,
     fejl: Option<&'a str>,
 }
@@ -183,7 +185,7 @@ pub async fn login_form(State(st): State<PortalState>, headers: HeaderMap) -> Re
     }
     // The login form has a CSRF token too, in a session of its own.
     let s = st.sessions.start(None);
-    let page = LoginPage { hoved: None, csrf: &s.csrf, brugernavn: "", fejl: None };
+    let page = LoginPage { hoved: None, csrf: &s.csrf, oidc: st.oidc.is_some(), brugernavn: "", fejl: None };
     with_cookie(html(StatusCode::OK, &page), &session::cookie(&s.id))
 }
 
@@ -203,8 +205,10 @@ pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, F
     };
     let ip = crate::client_ip(&parts);
     let brugernavn = f.brugernavn.trim();
-    let again =
-        |status, fejl: &str| html(status, &LoginPage { hoved: None, csrf: &anonym.csrf, brugernavn, fejl: Some(fejl) });
+    let again = |status, fejl: &str| {
+        let oidc = st.oidc.is_some();
+        html(status, &LoginPage { hoved: None, csrf: &anonym.csrf, oidc, brugernavn, fejl: Some(fejl) })
+    };
     // The lock-out comes first, before any password is checked.
     if let Standing::Locked(left) = st.lockout.standing(brugernavn, ip).await {
         let minutter = left.as_secs().div_ceil(60).max(1);
@@ -225,6 +229,13 @@ pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, F
     st.lockout.succeeded(brugernavn, ip).await;
     // A new session for the logged-in person: the anonymous one (and its id) is done.
     st.sessions.end(&anonym.id);
+    let (s, to) = logged_in(&st, person, "local");
+    with_cookie(see_other(to), &session::cookie(&s.id))
+}
+
+/// A new session for a person who has just proved who they are, with their only organisation
+/// chosen; the session and the page to go on to.
+fn logged_in(st: &PortalState, person: pb::Person, how: &'static str) -> (Session, &'static str) {
     let person = person_fra(person);
     let orgs: Vec<String> = person.organisationer().iter().map(|(k, _)| (*k).to_owned()).collect();
     let mut s = st.sessions.start(Some(person));
@@ -232,9 +243,86 @@ pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, F
         s.valgt = Some(only.clone());
         st.sessions.save(&s);
     }
-    tracing::info!(target: "audit", person = %s.person.as_ref().map(|p| p.id.as_str()).unwrap_or(""), "portal login");
+    tracing::info!(target: "audit", person = %s.person.as_ref().map(|p| p.id.as_str()).unwrap_or(""), how, "portal login");
     let to = if s.valgt.is_some() { "/" } else { "/vaelg-organisation" };
-    with_cookie(see_other(to), &session::cookie(&s.id))
+    (s, to)
+}
+
+// --- Log på through the OpenID provider ---
+
+#[derive(Template)]
+#[template(path = "videre.html")]
+struct VidereSide<'a> {
+    hoved: Option<Hoved>,
+    til: &'a str,
+}
+
+/// Sends the browser to the provider with a new attempt.
+pub async fn oidc_begin(State(st): State<PortalState>) -> Response {
+    let Some(oidc) = &st.oidc else {
+        return html(
+            StatusCode::NOT_FOUND,
+            &FejlPage { hoved: None, fejl: Some("Log-in med NemLog-in er ikke slået til.") },
+        );
+    };
+    match oidc.begin().await {
+        Ok((url, id)) => with_cookie(see_other(&url), &crate::oidc::cookie(&id)),
+        Err(e) => {
+            tracing::error!(error = %e, "OpenID login could not start");
+            let fejl = "Log-in-tjenesten svarer ikke lige nu. Prøv igen om lidt.";
+            html(StatusCode::SERVICE_UNAVAILABLE, &FejlPage { hoved: None, fejl: Some(fejl) })
+        }
+    }
+}
+
+/// The provider sends the browser back here. Whatever went wrong, the person sees the same
+/// plain sentence and nothing is logged in; the audit log keeps the reason.
+pub async fn oidc_svar(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    axum::extract::Query(svar): axum::extract::Query<crate::oidc::Tilbagesvar>,
+) -> Response {
+    use crate::oidc::OidcFejl;
+    let Some(oidc) = &st.oidc else {
+        return see_other("/log-paa");
+    };
+    let forsoeg = session::cookie_value(&headers, crate::oidc::COOKIE);
+    let refused = |status, fejl: &str| {
+        with_cookie(html(status, &FejlPage { hoved: None, fejl: Some(fejl) }), &crate::oidc::cookie_removed())
+    };
+    let identitet = match oidc.finish(forsoeg, &svar).await {
+        Ok(i) => i,
+        Err(e @ OidcFejl::Provider(_)) => {
+            tracing::error!(error = %e, "OpenID login failed");
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Log-in-tjenesten svarer ikke lige nu. Prøv igen om lidt.",
+            );
+        }
+        Err(e) => {
+            tracing::warn!(target: "audit", error = %e, "OpenID login refused");
+            return refused(StatusCode::UNAUTHORIZED, "Log-in lykkedes ikke. Start forfra fra log-in-siden.");
+        }
+    };
+    let req = pb::AuthenticateOidcPersonRequest {
+        issuer: identitet.issuer,
+        subject: identitet.subject,
+        navn: identitet.navn,
+        email: identitet.email,
+        cvr_med_ret: identitet.cvr_med_ret,
+    };
+    let person = match st.tilslutning().authenticate_oidc_person(req).await {
+        Ok(p) => p.into_inner(),
+        Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, &forklaring(&e)),
+    };
+    if let Some(old) = session::id_from(&headers) {
+        st.sessions.end(old);
+    }
+    let (s, til) = logged_in(&st, person, "oidc");
+    // The session cookie is SameSite=Strict, and this request came from the provider's site: a
+    // redirect would not carry it. A page of our own that moves on does.
+    let resp = with_cookie(html(StatusCode::OK, &VidereSide { hoved: None, til }), &session::cookie(&s.id));
+    with_cookie(resp, &crate::oidc::cookie_removed())
 }
 
 // --- Vælg organisation ---

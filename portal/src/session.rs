@@ -165,13 +165,18 @@ pub fn cookie_removed() -> String {
 
 /// The session id a request's cookies carry.
 pub fn id_from(headers: &http::HeaderMap) -> Option<&str> {
+    cookie_value(headers, COOKIE)
+}
+
+/// One cookie's value among a request's cookies.
+pub fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
 }
 

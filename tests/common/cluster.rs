@@ -136,7 +136,12 @@ fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
 
 /// Starts the gateway in front of `c` and waits until `dtr healthcheck gateway` passes.
 pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soap {
-    let base = spawn_gateway(c, extra_env).await;
+    start_gateway_on(c, free_port(), extra_env).await
+}
+
+/// Like [`start_gateway`], on a port chosen beforehand.
+pub async fn start_gateway_on(c: &mut Cluster, gw_port: u16, extra_env: &[(&str, String)]) -> Soap {
+    let base = spawn_gateway_on(c, gw_port, extra_env).await;
     let cert = std::fs::read(c._dir.path().join("gw/tls/cert.pem")).unwrap();
     seed_system(&c.db, "e2e-bruger", "e2e-hemmelighed").await;
     Soap::new(&base, &cert, "e2e-bruger", "e2e-hemmelighed")
@@ -145,7 +150,11 @@ pub async fn start_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Soa
 /// Starts one more gateway in front of the cluster's services (its certificate is the first
 /// gateway's, in `gw/tls/`); returns its base URL.
 pub async fn spawn_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> String {
-    let gw_port = free_port();
+    spawn_gateway_on(c, free_port(), extra_env).await
+}
+
+/// Like [`spawn_gateway`], on a port chosen beforehand.
+pub async fn spawn_gateway_on(c: &mut Cluster, gw_port: u16, extra_env: &[(&str, String)]) -> String {
     let env = vec![
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
         ("DTR_IMPORT_URL", format!("https://127.0.0.1:{}", c.import)),
@@ -253,9 +262,13 @@ pub async fn embedded() -> Running {
 
 /// Like [`embedded`], with extra environment for `dtr up`.
 pub async fn embedded_with(env: &[(&str, String)]) -> Running {
+    embedded_on(free_port(), env).await
+}
+
+/// Like [`embedded_with`], with the gateway on a port chosen beforehand.
+pub async fn embedded_on(port: u16, env: &[(&str, String)]) -> Running {
     let dir = TempDir::new();
     let data = dir.path().join("data");
-    let port = free_port();
     let up = spawn_up_with("dtr-up", &data, port, dir.path(), env).await;
     let creds: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
@@ -282,8 +295,18 @@ pub async fn distributed() -> Running {
 
 /// Like [`distributed`], with extra environment for the three services.
 pub async fn distributed_with(extra_env: &[(&str, String)]) -> Running {
-    let mut c = start_services_with(extra_env).await;
-    let soap = start_gateway(&mut c, &[]).await;
+    distributed_gateway_on(free_port(), extra_env, &[]).await
+}
+
+/// Like [`distributed_with`], with the gateway on a port chosen beforehand and its own extra
+/// environment.
+pub async fn distributed_gateway_on(
+    gw_port: u16,
+    service_env: &[(&str, String)],
+    gateway_env: &[(&str, String)],
+) -> Running {
+    let mut c = start_services_with(service_env).await;
+    let soap = start_gateway_on(&mut c, gw_port, gateway_env).await;
     let url = |port: u16| format!("https://127.0.0.1:{port}");
     let (import_url, export_url, tilslutning_url) = (url(c.import), url(c.export), url(c.tilslutning));
     let cert = c._dir.path().join("gw/tls/cert.pem");

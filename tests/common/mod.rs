@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod grpc;
+pub mod oidc;
 pub mod payload;
 pub mod scenario;
 pub mod smtp;

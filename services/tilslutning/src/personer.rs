@@ -1,14 +1,15 @@
 //! Persons of the portal: local accounts made by the operator (the password shown once), the
 //! roles the operator gives them per organisation, and the password check the portal asks for.
-//! (Persons who log in through OIDC get their organisations from the provider's claims and the
-//! same role table.)
+//! Persons who log in through OpenID Connect are created at their first login and get roles from
+//! the provider's claims (docs/portal.md, "Login"), kept in step at every login beside the roles
+//! the operator gives.
 
 use crate::credentials;
 use crate::error::{Result, TilslutningError, tekst};
 use crate::livscyklus::OPERATOER;
-use crate::model::{PersonInfo, Rolle};
+use crate::model::{OrganisationType, PersonInfo, Rolle};
 use crate::side::{self, Side};
-use crate::store::{NewPerson, TilslutningStore};
+use crate::store::{NewPerson, OidcPerson, TilslutningStore};
 
 fn storage(e: impl std::fmt::Display) -> TilslutningError {
     TilslutningError::storage(e)
@@ -142,5 +143,95 @@ pub async fn login(
     match (ok, login) {
         (true, Some(l)) => Ok(Some(hent(store, &l.id).await?)),
         _ => Ok(None),
+    }
+}
+
+/// What the portal learnt from an OpenID provider's verified ID token.
+#[derive(Debug, Clone, Default)]
+pub struct OidcIdentitet {
+    pub issuer: String,
+    pub subject: String,
+    pub navn: String,
+    pub email: String,
+    /// CVR numbers of the organisations for which the person holds the right to administer
+    /// agreements.
+    pub cvr_med_ret: Vec<String>,
+}
+
+/// Most organisations one token may name; more is not a person but a mistake or an attack.
+const MAX_CVR_I_TOKEN: usize = 50;
+
+/// The role a provider's claim of the right gives for an organisation: a provider's agreements
+/// for a provider, an owner's for the owners. The operator's roles are never given by a claim.
+fn rolle_fra_claim(kode: &str, type_: OrganisationType) -> Option<Rolle> {
+    [Rolle::Udbyderadministrator, Rolle::Dataadgangsadministrator].into_iter().find(|r| r.passer_til(kode, type_))
+}
+
+/// The username made up for an OIDC person: stable for (issuer, subject), and with a `:` that a
+/// local account's name cannot have, so the two never meet.
+fn oidc_brugernavn(issuer: &str, subject: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, format!("{issuer}\n{subject}").as_bytes());
+    let hex: String = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("oidc:{hex}")
+}
+
+/// The person a verified ID token names, with roles in step with its claims.
+pub async fn oidc_login(store: &dyn TilslutningStore, id: &OidcIdentitet) -> Result<PersonInfo> {
+    let issuer = id.issuer.trim();
+    let subject = id.subject.trim();
+    if issuer.is_empty() || issuer.len() > 512 || subject.is_empty() || subject.len() > 255 {
+        return Err(TilslutningError::Invalid(
+            "ID-tokenets udsteder og subjekt skal være 1 til 512 og 255 tegn".into(),
+        ));
+    }
+    if id.cvr_med_ret.len() > MAX_CVR_I_TOKEN {
+        return Err(TilslutningError::Invalid(format!("højst {MAX_CVR_I_TOKEN} CVR-numre i et ID-token")));
+    }
+    // The provider's name and e-mail are shown, never trusted for anything: cut to size and
+    // cleaned rather than refused, so a long name cannot lock a person out.
+    let navn: String = id.navn.chars().filter(|c| !c.is_control()).take(200).collect();
+    let navn = if navn.trim().is_empty() { subject.chars().take(200).collect() } else { navn.trim().to_owned() };
+    let email = id.email.trim();
+    let email = if email.len() <= 254 && email.parse::<lettre::Address>().is_ok() { email } else { "" };
+    let mut roller: Vec<(String, Rolle)> = Vec::new();
+    for cvr in &id.cvr_med_ret {
+        if cvr.len() != 8 || !cvr.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        for (kode, type_) in store.organisationer_med_cvr(cvr).await.map_err(storage)? {
+            if let Some(rolle) = rolle_fra_claim(&kode, type_)
+                && !roller.iter().any(|(k, r)| *k == kode && *r == rolle)
+            {
+                roller.push((kode, rolle));
+            }
+        }
+    }
+    let ny_id = uuid::Uuid::new_v4().to_string();
+    let brugernavn = oidc_brugernavn(issuer, subject);
+    let p = OidcPerson { id: &ny_id, brugernavn: &brugernavn, issuer, subject, navn: &navn, email };
+    let person_id = store.oidc_person(&p, &roller).await.map_err(storage)?;
+    hent(store, &person_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_give_owner_and_provider_roles_never_the_operators() {
+        use OrganisationType as T;
+        assert_eq!(rolle_fra_claim("101", T::Kommune), Some(Rolle::Dataadgangsadministrator));
+        assert_eq!(rolle_fra_claim("G12345", T::Dagtilbud), Some(Rolle::Dataadgangsadministrator));
+        assert_eq!(rolle_fra_claim("acme", T::Udbyder), Some(Rolle::Udbyderadministrator));
+        assert_eq!(rolle_fra_claim(OPERATOER, T::Udbyder), None);
+    }
+
+    #[test]
+    fn oidc_usernames_are_stable_and_never_a_local_name() {
+        let a = oidc_brugernavn("https://op", "alice");
+        assert_eq!(a, oidc_brugernavn("https://op", "alice"));
+        assert_ne!(a, oidc_brugernavn("https://other", "alice"));
+        assert!(a.starts_with("oidc:") && a.len() == 21);
+        assert!(valider(&NyPerson { brugernavn: a, navn: "x".into(), email: String::new() }).is_err());
     }
 }

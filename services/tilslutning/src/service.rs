@@ -352,6 +352,11 @@ impl Tilslutning {
     }
 
     /// The portal's password check of a local account.
+    /// The person a verified OpenID Connect ID token names (the portal only).
+    pub async fn oidc_person(&self, id: &personer::OidcIdentitet) -> Result<PersonInfo> {
+        personer::oidc_login(self.store(), id).await
+    }
+
     pub async fn authenticate_person(&self, brugernavn: &str, adgangskode: &str) -> Result<Option<PersonInfo>> {
         personer::login(self.store(), &self.legitimationer, brugernavn, adgangskode).await
     }

@@ -21,7 +21,7 @@ use crate::error::TilslutningError;
 use crate::model::AftaleArt;
 use crate::notifikation::Registerfund;
 use crate::organisationer::NyOrganisation;
-use crate::personer::NyPerson;
+use crate::personer::{NyPerson, OidcIdentitet};
 use crate::service::{Adgangsforespoergsel, Tilslutning};
 use crate::store::TilslutningStore;
 use crate::systemer::SystemSoegning;
@@ -395,6 +395,21 @@ impl TilslutningService for TilslutningGrpc {
 
     async fn get_person(&self, request: Request<proto::GetPersonRequest>) -> Answer<proto::Person> {
         answer(self.tilslutning.get_person(&request.get_ref().person_id).await, |p| pb::person(&p))
+    }
+
+    async fn authenticate_oidc_person(
+        &self,
+        request: Request<proto::AuthenticateOidcPersonRequest>,
+    ) -> Answer<proto::Person> {
+        let r = request.into_inner();
+        let id = OidcIdentitet {
+            issuer: r.issuer,
+            subject: r.subject,
+            navn: r.navn,
+            email: r.email,
+            cvr_med_ret: r.cvr_med_ret,
+        };
+        answer(self.tilslutning.oidc_person(&id).await, |p| pb::person(&p))
     }
 
     async fn create_person(&self, request: Request<proto::CreatePersonRequest>) -> Answer<proto::CreatePersonResponse> {

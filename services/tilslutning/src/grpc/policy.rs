@@ -9,7 +9,7 @@ pub fn policy(method: &str) -> Option<Rule> {
         // The gateway's questions while it serves a SOAP call.
         "Authenticate" | "CheckAccess" => Rule::internal(&[Part::Gateway]),
         // The portal's questions while a person logs in and chooses an organisation.
-        "AuthenticatePerson" | "GetPerson" => Rule::internal(&[Part::Portal]),
+        "AuthenticatePerson" | "AuthenticateOidcPerson" | "GetPerson" => Rule::internal(&[Part::Portal]),
         // The import service's re-validation hands its findings over; the operator may too
         // (`dtr revalidate`).
         "MeldRegisterfund" => Rule::internal(&[Part::Import]).and_operator(),
@@ -65,7 +65,7 @@ mod tests {
         let person = Principal::Person { id: "p".into(), organisation: "101".into() };
         let consumer = Principal::Consumer("bi".into());
         let portal = Principal::Service("portal".into());
-        for internal in ["AuthenticatePerson", "GetPerson"] {
+        for internal in ["AuthenticatePerson", "AuthenticateOidcPerson", "GetPerson"] {
             let rule = policy(internal).unwrap();
             assert!(rule.admits(&portal));
             for other in [&gateway, &system, &person, &consumer] {

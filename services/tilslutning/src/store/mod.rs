@@ -63,6 +63,19 @@ pub struct NewPerson<'a> {
     pub hash: Option<&'a str>,
 }
 
+/// A person an OpenID provider names, as the store keeps them in step at each login.
+#[derive(Debug, Clone)]
+pub struct OidcPerson<'a> {
+    /// Used only when the person is new.
+    pub id: &'a str,
+    /// Made up at the first login; a local account's name can never take this form.
+    pub brugernavn: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub navn: &'a str,
+    pub email: &'a str,
+}
+
 /// A new system as stored.
 #[derive(Debug, Clone)]
 pub struct NewSystem<'a> {
@@ -186,6 +199,11 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn person_login(&self, brugernavn: &str) -> Result<Option<PersonLogin>, StoreError>;
     /// A person with their roles.
     async fn get_person(&self, id: &str) -> Result<Option<PersonInfo>, StoreError>;
+    /// The person `p` names (created if new, name and e-mail updated if not) with the roles from
+    /// the provider's claims replaced by `roller`, in one transaction; the person's id.
+    async fn oidc_person(&self, p: &OidcPerson<'_>, roller: &[(String, Rolle)]) -> Result<String, StoreError>;
+    /// The organisations registered with this CVR number, with their type.
+    async fn organisationer_med_cvr(&self, cvr: &str) -> Result<Vec<(String, OrganisationType)>, StoreError>;
     /// Persons with their roles, optionally with `soeg` in name or username, by id after `efter`.
     async fn list_personer(&self, soeg: &str, efter: &str, max: i64) -> Result<Vec<PersonInfo>, StoreError>;
     /// Gives (`har`) or takes a role; giving twice or taking what is not held changes nothing.
@@ -905,6 +923,50 @@ where
             return Ok(None);
         };
         Ok(Some(self.person_from_row(&row).await?))
+    }
+
+    async fn oidc_person(&self, p: &OidcPerson<'_>, roller: &[(String, Rolle)]) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let kendt: Option<String> =
+            sqlx::query_scalar(SELECT_OIDC_PERSON).bind(p.issuer).bind(p.subject).fetch_optional(&mut *tx).await?;
+        let id = match kendt {
+            Some(id) => {
+                sqlx::query(UPDATE_OIDC_PERSON).bind(&id).bind(p.navn).bind(p.email).execute(&mut *tx).await?;
+                id
+            }
+            None => {
+                sqlx::query(INSERT_OIDC_PERSON)
+                    .bind(p.id)
+                    .bind(p.brugernavn)
+                    .bind(p.navn)
+                    .bind(p.email)
+                    .bind(Utc::now())
+                    .bind(p.issuer)
+                    .bind(p.subject)
+                    .execute(&mut *tx)
+                    .await?;
+                p.id.to_owned()
+            }
+        };
+        sqlx::query(DELETE_OIDC_ROLLER).bind(&id).execute(&mut *tx).await?;
+        for (organisation, rolle) in roller {
+            sqlx::query(INSERT_OIDC_ROLLE).bind(&id).bind(organisation).bind(rolle.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn organisationer_med_cvr(&self, cvr: &str) -> Result<Vec<(String, OrganisationType)>, StoreError> {
+        let rows = sqlx::query(SELECT_ORGANISATIONER_MED_CVR).bind(cvr).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let type_: String = r.try_get("type")?;
+            out.push((
+                r.try_get("kode")?,
+                OrganisationType::parse(&type_).ok_or(StoreError::Corrupt("organisation type"))?,
+            ));
+        }
+        Ok(out)
     }
 
     async fn list_personer(&self, soeg: &str, efter: &str, max: i64) -> Result<Vec<PersonInfo>, StoreError> {

@@ -170,8 +170,19 @@ pub(super) const LIST_PERSONER: &str = "SELECT id, brugernavn, navn, email FROM 
 pub(super) const SELECT_PERSON_ROLLER: &str = "SELECT r.organisation_kode, o.navn AS organisation_navn, r.rolle \
      FROM person_rolle r JOIN organisation o ON o.kode = r.organisation_kode WHERE r.person_id = $1 \
      ORDER BY r.organisation_kode, r.rolle";
+// A role the operator gives is the operator's from then on, even if a provider's claim gave it first.
 pub(super) const INSERT_PERSON_ROLLE: &str = "INSERT INTO person_rolle (person_id, organisation_kode, rolle) \
-     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+     VALUES ($1, $2, $3) ON CONFLICT (person_id, organisation_kode, rolle) DO UPDATE SET fra_oidc = FALSE";
+pub(super) const SELECT_OIDC_PERSON: &str = "SELECT id FROM person WHERE oidc_issuer = $1 AND oidc_subject = $2";
+pub(super) const UPDATE_OIDC_PERSON: &str = "UPDATE person SET navn = $2, email = $3 WHERE id = $1";
+pub(super) const INSERT_OIDC_PERSON: &str = "INSERT INTO person \
+     (id, brugernavn, navn, email, hash, oprettet, oidc_issuer, oidc_subject) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)";
+pub(super) const DELETE_OIDC_ROLLER: &str = "DELETE FROM person_rolle WHERE person_id = $1 AND fra_oidc";
+// A role the operator already gave stays the operator's.
+pub(super) const INSERT_OIDC_ROLLE: &str = "INSERT INTO person_rolle (person_id, organisation_kode, rolle, fra_oidc) \
+     VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING";
+pub(super) const SELECT_ORGANISATIONER_MED_CVR: &str =
+    "SELECT kode, type FROM organisation WHERE cvr = $1 AND cvr <> '' ORDER BY kode";
 pub(super) const DELETE_PERSON_ROLLE: &str =
     "DELETE FROM person_rolle WHERE person_id = $1 AND organisation_kode = $2 AND rolle = $3";
 pub(super) const LIST_UDBAKKE: &str = "SELECT id, modtager, emne, CAST(forsoeg AS BIGINT) AS forsoeg, sidste_fejl, \
