@@ -222,13 +222,20 @@ async fn tilslutning_suite(url: &str) {
     assert!(store.login("ukendt").await.unwrap().is_none());
 
     // One live agreement per system × service (× owner); each change lands in its history.
-    let t1 = store.set_tilslutning("sys-1", "ImportService", AftaleStatus::Venter, "UDB1", "anmodning").await.unwrap();
-    let t2 = store.set_tilslutning("sys-1", "ImportService", AftaleStatus::Godkendt, "STIL", "ok").await.unwrap();
+    let t1 = store
+        .set_tilslutning("sys-1", "ImportService", AftaleStatus::Venter, "UDB1".into(), "anmodning")
+        .await
+        .unwrap();
+    let t2 =
+        store.set_tilslutning("sys-1", "ImportService", AftaleStatus::Godkendt, "STIL".into(), "ok").await.unwrap();
     assert_eq!(t1, t2);
-    let d1 = store.set_dataaftale("sys-1", "ImportService", "101", AftaleStatus::Venter, "UDB1", "").await.unwrap();
-    let d2 = store.set_dataaftale("sys-1", "ImportService", "101", AftaleStatus::Godkendt, "101", "").await.unwrap();
+    let d1 =
+        store.set_dataaftale("sys-1", "ImportService", "101", AftaleStatus::Venter, "UDB1".into(), "").await.unwrap();
+    let d2 =
+        store.set_dataaftale("sys-1", "ImportService", "101", AftaleStatus::Godkendt, "101".into(), "").await.unwrap();
     assert_eq!(d1, d2);
-    let d3 = store.set_dataaftale("sys-1", "ImportService", "147", AftaleStatus::Venter, "UDB1", "").await.unwrap();
+    let d3 =
+        store.set_dataaftale("sys-1", "ImportService", "147", AftaleStatus::Venter, "UDB1".into(), "").await.unwrap();
     assert_ne!(d1, d3);
 }
 

@@ -110,7 +110,7 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.screenshot("forside-operatoer").await;
     b.fill_in_row(&system, "kommentar", "Velkommen").await;
     b.click_in_row(&system, "Godkend").await;
-    b.shows(&format!("Aftalen med {system} er godkendt.")).await;
+    b.shows(&format!("Aftalen med Browsersystemet ({system}) er godkendt.")).await;
     b.log_out().await;
 
     b.log_in(&portal, &provider.0, &provider.1).await;
@@ -142,15 +142,31 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.log_in(&portal, &frb.0, &frb.1).await;
     b.fill_in_row(&system, "kommentar", "Ikke vores institutioner").await;
     b.click_in_row(&system, "Afvis").await;
-    b.shows(&format!("Aftalen med {system} er afvist.")).await;
+    b.shows(&format!("Aftalen med Browsersystemet ({system}) er afvist.")).await;
     // The history: who, when, from, to and the comment.
     b.follow("Aftaler og historik").await;
     b.follow("Afvist").await;
     let text = b.text().await;
-    for part in ["Venter", "Afvist", "Ikke vores institutioner", "147", "Vi er pladsanvisning for jer", " UTC"] {
+    let hvem = [&format!("{} (147)", frb.0), &format!("{} ({provider_org})", provider.0)];
+    for part in
+        ["Venter", "Afvist", "Ikke vores institutioner", "Vi er pladsanvisning for jer", " UTC", hvem[0], hvem[1]]
+    {
         assert!(text.contains(part), "{part} missing from the history:\n{text}");
     }
     assert!(!text.contains("Godkendt af 101"), "147 sees 101's agreement:\n{text}");
+    b.log_out().await;
+
+    // The provider sees its agreements per system and per data owner, by name.
+    b.log_in(&portal, &provider.0, &provider.1).await;
+    b.goto(&format!("{portal}/aftaler?status=GODKENDT")).await;
+    b.shows(&format!("Browsersystemet ({system})")).await;
+    b.check("Pr. dataejer").await;
+    b.click_button("Vis").await;
+    b.shows("Dataejer København Kommune (101)").await;
+    b.assert_accessible("Aftaler pr. dataejer").await;
+    b.screenshot("aftaler-pr-dataejer").await;
+    b.follow("Afvist").await;
+    b.shows("Dataejer Frederiksberg Kommune (147)").await;
     b.log_out().await;
     b.client.clone().close().await.unwrap();
 
@@ -195,6 +211,17 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.assert_accessible("Ny adgangskode").await;
     let ny = b.text_of("adgangskode").await;
     assert_ne!(ny, adgangskode);
+    // Passive systems are hidden until "Vis passive" is ticked.
+    b.goto(&format!("{portal}/")).await;
+    b.click_in_row(&system, "Gør systemet passivt").await;
+    b.shows("passive system(er) er skjult.").await;
+    assert!(!b.has_row(&system).await, "a passive system is hidden by default");
+    b.check("Vis passive").await;
+    b.click_button("Opdatér listen").await;
+    assert!(b.has_row(&system).await, "shown with Vis passive");
+    b.assert_accessible("Systemer med passive").await;
+    b.click_in_row(&system, "Aktivér systemet").await;
+    b.shows(&system).await;
     b.log_out().await;
     let hello = |login: &common::Soap| {
         let login = login.clone();
@@ -224,6 +251,8 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     let afvist = aftaler.iter().find(|a| a.ejer_kode == "147").unwrap();
     let sidste = afvist.historik.last().unwrap();
     assert_eq!((sidste.aktoer.as_str(), sidste.kommentar.as_str()), ("147", "Ikke vores institutioner"));
+    assert_eq!(sidste.person, frb.0, "the person who decided, by name");
+    assert_eq!(afvist.historik[0].person, provider.0, "the person who asked");
 }
 
 /// The text of a received mail to `to` about `subject`.

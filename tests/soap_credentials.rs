@@ -24,7 +24,7 @@ async fn own_system(store: &dyn TilslutningStore, password: &str) -> String {
     let hash = dtr_tilslutning::credentials::hash_password(password).unwrap();
     let s = NewSystem { id: &id, navn: "Lås", udbyder_kode: "UDB1", brugernavn: &brugernavn, password_hash: &hash };
     store.create_system(&s).await.unwrap();
-    store.set_tilslutning(&id, "ExportService", AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    store.set_tilslutning(&id, "ExportService", AftaleStatus::Godkendt, "STIL".into(), "").await.unwrap();
     brugernavn
 }
 

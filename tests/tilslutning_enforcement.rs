@@ -60,14 +60,14 @@ async fn every_agreement_state_over_soap() {
     let set_tilslutning = |service: &'static str, status| {
         let (store, changes) = (&store, &changes);
         async move {
-            store.set_tilslutning(SYSTEM, service, status, "STIL", "test").await.unwrap();
+            store.set_tilslutning(SYSTEM, service, status, "STIL".into(), "test").await.unwrap();
             changes.meld().await;
         }
     };
     let set_dataaftale = |ejer: &'static str, status| {
         let (store, changes) = (&store, &changes);
         async move {
-            store.set_dataaftale(SYSTEM, "ImportService", ejer, status, ejer, "test").await.unwrap();
+            store.set_dataaftale(SYSTEM, "ImportService", ejer, status, ejer.into(), "test").await.unwrap();
             changes.meld().await;
         }
     };
@@ -203,7 +203,7 @@ async fn full_extracts_are_limited_per_system_per_day() {
     let hash = dtr_tilslutning::credentials::hash_password("y-hemmelighed").unwrap();
     let s = NewSystem { id: "sys-y", navn: "Y", udbyder_kode: "UDB1", brugernavn: "y-bruger", password_hash: &hash };
     store.create_system(&s).await.unwrap();
-    store.set_tilslutning("sys-y", "ExportService", AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+    store.set_tilslutning("sys-y", "ExportService", AftaleStatus::Godkendt, "STIL".into(), "").await.unwrap();
     let y = r.soap.with_login("y-bruger", "y-hemmelighed");
     assert_eq!(y.call(EXPORT, "GetAllAlternativAdresser", "").await.status, 200);
 }

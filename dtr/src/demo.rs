@@ -99,8 +99,8 @@ async fn create_system(
         .create_system(&NewSystem { id, navn, udbyder_kode: PROVIDER, brugernavn: username, password_hash: &hash })
         .await?;
     for s in ["ImportService", "ExportService"] {
-        tilslutning.set_tilslutning(id, s, AftaleStatus::Venter, PROVIDER, "demo").await?;
-        tilslutning.set_tilslutning(id, s, AftaleStatus::Godkendt, "STIL", "demo").await?;
+        tilslutning.set_tilslutning(id, s, AftaleStatus::Venter, PROVIDER.into(), "demo").await?;
+        tilslutning.set_tilslutning(id, s, AftaleStatus::Godkendt, "STIL".into(), "demo").await?;
     }
     Ok(Login { username: username.into(), password })
 }
@@ -180,7 +180,9 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
             type_: OrganisationType::PrivatEjer,
         })
         .await?;
-    tilslutning.set_dataaftale(system_id, "ImportService", "DEMOPE", AftaleStatus::Godkendt, "DEMOPE", "demo").await?;
+    tilslutning
+        .set_dataaftale(system_id, "ImportService", "DEMOPE", AftaleStatus::Godkendt, "DEMOPE".into(), "demo")
+        .await?;
 
     // P-numbers and addresses are in the shipped reference data (data/reference/).
     let mut p_nummer = 1_020_000_000_i64;
@@ -200,7 +202,7 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
                 "ImportService",
                 &kode.to_string(),
                 AftaleStatus::Godkendt,
-                &kode.to_string(),
+                kode.to_string().as_str().into(),
                 "demo",
             )
             .await?;

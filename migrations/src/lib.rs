@@ -94,6 +94,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (5, "personer", include_str!("../postgres/tilslutning/0005_personer.sql")),
         (6, "kontaktperson", include_str!("../postgres/tilslutning/0006_kontaktperson.sql")),
         (7, "oidc", include_str!("../postgres/tilslutning/0007_oidc.sql")),
+        (8, "historik_person", include_str!("../postgres/tilslutning/0008_historik_person.sql")),
     ],
 };
 
@@ -107,6 +108,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (5, "personer", include_str!("../sqlite/tilslutning/0005_personer.sql")),
         (6, "kontaktperson", include_str!("../sqlite/tilslutning/0006_kontaktperson.sql")),
         (7, "oidc", include_str!("../sqlite/tilslutning/0007_oidc.sql")),
+        (8, "historik_person", include_str!("../sqlite/tilslutning/0008_historik_person.sql")),
     ],
 };
 

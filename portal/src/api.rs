@@ -133,6 +133,7 @@ fn historik(h: &[pb::HistorikLinje]) -> Value {
             json!({
                 "tidspunkt": l.tidspunkt.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).map(|t| t.to_rfc3339()),
                 "aktoer": l.aktoer,
+                "person": (!l.person.is_empty()).then_some(&l.person),
                 "fra": status_navn(l.fra()),
                 "til": status_navn(l.til()),
                 "kommentar": l.kommentar,
@@ -332,12 +333,12 @@ pub async fn aftaler(
     let tilslutninger: Vec<Value> = t
         .aftaler
         .iter()
-        .map(|a| json!({ "aftale_id": a.aftale_id, "system_id": a.udbydersystem_id, "service": a.servicekode, "status": status_navn(a.status()), "historik": historik(&a.historik) }))
+        .map(|a| json!({ "aftale_id": a.aftale_id, "system_id": a.udbydersystem_id, "system_navn": a.system_navn, "udbyder_navn": a.udbyder_navn, "service": a.servicekode, "status": status_navn(a.status()), "historik": historik(&a.historik) }))
         .collect();
     let dataaftaler: Vec<Value> = d
         .aftaler
         .iter()
-        .map(|a| json!({ "aftale_id": a.aftale_id, "system_id": a.udbydersystem_id, "service": a.servicekode, "ejer": a.ejer_kode, "status": status_navn(a.aftale_status()), "historik": historik(&a.historik) }))
+        .map(|a| json!({ "aftale_id": a.aftale_id, "system_id": a.udbydersystem_id, "system_navn": a.system_navn, "udbyder_navn": a.udbyder_navn, "service": a.servicekode, "ejer": a.ejer_kode, "ejer_navn": a.ejer_navn, "status": status_navn(a.aftale_status()), "historik": historik(&a.historik) }))
         .collect();
     ok(StatusCode::OK, json!({ "tilslutninger": tilslutninger, "dataaftaler": dataaftaler }))
 }

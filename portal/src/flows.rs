@@ -346,12 +346,18 @@ async fn beslut(st: PortalState, headers: HeaderMap, aftale_id: String, f: Beslu
         let req = pb::DecideRequest { aftale_id, til: til as i32, kommentar: f.kommentar };
         let mut c = st.tilslutning();
         let svar = if data {
-            c.decide_dataaftale(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+            c.decide_dataaftale(ctx.request(req))
+                .await
+                .map(|a| a.into_inner())
+                .map(|a| (a.system_navn, a.udbydersystem_id))
         } else {
-            c.decide_tilslutning(ctx.request(req)).await.map(|a| a.into_inner().udbydersystem_id)
+            c.decide_tilslutning(ctx.request(req))
+                .await
+                .map(|a| a.into_inner())
+                .map(|a| (a.system_navn, a.udbydersystem_id))
         };
         match svar {
-            Ok(system) => done(&st, s, format!("Aftalen med {system} er {}.", status_navn(til))),
+            Ok((navn, id)) => done(&st, s, format!("Aftalen med {navn} ({id}) er {}.", status_navn(til))),
             Err(e) => failed(&s, status_of(&e), &forklaring(&e)),
         }
     })
@@ -412,11 +418,19 @@ struct HistorikVisning {
 
 struct AftaleVisning {
     art: &'static str,
+    /// The system's name and id.
     system: String,
     service: String,
+    /// The owner's name and kode (data access), empty for a connection.
     ejer: String,
     status: &'static str,
     historik: Vec<HistorikVisning>,
+}
+
+/// Agreements under one heading: a system, or a data owner ("Visning").
+struct AftaleGruppe {
+    titel: String,
+    aftaler: Vec<AftaleVisning>,
 }
 
 #[derive(Template)]
@@ -425,8 +439,11 @@ struct Aftaler {
     hoved: Option<Hoved>,
     organisation: String,
     status: &'static str,
+    /// The status tab's code, kept when the grouping changes.
+    status_kode: &'static str,
     faner: Vec<Fane>,
-    aftaler: Vec<AftaleVisning>,
+    per_ejer: bool,
+    grupper: Vec<AftaleGruppe>,
     fejl: Option<String>,
 }
 
@@ -450,7 +467,7 @@ fn historik(h: &[pb::HistorikLinje]) -> Vec<HistorikVisning> {
                 .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
                 .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_default(),
-            aktoer: l.aktoer.clone(),
+            aktoer: if l.person.is_empty() { l.aktoer.clone() } else { format!("{} ({})", l.person, l.aktoer) },
             fra: visning(l.fra()),
             til: visning(l.til()),
             kommentar: l.kommentar.clone(),
@@ -462,6 +479,32 @@ fn historik(h: &[pb::HistorikLinje]) -> Vec<HistorikVisning> {
 pub struct AftaleFilter {
     #[serde(default)]
     status: String,
+    /// `ejer` groups the agreements per data owner; anything else per system.
+    #[serde(default)]
+    visning: String,
+}
+
+/// Groups the agreements per system, or per data owner (connections under "Tilslutninger").
+fn grupper(aftaler: Vec<AftaleVisning>, per_ejer: bool) -> Vec<AftaleGruppe> {
+    let mut out: Vec<AftaleGruppe> = Vec::new();
+    for a in aftaler {
+        let titel = match (per_ejer, a.ejer.is_empty()) {
+            (false, _) => a.system.clone(),
+            (true, true) => "Tilslutninger (STIL)".to_owned(),
+            (true, false) => format!("Dataejer {}", a.ejer),
+        };
+        match out.iter_mut().find(|g| g.titel == titel) {
+            Some(g) => g.aftaler.push(a),
+            None => out.push(AftaleGruppe { titel, aftaler: vec![a] }),
+        }
+    }
+    out.sort_by(|a, b| a.titel.cmp(&b.titel));
+    out
+}
+
+/// "Navn (kode)", or the kode alone when no name is known.
+fn navn_og_kode(navn: &str, kode: &str) -> String {
+    if navn.is_empty() { kode.to_owned() } else { format!("{navn} ({kode})") }
 }
 
 pub async fn aftaler(
@@ -486,7 +529,7 @@ pub async fn aftaler(
                 art: "Tilslutning",
                 status: visning(a.status()),
                 historik: historik(&a.historik),
-                system: a.udbydersystem_id,
+                system: navn_og_kode(&a.system_navn, &a.udbydersystem_id),
                 service: a.servicekode,
                 ejer: String::new(),
             })),
@@ -497,9 +540,9 @@ pub async fn aftaler(
                 art: "Dataadgang",
                 status: visning(a.aftale_status()),
                 historik: historik(&a.historik),
-                system: a.udbydersystem_id,
+                system: navn_og_kode(&a.system_navn, &a.udbydersystem_id),
                 service: a.servicekode,
-                ejer: a.ejer_kode,
+                ejer: navn_og_kode(&a.ejer_navn, &a.ejer_kode),
             })),
             Err(e) => fejl = Some(forklaring(&e)),
         }
@@ -511,8 +554,10 @@ pub async fn aftaler(
             hoved: hoved(&s),
             organisation: organisation.unwrap_or(kode),
             status: status_navn,
+            status_kode: valgt_kode,
             faner: FANER.iter().map(|(k, navn, _)| Fane { kode: k, navn, valgt: *k == valgt_kode }).collect(),
-            aftaler,
+            per_ejer: q.visning == "ejer",
+            grupper: grupper(aftaler, q.visning == "ejer"),
             fejl,
         };
         html(StatusCode::OK, &page)

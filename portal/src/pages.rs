@@ -76,7 +76,10 @@ struct SystemLinje {
 
 struct AftaleLinje {
     id: String,
+    /// The system's id, its name and its provider's name.
     system: String,
+    system_navn: String,
+    udbyder: String,
     service: String,
     status: &'static str,
     /// Where its decision form posts.
@@ -93,6 +96,9 @@ struct Forside {
     roller: String,
     fejl: Option<String>,
     systemer: Option<Vec<SystemLinje>>,
+    /// Passive systems are hidden unless asked for ("Vis passive").
+    vis_passive: bool,
+    skjulte_passive: usize,
     dataaftaler: Option<Vec<AftaleLinje>>,
     tilslutninger: Option<Vec<AftaleLinje>>,
 }
@@ -400,7 +406,18 @@ pub async fn vaelg(State(st): State<PortalState>, headers: HeaderMap, Form(f): F
 
 // --- Forsiden ---
 
-pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize, Default)]
+pub struct ForsideValg {
+    #[serde(default)]
+    vis_passive: Option<String>,
+}
+
+pub async fn forside(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    axum::extract::Query(valg): axum::extract::Query<ForsideValg>,
+) -> Response {
+    let vis_passive = valg.vis_passive.is_some();
     let Some(mut s) = current(&st, &headers).filter(|s| s.person.is_some()) else {
         return see_other("/log-paa");
     };
@@ -458,7 +475,16 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                         .aftaler
                         .into_iter()
                         .map(|a| {
-                            aftale(&a.aftale_id, "/dataadgange", &a.udbydersystem_id, &a.servicekode, a.aftale_status())
+                            let status = a.aftale_status();
+                            aftale(
+                                "/dataadgange",
+                                a.aftale_id,
+                                a.udbydersystem_id,
+                                a.system_navn,
+                                a.udbyder_navn,
+                                a.servicekode,
+                                status,
+                            )
                         })
                         .collect(),
                 )
@@ -475,7 +501,16 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
                         .aftaler
                         .into_iter()
                         .map(|a| {
-                            aftale(&a.aftale_id, "/tilslutninger", &a.udbydersystem_id, &a.servicekode, a.status())
+                            let status = a.status();
+                            aftale(
+                                "/tilslutninger",
+                                a.aftale_id,
+                                a.udbydersystem_id,
+                                a.system_navn,
+                                a.udbyder_navn,
+                                a.servicekode,
+                                status,
+                            )
                         })
                         .collect(),
                 )
@@ -490,19 +525,32 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Respo
         organisation,
         roller: roller.into_iter().map(rolle_navn).collect::<Vec<_>>().join(" og "),
         fejl,
-        systemer,
+        skjulte_passive: systemer.as_ref().map_or(0, |l: &Vec<SystemLinje>| l.iter().filter(|s| s.passiv).count()),
+        systemer: systemer.map(|l| l.into_iter().filter(|s| vis_passive || !s.passiv).collect()),
+        vis_passive,
         dataaftaler,
         tilslutninger,
     };
     html(StatusCode::OK, &page)
 }
 
-fn aftale(id: &str, handling: &str, system: &str, service: &str, status: pb::AftaleStatus) -> AftaleLinje {
+/// One waiting agreement as a row with its decision form (posting to `handling`/id/beslut).
+fn aftale(
+    handling: &str,
+    id: String,
+    system: String,
+    system_navn: String,
+    udbyder: String,
+    service: String,
+    status: pb::AftaleStatus,
+) -> AftaleLinje {
     AftaleLinje {
-        id: id.to_owned(),
         handling: format!("{handling}/{id}/beslut"),
-        system: system.to_owned(),
-        service: service.to_owned(),
+        id,
+        system,
+        system_navn,
+        udbyder,
+        service,
         status: match status {
             pb::AftaleStatus::Venter => "Venter",
             pb::AftaleStatus::Godkendt => "Godkendt",

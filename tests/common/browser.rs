@@ -138,6 +138,12 @@ impl Browser {
             .unwrap();
     }
 
+    /// Whether a table row shows `text` in one of its cells.
+    pub async fn has_row(&self, text: &str) -> bool {
+        let xpath = format!("//tr[td[normalize-space()='{text}']]");
+        self.client.find(Locator::XPath(&xpath)).await.is_ok()
+    }
+
     /// Follows the link that says `text`.
     pub async fn follow(&self, text: &str) {
         self.client

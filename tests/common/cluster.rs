@@ -101,12 +101,12 @@ pub async fn seed_system(db: &str, username: &str, password: &str) {
         .unwrap();
     for s in dtr_demo_services() {
         store.upsert_service(&s).await.unwrap();
-        store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL", "").await.unwrap();
+        store.set_tilslutning("sys-e2e", &s.servicekode, AftaleStatus::Godkendt, "STIL".into(), "").await.unwrap();
     }
     // Data-access agreements with every kommune and with the tests' private owner.
     for line in include_str!("../../data/kommuner.csv").lines().skip(1) {
         let kode = line.split(';').next().unwrap();
-        store.set_dataaftale("sys-e2e", "ImportService", kode, AftaleStatus::Godkendt, kode, "").await.unwrap();
+        store.set_dataaftale("sys-e2e", "ImportService", kode, AftaleStatus::Godkendt, kode.into(), "").await.unwrap();
     }
     store
         .upsert_organisation(&Organisation {
@@ -118,7 +118,10 @@ pub async fn seed_system(db: &str, username: &str, password: &str) {
         })
         .await
         .unwrap();
-    store.set_dataaftale("sys-e2e", "ImportService", "PE0001", AftaleStatus::Godkendt, "PE0001", "").await.unwrap();
+    store
+        .set_dataaftale("sys-e2e", "ImportService", "PE0001", AftaleStatus::Godkendt, "PE0001".into(), "")
+        .await
+        .unwrap();
 }
 
 fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {

@@ -3,7 +3,7 @@
 
 use crate::error::{Result, TilslutningError};
 use crate::livscyklus::{self, OPERATOER};
-use crate::model::{Aftale, AftaleArt, AftaleFilter, AftaleStatus};
+use crate::model::{Aftale, AftaleArt, AftaleFilter, AftaleStatus, Hvem};
 use crate::side::{self, Side};
 use crate::store::TilslutningStore;
 
@@ -62,17 +62,17 @@ async fn levende(
 pub async fn anmod(
     store: &dyn TilslutningStore,
     art: AftaleArt,
-    aktoer: &str,
+    hvem: Hvem<'_>,
     system_id: &str,
     servicekode: &str,
     ejer: Option<&str>,
     kommentar_tekst: &str,
 ) -> Result<Aftale> {
     let kommentar = kommentar(kommentar_tekst)?;
-    som_udbyder(store, aktoer, system_id).await?;
+    som_udbyder(store, hvem.organisation, system_id).await?;
     if let Some(a) = levende(store, art, system_id, servicekode, ejer).await? {
         if let Some(til) = livscyklus::genanmod(a.status)
-            && !store.skift_status(art, &a.aftale_id, a.status, til, aktoer, kommentar).await.map_err(storage)?
+            && !store.skift_status(art, &a.aftale_id, a.status, til, hvem, kommentar).await.map_err(storage)?
         {
             return Err(TilslutningError::Conflict("aftalen blev ændret imens; prøv igen".into()));
         }
@@ -80,10 +80,10 @@ pub async fn anmod(
     }
     let id = match (art, ejer) {
         (AftaleArt::Tilslutning, _) => {
-            store.set_tilslutning(system_id, servicekode, AftaleStatus::Venter, aktoer, kommentar).await
+            store.set_tilslutning(system_id, servicekode, AftaleStatus::Venter, hvem, kommentar).await
         }
         (AftaleArt::Data, Some(ejer)) => {
-            store.set_dataaftale(system_id, servicekode, ejer, AftaleStatus::Venter, aktoer, kommentar).await
+            store.set_dataaftale(system_id, servicekode, ejer, AftaleStatus::Venter, hvem, kommentar).await
         }
         (AftaleArt::Data, None) => return Err(TilslutningError::Invalid("angiv dataejeren".into())),
     };
@@ -103,7 +103,7 @@ async fn hent(store: &dyn TilslutningStore, art: AftaleArt, aftale_id: &str) -> 
 pub async fn beslut(
     store: &dyn TilslutningStore,
     art: AftaleArt,
-    aktoer: &str,
+    hvem: Hvem<'_>,
     aftale_id: &str,
     til: AftaleStatus,
     kommentar_tekst: &str,
@@ -111,8 +111,8 @@ pub async fn beslut(
     let kommentar = kommentar(kommentar_tekst)?;
     let aftale = hent(store, art, aftale_id).await?;
     let maa = match art {
-        AftaleArt::Tilslutning => aktoer == OPERATOER,
-        AftaleArt::Data => aftale.ejer_kode.as_deref() == Some(aktoer),
+        AftaleArt::Tilslutning => hvem.organisation == OPERATOER,
+        AftaleArt::Data => aftale.ejer_kode.as_deref() == Some(hvem.organisation),
     };
     if !maa {
         return Err(TilslutningError::Forbidden(match art {
@@ -125,7 +125,7 @@ pub async fn beslut(
         AftaleArt::Data => livscyklus::dataaftale(aftale.status, til),
     };
     regel.map_err(|e| TilslutningError::NotAllowedNow(e.0))?;
-    if !store.skift_status(art, aftale_id, aftale.status, til, aktoer, kommentar).await.map_err(storage)? {
+    if !store.skift_status(art, aftale_id, aftale.status, til, hvem, kommentar).await.map_err(storage)? {
         return Err(TilslutningError::Conflict("aftalen blev ændret imens; hent den igen og beslut på ny".into()));
     }
     hent(store, art, aftale_id).await

@@ -159,11 +159,29 @@ pub enum AftaleArt {
 /// One change of an agreement's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistorikLinje {
+    /// The organisation that made the change.
     pub aktoer: String,
+    /// The person who made it in the portal (their name), if a person did.
+    pub person: Option<String>,
     pub tidspunkt: chrono::DateTime<chrono::Utc>,
     pub fra: Option<AftaleStatus>,
     pub til: AftaleStatus,
     pub kommentar: String,
+}
+
+/// Who makes a change: the organisation acted for (which the rules look at) and, for a person
+/// in the portal, the person (whom the history names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hvem<'a> {
+    pub organisation: &'a str,
+    pub person_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Hvem<'a> {
+    /// An organisation acting with no person named (the admin console, the demo data, tests).
+    fn from(organisation: &'a str) -> Self {
+        Hvem { organisation, person_id: None }
+    }
 }
 
 /// An agreement of either kind with its history, oldest first.
@@ -171,9 +189,14 @@ pub struct HistorikLinje {
 pub struct Aftale {
     pub aftale_id: String,
     pub system_id: String,
+    /// The system's and its provider's names, for people to read.
+    pub system_navn: String,
+    pub udbyder_navn: String,
     pub servicekode: String,
     /// The owner's organisation kode (data-access agreements only).
     pub ejer_kode: Option<String>,
+    /// The owner's name, when the owner is a registered organisation.
+    pub ejer_navn: Option<String>,
     pub status: AftaleStatus,
     pub historik: Vec<HistorikLinje>,
 }

@@ -13,7 +13,7 @@ use crate::credentials;
 use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
 use crate::model::{
-    Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, OrganisationInfo, OrganisationType,
+    Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, Hvem, OrganisationInfo, OrganisationType,
     PersonInfo, Rolle, ServiceDef, SystemInfo,
 };
 use crate::notifikation::{self, Registerfund};
@@ -221,8 +221,8 @@ impl Tilslutning {
         self.aendring(systemer::set_blokeret(self.store(), aktoer, id, aarsag)).await
     }
 
-    pub async fn delete_system(&self, aktoer: &str, id: &str) -> Result<SystemInfo> {
-        self.aendring(systemer::delete(self.store(), aktoer, id)).await
+    pub async fn delete_system(&self, hvem: Hvem<'_>, id: &str) -> Result<SystemInfo> {
+        self.aendring(systemer::delete(self.store(), hvem, id)).await
     }
 
     pub async fn list_systems(&self, aktoer: &str, s: &SystemSoegning) -> Result<(Vec<SystemInfo>, String)> {
@@ -238,20 +238,20 @@ impl Tilslutning {
 
     pub async fn request_tilslutning(
         &self,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         system_id: &str,
         servicekode: &str,
         kommentar: &str,
     ) -> Result<Aftale> {
         let store = self.store();
-        self.aendring(aftaler::anmod(store, AftaleArt::Tilslutning, aktoer, system_id, servicekode, None, kommentar))
+        self.aendring(aftaler::anmod(store, AftaleArt::Tilslutning, hvem, system_id, servicekode, None, kommentar))
             .await
     }
 
     /// One request for one or more owners at once, with a comment.
     pub async fn request_dataaftaler(
         &self,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         system_id: &str,
         servicekode: &str,
         ejer_koder: &[String],
@@ -265,7 +265,7 @@ impl Tilslutning {
             for ejer in ejer_koder {
                 let art = AftaleArt::Data;
                 aftaler.push(
-                    aftaler::anmod(self.store(), art, aktoer, system_id, servicekode, Some(ejer), kommentar).await?,
+                    aftaler::anmod(self.store(), art, hvem, system_id, servicekode, Some(ejer), kommentar).await?,
                 );
             }
             Ok(aftaler)
@@ -276,19 +276,19 @@ impl Tilslutning {
     /// A decision on one agreement of either kind.
     pub async fn decide(
         &self,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         art: AftaleArt,
         aftale_id: &str,
         til: AftaleStatus,
         kommentar: &str,
     ) -> Result<Aftale> {
-        self.aendring(aftaler::beslut(self.store(), art, aktoer, aftale_id, til, kommentar)).await
+        self.aendring(aftaler::beslut(self.store(), art, hvem, aftale_id, til, kommentar)).await
     }
 
     /// The owner approves or rejects every waiting agreement of its own at once.
     pub async fn bulk_decide_dataaftaler(
         &self,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         ejer_kode: &str,
         til: AftaleStatus,
         kommentar: &str,
@@ -296,7 +296,7 @@ impl Tilslutning {
         if !matches!(til, AftaleStatus::Godkendt | AftaleStatus::Afvist) {
             return Err(TilslutningError::Invalid("alle ventende kan kun godkendes eller afvises".into()));
         }
-        if ejer_kode != aktoer {
+        if ejer_kode != hvem.organisation {
             return Err(TilslutningError::Forbidden("kun dataejeren kan beslutte om sine dataaftaler".into()));
         }
         let ventende = AftaleFilter {
@@ -309,7 +309,7 @@ impl Tilslutning {
             let mut besluttet = Vec::new();
             for a in self.store().list_aftaler(AftaleArt::Data, &ventende).await.map_err(storage)? {
                 let art = AftaleArt::Data;
-                besluttet.push(aftaler::beslut(self.store(), art, aktoer, &a.aftale_id, til, kommentar).await?);
+                besluttet.push(aftaler::beslut(self.store(), art, hvem, &a.aftale_id, til, kommentar).await?);
             }
             Ok(besluttet)
         })

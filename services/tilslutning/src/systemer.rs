@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::credentials;
 use crate::error::{Result, TilslutningError};
 use crate::livscyklus::OPERATOER;
-use crate::model::{Kontaktperson, OrganisationType, SystemInfo};
+use crate::model::{Hvem, Kontaktperson, OrganisationType, SystemInfo};
 use crate::side::{self, Side};
 use crate::store::{NewSystem, TilslutningStore};
 
@@ -154,9 +154,9 @@ pub async fn set_blokeret(
     hent(store, id).await
 }
 
-pub async fn delete(store: &dyn TilslutningStore, aktoer: &str, id: &str) -> Result<SystemInfo> {
-    eget(store, aktoer, id, true).await?;
-    store.delete_system(id, aktoer).await.map_err(storage)?;
+pub async fn delete(store: &dyn TilslutningStore, hvem: Hvem<'_>, id: &str) -> Result<SystemInfo> {
+    eget(store, hvem.organisation, id, true).await?;
+    store.delete_system(id, hvem).await.map_err(storage)?;
     hent(store, id).await
 }
 

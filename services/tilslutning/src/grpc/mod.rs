@@ -18,7 +18,7 @@ use dtr_proto::tilslutning::tilslutning_service_server::TilslutningService;
 use crate::aendringer::Aendringer;
 use crate::aftaler::AftaleSoegning;
 use crate::error::TilslutningError;
-use crate::model::AftaleArt;
+use crate::model::{AftaleArt, Hvem};
 use crate::notifikation::Registerfund;
 use crate::organisationer::NyOrganisation;
 use crate::personer::{NyPerson, OidcIdentitet};
@@ -86,6 +86,28 @@ fn aktoer<T>(request: &Request<T>) -> Result<String, Status> {
         }
         _ => Err(Status::permission_denied("kalderen handler ikke for en organisation")),
     }
+}
+
+/// The organisation a request acts for and, from the portal, the person acting: whom an
+/// agreement's history names.
+struct Handlende {
+    organisation: String,
+    person_id: Option<String>,
+}
+
+impl Handlende {
+    fn hvem(&self) -> Hvem<'_> {
+        Hvem { organisation: &self.organisation, person_id: self.person_id.as_deref() }
+    }
+}
+
+fn handlende<T>(request: &Request<T>) -> Result<Handlende, Status> {
+    let organisation = aktoer(request)?;
+    let person_id = match CallerContext::required(request)?.principal {
+        Principal::Person { id, .. } => Some(id),
+        _ => None,
+    };
+    Ok(Handlende { organisation, person_id })
 }
 
 fn aftale_soegning(r: &proto::ListAftalerRequest) -> Result<AftaleSoegning, Status> {
@@ -238,8 +260,10 @@ impl TilslutningService for TilslutningGrpc {
     }
 
     async fn delete_system(&self, request: Request<proto::DeleteSystemRequest>) -> Answer<proto::System> {
-        let aktoer = aktoer(&request)?;
-        answer(self.tilslutning.delete_system(&aktoer, &request.get_ref().udbydersystem_id).await, |s| pb::system(&s))
+        let handlende = handlende(&request)?;
+        answer(self.tilslutning.delete_system(handlende.hvem(), &request.get_ref().udbydersystem_id).await, |s| {
+            pb::system(&s)
+        })
     }
 
     async fn list_systems(&self, request: Request<proto::ListSystemsRequest>) -> Answer<proto::ListSystemsResponse> {
@@ -269,17 +293,21 @@ impl TilslutningService for TilslutningGrpc {
         &self,
         request: Request<proto::RequestTilslutningRequest>,
     ) -> Answer<proto::Tilslutningsaftale> {
-        let aktoer = aktoer(&request)?;
+        let handlende = handlende(&request)?;
         let r = request.into_inner();
-        let a = self.tilslutning.request_tilslutning(&aktoer, &r.udbydersystem_id, &r.servicekode, &r.kommentar).await;
+        let a = self
+            .tilslutning
+            .request_tilslutning(handlende.hvem(), &r.udbydersystem_id, &r.servicekode, &r.kommentar)
+            .await;
         answer(a, |a| pb::tilslutning(&a))
     }
 
     async fn decide_tilslutning(&self, request: Request<proto::DecideRequest>) -> Answer<proto::Tilslutningsaftale> {
-        let aktoer = aktoer(&request)?;
+        let handlende = handlende(&request)?;
         let r = request.into_inner();
         let til = pb::status_fra(r.til())?;
-        let a = self.tilslutning.decide(&aktoer, AftaleArt::Tilslutning, &r.aftale_id, til, &r.kommentar).await;
+        let a =
+            self.tilslutning.decide(handlende.hvem(), AftaleArt::Tilslutning, &r.aftale_id, til, &r.kommentar).await;
         answer(a, |a| pb::tilslutning(&a))
     }
 
@@ -302,20 +330,20 @@ impl TilslutningService for TilslutningGrpc {
         &self,
         request: Request<proto::RequestDataaftalerRequest>,
     ) -> Answer<proto::RequestDataaftalerResponse> {
-        let aktoer = aktoer(&request)?;
+        let handlende = handlende(&request)?;
         let r = request.into_inner();
         let aftaler = self
             .tilslutning
-            .request_dataaftaler(&aktoer, &r.udbydersystem_id, &r.servicekode, &r.ejer_koder, &r.kommentar)
+            .request_dataaftaler(handlende.hvem(), &r.udbydersystem_id, &r.servicekode, &r.ejer_koder, &r.kommentar)
             .await;
         answer(aftaler, |a| proto::RequestDataaftalerResponse { dataaftaler: a.iter().map(pb::dataaftale).collect() })
     }
 
     async fn decide_dataaftale(&self, request: Request<proto::DecideRequest>) -> Answer<proto::Dataaftale> {
-        let aktoer = aktoer(&request)?;
+        let handlende = handlende(&request)?;
         let r = request.into_inner();
         let til = pb::status_fra(r.til())?;
-        let a = self.tilslutning.decide(&aktoer, AftaleArt::Data, &r.aftale_id, til, &r.kommentar).await;
+        let a = self.tilslutning.decide(handlende.hvem(), AftaleArt::Data, &r.aftale_id, til, &r.kommentar).await;
         answer(a, |a| pb::dataaftale(&a))
     }
 
@@ -323,10 +351,11 @@ impl TilslutningService for TilslutningGrpc {
         &self,
         request: Request<proto::BulkDecideRequest>,
     ) -> Answer<proto::BulkDecideResponse> {
-        let aktoer = aktoer(&request)?;
+        let handlende = handlende(&request)?;
         let r = request.into_inner();
         let til = pb::status_fra(r.til())?;
-        let besluttet = self.tilslutning.bulk_decide_dataaftaler(&aktoer, &r.ejer_kode, til, &r.kommentar).await;
+        let besluttet =
+            self.tilslutning.bulk_decide_dataaftaler(handlende.hvem(), &r.ejer_kode, til, &r.kommentar).await;
         answer(besluttet, |a| proto::BulkDecideResponse { dataaftaler: a.iter().map(pb::dataaftale).collect() })
     }
 

@@ -49,6 +49,7 @@ fn historik(a: &Aftale) -> Vec<pb::HistorikLinje> {
             fra: h.fra.map_or(pb::AftaleStatus::Unspecified, status) as i32,
             til: status(h.til) as i32,
             kommentar: h.kommentar.clone(),
+            person: h.person.clone().unwrap_or_default(),
         })
         .collect()
 }
@@ -60,6 +61,8 @@ pub fn tilslutning(a: &Aftale) -> pb::Tilslutningsaftale {
         servicekode: a.servicekode.clone(),
         status: status(a.status) as i32,
         historik: historik(a),
+        system_navn: a.system_navn.clone(),
+        udbyder_navn: a.udbyder_navn.clone(),
     }
 }
 
@@ -71,6 +74,9 @@ pub fn dataaftale(a: &Aftale) -> pb::Dataaftale {
         ejer_kode: a.ejer_kode.clone().unwrap_or_default(),
         aftale_status: status(a.status) as i32,
         historik: historik(a),
+        system_navn: a.system_navn.clone(),
+        udbyder_navn: a.udbyder_navn.clone(),
+        ejer_navn: a.ejer_navn.clone().unwrap_or_default(),
     }
 }
 

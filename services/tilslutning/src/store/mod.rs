@@ -11,8 +11,8 @@ use dtr_migrations::{Backend, Column, RowsAffected, TILSLUTNING_POSTGRES, TILSLU
 
 use crate::model::{
     AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
-    Kontaktperson, Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle, Rolletildeling,
-    ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
+    Hvem, Kontaktperson, Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle,
+    Rolletildeling, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 use crate::notifikation::Notifikation;
 
@@ -106,7 +106,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
         system_id: &str,
         servicekode: &str,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<String, StoreError>;
     /// Same for the data-access agreement system × service × owner.
@@ -116,7 +116,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
         servicekode: &str,
         ejer_kode: &str,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<String, StoreError>;
     /// The credentials of a usable (not deleted) system by username, with only unexpired hashes.
@@ -146,7 +146,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
         aftale_id: &str,
         fra: AftaleStatus,
         til: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<bool, StoreError>;
     /// Agreements matching `filter`, ordered by id, at most `filter.max`.
@@ -166,7 +166,7 @@ pub trait TilslutningStore: Send + Sync + 'static {
     ) -> Result<Vec<SystemInfo>, StoreError>;
     async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError>;
     /// Marks the system deleted and ends (SLETTET) every live agreement of it, with history.
-    async fn delete_system(&self, system_id: &str, aktoer: &str) -> Result<bool, StoreError>;
+    async fn delete_system(&self, system_id: &str, hvem: Hvem<'_>) -> Result<bool, StoreError>;
     /// A new password hash; the ones valid now keep working until `gammel_udloeber`.
     async fn rotate_credentials(
         &self,
@@ -274,6 +274,8 @@ pub struct Mailtekster {
 /// What differs between the backends: the database type and running the migrations.
 pub trait Dialect: Send + Sync + 'static {
     type DB: sqlx::Database;
+    /// How a writing transaction starts.
+    const BEGIN: &'static str;
 
     fn migrate(pool: &sqlx::Pool<Self::DB>) -> impl Future<Output = Result<(), StoreError>> + Send + '_;
 }
@@ -283,6 +285,7 @@ pub struct Sqlite;
 
 impl Dialect for Postgres {
     type DB = sqlx::Postgres;
+    const BEGIN: &'static str = "BEGIN";
 
     async fn migrate(pool: &sqlx::PgPool) -> Result<(), StoreError> {
         Ok(migrator(&TILSLUTNING_POSTGRES).run(pool).await?)
@@ -291,6 +294,9 @@ impl Dialect for Postgres {
 
 impl Dialect for Sqlite {
     type DB = sqlx::Sqlite;
+    /// Writers take the write lock up front: a deferred transaction that reads first and writes
+    /// later fails at once with SQLITE_BUSY when another writer committed in between.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
 
     async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), StoreError> {
         Ok(migrator(&TILSLUTNING_SQLITE).run(pool).await?)
@@ -377,8 +383,11 @@ where
         Ok(Aftale {
             aftale_id: row.try_get("aftale_id")?,
             system_id: row.try_get("system_id")?,
+            system_navn: row.try_get("system_navn")?,
+            udbyder_navn: row.try_get("udbyder_navn")?,
             servicekode: row.try_get("servicekode")?,
             ejer_kode: row.try_get("ejer_kode")?,
+            ejer_navn: row.try_get("ejer_navn")?,
             status: AftaleStatus::parse(&status).ok_or(StoreError::Corrupt("aftale status"))?,
             historik: vec![],
         })
@@ -392,6 +401,7 @@ where
                 let til: String = r.try_get("til")?;
                 Ok(HistorikLinje {
                     aktoer: r.try_get("aktoer")?,
+                    person: r.try_get("person_navn")?,
                     tidspunkt: r.try_get("tidspunkt")?,
                     fra: fra.as_deref().and_then(AftaleStatus::parse),
                     til: AftaleStatus::parse(&til).ok_or(StoreError::Corrupt("historik status"))?,
@@ -411,14 +421,14 @@ where
         servicekode: &str,
         ejer_kode: Option<&str>,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<String, StoreError> {
         let (select, update, insert) = match art {
             AftaleArt::Tilslutning => (SELECT_LEVENDE_TILSLUTNING, UPDATE_TILSLUTNING_STATUS, INSERT_TILSLUTNING),
             AftaleArt::Data => (SELECT_LEVENDE_DATAAFTALE, UPDATE_DATAAFTALE_STATUS, INSERT_DATAAFTALE),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let mut live = sqlx::query_as::<_, (String, String)>(select).bind(system_id).bind(servicekode);
         if let Some(ejer) = ejer_kode {
             live = live.bind(ejer);
@@ -443,7 +453,7 @@ where
                 (id, None)
             }
         };
-        self.set_status(&mut tx, &id, fra.as_deref(), status, aktoer, kommentar).await?;
+        self.set_status(&mut tx, &id, fra.as_deref(), status, hvem, kommentar).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -455,16 +465,17 @@ where
         aftale_id: &str,
         fra: Option<&str>,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(INSERT_HISTORIK_LINJE)
             .bind(aftale_id)
-            .bind(aktoer)
+            .bind(hvem.organisation)
             .bind(Utc::now())
             .bind(fra)
             .bind(status.as_str())
             .bind(kommentar)
+            .bind(hvem.person_id)
             .execute(&mut **tx)
             .await?;
         // The notification goes out with the change or not at all.
@@ -478,7 +489,7 @@ where
                 udbyder: &udbyder,
                 fra: fra.and_then(AftaleStatus::parse),
                 til: status,
-                aktoer,
+                aktoer: hvem.organisation,
                 kommentar,
             };
             Self::enqueue(tx, &(self.mails.aftale)(&skift)).await?;
@@ -538,7 +549,7 @@ where
     }
 
     async fn create_system_med_kontakt(&self, s: &NewSystem<'_>, kontakt: &Kontaktperson) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let now = Utc::now();
         sqlx::query(INSERT_SYSTEM)
             .bind(s.id)
@@ -557,7 +568,7 @@ where
     }
 
     async fn upsert_service(&self, s: &ServiceDef) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         sqlx::query(UPSERT_SERVICE).bind(&s.servicekode).bind(&s.navn).bind(&s.beskrivelse).execute(&mut *tx).await?;
         for (navn, kraever) in &s.operationer {
             sqlx::query(INSERT_SERVICE_OPERATION)
@@ -592,10 +603,10 @@ where
         system_id: &str,
         servicekode: &str,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<String, StoreError> {
-        self.set_aftale(AftaleArt::Tilslutning, system_id, servicekode, None, status, aktoer, kommentar).await
+        self.set_aftale(AftaleArt::Tilslutning, system_id, servicekode, None, status, hvem, kommentar).await
     }
 
     async fn set_dataaftale(
@@ -604,10 +615,10 @@ where
         servicekode: &str,
         ejer_kode: &str,
         status: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<String, StoreError> {
-        self.set_aftale(AftaleArt::Data, system_id, servicekode, Some(ejer_kode), status, aktoer, kommentar).await
+        self.set_aftale(AftaleArt::Data, system_id, servicekode, Some(ejer_kode), status, hvem, kommentar).await
     }
 
     async fn adgang_fakta(
@@ -738,14 +749,14 @@ where
         aftale_id: &str,
         fra: AftaleStatus,
         til: AftaleStatus,
-        aktoer: &str,
+        hvem: Hvem<'_>,
         kommentar: &str,
     ) -> Result<bool, StoreError> {
         let sql = match art {
             AftaleArt::Tilslutning => SKIFT_TILSLUTNING,
             AftaleArt::Data => SKIFT_DATAAFTALE,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let n = sqlx::query(sql)
             .bind(aftale_id)
             .bind(fra.as_str())
@@ -756,7 +767,7 @@ where
         if n != 1 {
             return Ok(false);
         }
-        self.set_status(&mut tx, aftale_id, Some(fra.as_str()), til, aktoer, kommentar).await?;
+        self.set_status(&mut tx, aftale_id, Some(fra.as_str()), til, hvem, kommentar).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -824,8 +835,8 @@ where
         Ok(n == 1)
     }
 
-    async fn delete_system(&self, system_id: &str, aktoer: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn delete_system(&self, system_id: &str, hvem: Hvem<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let n = sqlx::query(MARK_SYSTEM_DELETED).bind(system_id).execute(&mut *tx).await?.rows_affected();
         if n != 1 {
             return Ok(false);
@@ -835,7 +846,7 @@ where
             let live: Vec<(String, String)> = sqlx::query_as(tabel_select).bind(system_id).fetch_all(&mut *tx).await?;
             for (id, fra) in live {
                 sqlx::query(tabel_update).bind(&id).execute(&mut *tx).await?;
-                self.set_status(&mut tx, &id, Some(&fra), AftaleStatus::Slettet, aktoer, "systemet er slettet").await?;
+                self.set_status(&mut tx, &id, Some(&fra), AftaleStatus::Slettet, hvem, "systemet er slettet").await?;
             }
         }
         tx.commit().await?;
@@ -849,7 +860,7 @@ where
         gammel_udloeber: chrono::DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let exists: Option<String> =
             sqlx::query_scalar(SELECT_AKTIVT_SYSTEM).bind(system_id).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
@@ -926,7 +937,7 @@ where
     }
 
     async fn oidc_person(&self, p: &OidcPerson<'_>, roller: &[(String, Rolle)]) -> Result<String, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let kendt: Option<String> =
             sqlx::query_scalar(SELECT_OIDC_PERSON).bind(p.issuer).bind(p.subject).fetch_optional(&mut *tx).await?;
         let id = match kendt {
@@ -1015,7 +1026,7 @@ where
     }
 
     async fn set_system_blokeret(&self, system_id: &str, blokeret: bool, aarsag: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let udbyder: Option<String> = sqlx::query_scalar(SET_SYSTEM_BLOKERET)
             .bind(system_id)
             .bind(blokeret)
@@ -1030,7 +1041,7 @@ where
     }
 
     async fn meld_registerfund(&self, koersel_id: i64, fund: &[(Dataejer, Notifikation)]) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
         let mut meldt = 0;
         for (ejer, n) in fund {
             let org: Option<String> = match ejer {

@@ -15,10 +15,11 @@ macro_rules! system_columns {
     };
 }
 
-pub(super) const SELECT_HISTORIK: &str =
-    "SELECT aktoer, tidspunkt, fra, til, kommentar FROM aftale_historik WHERE aftale_id = $1 ORDER BY id";
-pub(super) const INSERT_HISTORIK_LINJE: &str = "INSERT INTO aftale_historik (aftale_id, aktoer, tidspunkt, fra, til, kommentar) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+pub(super) const SELECT_HISTORIK: &str = "SELECT h.aktoer, h.tidspunkt, h.fra, h.til, h.kommentar, \
+     p.navn AS person_navn FROM aftale_historik h LEFT JOIN person p ON p.id = h.person_id \
+     WHERE h.aftale_id = $1 ORDER BY h.id";
+pub(super) const INSERT_HISTORIK_LINJE: &str = "INSERT INTO aftale_historik \
+     (aftale_id, aktoer, tidspunkt, fra, til, kommentar, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(super) const SELECT_AFTALE_PARTER: &str = "SELECT a.system_id, a.servicekode, CAST(NULL AS TEXT), s.udbyder_kode FROM tilslutningsaftale a \
      JOIN udbydersystem s ON s.id = a.system_id WHERE a.aftale_id = $1 \
      UNION ALL SELECT a.system_id, a.servicekode, a.ejer_kode, s.udbyder_kode FROM dataaftale a \
@@ -132,27 +133,38 @@ pub(super) const LIST_ORGANISATIONER: &str = concat!(
     " FROM organisation WHERE ($1 = '' OR type = $1) \
      AND ($2 = '' OR lower(navn) LIKE $2 OR lower(kode) LIKE $2) AND kode > $3 ORDER BY kode LIMIT $4"
 );
-pub(super) const GET_TILSLUTNING: &str = "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
-     FROM tilslutningsaftale WHERE aftale_id = $1";
-pub(super) const GET_DATAAFTALE: &str = "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
-     WHERE aftale_id = $1";
+// Agreements are shown with their system's and provider's names (and the owner's), so no page
+// has to ask for them one by one.
+pub(super) const GET_TILSLUTNING: &str = "SELECT a.aftale_id, a.system_id, s.navn AS system_navn, \
+     u.navn AS udbyder_navn, a.servicekode, CAST(NULL AS TEXT) AS ejer_kode, CAST(NULL AS TEXT) AS ejer_navn, a.status \
+     FROM tilslutningsaftale a JOIN udbydersystem s ON s.id = a.system_id JOIN organisation u ON u.kode = s.udbyder_kode \
+     WHERE a.aftale_id = $1";
+pub(super) const GET_DATAAFTALE: &str = "SELECT a.aftale_id, a.system_id, s.navn AS system_navn, \
+     u.navn AS udbyder_navn, a.servicekode, a.ejer_kode, e.navn AS ejer_navn, a.status \
+     FROM dataaftale a JOIN udbydersystem s ON s.id = a.system_id JOIN organisation u ON u.kode = s.udbyder_kode \
+     LEFT JOIN organisation e ON e.kode = a.ejer_kode WHERE a.aftale_id = $1";
 /// Moves an agreement on only from the status the decision was made on.
 pub(super) const SKIFT_TILSLUTNING: &str =
     "UPDATE tilslutningsaftale SET status = $3 WHERE aftale_id = $1 AND status = $2";
 pub(super) const SKIFT_DATAAFTALE: &str = "UPDATE dataaftale SET status = $3 WHERE aftale_id = $1 AND status = $2";
 /// Connection agreements, every filter optional ('' = any), paged by id.
-pub(super) const LIST_TILSLUTNINGER: &str = "SELECT aftale_id, system_id, servicekode, CAST(NULL AS TEXT) AS ejer_kode, status \
-     FROM tilslutningsaftale WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
-     AND ($3 = '') AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') AND aftale_id > $6 \
-     AND ($8 = '' OR system_id IN (SELECT id FROM udbydersystem WHERE udbyder_kode = $8)) \
-     ORDER BY aftale_id LIMIT $7";
+pub(super) const LIST_TILSLUTNINGER: &str = "SELECT a.aftale_id, a.system_id, s.navn AS system_navn, \
+     u.navn AS udbyder_navn, a.servicekode, CAST(NULL AS TEXT) AS ejer_kode, CAST(NULL AS TEXT) AS ejer_navn, a.status \
+     FROM tilslutningsaftale a JOIN udbydersystem s ON s.id = a.system_id JOIN organisation u ON u.kode = s.udbyder_kode \
+     WHERE ($1 = '' OR a.system_id = $1) AND ($2 = '' OR a.servicekode = $2) \
+     AND ($3 = '') AND ($4 = '' OR a.status = $4) AND ($5 OR a.status <> 'SLETTET') AND a.aftale_id > $6 \
+     AND ($8 = '' OR s.udbyder_kode = $8) \
+     ORDER BY a.aftale_id LIMIT $7";
 /// Data-access agreements, every filter optional ('' = any), paged by id; $8 limits them to
 /// those an organisation is a party to.
-pub(super) const LIST_DATAAFTALER: &str = "SELECT aftale_id, system_id, servicekode, ejer_kode, status FROM dataaftale \
-     WHERE ($1 = '' OR system_id = $1) AND ($2 = '' OR servicekode = $2) \
-     AND ($3 = '' OR ejer_kode = $3) AND ($4 = '' OR status = $4) AND ($5 OR status <> 'SLETTET') \
-     AND ($8 = '' OR ejer_kode = $8 OR system_id IN (SELECT id FROM udbydersystem WHERE udbyder_kode = $8)) \
-     AND aftale_id > $6 ORDER BY aftale_id LIMIT $7";
+pub(super) const LIST_DATAAFTALER: &str = "SELECT a.aftale_id, a.system_id, s.navn AS system_navn, \
+     u.navn AS udbyder_navn, a.servicekode, a.ejer_kode, e.navn AS ejer_navn, a.status \
+     FROM dataaftale a JOIN udbydersystem s ON s.id = a.system_id JOIN organisation u ON u.kode = s.udbyder_kode \
+     LEFT JOIN organisation e ON e.kode = a.ejer_kode \
+     WHERE ($1 = '' OR a.system_id = $1) AND ($2 = '' OR a.servicekode = $2) \
+     AND ($3 = '' OR a.ejer_kode = $3) AND ($4 = '' OR a.status = $4) AND ($5 OR a.status <> 'SLETTET') \
+     AND ($8 = '' OR a.ejer_kode = $8 OR s.udbyder_kode = $8) \
+     AND a.aftale_id > $6 ORDER BY a.aftale_id LIMIT $7";
 pub(super) const LIVE_TILSLUTNINGER: &str =
     "SELECT aftale_id, status FROM tilslutningsaftale WHERE system_id = $1 AND status <> 'SLETTET'";
 pub(super) const END_TILSLUTNING: &str = "UPDATE tilslutningsaftale SET status = 'SLETTET' WHERE aftale_id = $1";
