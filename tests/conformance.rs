@@ -204,11 +204,21 @@ async fn tilslutning_suite(url: &str) {
         servicekode: "ImportService".into(),
         navn: "ImportService".into(),
         beskrivelse: "test".into(),
+        formaal: "at teste".into(),
+        data: "testdata".into(),
         operationer: vec![("HelloWorld".into(), false), ("InsertDaginstitution".into(), true)],
         versioner: vec!["v2".into()],
     };
     store.upsert_service(&service).await.unwrap();
     store.upsert_service(&service).await.expect("upsert twice");
+    let listed = store.list_services().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].formaal.as_str(), listed[0].data.as_str()),
+        ("at teste", "testdata"),
+        "purpose and data kept"
+    );
+    assert_eq!(listed[0].operationer.len(), 2);
 
     let hash = dtr_tilslutning::credentials::hash_password("hemmeligt").unwrap();
     let sys =

@@ -172,6 +172,46 @@ async fn scenario(r: &Running, provider: (&str, &str, &str), kommune: (&str, &st
     assert_eq!(api.call("hentOrganisation", k, "101", "", None).await.body["kode"], "101");
     assert_eq!(api.call("listUdbakke", p, p_org, "", None).await.status, 403, "only the operator sees the outbox");
     assert!(api.call("listUdbakke", o, "STIL", "", None).await.body["mails"].is_array());
+
+    // The operator's catalogue, persons and providers, by the same rules as the pages.
+    assert_eq!(api.call("gemService", p, p_org, "", None).await.status, 403, "only STIL keeps the catalogue");
+    let saved = api.call("gemService", o, "STIL", "", None).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let catalogue = api.call("listServices", p, p_org, "", None).await;
+    let statistik =
+        catalogue.body["services"].as_array().unwrap().iter().find(|s| s["servicekode"] == "StatistikService");
+    assert_eq!(statistik.expect("the new service is listed")["formaal"], "Statistik");
+    let import = catalogue.body["services"].as_array().unwrap().iter().find(|s| s["servicekode"] == "ImportService");
+    assert!(
+        import.is_some_and(|s| s["operationer"].as_array().unwrap().iter().any(|o| o["kraever_dataaftale"] == true))
+    );
+    let bad = json!({ "servicekode": "Ugyldig kode!", "navn": "x" });
+    assert_eq!(api.call("gemService", o, "STIL", "", Some(bad)).await.status, 400);
+
+    assert_eq!(api.call("opretPerson", p, p_org, "", None).await.status, 403, "only STIL creates persons");
+    let made = api.call("opretPerson", o, "STIL", "", None).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let (ny, ny_pw) = (made.body["person"]["brugernavn"].as_str().unwrap(), made.body["adgangskode"].as_str().unwrap());
+    let id = made.body["person"]["person_id"].as_str().unwrap();
+    let given = api.call("saetRolle", o, "STIL", id, None).await;
+    assert_eq!(given.body["roller"][0]["rolle"], "DATAADGANGSADMINISTRATOR", "{}", given.body);
+    assert_eq!(api.call("hentOrganisation", Some((ny, ny_pw)), "101", "", None).await.body["kode"], "101");
+    assert!(api.call("listPersoner", o, "STIL", "", None).await.body["personer"].as_array().unwrap().len() >= 2);
+    assert_eq!(api.call("listPersoner", k, "101", "", None).await.status, 403);
+
+    let made = api.call("opretUdbyder", o, "STIL", "", None).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(api.call("opretUdbyder", o, "STIL", "", None).await.status, 409, "registered twice");
+    assert_eq!(api.call("saetUdbyderPassiv", o, "STIL", "NYUDB", None).await.body["passiv"], true);
+    let listed = api.call("listUdbydere", o, "STIL", "", None).await;
+    assert!(
+        listed.body["udbydere"].as_array().unwrap().iter().any(|u| u["kode"] == "NYUDB" && u["kommentar"] == "Ophørt")
+    );
+    // The directory is every person's (a provider looks owners up), the operator's comment is not.
+    let seen = api.call("listUdbydere", p, p_org, "", None).await;
+    let nyudb = seen.body["udbydere"].as_array().unwrap().iter().find(|u| u["kode"] == "NYUDB").unwrap().clone();
+    assert_eq!(nyudb["passiv"], true);
+    assert!(nyudb.get("kommentar").is_none_or(|k| k == ""), "{nyudb}");
 }
 
 #[tokio::test]

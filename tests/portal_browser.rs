@@ -324,6 +324,28 @@ async fn the_operator_creates_a_person_and_gives_a_role() {
     b.shows("NYUDB er gjort passiv.").await;
     b.click_in_row("NYUDB", "Aktivér").await;
     b.shows("NYUDB er aktiveret.").await;
+
+    // The service catalogue: what each service is for, which operations need a data-access
+    // agreement; the operator describes a new one, and providers see it when they ask.
+    b.goto(&format!("{portal}/")).await;
+    b.follow("Servicekatalog").await;
+    b.shows("Operationer, der kræver dataaftale").await;
+    b.shows("InsertDaginstitution").await;
+    b.fill("Servicekode", "StatistikService").await;
+    b.fill("Navn", "StatistikService").await;
+    b.fill("Formål", "Statistik over dagtilbud").await;
+    b.fill("Data, som servicen bærer", "Antal dagtilbud pr. kommune").await;
+    b.fill("Operationer uden dataaftale", "HentTal").await;
+    b.fill("Versioner", "v1").await;
+    b.click_button("Gem i servicekataloget").await;
+    b.shows("StatistikService er gemt i servicekataloget.").await;
+    b.shows("Statistik over dagtilbud").await;
+    b.assert_accessible("Servicekatalog").await;
+    b.screenshot("servicekatalog").await;
+    b.fill("Servicekode", "Ugyldig kode").await;
+    b.fill("Navn", "x").await;
+    b.click_button("Gem i servicekataloget").await;
+    b.shows("servicekode (bogstaver og cifre").await;
     b.log_out().await;
 
     b.log_in(&portal, "aarhus.admin", &password).await;

@@ -29,7 +29,7 @@ pub async fn openapi() -> Response {
 }
 
 /// An API refusal: its status and a Danish explanation, as `{"fejl": "…"}`.
-pub struct ApiFejl(StatusCode, String);
+pub struct ApiFejl(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiFejl {
     fn into_response(self) -> Response {
@@ -56,16 +56,16 @@ impl From<tonic::Status> for ApiFejl {
     }
 }
 
-type Svar = Result<Response, ApiFejl>;
+pub(crate) type Svar = Result<Response, ApiFejl>;
 
-fn ok(status: StatusCode, v: Value) -> Svar {
+pub(crate) fn ok(status: StatusCode, v: Value) -> Svar {
     Ok((status, Json(v)).into_response())
 }
 
 /// The caller: a person proven by Basic credentials, acting for the organisation named.
-struct Kalder {
-    ctx: CallerContext,
-    organisation: String,
+pub(crate) struct Kalder {
+    pub(crate) ctx: CallerContext,
+    pub(crate) organisation: String,
 }
 
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {
@@ -75,7 +75,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
-async fn kalder(st: &PortalState, parts: &http::request::Parts) -> Result<Kalder, ApiFejl> {
+pub(crate) async fn kalder(st: &PortalState, parts: &http::request::Parts) -> Result<Kalder, ApiFejl> {
     let unauthorized =
         || ApiFejl(StatusCode::UNAUTHORIZED, "Log på med brugernavn og adgangskode (HTTP Basic).".into());
     let (brugernavn, adgangskode) = basic(&parts.headers).ok_or_else(unauthorized)?;

@@ -36,11 +36,11 @@ impl From<Response> for Afvist {
 }
 
 /// What a handler answers: its page, or an earlier refusal (`?` on [`acting`] and [`posted`]).
-type Side = Result<Response, Afvist>;
+pub(crate) type Side = Result<Response, Afvist>;
 
-type Acting = Result<(Session, String, CallerContext), Afvist>;
+pub(crate) type Acting = Result<(Session, String, CallerContext), Afvist>;
 
-fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
+pub(crate) fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
     let Some(s) = current(st, headers).filter(|s| s.person.is_some()) else {
         return Err(see_other("/log-paa").into());
     };
@@ -52,7 +52,7 @@ fn acting(st: &PortalState, headers: &HeaderMap) -> Acting {
 }
 
 /// A form post: the acting session, once its CSRF token matched.
-fn posted(st: &PortalState, headers: &HeaderMap, csrf: &str) -> Acting {
+pub(crate) fn posted(st: &PortalState, headers: &HeaderMap, csrf: &str) -> Acting {
     let (s, kode, ctx) = acting(st, headers)?;
     if !csrf_ok(&s, csrf) {
         return Err(csrf_refused(Some(&s)).into());
@@ -66,17 +66,17 @@ fn done(st: &PortalState, s: Session, besked: String) -> Response {
 }
 
 /// Back to `side` with a confirmation shown once.
-fn done_at(st: &PortalState, mut s: Session, besked: String, side: &str) -> Response {
+pub(crate) fn done_at(st: &PortalState, mut s: Session, besked: String, side: &str) -> Response {
     s.besked = Some(besked);
     st.sessions.save(&s);
     see_other(side)
 }
 
-fn failed(s: &Session, status: StatusCode, fejl: &str) -> Response {
+pub(crate) fn failed(s: &Session, status: StatusCode, fejl: &str) -> Response {
     html(status, &FejlPage { hoved: hoved(s), fejl: Some(fejl) })
 }
 
-fn status_of(e: &tonic::Status) -> StatusCode {
+pub(crate) fn status_of(e: &tonic::Status) -> StatusCode {
     match e.code() {
         tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
         tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::AlreadyExists => {
@@ -181,6 +181,8 @@ struct ServiceValg {
     kode: String,
     navn: String,
     beskrivelse: String,
+    formaal: String,
+    data: String,
     kraever_dataaftale: bool,
 }
 
@@ -231,6 +233,8 @@ async fn valg(
             kode: s.servicekode,
             navn: s.service_navn,
             beskrivelse: s.beskrivelse,
+            formaal: s.formaal,
+            data: s.data,
         })
         .collect();
     Ok((systems, services))

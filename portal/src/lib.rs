@@ -8,8 +8,10 @@
 //! show it.
 
 mod api;
+mod api_operatoer;
 mod assets;
 mod flows;
+mod katalog;
 pub mod oidc;
 mod pages;
 pub mod session;
@@ -111,6 +113,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/personer", get(flows::personer).post(flows::opret_person))
         .route("/udbydere", get(flows::udbydere).post(flows::opret_udbyder))
         .route("/udbakke", get(flows::udbakke))
+        .route("/servicekatalog", get(katalog::katalog).post(katalog::gem))
         .route("/udbydere/{kode}/passiv", axum::routing::post(flows::udbyder_passiv))
         .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))
         .route("/static/{*path}", get(assets::serve))
@@ -128,6 +131,11 @@ pub fn router(state: PortalState) -> Router {
         .route("/api/dataadgange/alle", axum::routing::post(api::beslut_alle))
         .route("/api/aftaler", get(api::aftaler))
         .route("/api/udbakke", get(api::udbakke))
+        .route("/api/servicekatalog", get(api_operatoer::services).post(api_operatoer::gem_service))
+        .route("/api/personer", get(api_operatoer::personer).post(api_operatoer::opret_person))
+        .route("/api/personer/{id}/rolle", axum::routing::post(api_operatoer::rolle))
+        .route("/api/udbydere", get(api_operatoer::udbydere).post(api_operatoer::opret_udbyder))
+        .route("/api/udbydere/{id}/passiv", axum::routing::post(api_operatoer::udbyder_passiv))
         .route("/api/notifikationer", get(api::modtagere).post(api::tilmeld).delete(api::fjern))
         .layer(middleware::map_response(security_headers))
         .with_state(state)

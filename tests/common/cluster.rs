@@ -131,6 +131,8 @@ fn dtr_demo_services() -> Vec<dtr_tilslutning::model::ServiceDef> {
             servicekode: s.into(),
             navn: s.into(),
             beskrivelse: String::new(),
+            formaal: String::new(),
+            data: String::new(),
             operationer: vec![],
             versioner: vec!["v2".into()],
         })

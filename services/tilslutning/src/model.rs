@@ -80,6 +80,9 @@ pub struct ServiceDef {
     pub servicekode: String,
     pub navn: String,
     pub beskrivelse: String,
+    /// What the service is for, and which data it carries (for providers choosing services).
+    pub formaal: String,
+    pub data: String,
     pub operationer: Vec<(String, bool)>,
     pub versioner: Vec<String>,
 }

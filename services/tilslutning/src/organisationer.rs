@@ -77,6 +77,15 @@ pub async fn get(store: &dyn TilslutningStore, kode: &str) -> Result<Organisatio
     o.ok_or_else(|| TilslutningError::NotFound(format!("organisationen {kode} findes ikke")))
 }
 
+/// An organisation as `aktoer` may see it: the operator's comment on why it is passive is for
+/// the operator and the organisation itself.
+pub fn som_set_af(aktoer: &str, mut o: OrganisationInfo) -> OrganisationInfo {
+    if aktoer != crate::livscyklus::OPERATOER && aktoer != o.organisation.kode {
+        o.passiveret_kommentar.clear();
+    }
+    o
+}
+
 /// A page of organisations (of one type, matching `soeg`) and the next page's token.
 pub async fn list(
     store: &dyn TilslutningStore,

@@ -109,6 +109,21 @@ impl Tilslutning {
             && def.servicekode.bytes().all(|b| b.is_ascii_alphanumeric());
         crate::error::tekst("servicenavnet", &def.navn)?;
         crate::error::tekst("beskrivelsen", &def.beskrivelse)?;
+        crate::error::tekst("formålet", &def.formaal)?;
+        crate::error::tekst("dataene", &def.data)?;
+        let laengder_ok =
+            [&def.navn, &def.beskrivelse, &def.formaal, &def.data].iter().all(|t| t.chars().count() <= 2000)
+                && def.operationer.len() <= 200
+                && def.versioner.len() <= 20
+                && def
+                    .versioner
+                    .iter()
+                    .all(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !laengder_ok {
+            return Err(TilslutningError::Invalid(
+                "tekster højst 2000 tegn, højst 200 operationer og 20 versioner (bogstaver og cifre)".into(),
+            ));
+        }
         for (navn, _) in &def.operationer {
             crate::error::tekst("operationens navn", navn)?;
         }
@@ -172,17 +187,22 @@ impl Tilslutning {
         organisationer::create(self.store(), aktoer, o).await
     }
 
-    pub async fn get_organisation(&self, kode: &str) -> Result<OrganisationInfo> {
-        organisationer::get(self.store(), kode).await
+    pub async fn get_organisation(&self, aktoer: &str, kode: &str) -> Result<OrganisationInfo> {
+        organisationer::get(self.store(), kode).await.map(|o| organisationer::som_set_af(aktoer, o))
     }
 
+    /// The directory of organisations: every person may read it (a provider looks up the owners
+    /// it asks), but the operator's comments on passive ones only the operator and the
+    /// organisation itself.
     pub async fn list_organisationer(
         &self,
+        aktoer: &str,
         type_: Option<OrganisationType>,
         soeg: &str,
         side: &Side,
     ) -> Result<(Vec<OrganisationInfo>, String)> {
-        organisationer::list(self.store(), type_, soeg, side).await
+        let (page, naeste) = organisationer::list(self.store(), type_, soeg, side).await?;
+        Ok((page.into_iter().map(|o| organisationer::som_set_af(aktoer, o)).collect(), naeste))
     }
 
     pub async fn set_organisation_passiv(

@@ -190,15 +190,15 @@ impl TilslutningService for TilslutningGrpc {
     }
 
     async fn get_organisation(&self, request: Request<proto::GetOrganisationRequest>) -> Answer<proto::Organisation> {
-        aktoer(&request)?;
-        answer(self.tilslutning.get_organisation(&request.get_ref().kode).await, |o| pb::organisation(&o))
+        let aktoer = aktoer(&request)?;
+        answer(self.tilslutning.get_organisation(&aktoer, &request.get_ref().kode).await, |o| pb::organisation(&o))
     }
 
     async fn list_organisationer(
         &self,
         request: Request<proto::ListOrganisationerRequest>,
     ) -> Answer<proto::ListOrganisationerResponse> {
-        aktoer(&request)?;
+        let aktoer = aktoer(&request)?;
         let r = request.into_inner();
         let type_ = match r.r#type {
             Some(t) => Some(
@@ -207,7 +207,7 @@ impl TilslutningService for TilslutningGrpc {
             ),
             None => None,
         };
-        let page = self.tilslutning.list_organisationer(type_, &r.soeg, &pb::side(&r.side)).await;
+        let page = self.tilslutning.list_organisationer(&aktoer, type_, &r.soeg, &pb::side(&r.side)).await;
         answer(page, |(page, naeste_side)| proto::ListOrganisationerResponse {
             organisationer: page.iter().map(pb::organisation).collect(),
             naeste_side,

@@ -144,13 +144,14 @@ pub fn service(d: &ServiceDef) -> pb::Service {
         servicekode: d.servicekode.clone(),
         service_navn: d.navn.clone(),
         beskrivelse: d.beskrivelse.clone(),
+        formaal: d.formaal.clone(),
+        data: d.data.clone(),
         operationer: d
             .operationer
             .iter()
             .map(|(navn, kraever)| pb::Operation { navn: navn.clone(), kraever_dataaftale: *kraever })
             .collect(),
         versioner: d.versioner.clone(),
-        ..Default::default()
     }
 }
 
@@ -159,6 +160,8 @@ pub fn service_def(s: pb::Service) -> ServiceDef {
         servicekode: s.servicekode,
         navn: s.service_navn,
         beskrivelse: s.beskrivelse,
+        formaal: s.formaal,
+        data: s.data,
         operationer: s.operationer.into_iter().map(|o| (o.navn, o.kraever_dataaftale)).collect(),
         versioner: s.versioner,
     }

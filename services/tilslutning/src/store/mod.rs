@@ -569,7 +569,14 @@ where
 
     async fn upsert_service(&self, s: &ServiceDef) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with(D::BEGIN).await?;
-        sqlx::query(UPSERT_SERVICE).bind(&s.servicekode).bind(&s.navn).bind(&s.beskrivelse).execute(&mut *tx).await?;
+        sqlx::query(UPSERT_SERVICE)
+            .bind(&s.servicekode)
+            .bind(&s.navn)
+            .bind(&s.beskrivelse)
+            .bind(&s.formaal)
+            .bind(&s.data)
+            .execute(&mut *tx)
+            .await?;
         for (navn, kraever) in &s.operationer {
             sqlx::query(INSERT_SERVICE_OPERATION)
                 .bind(&s.servicekode)
@@ -586,14 +593,15 @@ where
     }
 
     async fn list_services(&self) -> Result<Vec<ServiceDef>, StoreError> {
-        let services: Vec<(String, String, String)> = sqlx::query_as(SELECT_SERVICES).fetch_all(&self.pool).await?;
+        let services: Vec<(String, String, String, String, String)> =
+            sqlx::query_as(SELECT_SERVICES).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(services.len());
-        for (servicekode, navn, beskrivelse) in services {
+        for (servicekode, navn, beskrivelse, formaal, data) in services {
             let operationer: Vec<(String, bool)> =
                 sqlx::query_as(SELECT_SERVICE_OPERATIONER).bind(&servicekode).fetch_all(&self.pool).await?;
             let versioner: Vec<String> =
                 sqlx::query_scalar(SELECT_SERVICE_VERSIONER).bind(&servicekode).fetch_all(&self.pool).await?;
-            out.push(ServiceDef { servicekode, navn, beskrivelse, operationer, versioner });
+            out.push(ServiceDef { servicekode, navn, beskrivelse, formaal, data, operationer, versioner });
         }
         Ok(out)
     }

@@ -34,14 +34,15 @@ pub(super) const INSERT_SYSTEM: &str = "INSERT INTO udbydersystem \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 pub(super) const INSERT_FIRST_CREDENTIAL: &str =
     "INSERT INTO credential (system_id, hash, oprettet) VALUES ($1, $2, $3)";
-pub(super) const UPSERT_SERVICE: &str = "INSERT INTO service (servicekode, service_navn, beskrivelse) VALUES ($1, $2, $3) \
-     ON CONFLICT (servicekode) DO UPDATE SET service_navn = $2, beskrivelse = $3";
+pub(super) const UPSERT_SERVICE: &str = "INSERT INTO service (servicekode, service_navn, beskrivelse, formaal, data) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (servicekode) DO UPDATE SET service_navn = $2, beskrivelse = $3, formaal = $4, data = $5";
 pub(super) const INSERT_SERVICE_OPERATION: &str = "INSERT INTO service_operation (servicekode, navn, kraever_dataaftale) VALUES ($1, $2, $3) \
      ON CONFLICT (servicekode, navn) DO UPDATE SET kraever_dataaftale = $3";
 pub(super) const INSERT_SERVICE_VERSION: &str =
     "INSERT INTO service_version (servicekode, version) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 pub(super) const SELECT_SERVICES: &str =
-    "SELECT servicekode, service_navn, beskrivelse FROM service ORDER BY servicekode";
+    "SELECT servicekode, service_navn, beskrivelse, formaal, data FROM service ORDER BY servicekode";
 pub(super) const SELECT_SERVICE_OPERATIONER: &str =
     "SELECT navn, kraever_dataaftale FROM service_operation WHERE servicekode = $1 ORDER BY navn";
 pub(super) const SELECT_SERVICE_VERSIONER: &str =
