@@ -100,6 +100,21 @@ async fn scenario(r: &Running, provider: (&str, &str, &str), kommune: (&str, &st
         assert!(other.body["fejl"].as_str().is_some_and(|f| !f.is_empty()));
     }
 
+    // A body that is not JSON of the kind expected: 400 with the reason in Danish — for a
+    // stranger, 401 first.
+    let garbled = |who: Option<(&str, &str)>| {
+        let mut req = api.http.post(format!("{}/api/systemer", api.base)).header("Dtr-Organisation", p_org);
+        if let Some((u, pw)) = who {
+            req = req.basic_auth(u, Some(pw));
+        }
+        req.header("content-type", "application/json").body("{\"navn\": 7")
+    };
+    let resp = garbled(p).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["fejl"].as_str().is_some_and(|f| f.starts_with("Kroppen er ikke gyldig")), "{body}");
+    assert_eq!(garbled(None).send().await.unwrap().status(), 401);
+
     // A wrong password counts toward the lock-out, like the login form's.
     let wrong = api.call("listSystemer", Some((p_user, "forkert")), p_org, "", None).await;
     assert_eq!(wrong.status, 401);

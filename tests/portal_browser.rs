@@ -43,11 +43,13 @@ async fn a_provider_logs_in_and_out_in_a_browser() {
     assert!(text.contains("Demo Pladsanvisning ApS") && text.contains("Demo pladsanvisningssystem"), "{text}");
     b.assert_accessible("Forside (udbyder)").await;
     b.screenshot("forside-udbyder").await;
+    b.fits_phone("forside-udbyder").await;
 
     b.goto(&format!("{portal}/vaelg-organisation")).await;
     assert!(b.text().await.contains("Hvilken organisation handler du for?"));
     b.assert_accessible("Vælg organisation").await;
     b.screenshot("vaelg-organisation").await;
+    b.fits_phone("vaelg-organisation").await;
     b.click_button("Fortsæt").await;
     b.arrives_at("/").await;
 
@@ -108,6 +110,7 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.shows(&system).await;
     b.assert_accessible("Forside (operatør)").await;
     b.screenshot("forside-operatoer").await;
+    b.fits_phone("forside-operatoer").await;
     b.fill_in_row(&system, "kommentar", "Velkommen").await;
     b.click_in_row(&system, "Godkend").await;
     b.shows(&format!("Aftalen med Browsersystemet ({system}) er godkendt.")).await;
@@ -128,6 +131,7 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.shows(&system).await;
     b.assert_accessible("Forside (kommune)").await;
     b.screenshot("forside-kommune").await;
+    b.fits_phone("forside-kommune").await;
     // 101 answers everything waiting at once.
     b.fill("Kommentar til alle ventende", "Godkendt af 101").await;
     b.click_button("Godkend alle med status Venter").await;
@@ -165,6 +169,7 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.shows("Dataejer København Kommune (101)").await;
     b.assert_accessible("Aftaler pr. dataejer").await;
     b.screenshot("aftaler-pr-dataejer").await;
+    b.fits_phone("aftaler-pr-dataejer").await;
     b.follow("Afvist").await;
     b.shows("Dataejer Frederiksberg Kommune (147)").await;
     b.log_out().await;
@@ -342,6 +347,7 @@ async fn the_operator_creates_a_person_and_gives_a_role() {
     b.shows("Statistik over dagtilbud").await;
     b.assert_accessible("Servicekatalog").await;
     b.screenshot("servicekatalog").await;
+    b.fits_phone("servicekatalog").await;
     b.fill("Servicekode", "Ugyldig kode").await;
     b.fill("Navn", "x").await;
     b.click_button("Gem i servicekataloget").await;

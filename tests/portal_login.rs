@@ -157,6 +157,18 @@ async fn scenario(r: &Running, provider: (&str, &str), kommune: (&str, &str)) {
     let made = k.post("/systemer/nyt", &[("csrf", &csrf), ("navn", "Kommunens eget")]).await;
     assert!(made.status >= 400 && made.body.contains("ikke en registreret leverandør"), "{}", made.body);
 
+    // A body that is not the form expected gets the Danish error page, and nothing happens.
+    let garbled = k.post("/notifikationer/fjern", &[("csrf", &csrf), ("email", "a"), ("email", "b")]).await;
+    let not_a_form = k.send(k.http.post(format!("{}/log-paa", k.base)).body("brugernavn=x")).await;
+    for page in [&garbled, &not_a_form] {
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(
+            page.body.contains("Formularen kunne ikke læses") && page.body.contains("lang=\"da\""),
+            "{}",
+            page.body
+        );
+    }
+
     // The lock-out: after the limit even the right password is refused for a while.
     let mut l = Browser::new(r);
     for _ in 0..10 {

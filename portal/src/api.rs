@@ -58,6 +58,25 @@ impl From<tonic::Status> for ApiFejl {
 
 pub(crate) type Svar = Result<Response, ApiFejl>;
 
+/// A JSON body, or why it is not one of the kind expected. Read before the handler runs, but
+/// answered only after the caller is authenticated, so a stranger learns nothing from it.
+pub(crate) struct Krop<T>(pub Result<T, ApiFejl>);
+
+impl<S, T> axum::extract::FromRequest<S> for Krop<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Krop(match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(v),
+            Err(e) => Err(ApiFejl(StatusCode::BAD_REQUEST, format!("Kroppen er ikke gyldig: {}", e.body_text()))),
+        }))
+    }
+}
+
 pub(crate) fn ok(status: StatusCode, v: Value) -> Svar {
     Ok((status, Json(v)).into_response())
 }
@@ -180,9 +199,10 @@ pub struct NytSystem {
 pub async fn opret_system(
     State(st): State<PortalState>,
     parts: http::request::Parts,
-    Json(b): Json<NytSystem>,
+    Krop(b): Krop<NytSystem>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::CreateSystemRequest {
         udbyder_kode: k.organisation.clone(),
         navn: b.navn,
@@ -215,9 +235,10 @@ pub async fn passiv(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<Passiv>,
+    Krop(b): Krop<Passiv>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::SetSystemPassivRequest { udbydersystem_id: id, passiv: b.passiv };
     let s = st.tilslutning().set_system_passiv(k.ctx.request(req)).await?.into_inner();
     ok(StatusCode::OK, system_json(&s))
@@ -232,9 +253,10 @@ pub async fn bloker(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<Bloker>,
+    Krop(b): Krop<Bloker>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::BlockSystemRequest { udbydersystem_id: id, aarsag: b.aarsag };
     let s = st.tilslutning().block_system(k.ctx.request(req)).await?.into_inner();
     ok(StatusCode::OK, system_json(&s))
@@ -258,9 +280,10 @@ pub struct AnmodTilslutning {
 pub async fn anmod_tilslutning(
     State(st): State<PortalState>,
     parts: http::request::Parts,
-    Json(b): Json<AnmodTilslutning>,
+    Krop(b): Krop<AnmodTilslutning>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     if b.services.is_empty() || b.services.len() > 20 {
         return Err(ApiFejl(StatusCode::BAD_REQUEST, "angiv 1 til 20 services".into()));
     }
@@ -290,9 +313,10 @@ pub struct AnmodData {
 pub async fn anmod_dataadgang(
     State(st): State<PortalState>,
     parts: http::request::Parts,
-    Json(b): Json<AnmodData>,
+    Krop(b): Krop<AnmodData>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::RequestDataaftalerRequest {
         udbydersystem_id: b.system_id,
         servicekode: b.service,
@@ -354,9 +378,10 @@ pub async fn beslut_dataaftale(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<Beslutning>,
+    Krop(b): Krop<Beslutning>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::DecideRequest { aftale_id: id, til: status_fra(&b.til)? as i32, kommentar: b.kommentar };
     let a = st.tilslutning().decide_dataaftale(k.ctx.request(req)).await?.into_inner();
     ok(
@@ -369,9 +394,10 @@ pub async fn beslut_tilslutning(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<Beslutning>,
+    Krop(b): Krop<Beslutning>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::DecideRequest { aftale_id: id, til: status_fra(&b.til)? as i32, kommentar: b.kommentar };
     let a = st.tilslutning().decide_tilslutning(k.ctx.request(req)).await?.into_inner();
     ok(
@@ -383,9 +409,10 @@ pub async fn beslut_tilslutning(
 pub async fn beslut_alle(
     State(st): State<PortalState>,
     parts: http::request::Parts,
-    Json(b): Json<Beslutning>,
+    Krop(b): Krop<Beslutning>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::BulkDecideRequest {
         ejer_kode: k.organisation.clone(),
         til: status_fra(&b.til)? as i32,
@@ -408,15 +435,17 @@ pub struct Modtager {
     email: String,
 }
 
-pub async fn tilmeld(State(st): State<PortalState>, parts: http::request::Parts, Json(b): Json<Modtager>) -> Svar {
+pub async fn tilmeld(State(st): State<PortalState>, parts: http::request::Parts, Krop(b): Krop<Modtager>) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let m = pb::Notifikationsmodtager { organisation_kode: k.organisation.clone(), email: b.email };
     let r = st.tilslutning().add_notifikationsmodtager(k.ctx.request(m)).await?.into_inner();
     ok(StatusCode::CREATED, json!({ "email": r.email }))
 }
 
-pub async fn fjern(State(st): State<PortalState>, parts: http::request::Parts, Json(b): Json<Modtager>) -> Svar {
+pub async fn fjern(State(st): State<PortalState>, parts: http::request::Parts, Krop(b): Krop<Modtager>) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let m = pb::Notifikationsmodtager { organisation_kode: k.organisation.clone(), email: b.email };
     let r = st.tilslutning().remove_notifikationsmodtager(k.ctx.request(m)).await?.into_inner();
     ok(StatusCode::OK, json!({ "email": r.email }))

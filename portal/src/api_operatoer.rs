@@ -2,7 +2,6 @@
 //! their roles, and the providers' register — the same actions as the operator's pages, with the
 //! same authorisation (the tilslutning service refuses anyone but STIL).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 use dtr_proto::tilslutning as pb;
 
 use crate::PortalState;
-use crate::api::{ApiFejl, Svar, kalder, ok};
+use crate::api::{ApiFejl, Krop, Svar, kalder, ok};
 
 fn service_json(s: &pb::Service) -> Value {
     let ops: Vec<Value> =
@@ -51,8 +50,9 @@ pub struct Service {
     versioner: Vec<String>,
 }
 
-pub async fn gem_service(State(st): State<PortalState>, parts: http::request::Parts, Json(b): Json<Service>) -> Svar {
+pub async fn gem_service(State(st): State<PortalState>, parts: http::request::Parts, Krop(b): Krop<Service>) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let s = pb::Service {
         servicekode: b.servicekode,
         service_navn: b.navn,
@@ -97,8 +97,9 @@ pub struct NyPerson {
     email: String,
 }
 
-pub async fn opret_person(State(st): State<PortalState>, parts: http::request::Parts, Json(b): Json<NyPerson>) -> Svar {
+pub async fn opret_person(State(st): State<PortalState>, parts: http::request::Parts, Krop(b): Krop<NyPerson>) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::CreatePersonRequest { brugernavn: b.brugernavn, navn: b.navn, email: b.email };
     let r = st.tilslutning().create_person(k.ctx.request(req)).await?.into_inner();
     let person = r.person.unwrap_or_default();
@@ -116,9 +117,10 @@ pub async fn rolle(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<RolleSkift>,
+    Krop(b): Krop<RolleSkift>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let rolle = pb::Rolle::from_str_name(&b.rolle).filter(|r| *r != pb::Rolle::Unspecified).ok_or(ApiFejl(
         StatusCode::BAD_REQUEST,
         "rolle skal være UDBYDERADMINISTRATOR, DATAADGANGSADMINISTRATOR, OPERATOER eller REGISTERADMINISTRATOR".into(),
@@ -161,9 +163,10 @@ pub struct NyUdbyder {
 pub async fn opret_udbyder(
     State(st): State<PortalState>,
     parts: http::request::Parts,
-    Json(b): Json<NyUdbyder>,
+    Krop(b): Krop<NyUdbyder>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let org = pb::Organisation {
         kode: b.kode,
         navn: b.navn,
@@ -188,9 +191,10 @@ pub async fn udbyder_passiv(
     State(st): State<PortalState>,
     Path(kode): Path<String>,
     parts: http::request::Parts,
-    Json(b): Json<UdbyderPassiv>,
+    Krop(b): Krop<UdbyderPassiv>,
 ) -> Svar {
     let k = kalder(&st, &parts).await?;
+    let b = b?;
     let req = pb::SetOrganisationPassivRequest { kode, passiv: b.passiv, kommentar: b.kommentar };
     let o = st.tilslutning().set_organisation_passiv(k.ctx.request(req)).await?.into_inner();
     ok(StatusCode::OK, udbyder_json(&o))

@@ -5,7 +5,6 @@
 //! or on the form with the service's explanation.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
@@ -15,7 +14,7 @@ use dtr_proto::context::{CallerContext, Principal};
 use dtr_proto::tilslutning as pb;
 
 use crate::PortalState;
-use crate::pages::{FejlPage, Hoved, csrf_ok, csrf_refused, current, forklaring, hoved, html, see_other};
+use crate::pages::{FejlPage, Formular, Hoved, csrf_ok, csrf_refused, current, forklaring, hoved, html, see_other};
 use crate::session::Session;
 
 /// The logged-in session acting for an organisation, and the context its calls carry.
@@ -145,7 +144,11 @@ pub struct NytSystemForm {
     kontakt_telefon: String,
 }
 
-pub async fn nyt_system(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NytSystemForm>) -> Side {
+pub async fn nyt_system(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    Formular(f): Formular<NytSystemForm>,
+) -> Side {
     let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
         let req = pb::CreateSystemRequest {
@@ -281,7 +284,11 @@ impl Felter {
     }
 }
 
-pub async fn anmod_tilslutning(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Side {
+pub async fn anmod_tilslutning(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    Formular(f): Formular<Felter>,
+) -> Side {
     let (s, _, ctx) = posted(&st, &headers, f.en("csrf"))?;
     Ok({
         let services = f.alle("service");
@@ -304,7 +311,11 @@ pub async fn anmod_tilslutning(State(st): State<PortalState>, headers: HeaderMap
     })
 }
 
-pub async fn anmod_dataadgang(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<Felter>) -> Side {
+pub async fn anmod_dataadgang(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    Formular(f): Formular<Felter>,
+) -> Side {
     let (s, _, ctx) = posted(&st, &headers, f.en("csrf"))?;
     Ok({
         let ejere: Vec<String> = f
@@ -371,7 +382,7 @@ pub async fn beslut_dataaftale(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<BeslutForm>,
+    Formular(f): Formular<BeslutForm>,
 ) -> Side {
     beslut(st, headers, id, f, true).await
 }
@@ -380,13 +391,13 @@ pub async fn beslut_tilslutning(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<BeslutForm>,
+    Formular(f): Formular<BeslutForm>,
 ) -> Side {
     beslut(st, headers, id, f, false).await
 }
 
 /// Godkend / afvis alle med status Venter, for the acting owner.
-pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<BeslutForm>) -> Side {
+pub async fn beslut_alle(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<BeslutForm>) -> Side {
     let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
         let Some(til) = til(&f.til).filter(|t| matches!(t, pb::AftaleStatus::Godkendt | pb::AftaleStatus::Afvist))
@@ -627,11 +638,11 @@ async fn modtager(st: PortalState, headers: HeaderMap, f: ModtagerForm, tilmeld:
     })
 }
 
-pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Side {
+pub async fn tilmeld(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<ModtagerForm>) -> Side {
     modtager(st, headers, f, true).await
 }
 
-pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ModtagerForm>) -> Side {
+pub async fn fjern(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<ModtagerForm>) -> Side {
     modtager(st, headers, f, false).await
 }
 
@@ -657,7 +668,7 @@ pub async fn forny(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Formular(f): Formular<CsrfForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
@@ -696,7 +707,7 @@ pub async fn passiv(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<PassivForm>,
+    Formular(f): Formular<PassivForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
@@ -775,7 +786,7 @@ pub async fn bloker(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<BlokerForm>,
+    Formular(f): Formular<BlokerForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
@@ -791,7 +802,7 @@ pub async fn frigiv(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Formular(f): Formular<CsrfForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
@@ -890,7 +901,11 @@ pub struct NyPersonForm {
     email: String,
 }
 
-pub async fn opret_person(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<NyPersonForm>) -> Side {
+pub async fn opret_person(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    Formular(f): Formular<NyPersonForm>,
+) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
         let req = pb::CreatePersonRequest { brugernavn: f.brugernavn, navn: f.navn, email: f.email };
@@ -921,7 +936,7 @@ pub async fn rolle(
     State(st): State<PortalState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<RolleForm>,
+    Formular(f): Formular<RolleForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
@@ -1013,7 +1028,11 @@ pub struct UdbyderForm {
     pnr: String,
 }
 
-pub async fn opret_udbyder(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<UdbyderForm>) -> Side {
+pub async fn opret_udbyder(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    Formular(f): Formular<UdbyderForm>,
+) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({
         let org = pb::Organisation {
@@ -1049,7 +1068,7 @@ pub async fn udbyder_passiv(
     State(st): State<PortalState>,
     Path(kode): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<OrgPassivForm>,
+    Formular(f): Formular<OrgPassivForm>,
 ) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     Ok({

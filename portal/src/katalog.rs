@@ -4,7 +4,6 @@
 //! the access decision reads the operations' rule at once.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
@@ -15,7 +14,7 @@ use dtr_proto::tilslutning as pb;
 
 use crate::PortalState;
 use crate::flows::{Side, acting, done_at, failed, posted, status_of};
-use crate::pages::{Hoved, forklaring, hoved, html};
+use crate::pages::{Formular, Hoved, forklaring, hoved, html};
 use crate::session::Session;
 
 struct ServiceRaekke {
@@ -108,7 +107,7 @@ pub(crate) fn operationer(med_aftale: &str, uden_aftale: &str) -> Vec<pb::Operat
     ops
 }
 
-pub async fn gem(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<ServiceForm>) -> Side {
+pub async fn gem(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<ServiceForm>) -> Side {
     let (s, _, ctx) = posted(&st, &headers, &f.csrf)?;
     let service = pb::Service {
         servicekode: f.servicekode.trim().to_owned(),

@@ -103,6 +103,29 @@ struct Forside {
     tilslutninger: Option<Vec<AftaleLinje>>,
 }
 
+/// A form's fields, or the Danish error page when the body is not a form of the kind expected
+/// (axum's own answer would be plain English text); nothing is done then.
+pub(crate) struct Formular<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Formular<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(v)) => Ok(Formular(v)),
+            Err(e) => {
+                tracing::info!(error = %e, "a portal form could not be read");
+                let fejl = "Formularen kunne ikke læses. Indlæs siden igen og prøv en gang til.";
+                Err(html(StatusCode::BAD_REQUEST, &FejlPage { hoved: None, fejl: Some(fejl) }))
+            }
+        }
+    }
+}
+
 /// A rendered page with its status (a template that fails to render is a bug: 500, logged).
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
@@ -205,7 +228,11 @@ pub struct LoginForm {
     adgangskode: String,
 }
 
-pub async fn login(State(st): State<PortalState>, parts: http::request::Parts, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(st): State<PortalState>,
+    parts: http::request::Parts,
+    Formular(f): Formular<LoginForm>,
+) -> Response {
     let Some(anonym) = current(&st, &parts.headers).filter(|s| csrf_ok(s, &f.csrf)) else {
         return csrf_refused(None);
     };
@@ -385,7 +412,7 @@ pub struct VaelgForm {
     organisation: String,
 }
 
-pub async fn vaelg(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<VaelgForm>) -> Response {
+pub async fn vaelg(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<VaelgForm>) -> Response {
     if !current(&st, &headers).is_some_and(|s| csrf_ok(&s, &f.csrf)) {
         return csrf_refused(current(&st, &headers).as_ref());
     }
@@ -569,7 +596,7 @@ pub struct LogUdForm {
     csrf: String,
 }
 
-pub async fn log_ud(State(st): State<PortalState>, headers: HeaderMap, Form(f): Form<LogUdForm>) -> Response {
+pub async fn log_ud(State(st): State<PortalState>, headers: HeaderMap, Formular(f): Formular<LogUdForm>) -> Response {
     let Some(s) = current(&st, &headers) else {
         return with_cookie(see_other("/log-paa"), &session::cookie_removed());
     };

@@ -230,6 +230,21 @@ impl Browser {
         );
     }
 
+    /// Shows the page at a phone's width (390 CSS pixels): nothing may stick out sideways, so
+    /// nothing needs scrolling the whole page to the side (wide tables scroll in their own box).
+    /// Keeps a screenshot as `name`-mobil.png, then returns to the desktop width.
+    pub async fn fits_phone(&self, name: &str) {
+        self.client.set_window_size(390, 844).await.unwrap();
+        let overflow = self
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .unwrap();
+        self.screenshot(&format!("{name}-mobil")).await;
+        self.client.set_window_size(1280, 1000).await.unwrap();
+        assert!(overflow.as_i64().unwrap_or(0) <= 0, "{name} is {overflow} px wider than a phone's screen");
+    }
+
     /// Keeps a screenshot of the page as `name`.png.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
