@@ -1,7 +1,8 @@
 //! The portal's login over real HTTPS, as a browser without JavaScript uses it: the form, CSRF on
 //! every form, wrong passwords and the lock-out, a new session at login, choosing an
 //! organisation, pages that show only the chosen organisation's data, log-out — in the embedded
-//! mode (demo persons) and the distributed one (a person the operator creates over gRPC).
+//! mode (demo persons, the portal beside SOAP) and the distributed one (persons the operator
+//! creates over gRPC, the portal as its own process: `dtr portal`).
 
 use crate::common;
 
@@ -32,16 +33,29 @@ impl Page {
     }
 }
 
+/// Where the portal is served: its base URL and its TLS certificate.
+#[derive(Clone)]
+struct Portal {
+    base: String,
+    cert: std::path::PathBuf,
+}
+
+impl Portal {
+    /// Beside SOAP on the gateway's listener.
+    fn beside_soap(r: &Running) -> Portal {
+        Portal { base: r.soap_base(), cert: r.cert.clone() }
+    }
+}
+
 impl Browser {
-    fn new(r: &Running) -> Browser {
-        let cert = reqwest::Certificate::from_pem(&std::fs::read(&r.cert).unwrap()).unwrap();
+    fn new(p: &Portal) -> Browser {
+        let cert = reqwest::Certificate::from_pem(&std::fs::read(&p.cert).unwrap()).unwrap();
         let http = reqwest::Client::builder()
             .add_root_certificate(cert)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let base = r.soap_base();
-        Browser { http, base, cookie: None }
+        Browser { http, base: p.base.clone(), cookie: None }
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
@@ -78,8 +92,8 @@ impl Browser {
     }
 }
 
-async fn scenario(r: &Running, provider: (&str, &str), kommune: (&str, &str)) {
-    let mut b = Browser::new(r);
+async fn scenario(r: &Running, portal: &Portal, provider: (&str, &str), kommune: (&str, &str)) {
+    let mut b = Browser::new(portal);
 
     // The login form, as a person sees it.
     let form = b.get("/log-paa").await;
@@ -134,7 +148,7 @@ async fn scenario(r: &Running, provider: (&str, &str), kommune: (&str, &str)) {
     assert_eq!(after.location.as_deref(), Some("/log-paa"), "the old session id opens nothing");
 
     // A kommune's person sees its waiting requests, never a provider's systems.
-    let mut k = Browser::new(r);
+    let mut k = Browser::new(portal);
     let ok = k.login(kommune.0, kommune.1).await;
     assert_eq!(ok.status, 303);
     let front = k.get("/").await;
@@ -170,7 +184,7 @@ async fn scenario(r: &Running, provider: (&str, &str), kommune: (&str, &str)) {
     }
 
     // The lock-out: after the limit even the right password is refused for a while.
-    let mut l = Browser::new(r);
+    let mut l = Browser::new(portal);
     for _ in 0..10 {
         l.login(user, "forkert").await;
     }
@@ -192,7 +206,7 @@ async fn portal_login_embedded() {
     let (u, p) = person("Udbyderadministrator");
     let (ku, kp) = person("Dataadgangsadministrator");
     assert_eq!(creds["persons"].as_array().unwrap().len(), 3);
-    scenario(&r, (&u, &p), (&ku, &kp)).await;
+    scenario(&r, &Portal::beside_soap(&r), (&u, &p), (&ku, &kp)).await;
 }
 
 #[tokio::test]
@@ -221,5 +235,33 @@ async fn portal_login_distributed() {
     };
     let p = person("udbyder.admin", "UDB1", Rolle::Udbyderadministrator).await;
     let k = person("kommune.admin", "101", Rolle::Dataadgangsadministrator).await;
-    scenario(&r, ("udbyder.admin", &p), ("kommune.admin", &k)).await;
+    let portal = own_process(&r).await;
+    scenario(&r, &portal.0, ("udbyder.admin", &p), ("kommune.admin", &k)).await;
+}
+
+/// `dtr portal` in front of the distributed services: its own HTTPS listener (a self-signed
+/// certificate in its data directory), the portal's certificate from the deployment's PKI.
+async fn own_process(r: &Running) -> (Portal, common::Proc, common::TempDir) {
+    let dir = common::TempDir::new();
+    let port = common::free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let env = [
+        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{port}")),
+        ("DTR_TILSLUTNING_URL", r.tilslutning_url.clone()),
+        ("DTR_PKI_DIR", r.pki.display().to_string()),
+        ("DTR_DATA_DIR", dir.path().join("portal").display().to_string()),
+    ];
+    let proc = common::Proc::spawn("portal", &["portal"], &env, dir.path());
+    common::wait_until("the portal to be healthy", common::START_LIMIT, || {
+        let base = base.clone();
+        async move {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                .args(["healthcheck", "portal", "--addr", &base])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        }
+    })
+    .await;
+    assert!(proc.log().contains("portal listening"), "{}", proc.log());
+    (Portal { base, cert: dir.path().join("portal/tls/cert.pem") }, proc, dir)
 }

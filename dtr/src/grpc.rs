@@ -276,65 +276,8 @@ pub struct GatewayArgs {
     /// How long a lock-out lasts, counted from the first failure, in seconds.
     #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
     pub lockout_seconds: u64,
-    /// A portal session ends after this many minutes without a request.
-    #[arg(long, env = "DTR_PORTAL_IDLE_MINUTES", default_value_t = 30)]
-    pub portal_idle_minutes: u64,
-    /// A portal session ends this many hours after login in any case.
-    #[arg(long, env = "DTR_PORTAL_ABSOLUTE_HOURS", default_value_t = 8)]
-    pub portal_absolute_hours: u64,
     #[command(flatten)]
-    pub oidc: OidcArgs,
-}
-
-/// Login to the portal through an OpenID provider (docs/portal.md, "Login").
-#[derive(clap::Args, Clone, Default)]
-pub struct OidcArgs {
-    /// The provider's issuer URL; set, the login page offers login through it.
-    #[arg(long, env = "DTR_OIDC_ISSUER")]
-    pub oidc_issuer: Option<String>,
-    /// The portal's client id at the provider.
-    #[arg(long, env = "DTR_OIDC_CLIENT_ID", default_value = "dtr-portal")]
-    pub oidc_client_id: String,
-    /// The portal's client secret at the provider.
-    #[arg(long, env = "DTR_OIDC_CLIENT_SECRET", hide_env_values = true)]
-    pub oidc_client_secret: Option<String>,
-    /// Where the provider sends the browser back; default: DTR_PUBLIC_URL + /log-paa/oidc/svar.
-    #[arg(long, env = "DTR_OIDC_REDIRECT_URL")]
-    pub oidc_redirect_url: Option<String>,
-    /// Scopes asked for besides `openid` (space-separated).
-    #[arg(long, env = "DTR_OIDC_SCOPES", default_value = "profile email", value_delimiter = ' ')]
-    pub oidc_scopes: Vec<String>,
-    /// The ID-token claim with the person's organisation's CVR number (a string or a list).
-    #[arg(long, env = "DTR_OIDC_CVR_CLAIM", default_value = "https://data.gov.dk/model/core/eid/professional/cvr")]
-    pub oidc_cvr_claim: String,
-    /// The ID-token claim with the person's rights (a string or a list).
-    #[arg(long, env = "DTR_OIDC_RIGHTS_CLAIM", default_value = "rettigheder")]
-    pub oidc_rights_claim: String,
-    /// The right that lets the person administer agreements for the organisations of the CVR claim.
-    #[arg(long, env = "DTR_OIDC_RIGHT", default_value = "Tilslutning: Ret til at administrere aftaler")]
-    pub oidc_right: String,
-}
-
-impl OidcArgs {
-    /// The portal's OIDC settings, if an issuer is set.
-    fn config(&self, public_url: Option<&str>) -> anyhow::Result<Option<dtr_portal::oidc::OidcConfig>> {
-        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
-        let redirect_url = match (&self.oidc_redirect_url, public_url) {
-            (Some(u), _) => u.clone(),
-            (None, Some(base)) => format!("{}/log-paa/oidc/svar", base.trim_end_matches('/')),
-            (None, None) => anyhow::bail!("DTR_OIDC_ISSUER is set: set DTR_OIDC_REDIRECT_URL or DTR_PUBLIC_URL too"),
-        };
-        Ok(Some(dtr_portal::oidc::OidcConfig {
-            issuer: issuer.clone(),
-            client_id: self.oidc_client_id.clone(),
-            client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
-            redirect_url,
-            scopes: self.oidc_scopes.iter().filter(|s| !s.is_empty() && *s != "openid").cloned().collect(),
-            cvr_claim: self.oidc_cvr_claim.clone(),
-            rights_claim: self.oidc_rights_claim.clone(),
-            right: self.oidc_right.clone(),
-        }))
-    }
+    pub portal: crate::portal::PortalSettings,
 }
 
 /// Limits the gateway's SOAP parser enforces while it reads a request.
@@ -550,23 +493,13 @@ pub async fn start_gateway(
 
 /// The portal, served beside the SOAP endpoints on the gateway's listener at `/`.
 fn portal_router(args: &GatewayArgs) -> anyhow::Result<axum::Router> {
-    let mut credentials = dtr_trust::PartCredentials::load(&args.pki.existing()?, dtr_trust::Part::Portal)
-        .context("the portal's certificate and token key")?;
-    if args.bench_plaintext {
-        credentials = credentials.without_tls();
-    }
-    let cfg = dtr_portal::PortalConfig {
-        tilslutning_url: args.tilslutning_url.clone(),
-        credentials,
-        idle: std::time::Duration::from_secs(args.portal_idle_minutes * 60),
-        absolute: std::time::Duration::from_secs(args.portal_absolute_hours * 3600),
-        lockout: dtr_gateway::lockout::LockoutPolicy {
-            max_failures: args.lockout_failures,
-            period: std::time::Duration::from_secs(args.lockout_seconds),
-        },
-        oidc: args.oidc.config(args.public_url.as_deref())?,
+    let lockout = dtr_gateway::lockout::LockoutPolicy {
+        max_failures: args.lockout_failures,
+        period: std::time::Duration::from_secs(args.lockout_seconds),
     };
-    Ok(dtr_portal::router(dtr_portal::PortalState::new(cfg).context("the portal")?))
+    let pki = args.pki.existing()?;
+    let at = crate::portal::Where { tilslutning_url: &args.tilslutning_url, public_url: args.public_url.as_deref() };
+    args.portal.router(&pki, at, lockout, args.bench_plaintext)
 }
 
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use dtr_trust::{Part, TlsMaterial};
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum Target {
     Gateway,
+    Portal,
     Import,
     Export,
     Tilslutning,
@@ -26,7 +27,7 @@ pub struct HealthcheckArgs {
 
 pub async fn run(a: HealthcheckArgs) -> anyhow::Result<()> {
     let (default, grpc_name) = match a.service {
-        Target::Gateway => ("https://127.0.0.1:8443", None),
+        Target::Gateway | Target::Portal => ("https://127.0.0.1:8443", None),
         Target::Import => ("https://127.0.0.1:50051", Some((Part::Import, "dtr.import.v1.ImportService"))),
         Target::Export => ("https://127.0.0.1:50052", Some((Part::Export, "dtr.export.v1.ExportService"))),
         Target::Tilslutning => {

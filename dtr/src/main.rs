@@ -11,6 +11,7 @@ mod demodata;
 mod grpc;
 mod healthcheck;
 mod pki;
+mod portal;
 mod registerfund;
 mod up;
 
@@ -40,8 +41,10 @@ struct Cli {
 enum Command {
     /// Everything in one process on embedded defaults: SQLite, in-process cache, self-signed TLS.
     Up(up::UpArgs),
-    /// The public HTTPS/SOAP gateway alone.
+    /// The public HTTPS/SOAP gateway alone (with the portal beside it at `/`).
     Gateway(grpc::GatewayArgs),
+    /// The portal alone, on its own HTTPS listener.
+    Portal(portal::PortalArgs),
     /// The gRPC ImportService alone.
     Import(grpc::ServiceArgs),
     /// The gRPC ExportService alone.
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Up(a) => up::run(a).await,
             Command::Gateway(a) => grpc::run_gateway(a).await,
+            Command::Portal(a) => portal::run(a).await,
             Command::Import(a) => grpc::run_alone(grpc::Which::Import, a).await,
             Command::Export(a) => grpc::run_alone(grpc::Which::Export, a).await,
             Command::Tilslutning(a) => grpc::run_alone(grpc::Which::Tilslutning, a).await,

@@ -44,14 +44,8 @@ pub struct UpArgs {
     /// How long a lock-out lasts, counted from the first failure, in seconds.
     #[arg(long, env = "DTR_LOCKOUT_SECONDS", default_value_t = 300)]
     pub lockout_seconds: u64,
-    /// A portal session ends after this many minutes without a request.
-    #[arg(long, env = "DTR_PORTAL_IDLE_MINUTES", default_value_t = 30)]
-    pub portal_idle_minutes: u64,
-    /// A portal session ends this many hours after login in any case.
-    #[arg(long, env = "DTR_PORTAL_ABSOLUTE_HOURS", default_value_t = 8)]
-    pub portal_absolute_hours: u64,
     #[command(flatten)]
-    pub oidc: grpc::OidcArgs,
+    pub portal: crate::portal::PortalSettings,
     /// For `dtr bench trust` only: the gRPC hops in plain text (still on loopback, tokens still
     /// checked), to measure what mutual TLS costs.
     #[arg(long, hide = true)]
@@ -129,9 +123,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
     }
     // The provider sends the browser back to the portal's own address, unless told otherwise.
-    let mut oidc_args = a.oidc.clone();
-    if oidc_args.oidc_redirect_url.is_none() {
-        oidc_args.oidc_redirect_url = portal_url.as_ref().map(|u| format!("{u}/log-paa/oidc/svar"));
+    let mut portal = a.portal.clone();
+    if portal.oidc.oidc_redirect_url.is_none() {
+        portal.oidc.oidc_redirect_url = portal_url.as_ref().map(|u| format!("{u}/log-paa/oidc/svar"));
     }
     let gw = GatewayArgs {
         https_addr: a.https_addr.clone(),
@@ -152,9 +146,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         xml_limits: Default::default(),
         lockout_failures: a.lockout_failures,
         lockout_seconds: a.lockout_seconds,
-        portal_idle_minutes: a.portal_idle_minutes,
-        portal_absolute_hours: a.portal_absolute_hours,
-        oidc: oidc_args,
+        portal,
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let stop = stopped(stop_rx.clone());

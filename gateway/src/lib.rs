@@ -33,5 +33,5 @@ pub use correlation::CORRELATION_HEADER;
 pub use dtr_proto::operation;
 pub use endpoint::{ApiVersion, EXPORT_PATH, EXPORT_V1_PATH, Endpoint, IMPORT_PATH, IMPORT_V1_PATH, SoapService};
 pub use operation::{ExportOperation, ImportOperation, Operation};
-pub use router::{app, serve};
+pub use router::{app, serve, serve_router};
 pub use state::AppState;

@@ -57,6 +57,18 @@ pub async fn serve(
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_router(addr, tls, app(state).merge(beside), bound, shutdown).await
+}
+
+/// Serves `router` over HTTPS until `shutdown` resolves (in-flight requests get 10 seconds).
+/// `bound` learns the bound address once the socket is bound.
+pub async fn serve_router(
+    addr: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    router: Router,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {
@@ -73,7 +85,7 @@ pub async fn serve(
     }
     axum_server::bind_rustls(addr, tls)
         .handle(handle)
-        .serve(app(state).merge(beside).into_make_service_with_connect_info::<SocketAddr>())
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
         .await
 }
 
