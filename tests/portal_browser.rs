@@ -223,7 +223,7 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     assert!(!b.has_row(&system).await, "a passive system is hidden by default");
     b.check("Vis passive").await;
     b.click_button("Opdatér listen").await;
-    assert!(b.has_row(&system).await, "shown with Vis passive");
+    b.shows_row(&system).await;
     b.assert_accessible("Systemer med passive").await;
     b.click_in_row(&system, "Aktivér systemet").await;
     b.shows(&system).await;
@@ -352,6 +352,8 @@ async fn the_operator_creates_a_person_and_gives_a_role() {
     b.fill("Navn", "x").await;
     b.click_button("Gem i servicekataloget").await;
     b.shows("servicekode (bogstaver og cifre").await;
+    b.assert_accessible("Det lykkedes ikke (fejlside)").await;
+    b.screenshot("fejlside").await;
     b.log_out().await;
 
     b.log_in(&portal, "aarhus.admin", &password).await;

@@ -144,6 +144,19 @@ impl Browser {
         self.client.find(Locator::XPath(&xpath)).await.is_ok()
     }
 
+    /// Waits until a table row shows `text` (a form answered with a new page).
+    pub async fn shows_row(&self, text: &str) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.has_row(text).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shot = self.screenshot("failed-row").await;
+        panic!("no table row shows {text:?} ({}):\n{}", shot.display(), self.text().await);
+    }
+
     /// Follows the link that says `text`.
     pub async fn follow(&self, text: &str) {
         self.client
