@@ -13,7 +13,7 @@ use dtr_tilslutning::model::AftaleStatus;
 use dtr_tilslutning::store::NewSystem;
 
 use common::cluster::{self, Running};
-use common::{EXPORT, IMPORT, Soap, SoapAnswer, payload, xml_text};
+use common::{EXPORT, IMPORT, Soap, SoapAnswer, payload, xml_text, xml_texts};
 
 const SYSTEM: &str = "sys-x";
 
@@ -96,6 +96,14 @@ async fn every_agreement_state_over_soap() {
 
     // Step 4: a data-access agreement with the owner the write concerns.
     refused(store.as_ref(), &insert(&x).await, "IPL000015", &["dataaftale med kommune 101", "ImportService"]).await;
+    // …but a payload that names no owner at all (kommune 999 is in no code table) is answered
+    // with its code-table error in band, before any question of agreements, and writes nothing.
+    let ukendt = payload::Sted { kommune: 999, ..payload::KOEBENHAVN };
+    let a = x.call(IMPORT, "InsertDaginstitution", &payload::daginstitution(ukendt, "Ingen kommune")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(xml_text(&a.body, "status"), Some("FEJL"), "{}", a.body);
+    assert!(xml_texts(&a.body, "kode").contains(&"DTR0104"), "{}", a.body);
+    assert!(store.afvisninger(a.correlation_id.as_deref().unwrap()).await.unwrap().is_empty(), "no access refusal");
     set_dataaftale("147", AftaleStatus::Godkendt).await;
     refused(store.as_ref(), &insert(&x).await, "IPL000015", &["kommune 101"]).await;
     set_dataaftale("101", AftaleStatus::Venter).await;

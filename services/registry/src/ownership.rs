@@ -43,10 +43,13 @@ impl Registry {
         for b in berort {
             let daginstitution = match b {
                 Berort::NyDaginstitution(d) => {
-                    // An owner CVR that is not a CVR number names no one: the write is refused
-                    // by the rules (DTR0103) and the caller should hear that, not an access refusal.
+                    // An owner the payload names wrongly is no one: an owner CVR that is not a
+                    // CVR number (DTR0103) or a kommunekode not in the code table (DTR0104). The
+                    // rules refuse the write with that code, and the caller should hear it, not
+                    // an access refusal: the payload is checked before the agreements are.
                     match owner_of(d) {
                         Dataejer::PrivatEjer(cvr) if !crate::rules::is_valid_cvr(&cvr) => {}
+                        Dataejer::Kommune(k) if !self.code_tables().await?.contains(crate::codes::KOMMUNER, k) => {}
                         owner => {
                             out.insert(owner);
                         }
