@@ -89,6 +89,36 @@ async fn lookups(r: Running) {
     let body = get("GetAlternativAdresserByCvrnummer", "cvrNummer", "29189854".into()).await;
     assert!(xml_texts(&body, "alternativAdresseNummer").contains(&l2.as_str()), "{body}");
 
+    // Without a P-number of its own an alternativ adresse has its unit's CVR number: it takes
+    // the new unit's when moved, and follows its unit's when that changes; one with its own
+    // P-number keeps its own.
+    let by_cvr = |cvr: &'static str| {
+        let get = &get;
+        async move {
+            let body = get("GetAlternativAdresserByCvrnummer", "cvrNummer", cvr.into()).await;
+            xml_texts(&body, "alternativAdresseNummer").into_iter().map(str::to_owned).collect::<Vec<_>>()
+        }
+    };
+    let c = ok(&r, "InsertAnvisningsEnhed", &enhed(&p, "20", "1012345680")).await;
+    let mv = format!(
+        "<d:alternativAdresseNummer>{l1}</d:alternativAdresseNummer><d:tilEnhedsNummer>{c}</d:tilEnhedsNummer>"
+    );
+    ok(&r, "MoveAlternativAdresse", &mv).await;
+    assert!(by_cvr("11259979").await.contains(&l1), "moved: the new unit's CVR");
+    assert!(!by_cvr("64942212").await.contains(&l1), "no longer the old unit's");
+    let mv = format!(
+        "<d:alternativAdresseNummer>{l2}</d:alternativAdresseNummer><d:tilEnhedsNummer>{c}</d:tilEnhedsNummer>"
+    );
+    ok(&r, "MoveAlternativAdresse", &mv).await;
+    let changed = enhed(&p, "20", "1012345679")
+        .replace("<d:anvisningsenhed>", &format!("<d:anvisningsenhed><d:EnhedsNummer>{c}</d:EnhedsNummer>"));
+    ok(&r, "UpdateAnvisningsEnhed", &changed).await;
+    assert!(by_cvr("64942212").await.contains(&l1), "follows its unit's new CVR");
+    assert!(!by_cvr("11259979").await.contains(&l1));
+    assert!(by_cvr("29189854").await.contains(&l2), "its own P-number's CVR stays");
+    let hist = r.soap.call(EXPORT, "GetHistorik", &format!("<d:nummer>{l1}</d:nummer>")).await;
+    assert_eq!(xml_texts(&hist.body, "handling"), vec!["oprettet", "flyttet", "aendret"], "each change a version");
+
     // The change feed, paged: strictly ordered, gap-free, ending where asking again yields nothing.
     let mut seen: Vec<i64> = Vec::new();
     let mut from = 0i64;

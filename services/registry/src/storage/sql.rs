@@ -251,9 +251,19 @@ const CLOSE_ALTERNATIV_ADRESSE: &str = concat!(
     alternativ_adresse_columns!()
 );
 
+// An alternativ adresse without a P-number of its own has its anvisningsenhed's CVR number: it
+// takes the new unit's when moved, and follows its unit's when that changes.
 const MOVE_ALTERNATIV_ADRESSE: &str = concat!(
-    "UPDATE alternativ_adresse SET enheds_nummer = $2, senest_aendret = $3, version = \
-     version + 1 WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+    "UPDATE alternativ_adresse SET enheds_nummer = $2, senest_aendret = $3, version = version + 1, \
+     cvr_nummer = CASE WHEN COALESCE(p_nummer, '') = '' \
+     THEN (SELECT a.cvr_nummer FROM anvisningsenhed a WHERE a.nummer = $2) ELSE cvr_nummer END \
+     WHERE nummer = $1 AND aktivitetsstatus = 'Aktiv' RETURNING ",
+    alternativ_adresse_columns!()
+);
+const FOLLOW_ENHEDENS_CVR: &str = concat!(
+    "UPDATE alternativ_adresse SET cvr_nummer = $2, senest_aendret = $3, version = version + 1 \
+     WHERE enheds_nummer = $1 AND aktivitetsstatus = 'Aktiv' AND COALESCE(p_nummer, '') = '' \
+     AND COALESCE(cvr_nummer, '') <> $2 RETURNING ",
     alternativ_adresse_columns!()
 );
 
@@ -1280,6 +1290,14 @@ where
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("{nummer} vanished inside its write transaction")))?;
+        // Its alternative addresses without a P-number of their own follow its CVR number, each
+        // a new version of its own in the same transaction.
+        let children = sqlx::query(FOLLOW_ENHEDENS_CVR).bind(nummer).bind(cvr_nummer).bind(Utc::now());
+        for child in children.fetch_all(&mut *tx).await? {
+            let record = Self::alternativ_adresse_from_row(&child)?;
+            let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling: Handling::Aendret };
+            Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
+        }
         let done = Self::finish_anvisningsenhed_write(tx, &row, Handling::Aendret, aktoer);
         Ok(WriteOutcome::Done(done.await?))
     }
