@@ -30,8 +30,8 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
     let redis = redis::Client::open(common::redis_url()).unwrap();
     let mut rc = redis.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("DEL")
-        .arg("dtr:kodetabeller:version")
-        .arg("dtr:kodetabeller:data")
+        .arg("dtr:kodetabeller:v2:version")
+        .arg("dtr:kodetabeller:v2:data")
         .query_async(&mut rc)
         .await
         .unwrap();
@@ -43,7 +43,7 @@ async fn separate_processes_on_postgres_and_redis_serve_soap() {
     })
     .await;
 
-    let version: Option<i64> = redis::cmd("GET").arg("dtr:kodetabeller:version").query_async(&mut rc).await.unwrap();
+    let version: Option<i64> = redis::cmd("GET").arg("dtr:kodetabeller:v2:version").query_async(&mut rc).await.unwrap();
     assert!(version.is_some(), "the services cache code tables in Redis");
     for p in &mut c.procs {
         p.assert_running();

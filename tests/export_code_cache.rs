@@ -34,7 +34,7 @@ fn admin_kodetabel(r: &Running, args: &[&str]) -> (bool, String) {
 async fn redis_version(url: &str) -> Option<i64> {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-    redis::cmd("GET").arg("dtr:kodetabeller:version").query_async(&mut conn).await.ok()?
+    redis::cmd("GET").arg("dtr:kodetabeller:v2:version").query_async(&mut conn).await.ok()?
 }
 
 /// A change made through the import service is seen by the export service's next read.

@@ -164,7 +164,22 @@ async fn lookups(r: Running) {
     assert!(body.contains("<kode><kode>101</kode><tekst>København</tekst></kode>"));
     let all = r.soap.call(EXPORT, "GetAllKodetabeller", "").await;
     schema_valid(&all.body, "GetAllKodetabeller");
-    assert_eq!(xml_texts(&all.body, "navn"), vec!["ejerform", "insttype3", "kommuner", "lovgrundlag"]);
+    assert_eq!(
+        xml_texts(&all.body, "navn"),
+        vec!["ejerform", "insttype3", "kommuner", "krydsvalidering", "lovgrundlag"]
+    );
+    // A client can learn which combinations are lawful, and on what legal basis.
+    let body = get("GetKodetabel", "navn", "lovgrundlag".into()).await;
+    assert!(
+        body.contains("<kode><kode>1</kode><tekst>Kommunal daginstitution</tekst><hjemmel>Dagtilbudsloven § 19, stk. 2</hjemmel></kode>"),
+        "{body}"
+    );
+    let body = get("GetKodetabel", "navn", "krydsvalidering".into()).await;
+    assert!(
+        body.contains("<kombination><ejerformKode>1</ejerformKode><lovgrundlagKode>1</lovgrundlagKode><instType3>6010</instType3></kombination>"),
+        "{body}"
+    );
+    assert!(!body.contains("<kode>"), "the matrix is combinations, not codes");
     let unknown = r.soap.call(EXPORT, "GetKodetabel", "<d:navn>farver</d:navn>").await;
     assert_eq!(xml_text(&unknown.body, "ErrorCode"), Some("IPL000002"), "{}", unknown.body);
     assert!(unknown.body.contains("kommuner"), "the fault names the known tables");

@@ -72,6 +72,7 @@ pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
         (1, "registry", include_str!("../postgres/registry/0001_registry.sql")),
         (2, "revalidering", include_str!("../postgres/registry/0002_revalidering.sql")),
         (3, "soegenavn", include_str!("../postgres/registry/0003_soegenavn.sql")),
+        (4, "hjemmel", include_str!("../postgres/registry/0004_hjemmel.sql")),
     ],
 };
 
@@ -81,6 +82,7 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
         (1, "registry", include_str!("../sqlite/registry/0001_registry.sql")),
         (2, "revalidering", include_str!("../sqlite/registry/0002_revalidering.sql")),
         (3, "soegenavn", include_str!("../sqlite/registry/0003_soegenavn.sql")),
+        (4, "hjemmel", include_str!("../sqlite/registry/0004_hjemmel.sql")),
     ],
 };
 

@@ -411,7 +411,16 @@ fn alternativ_adresse_extend(x: &mut XmlOut, e: &AlternativAdresseExtend) {
 fn kodetabel(x: &mut XmlOut, t: &Kodetabel) {
     x.open("kodetabel").text("navn", &t.navn).text("version", &t.version.to_string());
     for k in &t.koder {
-        x.open("kode").text("kode", &k.kode.to_string()).text("tekst", &k.tekst).close("kode");
+        x.open("kode").text("kode", &k.kode.to_string()).text("tekst", &k.tekst);
+        x.opt_text("hjemmel", Some(k.hjemmel.as_str()).filter(|h| !h.is_empty()));
+        x.close("kode");
+    }
+    for k in &t.kombinationer {
+        x.open("kombination")
+            .text("ejerformKode", &k.ejerform_kode.to_string())
+            .text("lovgrundlagKode", &k.lovgrundlag_kode.to_string())
+            .text("instType3", &k.inst_type3.to_string())
+            .close("kombination");
     }
     x.close("kodetabel");
 }

@@ -234,8 +234,44 @@ fn kodetabel(t: &codes::Kodetabel) -> pb::Kodetabel {
     pb::Kodetabel {
         navn: t.navn.clone(),
         version: t.version,
-        koder: t.koder.iter().map(|(kode, tekst)| pb::Kode { kode: *kode, tekst: tekst.clone() }).collect(),
+        koder: t
+            .koder
+            .iter()
+            .map(|(kode, tekst)| pb::Kode {
+                kode: *kode,
+                tekst: tekst.clone(),
+                hjemmel: t.hjemmel.get(kode).cloned().unwrap_or_default(),
+            })
+            .collect(),
+        kombinationer: Vec::new(),
     }
+}
+
+/// The cross-validation matrix as a table of its own, so a client can learn which combinations
+/// are lawful. **[decision]** Its version is 1 while the matrix is only seeded, never edited.
+fn krydsvalidering(codes: &codes::CodeTables) -> pb::Kodetabel {
+    pb::Kodetabel {
+        navn: codes::KRYDSVALIDERING.to_owned(),
+        version: 1,
+        koder: Vec::new(),
+        kombinationer: codes
+            .krydsvalidering
+            .iter()
+            .map(|&(ejerform_kode, lovgrundlag_kode, inst_type3)| pb::Kombination {
+                ejerform_kode,
+                lovgrundlag_kode,
+                inst_type3,
+            })
+            .collect(),
+    }
+}
+
+/// Every table by name, the cross-validation matrix among them.
+fn alle_tabeller(codes: &codes::CodeTables) -> Vec<pb::Kodetabel> {
+    let mut all: Vec<pb::Kodetabel> = codes.tabeller.values().map(kodetabel).collect();
+    all.push(krydsvalidering(codes));
+    all.sort_by(|a, b| a.navn.cmp(&b.navn));
+    all
 }
 
 #[tonic::async_trait]
@@ -333,10 +369,15 @@ impl ExportService for ExportGrpc {
     async fn get_kodetabel(&self, request: Request<KodetabelRequest>) -> Result<Response<pb::Kodetabel>, Status> {
         let navn = request.into_inner().navn.trim().to_lowercase();
         let codes = self.registry.code_tables().await.map_err(status)?;
+        if navn == codes::KRYDSVALIDERING {
+            return Ok(Response::new(krydsvalidering(&codes)));
+        }
         match codes.tabeller.get(&navn) {
             Some(t) => Ok(Response::new(kodetabel(t))),
             None => {
-                let kendte: Vec<&str> = codes.tabeller.keys().map(String::as_str).collect();
+                let mut kendte: Vec<&str> = codes.tabeller.keys().map(String::as_str).collect();
+                kendte.push(codes::KRYDSVALIDERING);
+                kendte.sort_unstable();
                 Err(Status::invalid_argument(format!(
                     "Ukendt kodetabel {navn:?}; registeret har: {}.",
                     kendte.join(", ")
@@ -347,7 +388,7 @@ impl ExportService for ExportGrpc {
 
     async fn get_all_kodetabeller(&self, _: Request<GetAllRequest>) -> Result<Response<Kodetabeller>, Status> {
         let codes = self.registry.code_tables().await.map_err(status)?;
-        Ok(Response::new(Kodetabeller { kodetabeller: codes.tabeller.values().map(kodetabel).collect() }))
+        Ok(Response::new(Kodetabeller { kodetabeller: alle_tabeller(&codes) }))
     }
 
     async fn get_alternativ_adresser_by_nummer(

@@ -15,8 +15,10 @@ use redis::aio::ConnectionManager;
 use crate::codes::CodeTables;
 use crate::storage::{RegistryStore, StoreError};
 
-const KEY_VERSION: &str = "dtr:kodetabeller:version";
-const KEY_DATA: &str = "dtr:kodetabeller:data";
+// The keys name the snapshot's format (v2: codes with their legal basis): a copy cached by an
+// older release is never read as if it were complete.
+const KEY_VERSION: &str = "dtr:kodetabeller:v2:version";
+const KEY_DATA: &str = "dtr:kodetabeller:v2:data";
 
 pub struct CodeTableCache {
     local: RwLock<Option<Arc<CodeTables>>>,

@@ -19,12 +19,18 @@ pub const SEED: [(&str, &str); 4] = [
 ];
 pub const KRYDSVALIDERING_SEED: &str = include_str!("../../../data/krydsvalidering.csv");
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Kodetabel {
     pub navn: String,
     pub version: i64,
     pub koder: BTreeMap<i32, String>,
+    /// A code's legal basis, where the table has one (lovgrundlag).
+    #[serde(default)]
+    pub hjemmel: BTreeMap<i32, String>,
 }
+
+/// The name the cross-validation matrix is served under, beside the code tables.
+pub const KRYDSVALIDERING: &str = "krydsvalidering";
 
 /// A lawful (ejerform, lovgrundlag, InstType3) combination for the v2 cross-validation.
 pub type Kombination = (i32, i32, i32);
@@ -72,6 +78,25 @@ pub fn parse_seed(navn: &str, csv_text: &str) -> Result<BTreeMap<i32, String>, S
     Ok(out)
 }
 
+/// The `hjemmel` column of a seed file, where it has one: code → legal basis.
+pub fn parse_hjemmel(navn: &str, csv_text: &str) -> Result<BTreeMap<i32, String>, SeedError> {
+    let err = |reason: String| SeedError { navn: navn.to_owned(), reason };
+    let mut rdr = csv::ReaderBuilder::new().delimiter(b';').from_reader(csv_text.as_bytes());
+    let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
+    let Some(col) = headers.iter().position(|h| h.trim() == "hjemmel") else { return Ok(BTreeMap::new()) };
+    let mut out = BTreeMap::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| err(e.to_string()))?;
+        let kode = rec.get(0).unwrap_or_default().trim();
+        let kode: i32 = kode.parse().map_err(|_| err(format!("bad code {kode:?}")))?;
+        let hjemmel = rec.get(col).unwrap_or_default().trim();
+        if !hjemmel.is_empty() {
+            out.insert(kode, hjemmel.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// Parses the cross-validation seed: `ejerformKode;lovgrundlagKode;instType3` where the last
 /// column lists the lawful types separated by commas.
 pub fn parse_krydsvalidering(csv_text: &str) -> Result<BTreeSet<Kombination>, SeedError> {
@@ -102,6 +127,9 @@ mod tests {
         }
         assert_eq!(parse_seed(KOMMUNER, SEED[0].1).unwrap().len(), 98);
         assert!(parse_krydsvalidering(KRYDSVALIDERING_SEED).unwrap().contains(&(1, 1, 6010)));
+        let hjemmel = parse_hjemmel(LOVGRUNDLAG, SEED[3].1).unwrap();
+        assert_eq!(hjemmel.get(&1).map(String::as_str), Some("Dagtilbudsloven § 19, stk. 2"));
+        assert!(parse_hjemmel(KOMMUNER, SEED[0].1).unwrap().is_empty(), "no column, no legal basis");
     }
 
     #[test]

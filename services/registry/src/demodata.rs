@@ -299,7 +299,10 @@ mod tests {
         let mut t = CodeTables::default();
         for (navn, text) in codes::SEED {
             let koder = codes::parse_seed(navn, text).unwrap();
-            t.tabeller.insert(navn.to_owned(), codes::Kodetabel { navn: navn.to_owned(), version: 1, koder });
+            t.tabeller.insert(
+                navn.to_owned(),
+                codes::Kodetabel { navn: navn.to_owned(), version: 1, koder, ..Default::default() },
+            );
         }
         t.krydsvalidering = codes::parse_krydsvalidering(codes::KRYDSVALIDERING_SEED).unwrap();
         t

@@ -220,7 +220,12 @@ mod tests {
         for (navn, text) in SEED {
             t.tabeller.insert(
                 navn.into(),
-                codes::Kodetabel { navn: navn.into(), version: 1, koder: parse_seed(navn, text).unwrap() },
+                codes::Kodetabel {
+                    navn: navn.into(),
+                    version: 1,
+                    koder: parse_seed(navn, text).unwrap(),
+                    ..Default::default()
+                },
             );
         }
         t

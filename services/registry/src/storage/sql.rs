@@ -852,6 +852,17 @@ where
         let mut tx = self.begin_write().await?;
         for (navn, text) in codes::SEED {
             let koder = codes::parse_seed(navn, text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let hjemmel = codes::parse_hjemmel(navn, text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // A legal basis the seed has and the stored code lacks (tables seeded before it was
+            // kept) is filled in; one the back office wrote stays.
+            for (kode, h) in &hjemmel {
+                sqlx::query("UPDATE kode SET hjemmel = $3 WHERE navn = $1 AND kode = $2 AND hjemmel = ''")
+                    .bind(navn)
+                    .bind(*kode)
+                    .bind(h)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let fresh = sqlx::query("INSERT INTO kodetabel (navn, version) VALUES ($1, 1) ON CONFLICT DO NOTHING")
                 .bind(navn)
                 .execute(&mut *tx)
@@ -861,10 +872,11 @@ where
                 continue; // seeded before; the back office may have edited it since
             }
             for (kode, tekst) in koder {
-                sqlx::query("INSERT INTO kode (navn, kode, tekst) VALUES ($1, $2, $3)")
+                sqlx::query("INSERT INTO kode (navn, kode, tekst, hjemmel) VALUES ($1, $2, $3, $4)")
                     .bind(navn)
                     .bind(kode)
                     .bind(tekst)
+                    .bind(hjemmel.get(&kode).map_or("", String::as_str))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -1013,12 +1025,17 @@ where
             let navn: String = row.try_get("navn")?;
             let version: i64 = row.try_get("version")?;
             out.version += version;
-            out.tabeller.insert(navn.clone(), Kodetabel { navn, version, koder: Default::default() });
+            out.tabeller.insert(navn.clone(), Kodetabel { navn, version, ..Default::default() });
         }
-        for row in sqlx::query("SELECT navn, kode, tekst FROM kode").fetch_all(&self.pool).await? {
+        for row in sqlx::query("SELECT navn, kode, tekst, hjemmel FROM kode").fetch_all(&self.pool).await? {
             let navn: String = row.try_get("navn")?;
             if let Some(t) = out.tabeller.get_mut(&navn) {
-                t.koder.insert(row.try_get("kode")?, row.try_get("tekst")?);
+                let kode: i32 = row.try_get("kode")?;
+                t.koder.insert(kode, row.try_get("tekst")?);
+                let hjemmel: String = row.try_get("hjemmel")?;
+                if !hjemmel.is_empty() {
+                    t.hjemmel.insert(kode, hjemmel);
+                }
             }
         }
         for row in sqlx::query("SELECT ejerform_kode, lovgrundlag_kode, inst_type3 FROM krydsvalidering")
