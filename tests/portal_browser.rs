@@ -247,6 +247,13 @@ async fn click_path(r: &Running, provider_org: &str, smtp: &SmtpServer, links: b
     b.click_button(&format!("Frigiv {system}")).await;
     b.shows(&format!("Systemet {system} er frigivet.")).await;
     assert_eq!(hello(&soap).await.status, 200);
+    // Its last use shows; among the systems unused for 12 months it is not.
+    b.shows(&chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()).await;
+    b.check("Kun systemer, der ikke er brugt i 12 måneder").await;
+    b.click_button("Opdatér listen").await;
+    b.arrives_at("/systemer").await;
+    b.shows("Alle udbydersystemer").await;
+    wait_until("the filtered list", Duration::from_secs(10), || async { !b.has_row(&system).await }).await;
     b.log_out().await;
     b.client.clone().close().await.unwrap();
 

@@ -66,6 +66,26 @@ async fn scenario(r: Running, provider: &str) {
     assert_eq!(hello().await.status, 200);
     assert_eq!(hello().await.status, 200, "answered from the gateway's decision cache");
 
+    // Its last use is recorded (a day, not a write per call), so STIL can find the systems
+    // unused for 12 months: this one is not among them, a never-used one is.
+    let idle = c.create_system(som(provider, create(provider, "Ubrugt"))).await.unwrap().into_inner().system.unwrap();
+    let list = |kun_ubrugte: bool| ListSystemsRequest { kun_ubrugte, ..Default::default() };
+    let all = c.list_systems(som("STIL", list(false))).await.unwrap().into_inner().systems;
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let used = all.iter().find(|s| s.udbydersystem_id == id).unwrap();
+    assert_eq!(used.sidst_brugt, today);
+    assert_eq!(all.iter().find(|s| s.udbydersystem_id == idle.udbydersystem_id).unwrap().sidst_brugt, "");
+    let unused: Vec<String> = c
+        .list_systems(som("STIL", list(true)))
+        .await
+        .unwrap()
+        .into_inner()
+        .systems
+        .into_iter()
+        .map(|s| s.udbydersystem_id)
+        .collect();
+    assert!(unused.contains(&idle.udbydersystem_id) && !unused.contains(&id), "{unused:?}");
+
     // STIL closes the connection: the very next call is refused, though the gateway had cached
     // the approval; reopened, the next call passes.
     let decide =

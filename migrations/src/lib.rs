@@ -97,6 +97,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (6, "kontaktperson", include_str!("../postgres/tilslutning/0006_kontaktperson.sql")),
         (7, "oidc", include_str!("../postgres/tilslutning/0007_oidc.sql")),
         (8, "historik_person", include_str!("../postgres/tilslutning/0008_historik_person.sql")),
+        (9, "sidst_brugt", include_str!("../postgres/tilslutning/0009_sidst_brugt.sql")),
     ],
 };
 
@@ -111,6 +112,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (6, "kontaktperson", include_str!("../sqlite/tilslutning/0006_kontaktperson.sql")),
         (7, "oidc", include_str!("../sqlite/tilslutning/0007_oidc.sql")),
         (8, "historik_person", include_str!("../sqlite/tilslutning/0008_historik_person.sql")),
+        (9, "sidst_brugt", include_str!("../sqlite/tilslutning/0009_sidst_brugt.sql")),
     ],
 };
 

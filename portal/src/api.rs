@@ -165,6 +165,7 @@ fn system_json(s: &pb::System) -> Value {
     json!({
         "system_id": s.udbydersystem_id, "navn": s.navn, "udbyder": s.udbyder_kode,
         "brugernavn": s.brugernavn, "passiv": s.passiv, "blokeret": s.blokeret,
+        "sidst_brugt": (!s.sidst_brugt.is_empty()).then_some(&s.sidst_brugt),
         "kontaktperson": { "navn": s.kontakt_navn, "email": s.kontakt_email, "telefon": s.kontakt_telefon },
     })
 }

@@ -725,9 +725,12 @@ pub async fn passiv(
 
 struct SystemRaekke {
     id: String,
+    navn: String,
     udbyder: String,
     status: &'static str,
     blokeret: bool,
+    /// The day it last logged in, or "aldrig".
+    sidst_brugt: String,
 }
 
 #[derive(Template)]
@@ -736,16 +739,30 @@ struct Systemer<'a> {
     hoved: Option<Hoved>,
     csrf: &'a str,
     systemer: Vec<SystemRaekke>,
+    /// Only those unused for 12 months are shown.
+    kun_ubrugte: bool,
     besked: Option<String>,
     fejl: Option<String>,
 }
 
-pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Side {
+#[derive(Deserialize)]
+pub struct SystemFilter {
+    #[serde(default)]
+    kun_ubrugte: Option<String>,
+}
+
+pub async fn systemer(
+    State(st): State<PortalState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<SystemFilter>,
+) -> Side {
     let (mut s, _, ctx) = acting(&st, &headers)?;
     Ok({
         let besked = st.sessions.take_besked(&mut s);
+        let kun_ubrugte = q.kun_ubrugte.is_some();
         let req = pb::ListSystemsRequest {
             side: Some(pb::Side { stoerrelse: 300, token: String::new() }),
+            kun_ubrugte,
             ..Default::default()
         };
         let (systemer, fejl) = match st.tilslutning().list_systems(ctx.request(req)).await {
@@ -762,7 +779,9 @@ pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Side
                             "Aktiv"
                         },
                         blokeret: x.blokeret,
+                        sidst_brugt: if x.sidst_brugt.is_empty() { "aldrig".into() } else { x.sidst_brugt },
                         id: x.udbydersystem_id,
+                        navn: x.navn,
                         udbyder: x.udbyder_kode,
                     })
                     .collect(),
@@ -770,7 +789,7 @@ pub async fn systemer(State(st): State<PortalState>, headers: HeaderMap) -> Side
             ),
             Err(e) => (Vec::new(), Some(forklaring(&e))),
         };
-        html(StatusCode::OK, &Systemer { hoved: hoved(&s), csrf: &s.csrf, systemer, besked, fejl })
+        html(StatusCode::OK, &Systemer { hoved: hoved(&s), csrf: &s.csrf, systemer, kun_ubrugte, besked, fejl })
     })
 }
 

@@ -232,6 +232,8 @@ pub struct SystemInfo {
     pub blokeret_aarsag: String,
     pub slettet: bool,
     pub kontakt: Kontaktperson,
+    /// The day (YYYY-MM-DD, UTC) it last logged in; `None` if never.
+    pub sidst_brugt: Option<String>,
 }
 
 /// Who at the provider answers for a system.

@@ -61,6 +61,8 @@ pub struct Tilslutning {
     full_extracts_per_day: u32,
     aendringer: Aendringer,
     legitimationer: credentials::Bekraeftede,
+    /// The day each system's use was last written, so it is written once a day per process.
+    brugt: std::sync::Mutex<std::collections::HashMap<String, chrono::NaiveDate>>,
 }
 
 impl Tilslutning {
@@ -70,6 +72,25 @@ impl Tilslutning {
             full_extracts_per_day,
             aendringer: Aendringer::Ingen,
             legitimationer: credentials::Bekraeftede::new(),
+            brugt: Default::default(),
+        }
+    }
+
+    /// Records a system's use today, cheaply: one small write per system per day and process.
+    /// A failed write costs the login nothing; it is tried again at the next login.
+    async fn noter_brug(&self, system_id: &str) {
+        let today = chrono::Utc::now().date_naive();
+        {
+            let brugt = self.brugt.lock().unwrap_or_else(|e| e.into_inner());
+            if brugt.get(system_id) == Some(&today) {
+                return;
+            }
+        }
+        match self.store().mark_brugt(system_id, &today.format("%Y-%m-%d").to_string()).await {
+            Ok(()) => {
+                self.brugt.lock().unwrap_or_else(|e| e.into_inner()).insert(system_id.to_owned(), today);
+            }
+            Err(e) => tracing::warn!(error = %e, system_id, "a system's last use was not recorded"),
         }
     }
 
@@ -464,11 +485,14 @@ impl Tilslutning {
         let hashes = login.as_ref().map(|l| l.hashes.as_slice()).unwrap_or_default();
         let ok = self.legitimationer.verify(brugernavn, adgangskode, hashes).await;
         match (ok, login) {
-            (true, Some(l)) => Ok(Some(Autentificeret {
-                system_id: l.system_id,
-                udbyder_kode: l.udbyder_kode,
-                gyldig_til: l.udloeber,
-            })),
+            (true, Some(l)) => {
+                self.noter_brug(&l.system_id).await;
+                Ok(Some(Autentificeret {
+                    system_id: l.system_id,
+                    udbyder_kode: l.udbyder_kode,
+                    gyldig_til: l.udloeber,
+                }))
+            }
             _ => {
                 let log = Afvisningslog {
                     brugernavn: brugernavn.chars().take(64).collect(),

@@ -32,7 +32,18 @@ pub struct SystemSoegning {
     pub udbyder_kode: String,
     pub soeg: String,
     pub med_slettede: bool,
+    /// Only systems unused for [`UBRUGT_MAANEDER`] months (the operator blocks those).
+    pub kun_ubrugte: bool,
     pub side: Side,
+}
+
+/// A system not used for this many months may be blocked by the operator (docs/tilslutning.md).
+pub const UBRUGT_MAANEDER: u32 = 12;
+
+/// The first day a system must have been used on not to count as unused, `today` counted.
+pub fn ubrugt_graense(today: chrono::NaiveDate) -> String {
+    let graense = today.checked_sub_months(chrono::Months::new(UBRUGT_MAANEDER)).unwrap_or(today);
+    graense.format("%Y-%m-%d").to_string()
 }
 
 fn storage(e: impl std::fmt::Display) -> TilslutningError {
@@ -177,8 +188,21 @@ pub async fn list(store: &dyn TilslutningStore, aktoer: &str, s: &SystemSoegning
         Some(aktoer)
     };
     let size = s.side.stoerrelse("systemer")?;
-    let mut page =
-        store.list_systems(udbyder, s.soeg.trim(), s.med_slettede, &s.side.token, size + 1).await.map_err(storage)?;
+    let ubrugt_foer = if s.kun_ubrugte { ubrugt_graense(chrono::Utc::now().date_naive()) } else { String::new() };
+    let mut page = store
+        .list_systems(udbyder, s.soeg.trim(), s.med_slettede, &ubrugt_foer, &s.side.token, size + 1)
+        .await
+        .map_err(storage)?;
     let naeste = side::klip(&mut page, size, |s| s.id.clone());
     Ok((page, naeste))
+}
+
+#[cfg(test)]
+mod ubrugt_tests {
+    #[test]
+    fn unused_means_not_since_the_same_day_a_year_ago() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(super::ubrugt_graense(d("2026-12-02")), "2025-12-02");
+        assert_eq!(super::ubrugt_graense(d("2028-02-29")), "2027-02-28");
+    }
 }

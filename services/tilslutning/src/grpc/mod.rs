@@ -273,6 +273,7 @@ impl TilslutningService for TilslutningGrpc {
             udbyder_kode: r.udbyder_kode,
             soeg: r.soeg,
             med_slettede: r.med_slettede,
+            kun_ubrugte: r.kun_ubrugte,
             side: pb::side(&r.side),
         };
         answer(self.tilslutning.list_systems(&aktoer, &soegning).await, |(page, naeste_side)| {

@@ -93,6 +93,7 @@ pub fn system(s: &SystemInfo) -> pb::System {
         kontakt_navn: s.kontakt.navn.clone(),
         kontakt_email: s.kontakt.email.clone(),
         kontakt_telefon: s.kontakt.telefon.clone(),
+        sidst_brugt: s.sidst_brugt.clone().unwrap_or_default(),
     }
 }
 

@@ -161,9 +161,14 @@ pub trait TilslutningStore: Send + Sync + 'static {
         udbyder_kode: Option<&str>,
         soeg: &str,
         med_slettede: bool,
+        // Only systems not used since this day (YYYY-MM-DD); '' = all.
+        ubrugt_foer: &str,
         efter: &str,
         max: i64,
     ) -> Result<Vec<SystemInfo>, StoreError>;
+    /// Records that the system was used on `dato` (YYYY-MM-DD); an earlier day is never written
+    /// over a later one.
+    async fn mark_brugt(&self, system_id: &str, dato: &str) -> Result<(), StoreError>;
     async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError>;
     /// Marks the system deleted and ends (SLETTET) every live agreement of it, with history.
     async fn delete_system(&self, system_id: &str, hvem: Hvem<'_>) -> Result<bool, StoreError>;
@@ -375,6 +380,7 @@ where
                 email: r.try_get("kontakt_email")?,
                 telefon: r.try_get("kontakt_telefon")?,
             },
+            sidst_brugt: r.try_get("sidst_brugt")?,
         })
     }
 
@@ -820,6 +826,7 @@ where
         udbyder_kode: Option<&str>,
         soeg: &str,
         med_slettede: bool,
+        ubrugt_foer: &str,
         efter: &str,
         max: i64,
     ) -> Result<Vec<SystemInfo>, StoreError> {
@@ -833,9 +840,15 @@ where
             .bind(med_slettede)
             .bind(efter)
             .bind(max)
+            .bind(ubrugt_foer)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::system_from_row).collect()
+    }
+
+    async fn mark_brugt(&self, system_id: &str, dato: &str) -> Result<(), StoreError> {
+        sqlx::query(MARK_BRUGT).bind(system_id).bind(dato).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn rename_system(&self, system_id: &str, navn: &str) -> Result<bool, StoreError> {

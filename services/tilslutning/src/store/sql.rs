@@ -11,7 +11,7 @@ macro_rules! organisation_columns {
 macro_rules! system_columns {
     () => {
         "id, navn, udbyder_kode, brugernavn, passiv, blokeret, blokeret_aarsag, slettet, kontakt_navn, kontakt_email, \
-         kontakt_telefon"
+         kontakt_telefon, sidst_brugt"
     };
 }
 
@@ -125,8 +125,10 @@ pub(super) const LIST_SYSTEMS: &str = concat!(
     "SELECT ",
     system_columns!(),
     " FROM udbydersystem WHERE ($1 = '' OR udbyder_kode = $1) AND ($2 = '' OR lower(navn) LIKE $2) \
-     AND ($3 OR NOT slettet) AND id > $4 ORDER BY id LIMIT $5"
+     AND ($3 OR NOT slettet) AND ($6 = '' OR COALESCE(sidst_brugt, '') < $6) AND id > $4 ORDER BY id LIMIT $5"
 );
+pub(super) const MARK_BRUGT: &str =
+    "UPDATE udbydersystem SET sidst_brugt = $2 WHERE id = $1 AND COALESCE(sidst_brugt, '') < $2";
 /// Organisations of a type ('' = any) matching a name or kode, paged by kode.
 pub(super) const LIST_ORGANISATIONER: &str = concat!(
     "SELECT ",
