@@ -402,6 +402,8 @@ async fn csv_files(r: &Running, f: &Fixture) {
     assert_eq!(neutralised[col(&h, "daginstitutionsNavn")], format!("'{formula}"), "shown as text, not run");
 
     let (h, rows) = fetch("anvisningsenhed.csv").await;
+    assert_eq!(&h[..3], ["anvisningsenhedsNummer", "daginstitutionsNummer", "anvisningsenhedsNavn"]);
+    assert!(h.contains(&"byNavn".to_owned()) && !h.contains(&"postDistrikt".to_owned()), "{h:?}");
     assert_eq!(rows.len() as i64, n_a);
     assert!(h.contains(&"instType3_Tekst".to_owned()) && h.contains(&"kommuneKode_Tekst".to_owned()), "{h:?}");
     let a2 = rows.iter().find(|row| row[0] == f.a2).expect("A2");
@@ -409,17 +411,75 @@ async fn csv_files(r: &Running, f: &Fixture) {
     assert!(!a2[col(&h, "nedlagtDato")].is_empty());
 
     let (h, rows) = fetch("alternativadresse.csv").await;
+    assert_eq!(&h[..2], ["alternativAdresseNummer", "anvisningsenhedsNummer"]);
     assert_eq!(rows.len() as i64, n_l);
     let l2 = rows.iter().find(|row| row[0] == f.l2).expect("L2");
     assert_eq!(l2[col(&h, "alternativAdresseNavn")], "Frugthaven 100%_");
 
+    // The combined file: a row per unit of every level, the level named.
     let (h, rows) = fetch("samlet.csv").await;
-    let without_units = rows.iter().filter(|row| row[col(&h, "enhedsNummer")].is_empty()).count() as i64;
-    assert_eq!(rows.len() as i64 - without_units, n_a, "one row per anvisningsenhed");
-    let a1 = rows.iter().find(|row| row[col(&h, "enhedsNummer")] == f.a1).expect("A1");
+    let of_type = |t: &str| rows.iter().filter(|row| row[col(&h, "dagtilbudsType")] == t).count() as i64;
+    assert_eq!(
+        (of_type("daginstitution"), of_type("anvisningsenhed"), of_type("alternativAdresse")),
+        (n_d, n_a, n_l),
+        "one row per unit of every level"
+    );
+    assert_eq!(rows.len() as i64, n_d + n_a + n_l);
+    let a1 = rows.iter().find(|row| row[col(&h, "anvisningsenhedsNummer")] == f.a1 && row[0] == "anvisningsenhed");
+    let a1 = a1.expect("A1");
     assert_eq!(a1[col(&h, "daginstitutionsNummer")], f.d1);
-    assert_eq!(a1[col(&h, "antalAlternativeAdresser")], "2");
-    assert!(rows.iter().any(|row| row[0] == f.d2 && row[col(&h, "enhedsNummer")].is_empty()), "D2 has no units");
+    assert_eq!(a1[col(&h, "admKommuneKode_Tekst")], "København", "the daginstitution's fields on its unit's row");
+    let under_a1 =
+        rows.iter().filter(|row| row[0] == "alternativAdresse" && row[col(&h, "anvisningsenhedsNummer")] == f.a1);
+    assert_eq!(under_a1.count(), 2, "A1's two alternative addresses, each a row");
+    assert!(rows.iter().any(|row| row[0] == "daginstitution" && row[col(&h, "daginstitutionsNummer")] == f.d2));
+
+    // As public code reads the real file: strip the BOM, split on `;`, keep the active
+    // anvisningsenheder, parse the coordinates with a decimal comma — the same units at the same
+    // places as the SOAP extract.
+    let raw = r.soap.get("/csv/samlet.csv").await.text().await.unwrap();
+    let mut lines = raw.trim_start_matches('\u{feff}').lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let (typ, status, nummer, bredde, laengde) =
+        (at("dagtilbudsType"), at("aktivitetsstatus"), at("anvisningsenhedsNummer"), at("geoBredde"), at("geoLaengde"));
+    for name in [
+        "dagtilbudsNavn",
+        "cvrNummer",
+        "kommuneKode_Tekst",
+        "admKommuneKode_Tekst",
+        "vejNavn",
+        "husNummer",
+        "postNummer",
+        "byNavn",
+        "supplerendeBynavn",
+        "email",
+        "telefonNummer",
+        "instType3",
+        "instType3_Tekst",
+        "ejerformKode",
+    ] {
+        at(name);
+    }
+    let grad = |s: &str| s.replace(',', ".").parse::<f64>().unwrap_or_else(|_| panic!("a coordinate: {s:?}"));
+    let mut from_csv: Vec<(String, f64, f64)> = lines
+        .map(|l| l.split(';').collect::<Vec<_>>())
+        .filter(|c| c[typ] == "anvisningsenhed" && c[status] == "Aktiv")
+        .map(|c| (c[nummer].to_owned(), grad(c[bredde]), grad(c[laengde])))
+        .collect();
+    from_csv.sort_by(|a, b| a.0.cmp(&b.0));
+    let flat = soap_export(r, "GetAllAnvisningsEnheder", "").await;
+    let mut from_soap: Vec<(String, f64, f64)> = flat
+        .split("</anvisningsenhed>")
+        .filter(|u| u.contains("<aktivitetsstatus>Aktiv<"))
+        .map(|u| {
+            let t = |n: &str| xml_text(u, n).unwrap_or_else(|| panic!("{n} in {u}"));
+            (t("EnhedsNummer").to_owned(), t("geoBredde").parse().unwrap(), t("geoLaengde").parse().unwrap())
+        })
+        .collect();
+    from_soap.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!from_csv.is_empty());
+    assert_eq!(from_csv, from_soap, "the CSV's active anvisningsenheder and coordinates are the extract's");
 
     let missing = r.soap.get("/csv/hemmelig.csv").await;
     assert_eq!(missing.status(), 404);

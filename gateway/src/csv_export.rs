@@ -1,11 +1,14 @@
 //! The public CSV export (registry.md §4): four files over plain HTTPS without login,
-//! `;`-separated, UTF-8 with BOM, a header row of camelCase names with `_Tekst` companions.
-//! Streamed like the SOAP extracts: rows are written as the export service streams them.
+//! `;`-separated, UTF-8 with BOM, a header row of camelCase names with `_Tekst` companions, in the
+//! names public code that reads the real register's files expects (every column is described in
+//! `docs/csv.md`). Streamed like the SOAP extracts: rows are written as the export service streams
+//! them.
 //!
 //! **[decision]** The files are `daginstitution.csv`, `anvisningsenhed.csv`,
-//! `alternativadresse.csv` and `samlet.csv` under `/csv/`. `samlet` has one row per
-//! anvisningsenhed with its daginstitution's columns in front (a daginstitution without units
-//! gets one row with the unit columns empty), and the number of the unit's alternative addresses.
+//! `alternativadresse.csv` and `samlet.csv` under `/csv/`. `samlet` has one row per unit of every
+//! level, `dagtilbudsType` naming it (`daginstitution`, `anvisningsenhed`, `alternativAdresse`),
+//! with the numbers of the unit and its parents and the parents' fields filled in. Coordinates
+//! are written with a decimal comma, as Danish spreadsheets and the real files have them.
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -47,7 +50,7 @@ const ADRESSE: [&str; 12] = [
     "etage",
     "doer",
     "postNummer",
-    "postDistrikt",
+    "byNavn",
     "supplerendeBynavn",
     "kommuneKode",
     "kommuneKode_Tekst",
@@ -70,9 +73,18 @@ fn timestamp(t: &Option<prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
+/// A coordinate with a decimal comma (`55,6648`).
+fn koordinat(v: Option<f64>) -> String {
+    v.map(|v| v.to_string().replace('.', ",")).unwrap_or_default()
+}
+
+fn empty(row: &mut Row, n: usize) {
+    row.extend(std::iter::repeat_n(String::new(), n));
+}
+
 fn register(row: &mut Row, r: Option<&Registerfelter>) {
     let Some(r) = r else {
-        row.extend(std::iter::repeat_n(String::new(), REGISTER.len()));
+        empty(row, REGISTER.len());
         return;
     };
     let status = if r.aktivitetsstatus() == Aktivitetsstatus::Nedlagt { "Nedlagt" } else { "Aktiv" };
@@ -112,21 +124,17 @@ fn adresse(row: &mut Row, a: Option<&Adresse>, kommune_tekst: &str) {
         a.kommune_kode.to_string(),
         kommune_tekst.to_owned(),
         a.dar_adresse_id.unwrap_or_default(),
-        a.geo_bredde.map(|v| v.to_string()).unwrap_or_default(),
-        a.geo_laengde.map(|v| v.to_string()).unwrap_or_default(),
+        koordinat(a.geo_bredde),
+        koordinat(a.geo_laengde),
     ]);
 }
 
-const ENHED_FOER: [&str; 3] = ["enhedsNummer", "daginstitutionsNummer", "enhedsNavn"];
+const ENHED_FOER: [&str; 3] = ["anvisningsenhedsNummer", "daginstitutionsNummer", "anvisningsenhedsNavn"];
 const ENHED_EFTER: [&str; 6] = ["instType3", "instType3_Tekst", "email", "telefonNummer", "cvrNummer", "pNummer"];
 
-fn anvisningsenhed(row: &mut Row, e: &AnvisningsenhedExtend, with_parent: bool) {
+fn anvisningsenhed(row: &mut Row, e: &AnvisningsenhedExtend) {
     let a = e.anvisningsenhed.clone().unwrap_or_default();
-    row.push(a.enheds_nummer);
-    if with_parent {
-        row.push(a.daginstitutions_nummer);
-    }
-    row.push(a.enheds_navn);
+    row.extend([a.enheds_nummer, a.daginstitutions_nummer, a.enheds_navn]);
     adresse(row, a.adresse.as_ref(), &e.kommune_kode_tekst);
     row.extend([
         a.inst_type3.to_string(),
@@ -139,7 +147,7 @@ fn anvisningsenhed(row: &mut Row, e: &AnvisningsenhedExtend, with_parent: bool) 
     register(row, e.register.as_ref());
 }
 
-const ALTERNATIV_FOER: [&str; 3] = ["alternativAdresseNummer", "enhedsNummer", "alternativAdresseNavn"];
+const ALTERNATIV_FOER: [&str; 3] = ["alternativAdresseNummer", "anvisningsenhedsNummer", "alternativAdresseNavn"];
 const ALTERNATIV_EFTER: [&str; 4] = ["pNummer", "cvrNummer", "email", "telefonNummer"];
 
 fn alternativ_adresse(row: &mut Row, e: &AlternativAdresseExtend) {
@@ -155,41 +163,106 @@ fn alternativ_adresse(row: &mut Row, e: &AlternativAdresseExtend) {
     register(row, e.register.as_ref());
 }
 
-/// `samlet`: one row per anvisningsenhed (or one for a daginstitution without any).
-fn samlet_rows(d: &Dagtilbud) -> Vec<Row> {
-    let parent = |row: &mut Row| {
-        if let Some(di) = &d.daginstitution {
-            daginstitution(row, di);
-            register(row, di.register.as_ref());
-        }
-    };
-    let unit_width = ENHED_FOER.len() - 1 + ADRESSE.len() + ENHED_EFTER.len() + REGISTER.len() + 1;
-    if d.anvisningsenheder.is_empty() {
-        let mut row = Row::new();
-        parent(&mut row);
-        row.extend(std::iter::repeat_n(String::new(), unit_width));
-        return vec![row];
-    }
-    d.anvisningsenheder
-        .iter()
-        .map(|a| {
-            let mut row = Row::new();
-            parent(&mut row);
-            if let Some(e) = &a.anvisningsenhed {
-                anvisningsenhed(&mut row, e, false);
-            }
-            row.push(a.alternative_adresser.len().to_string());
-            row
-        })
-        .collect()
-}
+/// `samlet`'s columns: the level, the numbers of the unit and its parents, its name, the
+/// daginstitution's fields, the unit's type, CVR and P-number, address, contact, register fields.
+const SAMLET_FOER: [&str; 5] =
+    ["dagtilbudsType", "daginstitutionsNummer", "anvisningsenhedsNummer", "alternativAdresseNummer", "dagtilbudsNavn"];
+const SAMLET_EJER: [&str; 7] = [
+    "ejerformKode",
+    "ejerformKode_Tekst",
+    "lovgrundlagKode",
+    "lovgrundlagKode_Tekst",
+    "admKommuneKode",
+    "admKommuneKode_Tekst",
+    "ejerCvrNummer",
+];
+const SAMLET_ENHED: [&str; 4] = ["instType3", "instType3_Tekst", "cvrNummer", "pNummer"];
+const KONTAKT: [&str; 2] = ["email", "telefonNummer"];
+const SAMLET_BREDDE: usize =
+    SAMLET_FOER.len() + SAMLET_EJER.len() + SAMLET_ENHED.len() + ADRESSE.len() + KONTAKT.len() + REGISTER.len();
 
 fn samlet_header() -> Row {
-    let mut h = header_row(&[&DAGINSTITUTION]);
-    h.extend(REGISTER.iter().map(|c| format!("daginstitution{}{}", c[..1].to_uppercase(), &c[1..])));
-    h.extend(header_row(&[&["enhedsNummer", "enhedsNavn"], &ADRESSE, &ENHED_EFTER, &REGISTER]));
-    h.push("antalAlternativeAdresser".to_owned());
-    h
+    header_row(&[&SAMLET_FOER, &SAMLET_EJER, &SAMLET_ENHED, &ADRESSE, &KONTAKT, &REGISTER])
+}
+
+/// The daginstitution's fields every row of its tree repeats.
+fn ejer(row: &mut Row, d: Option<&DaginstitutionExtend>) {
+    let Some(d) = d else {
+        empty(row, SAMLET_EJER.len());
+        return;
+    };
+    let di = d.daginstitution.clone().unwrap_or_default();
+    row.extend([
+        di.ejerform_kode.to_string(),
+        d.ejerform_kode_tekst.clone(),
+        di.lovgrundlag_kode.to_string(),
+        d.lovgrundlag_kode_tekst.clone(),
+        di.adm_kommune_kode.to_string(),
+        d.adm_kommune_kode_tekst.clone(),
+        di.ejer_cvr_nummer.unwrap_or_default(),
+    ]);
+}
+
+/// `samlet`: the daginstitution, each of its anvisningsenheder, and each of their alternative
+/// addresses, a row each.
+fn samlet_rows(d: &Dagtilbud) -> Vec<Row> {
+    let di = d.daginstitution.as_ref();
+    let di_nummer = di.and_then(|x| x.daginstitution.as_ref()).map(|x| x.daginstitutions_nummer.clone());
+    let di_nummer = di_nummer.unwrap_or_default();
+    let mut rows = Vec::with_capacity(1 + d.anvisningsenheder.len());
+    let mut row = Row::with_capacity(SAMLET_BREDDE);
+    let navn = di.and_then(|x| x.daginstitution.as_ref()).map(|x| x.daginstitutions_navn.clone()).unwrap_or_default();
+    row.extend(["daginstitution".to_owned(), di_nummer.clone(), String::new(), String::new(), navn]);
+    ejer(&mut row, di);
+    empty(&mut row, SAMLET_ENHED.len() + ADRESSE.len() + KONTAKT.len());
+    register(&mut row, di.and_then(|x| x.register.as_ref()));
+    rows.push(row);
+    for u in &d.anvisningsenheder {
+        let Some(e) = &u.anvisningsenhed else { continue };
+        let a = e.anvisningsenhed.clone().unwrap_or_default();
+        let mut row = Row::with_capacity(SAMLET_BREDDE);
+        row.extend([
+            "anvisningsenhed".to_owned(),
+            di_nummer.clone(),
+            a.enheds_nummer.clone(),
+            String::new(),
+            a.enheds_navn,
+        ]);
+        ejer(&mut row, di);
+        row.extend([
+            a.inst_type3.to_string(),
+            e.inst_type3_tekst.clone(),
+            a.cvr_nummer.unwrap_or_default(),
+            a.p_nummer,
+        ]);
+        adresse(&mut row, a.adresse.as_ref(), &e.kommune_kode_tekst);
+        row.extend([a.email.unwrap_or_default(), a.telefon_nummer.unwrap_or_default()]);
+        register(&mut row, e.register.as_ref());
+        rows.push(row);
+        for l in &u.alternative_adresser {
+            let alt = l.alternativ_adresse.clone().unwrap_or_default();
+            let mut row = Row::with_capacity(SAMLET_BREDDE);
+            row.extend([
+                "alternativAdresse".to_owned(),
+                di_nummer.clone(),
+                a.enheds_nummer.clone(),
+                alt.alternativ_adresse_nummer,
+                alt.alternativ_adresse_navn,
+            ]);
+            ejer(&mut row, di);
+            row.extend([
+                a.inst_type3.to_string(),
+                e.inst_type3_tekst.clone(),
+                alt.cvr_nummer.unwrap_or_default(),
+                alt.p_nummer.unwrap_or_default(),
+            ]);
+            adresse(&mut row, alt.adresse.as_ref(), &l.kommune_kode_tekst);
+            row.extend([alt.email.unwrap_or_default(), alt.telefon_nummer.unwrap_or_default()]);
+            register(&mut row, l.register.as_ref());
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 /// Serves one public CSV file, or 404 naming the files there are.
@@ -216,7 +289,7 @@ pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
             let header = header_row(&[&ENHED_FOER, &ADRESSE, &ENHED_EFTER, &REGISTER]);
             rows(export.get_all_anvisnings_enheder(req()).await, header, |e: &AnvisningsenhedExtend| {
                 let mut row = Row::new();
-                anvisningsenhed(&mut row, e, true);
+                anvisningsenhed(&mut row, e);
                 vec![row]
             })
         }
