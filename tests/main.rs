@@ -20,6 +20,7 @@ mod portal_api;
 mod portal_browser;
 mod portal_login;
 mod portal_oidc;
+mod register_pages;
 mod revalidation;
 mod soap_credentials;
 mod soap_hostile;

@@ -498,7 +498,11 @@ fn portal_router(args: &GatewayArgs) -> anyhow::Result<axum::Router> {
         period: std::time::Duration::from_secs(args.lockout_seconds),
     };
     let pki = args.pki.existing()?;
-    let at = crate::portal::Where { tilslutning_url: &args.tilslutning_url, public_url: args.public_url.as_deref() };
+    let at = crate::portal::Where {
+        tilslutning_url: &args.tilslutning_url,
+        export_url: &args.export_url,
+        public_url: args.public_url.as_deref(),
+    };
     args.portal.router(&pki, at, lockout, args.bench_plaintext)
 }
 

@@ -26,6 +26,8 @@ pub struct PortalSettings {
 /// Where the portal's parts are: the tilslutning service it calls, and its own public address.
 pub struct Where<'a> {
     pub tilslutning_url: &'a str,
+    /// The export service, for the register's public pages.
+    pub export_url: &'a str,
     pub public_url: Option<&'a str>,
 }
 
@@ -46,6 +48,7 @@ impl PortalSettings {
         }
         let cfg = dtr_portal::PortalConfig {
             tilslutning_url: at.tilslutning_url.to_owned(),
+            export_url: at.export_url.to_owned(),
             credentials,
             idle: Duration::from_secs(self.portal_idle_minutes * 60),
             absolute: Duration::from_secs(self.portal_absolute_hours * 3600),
@@ -114,6 +117,8 @@ pub struct PortalArgs {
     pub https_addr: String,
     #[arg(long, env = "DTR_TILSLUTNING_URL", default_value = "https://127.0.0.1:50053")]
     pub tilslutning_url: String,
+    #[arg(long, env = "DTR_EXPORT_URL", default_value = "https://127.0.0.1:50052")]
+    pub export_url: String,
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
     /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
@@ -144,7 +149,11 @@ pub async fn run(args: PortalArgs) -> anyhow::Result<()> {
         .context("TLS")?;
     let lockout =
         LockoutPolicy { max_failures: args.lockout_failures, period: Duration::from_secs(args.lockout_seconds) };
-    let at = Where { tilslutning_url: &args.tilslutning_url, public_url: args.public_url.as_deref() };
+    let at = Where {
+        tilslutning_url: &args.tilslutning_url,
+        export_url: &args.export_url,
+        public_url: args.public_url.as_deref(),
+    };
     let router = args.portal.router(&args.pki.existing()?, at, lockout, false)?;
     let router = router.route("/healthz", axum::routing::get(|| async { "ok" }));
     let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();

@@ -14,6 +14,7 @@ mod flows;
 mod katalog;
 pub mod oidc;
 mod pages;
+mod register;
 pub mod session;
 
 use std::net::IpAddr;
@@ -26,12 +27,15 @@ use axum::response::Response;
 use axum::routing::get;
 
 use dtr_gateway::lockout::{Lockout, LockoutPolicy};
+use dtr_proto::export::export_service_client::ExportServiceClient;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_trust::{Part, PartCredentials, SignedChannel};
 
 /// What the portal is told at start.
 pub struct PortalConfig {
     pub tilslutning_url: String,
+    /// The export service, which the register's public pages read.
+    pub export_url: String,
     /// The portal's certificate and token key.
     pub credentials: PartCredentials,
     /// A session ends after this long without a request…
@@ -57,6 +61,7 @@ pub struct PortalState(Arc<Shared>);
 
 pub struct Shared {
     tilslutning: TilslutningServiceClient<SignedChannel>,
+    export: ExportServiceClient<SignedChannel>,
     sessions: session::Sessions,
     lockout: Lockout,
     oidc: Option<oidc::Oidc>,
@@ -74,8 +79,12 @@ impl PortalState {
     pub fn new(cfg: PortalConfig) -> Result<Self, PortalError> {
         let channel = cfg.credentials.endpoint(&cfg.tilslutning_url, Part::Tilslutning)?.connect_lazy();
         let tilslutning = TilslutningServiceClient::new(cfg.credentials.signed(channel, Part::Tilslutning));
+        let channel = cfg.credentials.endpoint(&cfg.export_url, Part::Export)?.connect_lazy();
+        let export = ExportServiceClient::new(cfg.credentials.signed(channel, Part::Export))
+            .max_decoding_message_size(64 * 1024 * 1024);
         Ok(PortalState(Arc::new(Shared {
             tilslutning,
+            export,
             sessions: session::Sessions::new(cfg.idle, cfg.absolute),
             lockout: Lockout::new(cfg.lockout, None),
             oidc: cfg.oidc.map(oidc::Oidc::new).transpose()?,
@@ -84,6 +93,10 @@ impl PortalState {
 
     pub(crate) fn tilslutning(&self) -> TilslutningServiceClient<SignedChannel> {
         self.tilslutning.clone()
+    }
+
+    pub(crate) fn export(&self) -> ExportServiceClient<SignedChannel> {
+        self.export.clone()
     }
 }
 
@@ -117,6 +130,9 @@ pub fn router(state: PortalState) -> Router {
         .route("/udbydere/{kode}/passiv", axum::routing::post(flows::udbyder_passiv))
         .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))
         .route("/static/{*path}", get(assets::serve))
+        .route("/dagtilbud/{nummer}", get(register::enhed))
+        .route("/kommune/{kode}", get(register::kommune))
+        .route("/soeg", get(register::soeg))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/organisation", get(api::organisationer))
         .route("/api/systemer", get(api::systemer).post(api::opret_system))
