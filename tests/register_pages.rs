@@ -5,9 +5,14 @@
 
 use crate::common;
 
+use std::time::Duration;
+
+use dtr_proto::tilslutning::{OrganisationType, Rolle};
+
 use common::browser::Browser;
 use common::cluster;
-use common::{IMPORT, xml_text};
+use common::grpc::{person, som};
+use common::{IMPORT, wait_until, xml_text};
 
 #[tokio::test]
 async fn the_register_for_everyone() {
@@ -123,5 +128,52 @@ async fn the_register_for_everyone() {
         assert_eq!(resp.status(), 404, "{path}");
         assert!(resp.text().await.unwrap().contains("findes ikke i registeret"), "{path}");
     }
+
+    // Every anvisningsenhed is an organisation of type DAGTILBUD in Tilslutning, kept in step
+    // with the register (closed: passive), so its data access can be administered from the portal.
+    let mut t = r.tilslutning().await;
+    let org = |kode: &'static str| {
+        let mut t = t.clone();
+        async move {
+            let req = dtr_proto::tilslutning::GetOrganisationRequest { kode: kode.into() };
+            t.get_organisation(som("STIL", req)).await.ok().map(|o| o.into_inner())
+        }
+    };
+    wait_until("G30003 to be followed as closed", Duration::from_secs(20), || async {
+        org("G30003").await.is_some_and(|o| o.er_passiveret)
+    })
+    .await;
+    let g30001 = org("G30001").await.expect("the unit is an organisation");
+    assert_eq!(g30001.r#type(), OrganisationType::Dagtilbud);
+    assert_eq!(
+        (g30001.navn.as_str(), g30001.cvr.as_str(), g30001.pnr.as_str()),
+        ("Børnehuset Solsikken Vuggestue", "64942212", "1020000001")
+    );
+    assert!(!g30001.er_passiveret);
+    let admin = person(&r, "solsikken.admin", "G30001", Rolle::Dataadgangsadministrator).await;
+
+    // The provider asks the unit, by its number, for data access; the unit's administrator approves.
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.pki.parent().unwrap().join("demo-credentials.json")).unwrap()).unwrap();
+    let udbyder = creds["persons"].as_array().unwrap().iter().find(|p| p["role"] == "Udbyderadministrator").unwrap();
+    b.log_in(&portal, udbyder["username"].as_str().unwrap(), udbyder["password"].as_str().unwrap()).await;
+    b.follow("Anmod om dataadgang").await;
+    b.select("System", "demo-system-1").await;
+    b.select("Webservice", "ImportService").await;
+    b.fill("Dataejere", "G30001").await;
+    b.fill("Kommentar (valgfri)", "Pladsanvisning til vuggestuen").await;
+    b.click_button("Send anmodning").await;
+    b.shows("Anmodningen om dataadgang er sendt til G30001.").await;
+    b.log_out().await;
+    b.log_in(&portal, &admin.0, &admin.1).await;
+    b.shows("Børnehuset Solsikken Vuggestue").await;
+    b.fill_in_row("demo-system-1", "kommentar", "Velkommen").await;
+    b.click_in_row("demo-system-1", "Godkend").await;
+    b.shows("er godkendt.").await;
+    let list = dtr_proto::tilslutning::ListAftalerRequest { ejer_kode: "G30001".into(), ..Default::default() };
+    let aftaler = t.list_dataaftaler(som("STIL", list)).await.unwrap().into_inner().aftaler;
+    assert_eq!(aftaler.len(), 1);
+    assert_eq!(aftaler[0].aftale_status(), dtr_proto::tilslutning::AftaleStatus::Godkendt);
+    assert_eq!(aftaler[0].ejer_navn, "Børnehuset Solsikken Vuggestue");
     b.client.clone().close().await.unwrap();
 }

@@ -91,6 +91,10 @@ pub struct ServiceArgs {
     /// findings; unset: findings are only stored.
     #[arg(long, env = "DTR_TILSLUTNING_URL")]
     pub tilslutning_url: Option<String>,
+    /// Tilslutning service: the export service, whose change sequence it follows to keep the
+    /// register's anvisningsenheder as DAGTILBUD organisations; unset: it does not follow.
+    #[arg(long, env = "DTR_EXPORT_URL")]
+    pub export_url: Option<String>,
     #[command(flatten)]
     pub tilslutning: TilslutningArgs,
     #[command(flatten)]
@@ -419,6 +423,13 @@ pub async fn serve(
         Which::Tilslutning => {
             let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
             store.migrate().await.context("tilslutning migrations")?;
+            if let Some(url) = &args.export_url {
+                let mut credentials = dtr_trust::PartCredentials::load(&pki, dtr_trust::Part::Tilslutning)?;
+                if args.bench_plaintext {
+                    credentials = credentials.without_tls();
+                }
+                tokio::spawn(crate::registerfoelger::foelg(store.clone(), url.clone(), credentials));
+            }
             if let Some(url) = &args.tilslutning.smtp_url {
                 let afsender = args.tilslutning.smtp_from.clone();
                 let ca_file = args.tilslutning.smtp_ca_file.clone();

@@ -12,6 +12,7 @@ mod grpc;
 mod healthcheck;
 mod pki;
 mod portal;
+mod registerfoelger;
 mod registerfund;
 mod up;
 

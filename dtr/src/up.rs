@@ -113,6 +113,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             tilslutning_url: Some(urls[2].clone()),
+            export_url: Some(urls[1].clone()),
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
             tilslutning: tilslutning_args.clone(),

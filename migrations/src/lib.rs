@@ -98,6 +98,7 @@ pub const TILSLUTNING_POSTGRES: MigrationSet = MigrationSet {
         (7, "oidc", include_str!("../postgres/tilslutning/0007_oidc.sql")),
         (8, "historik_person", include_str!("../postgres/tilslutning/0008_historik_person.sql")),
         (9, "sidst_brugt", include_str!("../postgres/tilslutning/0009_sidst_brugt.sql")),
+        (10, "registerfoelger", include_str!("../postgres/tilslutning/0010_registerfoelger.sql")),
     ],
 };
 
@@ -113,6 +114,7 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
         (7, "oidc", include_str!("../sqlite/tilslutning/0007_oidc.sql")),
         (8, "historik_person", include_str!("../sqlite/tilslutning/0008_historik_person.sql")),
         (9, "sidst_brugt", include_str!("../sqlite/tilslutning/0009_sidst_brugt.sql")),
+        (10, "registerfoelger", include_str!("../sqlite/tilslutning/0010_registerfoelger.sql")),
     ],
 };
 

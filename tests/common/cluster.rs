@@ -45,6 +45,8 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
             ("DTR_REDIS_URL", super::redis_url()),
             ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
             ("DTR_PKI_DIR", pki.display().to_string()),
+            // The tilslutning service follows the register through the export service.
+            ("DTR_EXPORT_URL", format!("https://127.0.0.1:{export}")),
         ];
         // The export service reads its settings from a config file, the others from the environment.
         let env = if name == "export" {

@@ -172,6 +172,18 @@ pub struct HistorikLinje {
     pub kommentar: String,
 }
 
+/// An anvisningsenhed of the register as an organisation here (type DAGTILBUD), so its data
+/// access can be administered: its number is the organisation's kode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DagtilbudOrganisation {
+    pub kode: String,
+    pub navn: String,
+    pub cvr: String,
+    pub pnr: String,
+    /// Closed in the register: the organisation is made passive.
+    pub aktiv: bool,
+}
+
 /// Who makes a change: the organisation acted for (which the rules look at) and, for a person
 /// in the portal, the person (whom the history names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use sqlx::Row;
 use dtr_migrations::{Backend, Column, RowsAffected, TILSLUTNING_POSTGRES, TILSLUTNING_SQLITE, backend_of, migrator};
 
 use crate::model::{
-    AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, Dataejer, EjerFakta, HistorikLinje,
-    Hvem, Kontaktperson, Organisation, OrganisationInfo, OrganisationType, PersonInfo, PersonLogin, Rolle,
-    Rolletildeling, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
+    AdgangFakta, Aftale, AftaleArt, AftaleFilter, AftaleStatus, Afvisningslog, DagtilbudOrganisation, Dataejer,
+    EjerFakta, HistorikLinje, Hvem, Kontaktperson, Organisation, OrganisationInfo, OrganisationType, PersonInfo,
+    PersonLogin, Rolle, Rolletildeling, ServiceDef, SystemInfo, SystemLogin, SystemTilstand,
 };
 use crate::notifikation::Notifikation;
 
@@ -209,6 +209,11 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn oidc_person(&self, p: &OidcPerson<'_>, roller: &[(String, Rolle)]) -> Result<String, StoreError>;
     /// The organisations registered with this CVR number, with their type.
     async fn organisationer_med_cvr(&self, cvr: &str) -> Result<Vec<(String, OrganisationType)>, StoreError>;
+    /// How far the register's change sequence has been followed.
+    async fn registerfoelger(&self) -> Result<i64, StoreError>;
+    /// Brings the DAGTILBUD organisations in step with `enheder` and moves the follower to
+    /// `sekvensnummer`, in one transaction.
+    async fn foelg_register(&self, enheder: &[DagtilbudOrganisation], sekvensnummer: i64) -> Result<(), StoreError>;
     /// Persons with their roles, optionally with `soeg` in name or username, by id after `efter`.
     async fn list_personer(&self, soeg: &str, efter: &str, max: i64) -> Result<Vec<PersonInfo>, StoreError>;
     /// Gives (`har`) or takes a role; giving twice or taking what is not held changes nothing.
@@ -986,6 +991,29 @@ where
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn registerfoelger(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(SELECT_REGISTERFOELGER).fetch_one(&self.pool).await?)
+    }
+
+    async fn foelg_register(&self, enheder: &[DagtilbudOrganisation], sekvensnummer: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with(D::BEGIN).await?;
+        for e in enheder {
+            let kommentar = if e.aktiv { "" } else { "Nedlagt i Dagtilbudsregisteret" };
+            sqlx::query(UPSERT_DAGTILBUD)
+                .bind(&e.kode)
+                .bind(&e.navn)
+                .bind(&e.cvr)
+                .bind(&e.pnr)
+                .bind(!e.aktiv)
+                .bind(kommentar)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(UPDATE_REGISTERFOELGER).bind(sekvensnummer).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn organisationer_med_cvr(&self, cvr: &str) -> Result<Vec<(String, OrganisationType)>, StoreError> {

@@ -202,3 +202,12 @@ pub(super) const DELETE_PERSON_ROLLE: &str =
     "DELETE FROM person_rolle WHERE person_id = $1 AND organisation_kode = $2 AND rolle = $3";
 pub(super) const LIST_UDBAKKE: &str = "SELECT id, modtager, emne, CAST(forsoeg AS BIGINT) AS forsoeg, sidste_fejl, \
      sendt IS NOT NULL AS er_sendt FROM outbox ORDER BY id DESC LIMIT $1";
+
+// --- Following the register: its anvisningsenheder as organisations of type DAGTILBUD ---
+pub(super) const SELECT_REGISTERFOELGER: &str = "SELECT sekvensnummer FROM registerfoelger WHERE id = 1";
+pub(super) const UPDATE_REGISTERFOELGER: &str = "UPDATE registerfoelger SET sekvensnummer = $1 WHERE id = 1";
+// An organisation of another type that happens to have the same kode is never taken over.
+pub(super) const UPSERT_DAGTILBUD: &str = "INSERT INTO organisation (kode, navn, cvr, pnr, type, er_passiveret, passiveret_kommentar) \
+     VALUES ($1, $2, $3, $4, 'DAGTILBUD', $5, $6) \
+     ON CONFLICT (kode) DO UPDATE SET navn = $2, cvr = $3, pnr = $4, er_passiveret = $5, passiveret_kommentar = $6 \
+     WHERE organisation.type = 'DAGTILBUD'";
