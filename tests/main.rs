@@ -14,6 +14,7 @@ mod export_extracts;
 mod export_lookups;
 mod import_anvisningsenhed;
 mod import_daginstitution;
+mod import_legacy;
 mod import_sequence;
 mod lookup_http;
 mod portal_api;

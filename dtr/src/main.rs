@@ -10,6 +10,7 @@ mod demo;
 mod demodata;
 mod grpc;
 mod healthcheck;
+mod legacy;
 mod pki;
 mod portal;
 mod registerfoelger;
@@ -60,6 +61,9 @@ enum Command {
     /// Re-checks DAR, CVR and rule 6 over every active unit once and stores the findings
     /// (registry rule 13; the import service also runs it on a schedule). Changes nothing else.
     Revalidate(grpc::RevalidateArgs),
+    /// Loads the units created before the register, with their own numbers, from a CSV in the
+    /// public file format (samlet.csv's columns): the ImportService's rules, all or nothing.
+    ImportLegacy(legacy::ImportLegacyArgs),
     /// Exits 0 when the named service answers its health check.
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Fills a database with a synthetic register in the real proportions (tests, benchmarks).
@@ -107,6 +111,7 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::Revalidate(a) => grpc::run_revalidate(a).await,
+            Command::ImportLegacy(a) => legacy::run(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
             Command::Admin(c) => admin::run(c).await,
             Command::Pki(c) => pki::run(c),

@@ -187,3 +187,12 @@ impl Handling {
         }
     }
 }
+
+/// A unit of the register as it was before this one (created before 30 August 2019), loaded
+/// with the number it already has (`dtr import-legacy`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoriskEnhed {
+    Daginstitution(Daginstitution),
+    Anvisningsenhed(Anvisningsenhed),
+    AlternativAdresse(AlternativAdresse),
+}

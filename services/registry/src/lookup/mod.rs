@@ -72,8 +72,7 @@ pub trait Cvr: Send + Sync {
     async fn produktionsenhed(&self, p_nummer: &str) -> Result<Option<Produktionsenhed>, LookupError>;
 }
 
-/// Case- and space-insensitive comparison of address components.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    norm(a) == norm(b)
+/// An address component as lookups compare it: case- and space-insensitive.
+pub(crate) fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }

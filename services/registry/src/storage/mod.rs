@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::codes::CodeTables;
 use crate::model::{
     Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData, Daginstitution,
-    DaginstitutionData, Dagtilbud, Enhedstype, Handling,
+    DaginstitutionData, Dagtilbud, Enhedstype, Handling, HistoriskEnhed,
 };
 
 pub use sql::{PostgresStore, SqliteStore};
@@ -338,6 +338,9 @@ pub trait RegistryStore: Send + Sync + 'static {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError>;
     async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError>;
+    /// Writes a unit of the old register with its own number, as a first version with history
+    /// and audit; `false` (nothing written) when a unit of any level has that number already.
+    async fn indlaes_historisk(&self, enhed: &HistoriskEnhed, aktoer: &Aktoer) -> Result<bool, StoreError>;
 
     /// Daginstitutioner whose name contains `part` (case-insensitive), at most [`MAX_NAVNESOEG`],
     /// ordered by number.

@@ -17,7 +17,7 @@ use super::{
 use crate::codes::{self, CodeTables, Kodetabel};
 use crate::model::{
     Adresse, Aktivitetsstatus, Aktoer, AlternativAdresse, AlternativAdresseData, Anvisningsenhed, AnvisningsenhedData,
-    Daginstitution, DaginstitutionData, Dagtilbud, Enhedstype, Handling, Registerfelter, soegenavn,
+    Daginstitution, DaginstitutionData, Dagtilbud, Enhedstype, Handling, HistoriskEnhed, Registerfelter, soegenavn,
 };
 use crate::numbers;
 use dtr_migrations::{Column, REGISTRY_POSTGRES, REGISTRY_SQLITE, RowsAffected, migrator};
@@ -673,29 +673,7 @@ where
             cvr_nummer: cvr_nummer.map(str::to_owned),
             register: new_registerfelter(),
         };
-        let now = record.register.oprettet_dato;
-        let q = sqlx::query(
-            "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-             p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
-             nedlagt_dato, version, soegenavn) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
-             $19, $19, NULL, 1, $20)",
-        )
-        .bind(&record.nummer)
-        .bind(&data.enheds_nummer)
-        .bind(&data.navn);
-        Self::bind_adresse(q, &data.adresse)
-            .bind(data.p_nummer.as_deref())
-            .bind(cvr_nummer)
-            .bind(data.email.as_deref())
-            .bind(data.telefon_nummer.as_deref())
-            .bind(now)
-            .bind(soegenavn(&data.navn))
-            .execute(&mut *tx)
-            .await?;
-        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling: Handling::Oprettet };
-        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        Self::write_new_alternativ_adresse(&mut tx, &record, aktoer).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -748,6 +726,103 @@ where
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    /// Writes a new daginstitution row with its first version, history and audit, inside `tx`.
+    async fn write_new_daginstitution(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        record: &Daginstitution,
+        aktoer: &Aktoer,
+    ) -> Result<(), StoreError> {
+        let data = &record.data;
+        let now = record.register.oprettet_dato;
+        sqlx::query(
+            "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
+             ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version, \
+             soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1, $10)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.navn)
+        .bind(data.ejerform_kode)
+        .bind(data.lovgrundlag_kode)
+        .bind(data.adm_kommune_kode)
+        .bind(data.ejer_cvr_nummer.as_deref())
+        .bind(Aktivitetsstatus::Aktiv.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(soegenavn(&data.navn))
+        .execute(&mut **tx)
+        .await?;
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Daginstitution, handling: Handling::Oprettet };
+        Self::record_write(tx, &record.nummer, 1, json(&record)?, w).await?;
+        Ok(())
+    }
+
+    /// Writes a new anvisningsenhed row with its first version, history and audit, inside `tx`.
+    async fn write_new_anvisningsenhed(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        record: &Anvisningsenhed,
+        aktoer: &Aktoer,
+    ) -> Result<(), StoreError> {
+        let (data, cvr_nummer) = (&record.data, record.cvr_nummer.as_deref());
+        let now = record.register.oprettet_dato;
+        let q = sqlx::query(
+            "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+             inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
+             senest_aendret, nedlagt_dato, version, soegenavn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
+             $20, $20, NULL, 1, $21)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.daginstitutions_nummer)
+        .bind(&data.navn);
+        Self::bind_adresse(q, &data.adresse)
+            .bind(data.inst_type3)
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(cvr_nummer)
+            .bind(&data.p_nummer)
+            .bind(now)
+            .bind(soegenavn(&data.navn))
+            .execute(&mut **tx)
+            .await?;
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Anvisningsenhed, handling: Handling::Oprettet };
+        Self::record_write(tx, &record.nummer, 1, json(&record)?, w).await?;
+        Ok(())
+    }
+
+    /// Writes a new alternativ adresse row with its first version, history and audit, inside `tx`.
+    async fn write_new_alternativ_adresse(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        record: &AlternativAdresse,
+        aktoer: &Aktoer,
+    ) -> Result<(), StoreError> {
+        let (data, cvr_nummer) = (&record.data, record.cvr_nummer.as_deref());
+        let now = record.register.oprettet_dato;
+        let q = sqlx::query(
+            "INSERT INTO alternativ_adresse (nummer, enheds_nummer, navn, vej_navn, hus_nummer, etage, doer, \
+             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
+             p_nummer, cvr_nummer, email, telefon_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, \
+             nedlagt_dato, version, soegenavn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'Aktiv', \
+             $19, $19, NULL, 1, $20)",
+        )
+        .bind(&record.nummer)
+        .bind(&data.enheds_nummer)
+        .bind(&data.navn);
+        Self::bind_adresse(q, &data.adresse)
+            .bind(data.p_nummer.as_deref())
+            .bind(cvr_nummer)
+            .bind(data.email.as_deref())
+            .bind(data.telefon_nummer.as_deref())
+            .bind(now)
+            .bind(soegenavn(&data.navn))
+            .execute(&mut **tx)
+            .await?;
+        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling: Handling::Oprettet };
+        Self::record_write(tx, &record.nummer, 1, json(&record)?, w).await?;
+        Ok(())
     }
 
     /// The daginstitution and its active children, read inside a write transaction.
@@ -1059,28 +1134,35 @@ where
         let mut tx = self.begin_write().await?;
         let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
         let record = Daginstitution { nummer: numbers::format(n), data: data.clone(), register: new_registerfelter() };
-        let now = record.register.oprettet_dato;
-        sqlx::query(
-            "INSERT INTO daginstitution (nummer, navn, ejerform_kode, lovgrundlag_kode, adm_kommune_kode, \
-             ejer_cvr_nummer, aktivitetsstatus, oprettet_dato, senest_aendret, nedlagt_dato, version, \
-             soegenavn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 1, $10)",
-        )
-        .bind(&record.nummer)
-        .bind(&data.navn)
-        .bind(data.ejerform_kode)
-        .bind(data.lovgrundlag_kode)
-        .bind(data.adm_kommune_kode)
-        .bind(data.ejer_cvr_nummer.as_deref())
-        .bind(Aktivitetsstatus::Aktiv.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(soegenavn(&data.navn))
-        .execute(&mut *tx)
-        .await?;
-        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Daginstitution, handling: Handling::Oprettet };
-        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        Self::write_new_daginstitution(&mut tx, &record, aktoer).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn indlaes_historisk(&self, enhed: &HistoriskEnhed, aktoer: &Aktoer) -> Result<bool, StoreError> {
+        let nummer = match enhed {
+            HistoriskEnhed::Daginstitution(d) => &d.nummer,
+            HistoriskEnhed::Anvisningsenhed(a) => &a.nummer,
+            HistoriskEnhed::AlternativAdresse(l) => &l.nummer,
+        };
+        let mut tx = self.begin_write().await?;
+        let findes: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM daginstitution WHERE nummer = $1 UNION ALL SELECT 1 FROM anvisningsenhed WHERE nummer = $1 \
+             UNION ALL SELECT 1 FROM alternativ_adresse WHERE nummer = $1",
+        )
+        .bind(nummer)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if findes.is_some() {
+            return Ok(false);
+        }
+        match enhed {
+            HistoriskEnhed::Daginstitution(d) => Self::write_new_daginstitution(&mut tx, d, aktoer).await?,
+            HistoriskEnhed::Anvisningsenhed(a) => Self::write_new_anvisningsenhed(&mut tx, a, aktoer).await?,
+            HistoriskEnhed::AlternativAdresse(l) => Self::write_new_alternativ_adresse(&mut tx, l, aktoer).await?,
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn get_daginstitution(&self, nummer: &str) -> Result<Option<Daginstitution>, StoreError> {
@@ -1224,30 +1306,7 @@ where
             cvr_nummer: cvr_nummer.map(str::to_owned),
             register: new_registerfelter(),
         };
-        let now = record.register.oprettet_dato;
-        let q = sqlx::query(
-            "INSERT INTO anvisningsenhed (nummer, daginstitutions_nummer, navn, vej_navn, hus_nummer, etage, doer, \
-             post_nummer, post_distrikt, supplerende_bynavn, kommune_kode, dar_adresse_id, geo_bredde, geo_laengde, \
-             inst_type3, email, telefon_nummer, cvr_nummer, p_nummer, aktivitetsstatus, oprettet_dato, \
-             senest_aendret, nedlagt_dato, version, soegenavn) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'Aktiv', \
-             $20, $20, NULL, 1, $21)",
-        )
-        .bind(&record.nummer)
-        .bind(&data.daginstitutions_nummer)
-        .bind(&data.navn);
-        Self::bind_adresse(q, &data.adresse)
-            .bind(data.inst_type3)
-            .bind(data.email.as_deref())
-            .bind(data.telefon_nummer.as_deref())
-            .bind(cvr_nummer)
-            .bind(&data.p_nummer)
-            .bind(now)
-            .bind(soegenavn(&data.navn))
-            .execute(&mut *tx)
-            .await?;
-        let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Anvisningsenhed, handling: Handling::Oprettet };
-        Self::record_write(&mut tx, &record.nummer, 1, json(&record)?, w).await?;
+        Self::write_new_anvisningsenhed(&mut tx, &record, aktoer).await?;
         tx.commit().await?;
         Ok(WriteOutcome::Done(record))
     }
