@@ -177,3 +177,66 @@ async fn the_register_for_everyone() {
     assert_eq!(aftaler[0].ejer_navn, "Børnehuset Solsikken Vuggestue");
     b.client.clone().close().await.unwrap();
 }
+
+/// The periodic check's findings, shown to the owner's data-access administrator — not to others.
+#[tokio::test]
+async fn an_owner_sees_its_findings() {
+    let r = cluster::embedded().await;
+    let portal = r.soap_base();
+    // A unit whose production unit has ended in CVR, stored past the rules on purpose.
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let data = dtr_registry::model::AnvisningsenhedData {
+        daginstitutions_nummer: "G30004".into(),
+        navn: "Lukket P-nummer".into(),
+        adresse: dtr_registry::model::Adresse {
+            vej_navn: "Amagerbrogade".into(),
+            hus_nummer: "30".into(),
+            post_nummer: "2300".into(),
+            post_distrikt: "København S".into(),
+            kommune_kode: 101,
+            ..Default::default()
+        },
+        inst_type3: 6011,
+        p_nummer: "1099999999".into(),
+        ..Default::default()
+    };
+    let aktoer = dtr_registry::model::Aktoer {
+        system: "test".into(),
+        organisation: None,
+        correlation_id: "fund".into(),
+        operation: "test".into(),
+    };
+    let stored = store.insert_anvisningsenhed(&data, Some("64942212"), &aktoer, &dtr_registry::storage::no_checks);
+    let nummer = stored.await.unwrap().done().unwrap().nummer;
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["revalidate"])
+        .env("DTR_DATABASE_URL", &r.db)
+        .env("DTR_TILSLUTNING_URL", &r.tilslutning_url)
+        .env("DTR_PKI_DIR", &r.pki)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.pki.parent().unwrap().join("demo-credentials.json")).unwrap()).unwrap();
+    let login = |role: &str| {
+        let p = creds["persons"].as_array().unwrap().iter().find(|p| p["role"] == role).unwrap();
+        (p["username"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().to_owned())
+    };
+    let b = Browser::start().await;
+    let (u, p) = login("Dataadgangsadministrator");
+    b.log_in(&portal, &u, &p).await;
+    b.follow("Registerfund").await;
+    b.shows("Registerkontrollens fund for København Kommune").await;
+    b.shows(&nummer).await;
+    b.shows("DTR0405").await;
+    b.assert_accessible("Registerfund").await;
+    b.screenshot("registerfund").await;
+    b.log_out().await;
+    // A provider's person is no data owner: refused, by direct address too.
+    let (u, p) = login("Udbyderadministrator");
+    b.log_in(&portal, &u, &p).await;
+    b.goto(&format!("{portal}/registerfund")).await;
+    b.shows("Registerfund vises for dataejerens dataadgangsadministratorer.").await;
+    b.client.clone().close().await.unwrap();
+}

@@ -15,6 +15,7 @@ mod katalog;
 pub mod oidc;
 mod pages;
 mod register;
+mod registerfund;
 pub mod session;
 
 use std::net::IpAddr;
@@ -126,6 +127,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/personer", get(flows::personer).post(flows::opret_person))
         .route("/udbydere", get(flows::udbydere).post(flows::opret_udbyder))
         .route("/udbakke", get(flows::udbakke))
+        .route("/registerfund", get(registerfund::registerfund))
         .route("/servicekatalog", get(katalog::katalog).post(katalog::gem))
         .route("/udbydere/{kode}/passiv", axum::routing::post(flows::udbyder_passiv))
         .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))

@@ -12,7 +12,8 @@ use dtr_proto::export::export_service_server::ExportService;
 use dtr_proto::export::{
     AendringerRequest, AendringerResponse, AlternativAdresserExtend, AnvisningsenhederExtend, CvrnummerRequest,
     DaginstitutionerExtend, GetAllRequest, HelloWorldRequest, HelloWorldResponse, HistorikResponse, KodetabelRequest,
-    Kodetabeller, KommuneRequest, NavnRequest, NummerRequest, PnummerRequest,
+    Kodetabeller, KommuneRequest, NavnRequest, NummerRequest, PnummerRequest, Registerfund as RegisterfundPb,
+    RegisterfundRequest, RegisterfundResponse,
 };
 use dtr_proto::registry as pb;
 use dtr_registry::codes::{self, CodeTables};
@@ -384,6 +385,36 @@ impl ExportService for ExportGrpc {
                 )))
             }
         }
+    }
+
+    async fn get_registerfund(
+        &self,
+        request: Request<RegisterfundRequest>,
+    ) -> Result<Response<RegisterfundResponse>, Status> {
+        let r = request.into_inner();
+        let kommune = (r.kommune_kode != 0).then_some(r.kommune_kode);
+        let cvr = Some(r.cvr_nummer.trim()).filter(|c| !c.is_empty());
+        if kommune.is_none() && cvr.is_none() {
+            return Err(Status::invalid_argument("Angiv kommunekode eller CVR-nummer."));
+        }
+        let svar = match self.registry.fund_for_ejer(kommune, cvr).await.map_err(status)? {
+            None => RegisterfundResponse::default(),
+            Some(e) => RegisterfundResponse {
+                koersel_id: e.koersel_id,
+                afsluttet: Some(timestamp(e.afsluttet)),
+                fund: e
+                    .fund
+                    .into_iter()
+                    .map(|f| RegisterfundPb {
+                        enhedstype: f.enhedstype.as_str().to_owned(),
+                        nummer: f.nummer,
+                        kode: f.kode,
+                        besked: f.besked,
+                    })
+                    .collect(),
+            },
+        };
+        Ok(Response::new(svar))
     }
 
     async fn get_all_kodetabeller(&self, _: Request<GetAllRequest>) -> Result<Response<Kodetabeller>, Status> {

@@ -9,7 +9,11 @@ use dtr_trust::Rule;
 static RPCS: LazyLock<Vec<String>> = LazyLock::new(|| dtr_proto::rpc_names("dtr.export.v1.ExportService"));
 
 pub fn policy(method: &str) -> Option<Rule> {
-    RPCS.iter().any(|m| m == method).then_some(Rule::ANY)
+    match method {
+        // An owner's findings are for its people (through the portal) and the operator.
+        "GetRegisterfund" => Some(Rule::internal(&[dtr_trust::Part::Portal]).and_operator()),
+        m => RPCS.iter().any(|r| r == m).then_some(Rule::ANY),
+    }
 }
 
 #[cfg(test)]
@@ -19,5 +23,10 @@ mod tests {
         assert!(super::RPCS.len() > 20);
         assert!(super::policy("GetDaginstitutionByNummer").is_some());
         assert!(super::policy("InsertDaginstitution").is_none());
+        use dtr_proto::context::Principal;
+        let fund = super::policy("GetRegisterfund").unwrap();
+        assert!(fund.admits(&Principal::Service("portal".into())));
+        assert!(!fund.admits(&Principal::System { id: "s".into(), udbyder: "u".into() }), "not systems");
+        assert!(!fund.admits(&Principal::Consumer("bi".into())), "not consumers");
     }
 }

@@ -20,7 +20,31 @@ pub struct RevalidationReport {
     pub fund: Vec<Fund>,
 }
 
+/// The newest run's findings for one owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EjersFund {
+    pub koersel_id: i64,
+    pub afsluttet: chrono::DateTime<chrono::Utc>,
+    pub fund: Vec<Fund>,
+}
+
 impl Registry {
+    /// The newest run's findings for the units of one owner: a kommune's (as administrative
+    /// kommune) or a private owner's (by CVR); `None` when no run has been made.
+    pub async fn fund_for_ejer(
+        &self,
+        kommune: Option<i32>,
+        cvr: Option<&str>,
+    ) -> Result<Option<EjersFund>, RegistryError> {
+        let Some(run) = self.store().latest_revalidation().await? else { return Ok(None) };
+        let fund = run
+            .fund
+            .into_iter()
+            .filter(|f| kommune == Some(f.adm_kommune_kode) || (cvr.is_some() && f.ejer_cvr_nummer.as_deref() == cvr))
+            .collect();
+        Ok(Some(EjersFund { koersel_id: run.id, afsluttet: run.afsluttet, fund }))
+    }
+
     /// Runs one re-validation over the whole register and stores its findings.
     pub async fn revalidate(&self) -> Result<RevalidationReport, RegistryError> {
         let startet = chrono::Utc::now();

@@ -110,6 +110,7 @@ pub fn registerfund(koersel_id: i64, fund: &[Registerfund]) -> Notifikation {
     if fund.len() > MAX_FUND_I_MAIL {
         tekst.push_str(&format!("… og {} flere.\n", fund.len() - MAX_FUND_I_MAIL));
     }
+    tekst.push_str(&format!("\nSe forholdene i portalen: {PORTAL}/registerfund\n"));
     Notifikation {
         organisation: String::new(),
         emne: format!("DTR: registerkontrollen har fundet {} forhold", fund.len()),
@@ -238,6 +239,18 @@ async fn send_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_findings_mail_links_to_the_owners_page() {
+        let f = Registerfund {
+            enhedstype: "anvisningsenhed".into(),
+            nummer: "G30001".into(),
+            kode: "DTR0405".into(),
+            besked: "ophørt".into(),
+        };
+        let n = registerfund(7, &[f]);
+        assert!(n.tekst.contains(&format!("{PORTAL}/registerfund")), "{}", n.tekst);
+    }
 
     #[test]
     fn requests_go_to_the_decider_and_decisions_back() {
