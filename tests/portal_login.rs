@@ -249,6 +249,7 @@ async fn own_process(r: &Running) -> (Portal, common::Proc, common::TempDir) {
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{port}")),
         ("DTR_TILSLUTNING_URL", r.tilslutning_url.clone()),
         ("DTR_EXPORT_URL", r.export_url.clone()),
+        ("DTR_IMPORT_URL", r.import_url.clone()),
         ("DTR_PKI_DIR", r.pki.display().to_string()),
         ("DTR_DATA_DIR", dir.path().join("portal").display().to_string()),
     ];

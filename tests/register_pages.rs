@@ -240,3 +240,70 @@ async fn an_owner_sees_its_findings() {
     b.shows("Registerfund vises for dataejerens dataadgangsadministratorer.").await;
     b.client.clone().close().await.unwrap();
 }
+
+/// The back office: a Registeradministrator maintains the register by hand through exactly the
+/// ImportService's rules — a refused change shows its code at the field, a valid one is audited
+/// with the person — and no one else may.
+#[tokio::test]
+async fn the_back_office_keeps_the_rules() {
+    let r = cluster::embedded().await;
+    let portal = r.soap_base();
+    let admin = person(&r, "register.admin", "STIL", Rolle::Registeradministrator).await;
+    let b = Browser::start().await;
+    b.log_in(&portal, &admin.0, &admin.1).await;
+    b.follow("Backoffice: ret registerets enheder").await;
+    b.fill("Find enhed (nummer)", "g30000").await;
+    b.click_button("Find").await;
+    b.arrives_at("/backoffice/G30000").await;
+    b.shows("Ret daginstitution").await;
+
+    // An unknown ejerform: the ImportService's code and message, at the field.
+    b.fill("Ejerform (kode)", "9").await;
+    b.click_button("Gem ændringer").await;
+    b.shows("DTR0104").await;
+    let at_field = b.text_of("ejerformKode-fejl").await;
+    assert!(at_field.contains("DTR0104") && at_field.contains("ejerformKode"), "{at_field}");
+    b.assert_accessible("Backoffice, afvist ændring").await;
+    b.screenshot("backoffice-fejl").await;
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    assert_eq!(store.get_daginstitution("G30000").await.unwrap().unwrap().data.ejerform_kode, 1, "nothing changed");
+
+    // A valid change: written, and the audit names the person.
+    b.fill("Ejerform (kode)", "1").await;
+    b.fill("Navn", "Solsikken (rettet i backoffice)").await;
+    b.click_button("Gem ændringer").await;
+    b.shows("G30000 er rettet.").await;
+    b.screenshot("backoffice").await;
+    assert_eq!(store.get_daginstitution("G30000").await.unwrap().unwrap().data.navn, "Solsikken (rettet i backoffice)");
+    let req = dtr_proto::tilslutning::ListPersonerRequest { soeg: "register.admin".into(), ..Default::default() };
+    let id =
+        r.tilslutning().await.list_personer(som("STIL", req)).await.unwrap().into_inner().personer[0].person_id.clone();
+    let pool = dtr_migrations::sqlite_pool(&r.db).await.unwrap();
+    let (system, operation): (String, String) =
+        sqlx::query_as("SELECT system, operation FROM audit WHERE nummer = 'G30000' ORDER BY id DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((system.as_str(), operation.as_str()), (format!("person:{id}").as_str(), "UpdateDaginstitution"));
+
+    // Close an alternativ adresse; create a daginstitution.
+    b.goto(&format!("{portal}/backoffice/G30002")).await;
+    b.click_button("Luk G30002").await;
+    b.shows("G30002 er lukket.").await;
+    b.goto(&format!("{portal}/backoffice")).await;
+    b.fill("Navn", "Ny fra backoffice").await;
+    b.fill("Ejerform (kode)", "1").await;
+    b.fill("Lovgrundlag (kode)", "1").await;
+    b.fill("Administrerende kommune (kode)", "101").await;
+    b.click_button("Opret daginstitution").await;
+    b.shows("er oprettet.").await;
+    b.assert_accessible("Backoffice").await;
+    b.log_out().await;
+
+    // Others may not: the operator's staff without the role, by page and by direct address.
+    let operator = person(&r, "kun.operatoer", "STIL", Rolle::Operatoer).await;
+    b.log_in(&portal, &operator.0, &operator.1).await;
+    b.goto(&format!("{portal}/backoffice/G30000")).await;
+    b.shows("Backoffice er for STIL's registeradministratorer.").await;
+    b.client.clone().close().await.unwrap();
+}

@@ -512,6 +512,7 @@ fn portal_router(args: &GatewayArgs) -> anyhow::Result<axum::Router> {
     let at = crate::portal::Where {
         tilslutning_url: &args.tilslutning_url,
         export_url: &args.export_url,
+        import_url: &args.import_url,
         public_url: args.public_url.as_deref(),
     };
     args.portal.router(&pki, at, lockout, args.bench_plaintext)

@@ -28,6 +28,8 @@ pub struct Where<'a> {
     pub tilslutning_url: &'a str,
     /// The export service, for the register's public pages.
     pub export_url: &'a str,
+    /// The import service, for the back office.
+    pub import_url: &'a str,
     pub public_url: Option<&'a str>,
 }
 
@@ -49,6 +51,7 @@ impl PortalSettings {
         let cfg = dtr_portal::PortalConfig {
             tilslutning_url: at.tilslutning_url.to_owned(),
             export_url: at.export_url.to_owned(),
+            import_url: at.import_url.to_owned(),
             credentials,
             idle: Duration::from_secs(self.portal_idle_minutes * 60),
             absolute: Duration::from_secs(self.portal_absolute_hours * 3600),
@@ -119,6 +122,8 @@ pub struct PortalArgs {
     pub tilslutning_url: String,
     #[arg(long, env = "DTR_EXPORT_URL", default_value = "https://127.0.0.1:50052")]
     pub export_url: String,
+    #[arg(long, env = "DTR_IMPORT_URL", default_value = "https://127.0.0.1:50051")]
+    pub import_url: String,
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
     /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
@@ -152,6 +157,7 @@ pub async fn run(args: PortalArgs) -> anyhow::Result<()> {
     let at = Where {
         tilslutning_url: &args.tilslutning_url,
         export_url: &args.export_url,
+        import_url: &args.import_url,
         public_url: args.public_url.as_deref(),
     };
     let router = args.portal.router(&args.pki.existing()?, at, lockout, false)?;

@@ -10,6 +10,7 @@
 mod api;
 mod api_operatoer;
 mod assets;
+mod backoffice;
 mod flows;
 mod katalog;
 pub mod oidc;
@@ -29,6 +30,7 @@ use axum::routing::get;
 
 use dtr_gateway::lockout::{Lockout, LockoutPolicy};
 use dtr_proto::export::export_service_client::ExportServiceClient;
+use dtr_proto::import::import_service_client::ImportServiceClient;
 use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient;
 use dtr_trust::{Part, PartCredentials, SignedChannel};
 
@@ -37,6 +39,8 @@ pub struct PortalConfig {
     pub tilslutning_url: String,
     /// The export service, which the register's public pages read.
     pub export_url: String,
+    /// The import service, through which the back office writes.
+    pub import_url: String,
     /// The portal's certificate and token key.
     pub credentials: PartCredentials,
     /// A session ends after this long without a request…
@@ -63,6 +67,7 @@ pub struct PortalState(Arc<Shared>);
 pub struct Shared {
     tilslutning: TilslutningServiceClient<SignedChannel>,
     export: ExportServiceClient<SignedChannel>,
+    import: ImportServiceClient<SignedChannel>,
     sessions: session::Sessions,
     lockout: Lockout,
     oidc: Option<oidc::Oidc>,
@@ -83,9 +88,12 @@ impl PortalState {
         let channel = cfg.credentials.endpoint(&cfg.export_url, Part::Export)?.connect_lazy();
         let export = ExportServiceClient::new(cfg.credentials.signed(channel, Part::Export))
             .max_decoding_message_size(64 * 1024 * 1024);
+        let channel = cfg.credentials.endpoint(&cfg.import_url, Part::Import)?.connect_lazy();
+        let import = ImportServiceClient::new(cfg.credentials.signed(channel, Part::Import));
         Ok(PortalState(Arc::new(Shared {
             tilslutning,
             export,
+            import,
             sessions: session::Sessions::new(cfg.idle, cfg.absolute),
             lockout: Lockout::new(cfg.lockout, None),
             oidc: cfg.oidc.map(oidc::Oidc::new).transpose()?,
@@ -98,6 +106,10 @@ impl PortalState {
 
     pub(crate) fn export(&self) -> ExportServiceClient<SignedChannel> {
         self.export.clone()
+    }
+
+    pub(crate) fn import(&self) -> ImportServiceClient<SignedChannel> {
+        self.import.clone()
     }
 }
 
@@ -128,6 +140,12 @@ pub fn router(state: PortalState) -> Router {
         .route("/udbydere", get(flows::udbydere).post(flows::opret_udbyder))
         .route("/udbakke", get(flows::udbakke))
         .route("/registerfund", get(registerfund::registerfund))
+        .route("/backoffice", get(backoffice::forside))
+        .route("/backoffice/find", get(backoffice::find))
+        .route("/backoffice/ny", axum::routing::post(backoffice::opret))
+        .route("/backoffice/{nummer}", get(backoffice::enhed))
+        .route("/backoffice/{nummer}/ret", axum::routing::post(backoffice::ret))
+        .route("/backoffice/{nummer}/{handling}", axum::routing::post(backoffice::luk_eller_flyt))
         .route("/servicekatalog", get(katalog::katalog).post(katalog::gem))
         .route("/udbydere/{kode}/passiv", axum::routing::post(flows::udbyder_passiv))
         .route("/personer/{id}/rolle", axum::routing::post(flows::rolle))

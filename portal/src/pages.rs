@@ -101,6 +101,8 @@ struct Forside {
     skjulte_passive: usize,
     dataaftaler: Option<Vec<AftaleLinje>>,
     tilslutninger: Option<Vec<AftaleLinje>>,
+    /// The person may maintain the register by hand.
+    backoffice: bool,
 }
 
 /// A form's fields, or the Danish error page when the body is not a form of the kind expected
@@ -550,13 +552,14 @@ pub async fn forside(
         csrf: s.csrf.clone(),
         besked,
         organisation,
-        roller: roller.into_iter().map(rolle_navn).collect::<Vec<_>>().join(" og "),
+        roller: roller.iter().copied().map(rolle_navn).collect::<Vec<_>>().join(" og "),
         fejl,
         skjulte_passive: systemer.as_ref().map_or(0, |l: &Vec<SystemLinje>| l.iter().filter(|s| s.passiv).count()),
         systemer: systemer.map(|l| l.into_iter().filter(|s| vis_passive || !s.passiv).collect()),
         vis_passive,
         dataaftaler,
         tilslutninger,
+        backoffice: roller.contains(&pb::Rolle::Registeradministrator),
     };
     html(StatusCode::OK, &page)
 }
