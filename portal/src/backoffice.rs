@@ -17,15 +17,15 @@ use dtr_proto::registry::{Daginstitution, ImportSvar};
 use dtr_proto::tilslutning as pb;
 
 use crate::PortalState;
-use crate::flows::{Side, acting, done_at, failed, posted, status_of};
+use crate::flows::{Afvist, Side, acting, done_at, failed, posted, status_of};
 use crate::pages::{Formular, Hoved, forklaring, hoved, html};
 use crate::session::Session;
 
 /// The back office is the Registeradministrator's, acting for STIL.
-fn registeradministrator(s: &Session, kode: &str) -> Result<(), Response> {
+fn registeradministrator(s: &Session, kode: &str) -> Result<(), Afvist> {
     let ok = kode == dtr_proto::context::OPERATOER
         && s.person.as_ref().is_some_and(|p| p.roller_for(kode).contains(&pb::Rolle::Registeradministrator));
-    if ok { Ok(()) } else { Err(failed(s, StatusCode::FORBIDDEN, "Backoffice er for STIL's registeradministratorer.")) }
+    if ok { Ok(()) } else { Err(failed(s, StatusCode::FORBIDDEN, "Backoffice er for STIL's registeradministratorer.").into()) }
 }
 
 /// A field of the daginstitution form, with its value and the errors that concern it.
@@ -109,9 +109,7 @@ pub async fn find(axum::extract::Query(q): axum::extract::Query<Find>) -> Respon
 
 pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Side {
     let (mut s, kode, _) = acting(&st, &headers)?;
-    if let Err(r) = registeradministrator(&s, &kode) {
-        return Ok(r);
-    }
+    registeradministrator(&s, &kode)?;
     let besked = st.sessions.take_besked(&mut s);
     let felter = felter(&Daginstitution::default());
     Ok(html(
@@ -123,9 +121,7 @@ pub async fn forside(State(st): State<PortalState>, headers: HeaderMap) -> Side 
 /// A unit's back-office page: the daginstitution form, or the move and close forms of a unit.
 pub async fn enhed(State(st): State<PortalState>, Path(nummer): Path<String>, headers: HeaderMap) -> Side {
     let (mut s, kode, _) = acting(&st, &headers)?;
-    if let Err(r) = registeradministrator(&s, &kode) {
-        return Ok(r);
-    }
+    registeradministrator(&s, &kode)?;
     let besked = st.sessions.take_besked(&mut s);
     let (enhed, d) = match hent(&st, &nummer).await {
         Ok(Some(x)) => x,
@@ -225,9 +221,7 @@ pub async fn opret(
     Formular(f): Formular<DaginstitutionForm>,
 ) -> Side {
     let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
-    if let Err(r) = registeradministrator(&s, &kode) {
-        return Ok(r);
-    }
+    registeradministrator(&s, &kode)?;
     let d = f.daginstitution("");
     let req = ctx.request(InsertDaginstitutionRequest { daginstitution: Some(d.clone()) });
     let r = st.import().insert_daginstitution(req).await.map(|r| r.into_inner());
@@ -241,9 +235,7 @@ pub async fn ret(
     Formular(f): Formular<DaginstitutionForm>,
 ) -> Side {
     let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
-    if let Err(r) = registeradministrator(&s, &kode) {
-        return Ok(r);
-    }
+    registeradministrator(&s, &kode)?;
     let d = f.daginstitution(&nummer);
     let req = ctx.request(UpdateDaginstitutionRequest { daginstitution: Some(d.clone()), forventet_version: None });
     let r = st.import().update_daginstitution(req).await.map(|r| r.into_inner());
@@ -271,9 +263,7 @@ pub async fn luk_eller_flyt(
     Formular(f): Formular<HandlingForm>,
 ) -> Side {
     let (s, kode, ctx) = posted(&st, &headers, &f.csrf)?;
-    if let Err(r) = registeradministrator(&s, &kode) {
-        return Ok(r);
-    }
+    registeradministrator(&s, &kode)?;
     let mut c = st.import();
     let r = match (handling.as_str(), f.niveau.as_str()) {
         ("luk", "Daginstitution") => {
