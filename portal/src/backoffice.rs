@@ -25,7 +25,11 @@ use crate::session::Session;
 fn registeradministrator(s: &Session, kode: &str) -> Result<(), Afvist> {
     let ok = kode == dtr_proto::context::OPERATOER
         && s.person.as_ref().is_some_and(|p| p.roller_for(kode).contains(&pb::Rolle::Registeradministrator));
-    if ok { Ok(()) } else { Err(failed(s, StatusCode::FORBIDDEN, "Backoffice er for STIL's registeradministratorer.").into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(failed(s, StatusCode::FORBIDDEN, "Backoffice er for STIL's registeradministratorer.").into())
+    }
 }
 
 /// A field of the daginstitution form, with its value and the errors that concern it.
