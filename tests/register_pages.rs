@@ -261,7 +261,7 @@ async fn the_back_office_keeps_the_rules() {
     b.fill("Ejerform (kode)", "9").await;
     b.click_button("Gem ændringer").await;
     b.shows("DTR0104").await;
-    let at_field = b.text_of("ejerformKode-fejl").await;
+    let at_field = b.text_of("ret-daginstitution-ejerformkode-fejl").await;
     assert!(at_field.contains("DTR0104") && at_field.contains("ejerformKode"), "{at_field}");
     b.assert_accessible("Backoffice, afvist ændring").await;
     b.screenshot("backoffice-fejl").await;
@@ -285,6 +285,34 @@ async fn the_back_office_keeps_the_rules() {
             .await
             .unwrap();
     assert_eq!((system.as_str(), operation.as_str()), (format!("person:{id}").as_str(), "UpdateDaginstitution"));
+
+    // A new anvisningsenhed under it: an address DAR does not know is refused at the street,
+    // then a real one is created with its CVR number from the P-number.
+    b.goto(&format!("{portal}/backoffice/G30000")).await;
+    for (id, v) in [
+        ("opret-anvisningsenhed-enhedsnavn", "Backoffice-enheden"),
+        ("opret-anvisningsenhed-adresse-vejnavn", "Ukendt Vej"),
+        ("opret-anvisningsenhed-adresse-husnummer", "1"),
+        ("opret-anvisningsenhed-adresse-postnummer", "2300"),
+        ("opret-anvisningsenhed-insttype3", "6011"),
+        ("opret-anvisningsenhed-pnummer", "1012345678"),
+    ] {
+        b.client.find(fantoccini::Locator::Id(id)).await.unwrap().send_keys(v).await.unwrap();
+    }
+    b.click_button("Opret anvisningsenhed").await;
+    b.shows("DTR0402").await;
+    assert!(
+        b.text_of("opret-anvisningsenhed-adresse-vejnavn-fejl").await.contains("DTR0402"),
+        "DAR's answer at the street"
+    );
+    b.assert_accessible("Backoffice, afvist enhed").await;
+    let street = b.client.find(fantoccini::Locator::Id("opret-anvisningsenhed-adresse-vejnavn")).await.unwrap();
+    street.clear().await.unwrap();
+    street.send_keys("Amagerbrogade").await.unwrap();
+    b.click_button("Opret anvisningsenhed").await;
+    b.shows("er oprettet.").await;
+    b.shows("Ret anvisningsenhed").await;
+    assert!(b.text().await.contains("Backoffice-enheden"));
 
     // Close an alternativ adresse; create a daginstitution.
     b.goto(&format!("{portal}/backoffice/G30002")).await;
