@@ -73,3 +73,27 @@ async fn embedded_up_demo_serves_soap_end_to_end() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(store.count_units().await.unwrap().1, 18, "demo data not created twice");
 }
+
+/// A second gateway on a port already taken fails with the reason and never claims to listen;
+/// the first one says it listens only once its socket is bound.
+#[tokio::test]
+async fn listening_is_said_only_once_bound() {
+    let r = common::cluster::embedded().await;
+    assert!(r.procs[0].log().contains("gateway listening"), "the running one says so");
+    let port = r.soap_base().rsplit(':').next().unwrap().to_owned();
+    let dir = TempDir::new();
+    let env = [
+        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{port}")),
+        ("DTR_PKI_DIR", r.pki.display().to_string()),
+        ("DTR_DATA_DIR", dir.path().join("gw").display().to_string()),
+    ];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .arg("gateway")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("in use"), "the reason: {log}");
+    assert!(!log.contains("gateway listening"), "never claimed: {log}");
+}

@@ -498,8 +498,18 @@ pub async fn start_gateway(
     };
     let state = dtr_gateway::AppState::new(cfg).await.context("service addresses")?;
     let portal = portal_router(args)?;
-    tracing::info!(%addr, "gateway listening (HTTPS)");
-    dtr_gateway::serve(addr, tls, state, portal, bound, shutdown).await.with_context(|| format!("serving on {addr}"))
+    // "Listening" only once the socket is bound: a second instance on a taken port says nothing
+    // of the kind before it fails.
+    let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    tokio::spawn(async move {
+        if let Ok(a) = rx.await {
+            tracing::info!(addr = %a, "gateway listening (HTTPS)");
+            if let Some(bound) = bound {
+                let _ = bound.send(a);
+            }
+        }
+    });
+    dtr_gateway::serve(addr, tls, state, portal, Some(tx), shutdown).await.with_context(|| format!("serving on {addr}"))
 }
 
 /// The portal, served beside the SOAP endpoints on the gateway's listener at `/`.
