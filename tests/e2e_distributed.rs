@@ -396,3 +396,20 @@ async fn trace_context_travels_from_the_gateway_into_the_services() {
     })
     .await;
 }
+
+/// `/healthz` says the gateway lives; `/readyz` that it can serve — every service answers — and
+/// names the one that does not, within its bound.
+#[tokio::test]
+async fn readiness_names_what_is_missing() {
+    let mut r = common::cluster::distributed().await;
+    let ready = r.soap.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "klar");
+    r.procs[1].kill(); // the export service
+    let started = std::time::Instant::now();
+    let missing = r.soap.get("/readyz").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "answered within its bound");
+    assert_eq!(missing.status(), 503);
+    assert_eq!(missing.text().await.unwrap(), "ikke klar: export svarer ikke");
+    assert_eq!(r.soap.get("/healthz").await.status(), 200, "alive all the same");
+}

@@ -20,6 +20,10 @@ pub struct HealthcheckArgs {
     /// Where the service listens (https://host:port).
     #[arg(long)]
     pub addr: Option<String>,
+    /// Gateway: ask whether it can serve (`/readyz`: every service answers), not only whether it
+    /// lives (`/healthz`).
+    #[arg(long)]
+    pub ready: bool,
     /// A gRPC service is asked over mutual TLS with its own certificate from here.
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
@@ -37,7 +41,7 @@ pub async fn run(a: HealthcheckArgs) -> anyhow::Result<()> {
     let addr = a.addr.as_deref().unwrap_or(default);
     match grpc_name {
         Some((part, name)) => grpc(&a.pki, part, addr, name).await,
-        None => gateway(addr).await,
+        None => gateway(addr, if a.ready { "readyz" } else { "healthz" }).await,
     }
 }
 
@@ -64,16 +68,18 @@ async fn grpc(pki: &crate::pki::PkiArgs, part: Part, addr: &str, service: &str) 
     }
 }
 
-async fn gateway(addr: &str) -> anyhow::Result<()> {
+async fn gateway(addr: &str, path: &str) -> anyhow::Result<()> {
     dtr_gateway::tls::install_crypto_provider();
     // The health check runs next to the gateway, often with its self-signed certificate.
     let client =
         reqwest::Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(3)).build()?;
-    let resp = client.get(format!("{}/healthz", addr.trim_end_matches('/'))).send().await?;
-    if resp.status().is_success() {
-        println!("gateway: ok");
+    let resp = client.get(format!("{}/{path}", addr.trim_end_matches('/'))).send().await?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        println!("gateway: {text}");
         Ok(())
     } else {
-        bail!("gateway: HTTP {}", resp.status())
+        bail!("gateway: HTTP {status}: {text}")
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 use dtr_trust::{Part, PartCredentials, SignedChannel};
+use tonic_health::pb::health_client::HealthClient;
 
 use dtr_proto::context::CallerContext;
 use dtr_proto::export::export_service_client::ExportServiceClient;
@@ -23,6 +24,8 @@ pub struct Clients {
     import: ImportServiceClient<SignedChannel>,
     export: ExportServiceClient<SignedChannel>,
     tilslutning: TilslutningServiceClient<SignedChannel>,
+    /// Each service's standard health check, for the gateway's readiness.
+    health: [(&'static str, &'static str, HealthClient<SignedChannel>); 3],
     timeout: Duration,
 }
 
@@ -60,12 +63,42 @@ impl Clients {
         tilslutning: Channel,
         timeout: Duration,
     ) -> Self {
+        let (import, export, tilslutning) = (
+            credentials.signed(import, Part::Import),
+            credentials.signed(export, Part::Export),
+            credentials.signed(tilslutning, Part::Tilslutning),
+        );
         Clients {
-            import: ImportServiceClient::new(credentials.signed(import, Part::Import)),
-            export: ExportServiceClient::new(credentials.signed(export, Part::Export)),
-            tilslutning: TilslutningServiceClient::new(credentials.signed(tilslutning, Part::Tilslutning)),
+            health: [
+                ("import", "dtr.import.v1.ImportService", HealthClient::new(import.clone())),
+                ("export", "dtr.export.v1.ExportService", HealthClient::new(export.clone())),
+                ("tilslutning", "dtr.tilslutning.v1.TilslutningService", HealthClient::new(tilslutning.clone())),
+            ],
+            import: ImportServiceClient::new(import),
+            export: ExportServiceClient::new(export),
+            tilslutning: TilslutningServiceClient::new(tilslutning),
             timeout,
         }
+    }
+
+    /// The services that do not answer their health check as serving within `within`.
+    pub async fn not_ready(&self, within: Duration) -> Vec<&'static str> {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_check_response::ServingStatus;
+        let checks = self.health.iter().map(|(name, service, client)| {
+            let mut client = client.clone();
+            let mut req = tonic::Request::new(HealthCheckRequest { service: (*service).to_owned() });
+            req.set_timeout(within);
+            async move {
+                let ok = tokio::time::timeout(within, client.check(req))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|r| r.into_inner().status() == ServingStatus::Serving);
+                (!ok).then_some(*name)
+            }
+        });
+        futures::future::join_all(checks).await.into_iter().flatten().collect()
     }
 
     pub fn import(&self) -> ImportServiceClient<SignedChannel> {

@@ -26,6 +26,7 @@ pub fn app(state: AppState) -> Router {
     }));
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         // Public: no login (registry.md §4).
         .route("/csv/{file}", get(csv));
     for ep in Endpoint::ALL {
@@ -106,6 +107,17 @@ async fn soap(
     access::check(&state.clients, &state.decisions, &system, &call, &ctx).await.map_err(&fault)?;
     let answer = call.send(&state.clients, &ctx, endpoint.namespace()).await.map_err(&fault)?;
     Ok(pipeline::answer(version, answer))
+}
+
+/// Ready to serve: every service answers its health check within a second. 503 names those that
+/// do not (docker-compose and load balancers route by this; `/healthz` only says the process lives).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let missing = state.clients.not_ready(Duration::from_secs(1)).await;
+    if missing.is_empty() {
+        (StatusCode::OK, "klar").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("ikke klar: {} svarer ikke", missing.join(", "))).into_response()
+    }
 }
 
 async fn csv(
