@@ -5,6 +5,7 @@
 
 mod common;
 
+mod backup;
 mod conformance;
 mod demo_data;
 mod e2e_distributed;

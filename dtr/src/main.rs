@@ -2,6 +2,7 @@
 //! (`dtr up`) — plus migrations, health checks and admin tasks.
 
 mod admin;
+mod backup;
 mod bench;
 mod bench_trust;
 mod catalogue;
@@ -64,6 +65,10 @@ enum Command {
     /// Loads the units created before the register, with their own numbers, from a CSV in the
     /// public file format (samlet.csv's columns): the ImportService's rules, all or nothing.
     ImportLegacy(legacy::ImportLegacyArgs),
+    /// A consistent copy of a running embedded (SQLite) register.
+    Backup(backup::BackupArgs),
+    /// Puts a copy made by `dtr backup` back (checked first; stop `dtr up` before).
+    Restore(backup::RestoreArgs),
     /// Exits 0 when the named service answers its health check.
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Fills a database with a synthetic register in the real proportions (tests, benchmarks).
@@ -112,6 +117,8 @@ fn main() -> std::process::ExitCode {
             }
             Command::Revalidate(a) => grpc::run_revalidate(a).await,
             Command::ImportLegacy(a) => legacy::run(a).await,
+            Command::Backup(a) => backup::backup(a).await,
+            Command::Restore(a) => backup::restore(a).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
             Command::Admin(c) => admin::run(c).await,
             Command::Pki(c) => pki::run(c),
