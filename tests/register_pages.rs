@@ -216,6 +216,7 @@ async fn an_owner_sees_its_findings() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("kontrolleret: "), "progress shown in a log");
 
     let creds: serde_json::Value =
         serde_json::from_slice(&std::fs::read(r.pki.parent().unwrap().join("demo-credentials.json")).unwrap()).unwrap();

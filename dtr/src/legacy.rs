@@ -3,10 +3,8 @@
 //! the ImportService, a report of every refused row and nothing loaded if any is refused, a dry
 //! run, a progress bar on a terminal (progress lines otherwise), and a re-run that changes nothing.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 
@@ -132,31 +130,9 @@ pub async fn run(a: ImportLegacyArgs) -> anyhow::Result<()> {
     };
     // Each row is handled twice: checked, then written.
     let total = raekker.len() as u64 * if a.dry_run { 1 } else { 2 };
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message("indlæser");
-        Some(bar)
-    } else {
-        None
-    };
-    let done = AtomicU64::new(0);
-    let fremdrift = |n: u64| {
-        let nu = done.fetch_add(n, Ordering::Relaxed) + n;
-        match &bar {
-            Some(bar) => bar.set_position(nu),
-            // Not a terminal (a log): a line every 1,000 rows and at the end.
-            None if nu.is_multiple_of(1000) || nu == total => eprintln!("fremdrift: {nu}/{total}"),
-            None => {}
-        }
-    };
-    let rapport = registry.indlaes_historiske(raekker, a.dry_run, &aktoer, &fremdrift).await?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let fremdrift = crate::fremdrift::Fremdrift::new("fremdrift", total);
+    let rapport = registry.indlaes_historiske(raekker, a.dry_run, &aktoer, &|n| fremdrift.skridt(n)).await?;
+    fremdrift.slut();
     for (linje, nummer, grunde) in &rapport.afviste {
         for g in grunde {
             println!("linje {linje} ({nummer}): {g}");

@@ -9,6 +9,7 @@ mod catalogue;
 mod config;
 mod demo;
 mod demodata;
+mod fremdrift;
 mod grpc;
 mod healthcheck;
 mod legacy;

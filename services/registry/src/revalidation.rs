@@ -47,6 +47,14 @@ impl Registry {
 
     /// Runs one re-validation over the whole register and stores its findings.
     pub async fn revalidate(&self) -> Result<RevalidationReport, RegistryError> {
+        self.revalidate_med_fremdrift(&|_| {}).await
+    }
+
+    /// The same, telling `fremdrift` of every page of units checked (their number).
+    pub async fn revalidate_med_fremdrift(
+        &self,
+        fremdrift: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<RevalidationReport, RegistryError> {
         let startet = chrono::Utc::now();
         let mut antal = 0i64;
         let mut fund = Vec::new();
@@ -62,6 +70,7 @@ impl Registry {
                     .buffer_unordered(LOOKUPS_IN_FLIGHT)
                     .collect()
                     .await;
+                fremdrift(checked.len() as u64);
                 fund.extend(checked.into_iter().flatten());
             }
         }
