@@ -97,18 +97,10 @@ fn register(row: &mut Row, r: Option<&Registerfelter>) {
 }
 
 fn daginstitution(row: &mut Row, d: &DaginstitutionExtend) {
-    let di = d.daginstitution.clone().unwrap_or_default();
-    row.extend([
-        di.daginstitutions_nummer,
-        di.daginstitutions_navn,
-        di.ejerform_kode.to_string(),
-        d.ejerform_kode_tekst.clone(),
-        di.lovgrundlag_kode.to_string(),
-        d.lovgrundlag_kode_tekst.clone(),
-        di.adm_kommune_kode.to_string(),
-        d.adm_kommune_kode_tekst.clone(),
-        di.ejer_cvr_nummer.unwrap_or_default(),
-    ]);
+    let di = d.daginstitution.as_ref();
+    row.push(di.map(|x| x.daginstitutions_nummer.clone()).unwrap_or_default());
+    row.push(di.map(|x| x.daginstitutions_navn.clone()).unwrap_or_default());
+    ejer(row, Some(d));
 }
 
 fn adresse(row: &mut Row, a: Option<&Adresse>, kommune_tekst: &str) {
@@ -167,14 +159,15 @@ fn alternativ_adresse(row: &mut Row, e: &AlternativAdresseExtend) {
 /// daginstitution's fields, the unit's type, CVR and P-number, address, contact, register fields.
 const SAMLET_FOER: [&str; 5] =
     ["dagtilbudsType", "daginstitutionsNummer", "anvisningsenhedsNummer", "alternativAdresseNummer", "dagtilbudsNavn"];
+/// The daginstitution's own columns after its number and name: every row of its tree repeats them.
 const SAMLET_EJER: [&str; 7] = [
-    "ejerformKode",
-    "ejerformKode_Tekst",
-    "lovgrundlagKode",
-    "lovgrundlagKode_Tekst",
-    "admKommuneKode",
-    "admKommuneKode_Tekst",
-    "ejerCvrNummer",
+    DAGINSTITUTION[2],
+    DAGINSTITUTION[3],
+    DAGINSTITUTION[4],
+    DAGINSTITUTION[5],
+    DAGINSTITUTION[6],
+    DAGINSTITUTION[7],
+    DAGINSTITUTION[8],
 ];
 const SAMLET_ENHED: [&str; 4] = ["instType3", "instType3_Tekst", "cvrNummer", "pNummer"];
 const KONTAKT: [&str; 2] = ["email", "telefonNummer"];
