@@ -56,7 +56,9 @@ async fn every_agreement_state_over_soap() {
     // The test changes the store directly and announces each change as the service does after
     // its own (tilslutning_systemer shows the service announcing), so the gateway's cached
     // decisions are dropped at once.
-    let changes = Aendringer::redis(&common::redis_url()).await.unwrap();
+    let link = dtr_redislink::RedisLink::start(&common::redis_url(), "test", dtr_redislink::DEFAULT_BOUND).unwrap();
+    assert!(link.wait_up(std::time::Duration::from_secs(5)).await, "redis reachable");
+    let changes = Aendringer::Redis(link);
     let set_tilslutning = |service: &'static str, status| {
         let (store, changes) = (&store, &changes);
         async move {

@@ -71,6 +71,36 @@ pub struct TilslutningArgs {
     pub portal_url: Option<String>,
 }
 
+/// Redis, which is a cache and never a dependency: a process starts and serves without it.
+#[derive(clap::Args, Clone)]
+pub struct RedisArgs {
+    /// Redis (`redis://host:port/`): code tables, change announcements and lock-out counters
+    /// shared between processes; unset: each process keeps its own.
+    #[arg(long, env = "DTR_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Longest a call waits on Redis, in milliseconds, before it falls back (database, service,
+    /// in-process counter) and the connection is reopened in the background.
+    #[arg(long, env = "DTR_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for RedisArgs {
+    fn default() -> Self {
+        RedisArgs { redis_url: None, redis_timeout_ms: 50 }
+    }
+}
+
+impl RedisArgs {
+    /// A link kept in the background, or `None` without a URL; fails only on a malformed URL.
+    pub fn link(&self, role: &'static str) -> anyhow::Result<Option<dtr_redislink::RedisLink>> {
+        let bound = std::time::Duration::from_millis(self.redis_timeout_ms.max(1));
+        self.redis_url
+            .as_deref()
+            .map(|url| dtr_redislink::RedisLink::start(url, role, bound).context("DTR_REDIS_URL"))
+            .transpose()
+    }
+}
+
 #[derive(clap::Args, Clone)]
 pub struct ServiceArgs {
     /// Address the gRPC server listens on (default: import :50051, export :50052, tilslutning :50053).
@@ -79,9 +109,8 @@ pub struct ServiceArgs {
     /// `postgres://…` or `sqlite:…`.
     #[arg(long, env = "DTR_DATABASE_URL")]
     pub database_url: String,
-    /// Redis for the code-table cache; in-process cache when unset.
-    #[arg(long, env = "DTR_REDIS_URL")]
-    pub redis_url: Option<String>,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     #[command(flatten)]
     pub lookups: LookupArgs,
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
@@ -268,8 +297,8 @@ pub struct GatewayArgs {
     pub max_body_bytes: usize,
     /// Redis through which the tilslutning service announces changes; without it (and outside
     /// `dtr up`) the gateway caches no decisions and asks on every call.
-    #[arg(long, env = "DTR_REDIS_URL")]
-    pub redis_url: Option<String>,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Longest a cached authentication or access decision lives, in milliseconds, even if no
     /// change is announced; 0 turns the decision cache off.
     #[arg(long, env = "DTR_DECISION_CACHE_MS", default_value_t = 5000)]
@@ -398,9 +427,9 @@ pub async fn serve(
         Which::Import | Which::Export => {
             let store = dtr_registry::storage::connect(&args.database_url).await.context("registry database")?;
             store.migrate().await.context("registry migrations")?;
-            let cache = match (&args.shared_cache, &args.redis_url) {
+            let cache = match (&args.shared_cache, args.redis.link(which.name())?) {
                 (Some(shared), _) => shared.clone(),
-                (None, Some(url)) => Arc::new(CodeTableCache::redis(url).await.context("redis")?),
+                (None, Some(link)) => Arc::new(CodeTableCache::redis(link)),
                 (None, None) => Arc::new(CodeTableCache::in_process()),
             };
             let registry = Registry::new(store, cache, args.lookups.build()?);
@@ -442,9 +471,9 @@ pub async fn serve(
                 tokio::spawn(dtr_tilslutning::notifikation::deliver_forever(store.clone(), smtp));
             }
             use dtr_tilslutning::aendringer::Aendringer;
-            let aendringer = match (&args.shared_changes, &args.redis_url) {
+            let aendringer = match (&args.shared_changes, args.redis.link("tilslutning")?) {
                 (Some(tx), _) => Aendringer::Lokal(tx.clone()),
-                (None, Some(url)) => Aendringer::redis(url).await.context("redis")?,
+                (None, Some(link)) => Aendringer::Redis(link),
                 (None, None) => Aendringer::Ingen,
             };
             let service = dtr_tilslutning::TilslutningGrpc::new(store, args.tilslutning.full_extracts_per_day)
@@ -490,12 +519,13 @@ pub async fn start_gateway(
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.decision_ttl = std::time::Duration::from_millis(args.decision_cache_ms);
     cfg.limits = args.xml_limits.limits();
-    cfg.invalidation = match (&args.shared_changes, &args.redis_url) {
+    let redis = args.redis.link("gateway")?;
+    cfg.invalidation = match (&args.shared_changes, &redis) {
         (Some(tx), _) => dtr_gateway::decisions::Invalidation::Local(tx.clone()),
-        (None, Some(url)) => dtr_gateway::decisions::Invalidation::Redis(url.clone()),
+        (None, Some(link)) => dtr_gateway::decisions::Invalidation::Redis(link.clone()),
         (None, None) => dtr_gateway::decisions::Invalidation::None,
     };
-    cfg.redis_url = args.redis_url.clone();
+    cfg.redis = redis;
     cfg.lockout = dtr_gateway::lockout::LockoutPolicy {
         max_failures: args.lockout_failures,
         period: std::time::Duration::from_secs(args.lockout_seconds),

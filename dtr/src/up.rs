@@ -109,7 +109,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         let args = ServiceArgs {
             grpc_addr: None,
             database_url: db.clone(),
-            redis_url: None,
+            redis: crate::grpc::RedisArgs::default(),
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             tilslutning_url: Some(urls[2].clone()),
@@ -141,7 +141,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         public_url: None,
         trusted_proxies: a.trusted_proxies.clone(),
         max_body_bytes: 10 * 1024 * 1024,
-        redis_url: None,
+        redis: crate::grpc::RedisArgs::default(),
         decision_cache_ms: a.decision_cache_ms,
         shared_changes: Some(changes),
         xml_limits: Default::default(),

@@ -23,7 +23,7 @@ pub struct GatewayConfig {
     /// Longest a cached decision lives even without a change message; zero caches nothing.
     pub decision_ttl: Duration,
     /// Redis for the lock-out counters shared by several gateways; else counted in process.
-    pub redis_url: Option<String>,
+    pub redis: Option<dtr_redislink::RedisLink>,
     pub lockout: lockout::LockoutPolicy,
     /// The gateway's certificate and token key: how it reaches the services and vouches for
     /// the systems it has verified.
@@ -49,7 +49,7 @@ impl GatewayConfig {
             backend_timeout: Duration::from_secs(30),
             invalidation: decisions::Invalidation::None,
             decision_ttl: Duration::from_secs(5),
-            redis_url: None,
+            redis: None,
             lockout: lockout::LockoutPolicy::default(),
         }
     }

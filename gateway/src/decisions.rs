@@ -40,7 +40,7 @@ pub enum Invalidation {
     /// The tilslutning service runs in this process (`dtr up`).
     Local(broadcast::Sender<()>),
     /// Redis pub/sub.
-    Redis(String),
+    Redis(dtr_redislink::RedisLink),
 }
 
 /// What an access decision is about.
@@ -94,8 +94,8 @@ impl DecisionCache {
                     cache.maps().local = Some(tx.subscribe());
                     cache.subscribed.store(true, Ordering::SeqCst);
                 }
-                Invalidation::Redis(url) => {
-                    tokio::spawn(follow_redis(Arc::downgrade(&cache), url));
+                Invalidation::Redis(link) => {
+                    tokio::spawn(follow_redis(Arc::downgrade(&cache), link));
                 }
             }
         }
@@ -232,11 +232,16 @@ fn rand_secret() -> [u8; 32] {
 }
 
 /// Keeps a subscription open, re-subscribing after a drop; caching is off while it is down.
-async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
+/// The subscription is trusted only while the link beside it answers its checks on the same
+/// connection generation: a frozen Redis delivers nothing and says nothing, so silence alone
+/// would look like "no changes".
+async fn follow_redis(cache: Weak<DecisionCache>, link: dtr_redislink::RedisLink) {
     let mut warned = false;
     loop {
-        match subscribe(&url).await {
-            Ok((mut messages, mut confirmations)) => {
+        let generation = link.generation();
+        let subscribed = if link.is_up() { subscribe(&link).await } else { Err("redis is not connected".into()) };
+        match subscribed {
+            Ok(mut messages) => {
                 let Some(c) = cache.upgrade() else { return };
                 c.set_subscribed(true);
                 drop(c);
@@ -244,14 +249,28 @@ async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
                     tracing::info!("decision cache subscribed again");
                     warned = false;
                 }
-                while let Some(message) = messages.next().await {
-                    let Some(c) = cache.upgrade() else { return };
-                    c.invalidate();
-                    drop(c);
-                    confirm(&mut confirmations, message.get_payload_bytes()).await;
+                let mut check = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            let Some(c) = cache.upgrade() else { return };
+                            c.invalidate();
+                            drop(c);
+                            confirm(&link, message.get_payload_bytes().to_vec()).await;
+                        }
+                        _ = check.tick() => {
+                            if !link.is_up() || link.generation() != generation {
+                                break;
+                            }
+                        }
+                    }
                 }
                 let Some(c) = cache.upgrade() else { return };
                 c.set_subscribed(false);
+                tracing::warn!(
+                    "decision cache unsubscribed (Redis gone or reconnected); asking the tilslutning service until it subscribes again"
+                );
             }
             Err(e) if !warned => {
                 tracing::warn!(error = %e, "decision cache cannot subscribe to Redis; asking the tilslutning service on every call");
@@ -262,30 +281,32 @@ async fn follow_redis(cache: Weak<DecisionCache>, url: String) {
         if cache.strong_count() == 0 {
             return;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// The change messages, and a connection to confirm them on.
-async fn subscribe(
-    url: &str,
-) -> Result<(redis::aio::PubSubStream, redis::aio::MultiplexedConnection), redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let timed_out = |_| redis::RedisError::from((redis::ErrorKind::Io, "timeout connecting to Redis"));
+/// The change messages.
+async fn subscribe(link: &dtr_redislink::RedisLink) -> Result<redis::aio::PubSubStream, String> {
     let connect = async {
-        let mut pubsub = client.get_async_pubsub().await?;
+        let mut pubsub = link.client().get_async_pubsub().await?;
         pubsub.subscribe(dtr_proto::TILSLUTNING_AENDRET_KANAL).await?;
-        let confirmations = client.get_multiplexed_async_connection().await?;
-        Ok::<_, redis::RedisError>((pubsub.into_on_message(), confirmations))
+        Ok::<_, redis::RedisError>(pubsub.into_on_message())
     };
-    tokio::time::timeout(Duration::from_secs(2), connect).await.map_err(timed_out)?
+    match tokio::time::timeout(Duration::from_secs(1), connect).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timeout connecting to Redis".into()),
+    }
 }
 
 /// Tells the announcer that this gateway has dropped its decisions for change `id`. A failure is
 /// only logged: the announcer stops waiting after its bound.
-async fn confirm(conn: &mut redis::aio::MultiplexedConnection, id: &[u8]) {
-    let sent: Result<i64, _> =
-        redis::cmd("PUBLISH").arg(dtr_proto::TILSLUTNING_KVITTERING_KANAL).arg(id).query_async(conn).await;
+async fn confirm(link: &dtr_redislink::RedisLink, id: Vec<u8>) {
+    let sent = link
+        .run(|mut c| async move {
+            redis::cmd("PUBLISH").arg(dtr_proto::TILSLUTNING_KVITTERING_KANAL).arg(id).query_async::<i64>(&mut c).await
+        })
+        .await;
     if let Err(e) = sent {
         tracing::warn!(error = %e, "could not confirm a tilslutning change");
     }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use dtr_redislink::RedisLink;
 
 /// Most (username, IP) pairs counted in process; beyond it the oldest are forgotten.
 const MAX_LOCAL: usize = 100_000;
@@ -31,7 +31,7 @@ impl Default for LockoutPolicy {
 
 pub struct Lockout {
     policy: LockoutPolicy,
-    redis: Option<ConnectionManager>,
+    redis: Option<RedisLink>,
     local: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
@@ -52,7 +52,7 @@ fn key(username: &str, ip: Option<IpAddr>) -> String {
 }
 
 impl Lockout {
-    pub fn new(policy: LockoutPolicy, redis: Option<ConnectionManager>) -> Self {
+    pub fn new(policy: LockoutPolicy, redis: Option<RedisLink>) -> Self {
         Lockout { policy, redis, local: Mutex::new(HashMap::new()) }
     }
 
@@ -73,9 +73,10 @@ impl Lockout {
             return Standing::Open { failures: 0 };
         }
         let k = key(username, ip);
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
-            let read: Result<(Option<u32>, i64), _> = redis::pipe().get(&k).pttl(&k).query_async(&mut conn).await;
+        if let Some(link) = &self.redis {
+            let key = k.clone();
+            let read: Result<(Option<u32>, i64), _> =
+                link.run(|mut c| async move { redis::pipe().get(&key).pttl(&key).query_async(&mut c).await }).await;
             match read {
                 Ok((n, ttl)) => {
                     let left = Duration::from_millis(u64::try_from(ttl).unwrap_or(0));
@@ -99,16 +100,20 @@ impl Lockout {
             return;
         }
         let k = key(username, ip);
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
-            // The period runs from the first failure: the expiry is set only with the first count.
-            let script = redis::Script::new(
-                "local n = redis.call('INCR', KEYS[1]) \
-                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
-                 return n",
-            );
+        if let Some(link) = &self.redis {
             let period = u64::try_from(self.policy.period.as_millis()).unwrap_or(u64::MAX);
-            let counted: Result<u32, _> = script.key(&k).arg(period).invoke_async(&mut conn).await;
+            let key = k.clone();
+            let counted: Result<u32, _> = link
+                .run(|mut c| async move {
+                    // The period runs from the first failure: the expiry is set only with the first count.
+                    let script = redis::Script::new(
+                        "local n = redis.call('INCR', KEYS[1]) \
+                         if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                         return n",
+                    );
+                    script.key(&key).arg(period).invoke_async(&mut c).await
+                })
+                .await;
             match counted {
                 Ok(_) => return,
                 Err(e) => {
@@ -131,9 +136,10 @@ impl Lockout {
     /// A successful login clears the pair's count (called only when there was one).
     pub async fn succeeded(&self, username: &str, ip: Option<IpAddr>) {
         let k = key(username, ip);
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
-            let _: Result<i64, _> = redis::cmd("DEL").arg(&k).query_async(&mut conn).await;
+        if let Some(link) = &self.redis {
+            let key = k.clone();
+            let _: Result<i64, _> =
+                link.run(|mut c| async move { redis::cmd("DEL").arg(&key).query_async(&mut c).await }).await;
         }
         self.local.lock().unwrap_or_else(|e| e.into_inner()).remove(&k);
     }

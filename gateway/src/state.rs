@@ -3,7 +3,6 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::clients::Clients;
 use crate::config::GatewayConfig;
@@ -40,24 +39,8 @@ impl AppState {
     /// The state over clients made elsewhere (in-memory channels in tests).
     pub async fn with_clients(config: GatewayConfig, clients: Clients) -> Self {
         let decisions = decisions::DecisionCache::new(config.invalidation.clone(), config.decision_ttl);
-        let redis = match &config.redis_url {
-            Some(url) => match lockout_redis(url).await {
-                Ok(conn) => Some(conn),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Redis unreachable at start; lock-out counted in this process only");
-                    None
-                }
-            },
-            None => None,
-        };
+        let redis = config.redis.clone();
         let lockout = lockout::Lockout::new(config.lockout, redis);
         AppState(Arc::new(Shared { clients, config, decisions, lockout }))
     }
-}
-
-async fn lockout_redis(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    redis::aio::ConnectionManager::new_with_config(redis::Client::open(url)?, config).await
 }

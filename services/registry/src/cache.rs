@@ -4,13 +4,20 @@
 //! snapshot while it matches, so a change made through any instance is seen on the next read.
 //! A change publishes the new tables itself; publishing only ever raises the version (a Lua
 //! script compares), so a reader that loaded the old tables just before the change cannot put
-//! them back. When Redis cannot be reached, reads go to the database: the cache is never a
-//! point of failure.
+//! them back.
+//!
+//! Redis is never a dependency (`docs/operations.md`): every Redis command is bounded by the
+//! link's small deadline and, when Redis is down, slow or not yet reached, reads go to the
+//! database at once. After every reconnection the tables are reloaded from the database and
+//! published (what changed while the link was down is unknown), and a publication that fails is
+//! retried in the background until Redis takes it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use dtr_redislink::RedisLink;
+use redis::aio::MultiplexedConnection;
 
 use crate::codes::CodeTables;
 use crate::storage::{RegistryStore, StoreError};
@@ -20,9 +27,22 @@ use crate::storage::{RegistryStore, StoreError};
 const KEY_VERSION: &str = "dtr:kodetabeller:v2:version";
 const KEY_DATA: &str = "dtr:kodetabeller:v2:data";
 
+/// Bound on publishing the whole tables (a few hundred KiB), longer than a read's.
+const PUBLISH_BOUND: Duration = Duration::from_millis(500);
+
+struct Shared {
+    link: RedisLink,
+    /// The link generation the local snapshot was last reconciled under.
+    seen: AtomicU64,
+}
+
 pub struct CodeTableCache {
     local: RwLock<Option<Arc<CodeTables>>>,
-    redis: Option<ConnectionManager>,
+    redis: Option<Shared>,
+}
+
+fn counted(result: &'static str) {
+    metrics::counter!("dtr_cache_requests_total", "cache" => "code_tables", "result" => result).increment(1);
 }
 
 impl CodeTableCache {
@@ -30,14 +50,9 @@ impl CodeTableCache {
         CodeTableCache { local: RwLock::new(None), redis: None }
     }
 
-    /// Connects to Redis; the connection manager reconnects by itself after an outage.
-    pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(2)));
-        let mgr = ConnectionManager::new_with_config(client, config).await?;
-        Ok(CodeTableCache { local: RwLock::new(None), redis: Some(mgr) })
+    /// Shares the tables through Redis over `link`; starts at once, whether Redis is up or not.
+    pub fn redis(link: RedisLink) -> Self {
+        CodeTableCache { local: RwLock::new(None), redis: Some(Shared { link, seen: AtomicU64::new(0) }) }
     }
 
     fn local(&self) -> Option<Arc<CodeTables>> {
@@ -49,41 +64,56 @@ impl CodeTableCache {
     }
 
     pub async fn get(&self, store: &dyn RegistryStore) -> Result<Arc<CodeTables>, StoreError> {
-        let Some(redis) = &self.redis else {
+        let Some(shared) = &self.redis else {
             if let Some(t) = self.local() {
+                counted("hit");
                 return Ok(t);
             }
+            counted("miss");
             let t = Arc::new(store.load_code_tables().await?);
             self.set_local(t.clone());
             return Ok(t);
         };
-        let mut conn = redis.clone();
-        match self.read_redis(&mut conn).await {
-            Ok(Some(t)) => return Ok(t),
+        let generation = shared.link.generation();
+        if generation != shared.seen.load(Ordering::SeqCst) && shared.link.is_up() {
+            // A new connection: whatever was announced while the link was down is unknown, so
+            // the database decides, and Redis learns it.
+            counted("miss");
+            let t = Arc::new(store.load_code_tables().await?);
+            self.set_local(t.clone());
+            publish_or_retry(&shared.link, t.clone()).await;
+            shared.seen.store(generation, Ordering::SeqCst);
+            return Ok(t);
+        }
+        match self.read_redis(&shared.link).await {
+            Ok(Some(t)) => {
+                counted("hit");
+                return Ok(t);
+            }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "redis unavailable; code tables read from the database");
+                tracing::debug!(error = %e, "code tables read from the database: redis unavailable");
+                counted("bypass");
                 return Ok(Arc::new(store.load_code_tables().await?));
             }
         }
+        counted("miss");
         let t = Arc::new(store.load_code_tables().await?);
-        if let Err(e) = Self::publish(&mut conn, &t).await {
-            tracing::warn!(error = %e, "could not fill the code-table cache");
-        }
+        publish_or_retry(&shared.link, t.clone()).await;
         self.set_local(t.clone());
         Ok(t)
     }
 
-    async fn read_redis(&self, conn: &mut ConnectionManager) -> Result<Option<Arc<CodeTables>>, redis::RedisError> {
-        let Some(version): Option<i64> = conn.get(KEY_VERSION).await? else {
-            return Ok(None);
-        };
+    async fn read_redis(&self, link: &RedisLink) -> Result<Option<Arc<CodeTables>>, dtr_redislink::LinkError> {
+        let version: Option<i64> =
+            link.run(|mut c| async move { redis::cmd("GET").arg(KEY_VERSION).query_async(&mut c).await }).await?;
+        let Some(version) = version else { return Ok(None) };
         if let Some(t) = self.local().filter(|t| t.version == version) {
             return Ok(Some(t));
         }
-        let Some(json): Option<String> = conn.get(KEY_DATA).await? else {
-            return Ok(None);
-        };
+        let json: Option<String> =
+            link.run(|mut c| async move { redis::cmd("GET").arg(KEY_DATA).query_async(&mut c).await }).await?;
+        let Some(json) = json else { return Ok(None) };
         match serde_json::from_str::<CodeTables>(&json) {
             Ok(t) if t.version == version => {
                 let t = Arc::new(t);
@@ -94,10 +124,42 @@ impl CodeTableCache {
         }
     }
 
-    /// Stores `t` in Redis unless Redis already holds the same or a newer version.
-    async fn publish(conn: &mut ConnectionManager, t: &CodeTables) -> Result<(), redis::RedisError> {
-        let json = serde_json::to_string(t)
-            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string())))?;
+    /// After a change in the database: loads the tables and publishes them, so the next read on
+    /// every instance sees the change.
+    pub async fn refresh(&self, store: &dyn RegistryStore) -> Result<Arc<CodeTables>, StoreError> {
+        let t = Arc::new(store.load_code_tables().await?);
+        self.set_local(t.clone());
+        if let Some(shared) = &self.redis {
+            publish_or_retry(&shared.link, t.clone()).await;
+        }
+        Ok(t)
+    }
+}
+
+/// Publishes `t`; when Redis does not take it now, keeps trying in the background until it does
+/// (only ever raising the version, so a late publication cannot undo a newer one).
+async fn publish_or_retry(link: &RedisLink, t: Arc<CodeTables>) {
+    let Err(e) = publish(link, &t).await else { return };
+    tracing::warn!(error = %e, version = t.version, "code tables not published to redis yet; retrying in the background");
+    let link = link.clone();
+    tokio::spawn(async move {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            if link.wait_up(Duration::from_secs(5)).await && publish(&link, &t).await.is_ok() {
+                tracing::info!(version = t.version, "code tables published to redis");
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    });
+}
+
+/// Stores `t` in Redis unless Redis already holds the same or a newer version.
+async fn publish(link: &RedisLink, t: &CodeTables) -> Result<(), dtr_redislink::LinkError> {
+    let json = serde_json::to_string(t).map_err(|e| dtr_redislink::LinkError::Redis(e.to_string()))?;
+    let version = t.version;
+    link.run_within(PUBLISH_BOUND, |mut c: MultiplexedConnection| async move {
         let script = redis::Script::new(
             r"local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
               if tonumber(ARGV[1]) > cur then
@@ -107,22 +169,7 @@ impl CodeTableCache {
               end
               return 0",
         );
-        script.key(KEY_VERSION).key(KEY_DATA).arg(t.version).arg(json).invoke_async::<i64>(conn).await.map(|_| ())
-    }
-
-    /// After a change in the database: loads the tables and publishes them, so the next read on
-    /// every instance sees the change.
-    pub async fn refresh(&self, store: &dyn RegistryStore) -> Result<Arc<CodeTables>, StoreError> {
-        let t = Arc::new(store.load_code_tables().await?);
-        self.set_local(t.clone());
-        if let Some(redis) = &self.redis {
-            let mut conn = redis.clone();
-            if let Err(e) = Self::publish(&mut conn, &t).await {
-                // Other instances keep the old tables until Redis is back and someone publishes;
-                // say so loudly rather than fail a change that is already committed.
-                tracing::error!(error = %e, "could not publish changed code tables to redis");
-            }
-        }
-        Ok(t)
-    }
+        script.key(KEY_VERSION).key(KEY_DATA).arg(version).arg(json).invoke_async::<i64>(&mut c).await.map(|_| ())
+    })
+    .await
 }

@@ -7,10 +7,11 @@
 //! caller's next request on. The message carries only an id to confirm; a spurious one costs the
 //! gateways a few backend calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use dtr_redislink::{LinkError, RedisLink};
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use tokio::sync::broadcast;
 
 use dtr_proto::TILSLUTNING_AENDRET_KANAL as KANAL;
@@ -20,31 +21,30 @@ use dtr_proto::TILSLUTNING_KVITTERING_KANAL as KVITTERING;
 /// still drops its decisions when the message reaches it, or when they expire.
 pub const CONFIRMATION_WAIT: Duration = Duration::from_secs(1);
 
+/// Longest an announcement waits for a fresh connection after the current one broke (Redis
+/// restarted: the first command on the old connection fails).
+const RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub enum Aendringer {
     /// Nobody caches decisions (a gateway without Redis asks on every call).
     Ingen,
     /// Gateways in the same process.
     Lokal(broadcast::Sender<()>),
-    Redis {
-        conn: ConnectionManager,
-        client: redis::Client,
-    },
+    /// Gateways in other processes, over Redis pub/sub.
+    Redis(RedisLink),
 }
 
-impl Aendringer {
-    /// Connects to Redis; the connection manager reconnects by itself after an outage.
-    pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
-        Ok(Aendringer::Redis { conn, client })
-    }
+/// One background re-announcement at a time per process is enough: the message only says
+/// "something changed".
+static RETRYING: AtomicBool = AtomicBool::new(false);
 
-    /// Announces a change. A failure is logged, not returned: the change itself is committed, and
-    /// the gateways' entry lifetime bounds how long a missed message can matter.
+impl Aendringer {
+    /// Announces a change. A failure is logged, not returned: the change itself is committed.
+    /// An announcement Redis did not take is tried again on a fresh connection, then in the
+    /// background until Redis takes it. A gateway that could not hear it meanwhile is not
+    /// subscribed, and a gateway that is not subscribed caches nothing and drops everything when
+    /// it subscribes again.
     pub async fn meld(&self) {
         match self {
             Aendringer::Ingen => {}
@@ -52,28 +52,68 @@ impl Aendringer {
                 // No receiver yet is fine: nothing is cached then.
                 let _ = tx.send(());
             }
-            Aendringer::Redis { conn, client } => {
-                if let Err(e) = announce(conn.clone(), client).await {
-                    tracing::warn!(error = %e, "could not announce a tilslutning change; gateways see it when their cache entries expire");
+            Aendringer::Redis(link) => {
+                metrics::counter!("dtr_tilslutning_changes_total").increment(1);
+                let mut result = announce(link).await;
+                if result.is_err() && link.wait_up(RECONNECT_WAIT).await {
+                    result = announce(link).await;
+                }
+                if let Err(e) = result {
+                    metrics::counter!("dtr_tilslutning_change_announcements_failed_total").increment(1);
+                    tracing::warn!(error = %e, "could not announce a tilslutning change now; retrying in the background");
+                    retry_in_background(link.clone());
                 }
             }
         }
     }
 }
 
+fn retry_in_background(link: RedisLink) {
+    if RETRYING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            if link.wait_up(Duration::from_secs(5)).await {
+                let id = uuid::Uuid::new_v4().to_string();
+                let sent = link
+                    .run_within(RECONNECT_WAIT, |mut c| async move {
+                        redis::cmd("PUBLISH").arg(KANAL).arg(id).query_async::<i64>(&mut c).await
+                    })
+                    .await;
+                if sent.is_ok() {
+                    tracing::info!("tilslutning change announced after Redis came back");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        RETRYING.store(false, Ordering::SeqCst);
+    });
+}
+
 /// Publishes a change and waits for a confirmation from each gateway that received it.
-async fn announce(mut conn: ConnectionManager, client: &redis::Client) -> Result<(), redis::RedisError> {
+async fn announce(link: &RedisLink) -> Result<(), LinkError> {
+    if !link.is_up() {
+        return Err(LinkError::Down);
+    }
     let id = uuid::Uuid::new_v4().to_string();
     // Listen for confirmations before publishing, so none is missed.
     let subscribed = async {
-        let mut confirmations = client.get_async_pubsub().await?;
+        let mut confirmations = link.client().get_async_pubsub().await?;
         confirmations.subscribe(KVITTERING).await?;
         Ok::<_, redis::RedisError>(confirmations.into_on_message())
     };
-    let mut confirmations = tokio::time::timeout(Duration::from_secs(2), subscribed)
+    let mut confirmations = tokio::time::timeout(RECONNECT_WAIT, subscribed)
         .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timeout connecting to Redis")))??;
-    let mut waiting: i64 = redis::cmd("PUBLISH").arg(KANAL).arg(&id).query_async(&mut conn).await?;
+        .map_err(|_| LinkError::Timeout)?
+        .map_err(|e| LinkError::Redis(e.to_string()))?;
+    let message = id.clone();
+    let mut waiting: i64 = link
+        .run_within(RECONNECT_WAIT, |mut c| async move {
+            redis::cmd("PUBLISH").arg(KANAL).arg(message).query_async(&mut c).await
+        })
+        .await?;
     let confirmed = tokio::time::timeout(CONFIRMATION_WAIT, async {
         while waiting > 0 {
             match confirmations.next().await {
