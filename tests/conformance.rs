@@ -17,6 +17,7 @@ fn aktoer(cid: &str) -> Aktoer {
         organisation: Some("101".into()),
         correlation_id: cid.into(),
         operation: format!("op-{cid}"),
+        message_id: None,
     }
 }
 

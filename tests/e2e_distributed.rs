@@ -77,6 +77,7 @@ async fn grpc_clients_call_the_services_directly() {
         principal: Principal::System { id: "internt-system".into(), udbyder: "UDB1".into() },
         correlation_id: "grpc-test-1".into(),
         regelsaet: dtr_proto::context::Regelsaet::V2,
+        message_id: None,
     };
     let d = Daginstitution {
         daginstitutions_navn: "Børnegården Humlebien".into(),
@@ -155,6 +156,7 @@ async fn grpc_clients_call_the_services_directly() {
         organisation: None,
         correlation_id: "t".into(),
         operation: "test".into(),
+        message_id: None,
     };
     registry_store.insert_anvisningsenhed(&child, None, &aktoer, &dtr_registry::storage::no_checks).await.unwrap();
     let changed =

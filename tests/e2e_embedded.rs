@@ -86,6 +86,7 @@ async fn listening_is_said_only_once_bound() {
         ("DTR_HTTPS_ADDR", format!("127.0.0.1:{port}")),
         ("DTR_PKI_DIR", r.pki.display().to_string()),
         ("DTR_DATA_DIR", dir.path().join("gw").display().to_string()),
+        ("DTR_METRICS_ADDR", "off".to_owned()),
     ];
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
         .arg("gateway")

@@ -209,6 +209,7 @@ async fn lifecycle(r: Running) {
         organisation: None,
         correlation_id: "t".into(),
         operation: "test".into(),
+        message_id: None,
     };
     let alt = dtr_registry::model::AlternativAdresseData {
         enheds_nummer: a.clone(),

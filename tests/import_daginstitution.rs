@@ -91,8 +91,13 @@ async fn add_child(store: &Arc<dyn RegistryStore>, parent: &str, inst_type3: i32
         p_nummer: "1012345678".into(),
         ..AnvisningsenhedData::default()
     };
-    let aktoer =
-        Aktoer { system: "test".into(), organisation: None, correlation_id: "child".into(), operation: "test".into() };
+    let aktoer = Aktoer {
+        system: "test".into(),
+        organisation: None,
+        correlation_id: "child".into(),
+        operation: "test".into(),
+        message_id: None,
+    };
     store.insert_anvisningsenhed(&data, None, &aktoer, &no_checks).await.unwrap().done().unwrap().nummer
 }
 

@@ -157,6 +157,7 @@ async fn old_institutions_keep_their_numbers() {
         organisation: None,
         correlation_id: "legacy".into(),
         operation: "InsertDaginstitution".into(),
+        message_id: None,
     };
     let data = dtr_registry::model::DaginstitutionData {
         navn: "Ny efter indlæsningen".into(),

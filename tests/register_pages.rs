@@ -205,6 +205,7 @@ async fn an_owner_sees_its_findings() {
         organisation: None,
         correlation_id: "fund".into(),
         operation: "test".into(),
+        message_id: None,
     };
     let stored = store.insert_anvisningsenhed(&data, Some("64942212"), &aktoer, &dtr_registry::storage::no_checks);
     let nummer = stored.await.unwrap().done().unwrap().nummer;

@@ -9,7 +9,13 @@ use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, Anvisningsenhe
 use dtr_registry::storage::no_checks;
 
 fn aktoer() -> Aktoer {
-    Aktoer { system: "seed".into(), organisation: None, correlation_id: "seed".into(), operation: "test".into() }
+    Aktoer {
+        system: "seed".into(),
+        organisation: None,
+        correlation_id: "seed".into(),
+        operation: "test".into(),
+        message_id: None,
+    }
 }
 
 fn dag(kommune: i32) -> DaginstitutionData {

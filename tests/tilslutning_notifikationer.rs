@@ -170,6 +170,7 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
         organisation: None,
         correlation_id: "seed".into(),
         operation: "test".into(),
+        message_id: None,
     };
     let data = dtr_registry::model::DaginstitutionData {
         navn: "Uden enheder".into(),

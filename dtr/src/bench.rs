@@ -98,6 +98,7 @@ pub(crate) fn start_server_with(data: &Path, args: &[&str], env: &[(&str, &str)]
         .arg(data)
         .args(["--https-addr", "127.0.0.1:0"])
         .args(args)
+        .env("DTR_METRICS_ADDR", "off")
         .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

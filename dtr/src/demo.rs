@@ -155,6 +155,7 @@ pub async fn ensure(database_url: &str, data_dir: &Path) -> anyhow::Result<DemoL
         organisation: None,
         correlation_id: "demo-data".into(),
         operation: "demo".into(),
+        message_id: None,
     };
 
     tilslutning

@@ -60,6 +60,7 @@ pub async fn load(
         organisation: None,
         correlation_id: uuid::Uuid::new_v4().to_string(),
         operation: "load".into(),
+        message_id: None,
     };
     let mut generator = dtr_registry::demodata::Generator::new(scale, seed, &codes);
     let total = generator.remaining();

@@ -101,6 +101,18 @@ impl RedisArgs {
     }
 }
 
+/// How long the gateway waits on a service before it answers "try again" (IPL000005) — or, for a
+/// write whose answer was lost, "outcome unknown" (IPL000009).
+#[derive(clap::Args, Clone)]
+pub struct DeadlineArgs {
+    /// Deadline of each call to a service, in milliseconds (for a full extract: until it starts).
+    #[arg(long, env = "DTR_BACKEND_TIMEOUT_MS", default_value_t = 5000)]
+    pub backend_timeout_ms: u64,
+    /// Longest a full extract may go without a record from the export service, in milliseconds.
+    #[arg(long, env = "DTR_STREAM_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub stream_idle_timeout_ms: u64,
+}
+
 #[derive(clap::Args, Clone)]
 pub struct ServiceArgs {
     /// Address the gRPC server listens on (default: import :50051, export :50052, tilslutning :50053).
@@ -111,6 +123,8 @@ pub struct ServiceArgs {
     pub database_url: String,
     #[command(flatten)]
     pub redis: RedisArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
     #[command(flatten)]
     pub lookups: LookupArgs,
     /// Import service: hours between periodic re-validations (rule 13); 0 turns them off.
@@ -299,6 +313,10 @@ pub struct GatewayArgs {
     /// `dtr up`) the gateway caches no decisions and asks on every call.
     #[command(flatten)]
     pub redis: RedisArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
+    #[command(flatten)]
+    pub deadlines: DeadlineArgs,
     /// Longest a cached authentication or access decision lives, in milliseconds, even if no
     /// change is announced; 0 turns the decision cache off.
     #[arg(long, env = "DTR_DECISION_CACHE_MS", default_value_t = 5000)]
@@ -420,6 +438,7 @@ pub async fn serve(
     }
     let mut router = builder
         .trace_fn(dtr_telemetry::grpc_server_span)
+        .layer(crate::metrics::GrpcMetricsLayer(which.name()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -432,6 +451,8 @@ pub async fn serve(
                 (None, Some(link)) => Arc::new(CodeTableCache::redis(link)),
                 (None, None) => Arc::new(CodeTableCache::in_process()),
             };
+            let pool = store.clone();
+            crate::metrics::sample_pool(which.name(), move || pool.pool_use());
             let registry = Registry::new(store, cache, args.lookups.build()?);
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {
@@ -456,6 +477,9 @@ pub async fn serve(
         Which::Tilslutning => {
             let store = dtr_tilslutning::connect(&args.database_url).await.context("tilslutning database")?;
             store.migrate().await.context("tilslutning migrations")?;
+            let pool = store.clone();
+            crate::metrics::sample_pool("tilslutning", move || pool.pool_use());
+            crate::metrics::sample_outbox(store.clone());
             if let Some(url) = &args.export_url {
                 let mut credentials = dtr_trust::PartCredentials::load(&pki, dtr_trust::Part::Tilslutning)?;
                 if args.bench_plaintext {
@@ -489,6 +513,7 @@ pub async fn serve(
 
 pub async fn run_alone(which: Which, args: ServiceArgs) -> anyhow::Result<()> {
     let _t = dtr_telemetry::init(&format!("dtr-{}", which.name()));
+    crate::metrics::start(&args.metrics).await?;
     let addr = crate::parse_addr(args.grpc_addr.as_deref().unwrap_or(which.default_addr()))?;
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     serve(which, listener, &args, crate::shutdown_signal()).await
@@ -518,6 +543,8 @@ pub async fn start_gateway(
     cfg.trusted_proxies = args.trusted_proxies.clone();
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.decision_ttl = std::time::Duration::from_millis(args.decision_cache_ms);
+    cfg.backend_timeout = std::time::Duration::from_millis(args.deadlines.backend_timeout_ms.max(1));
+    cfg.stream_idle_timeout = std::time::Duration::from_millis(args.deadlines.stream_idle_timeout_ms.max(1));
     cfg.limits = args.xml_limits.limits();
     let redis = args.redis.link("gateway")?;
     cfg.invalidation = match (&args.shared_changes, &redis) {
@@ -564,5 +591,6 @@ fn portal_router(args: &GatewayArgs) -> anyhow::Result<axum::Router> {
 
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let _t = dtr_telemetry::init("dtr-gateway");
+    crate::metrics::start(&args.metrics).await?;
     start_gateway(&args, None, crate::shutdown_signal()).await
 }

@@ -127,6 +127,7 @@ pub async fn run(a: ImportLegacyArgs) -> anyhow::Result<()> {
         organisation: None,
         correlation_id: uuid::Uuid::new_v4().to_string(),
         operation: "ImportLegacy".into(),
+        message_id: None,
     };
     // Each row is handled twice: checked, then written.
     let total = raekker.len() as u64 * if a.dry_run { 1 } else { 2 };

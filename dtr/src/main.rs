@@ -13,6 +13,7 @@ mod fremdrift;
 mod grpc;
 mod healthcheck;
 mod legacy;
+mod metrics;
 mod pki;
 mod portal;
 mod registerfoelger;

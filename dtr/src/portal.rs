@@ -126,6 +126,8 @@ pub struct PortalArgs {
     pub import_url: String,
     #[command(flatten)]
     pub pki: crate::pki::PkiArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
     /// PEM certificate chain; with --tls-key. Without them a self-signed pair is kept in --data-dir.
     #[arg(long, env = "DTR_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -148,6 +150,7 @@ pub struct PortalArgs {
 
 pub async fn run(args: PortalArgs) -> anyhow::Result<()> {
     let _t = dtr_telemetry::init("dtr-portal");
+    crate::metrics::start(&args.metrics).await?;
     let addr = crate::parse_addr(&args.https_addr)?;
     let tls = dtr_gateway::tls::rustls_config(args.tls_cert.as_deref(), args.tls_key.as_deref(), &args.data_dir)
         .await

@@ -46,6 +46,10 @@ pub struct UpArgs {
     pub lockout_seconds: u64,
     #[command(flatten)]
     pub portal: crate::portal::PortalSettings,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
+    #[command(flatten)]
+    pub deadlines: grpc::DeadlineArgs,
     /// For `dtr bench trust` only: the gRPC hops in plain text (still on loopback, tokens still
     /// checked), to measure what mutual TLS costs.
     #[arg(long, hide = true)]
@@ -77,6 +81,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let _t = dtr_telemetry::init("dtr");
+    crate::metrics::start(&a.metrics).await?;
     private_data_dir(&a.data_dir)?;
     let db = format!("sqlite:{}", a.data_dir.join("dtr.db").display());
     grpc::migrate_all(&db).await?;
@@ -110,6 +115,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             grpc_addr: None,
             database_url: db.clone(),
             redis: crate::grpc::RedisArgs::default(),
+            metrics: a.metrics.clone(),
             lookups: a.lookups.clone(),
             revalidate_every_hours: a.revalidate_every_hours,
             tilslutning_url: Some(urls[2].clone()),
@@ -142,6 +148,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         trusted_proxies: a.trusted_proxies.clone(),
         max_body_bytes: 10 * 1024 * 1024,
         redis: crate::grpc::RedisArgs::default(),
+        metrics: a.metrics.clone(),
+        deadlines: a.deadlines.clone(),
         decision_cache_ms: a.decision_cache_ms,
         shared_changes: Some(changes),
         xml_limits: Default::default(),

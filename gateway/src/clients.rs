@@ -14,9 +14,6 @@ use dtr_proto::tilslutning::tilslutning_service_client::TilslutningServiceClient
 
 use crate::config::GatewayConfig;
 
-/// Longest a full extract may stream.
-const EXTRACT_TIMEOUT: Duration = Duration::from_secs(3600);
-
 /// Channels connect lazily and reconnect by themselves, so the gateway starts before the
 /// services and recovers when one comes back.
 #[derive(Clone)]
@@ -27,6 +24,16 @@ pub struct Clients {
     /// Each service's standard health check, for the gateway's readiness.
     health: [(&'static str, &'static str, HealthClient<SignedChannel>); 3],
     timeout: Duration,
+    stream_idle: Duration,
+}
+
+/// The next record of a streamed answer, or "deadline exceeded" when none comes within `idle`:
+/// a stream has no total deadline (it runs as fast as the client reads) but may not stall.
+pub async fn next_record<T>(stream: &mut tonic::Streaming<T>, idle: Duration) -> Result<Option<T>, tonic::Status> {
+    match tokio::time::timeout(idle, stream.message()).await {
+        Ok(r) => r,
+        Err(_) => Err(tonic::Status::deadline_exceeded("the service sent nothing within the stream's idle deadline")),
+    }
 }
 
 /// A mutual-TLS channel to `target`.
@@ -51,7 +58,8 @@ impl Clients {
             channel(c, &cfg.export_url, Part::Export)?,
             channel(c, &cfg.tilslutning_url, Part::Tilslutning)?,
             cfg.backend_timeout,
-        ))
+        )
+        .with_stream_idle(cfg.stream_idle_timeout))
     }
 
     /// Clients over channels made elsewhere (in-memory ones in tests); every call is signed
@@ -78,7 +86,18 @@ impl Clients {
             export: ExportServiceClient::new(export),
             tilslutning: TilslutningServiceClient::new(tilslutning),
             timeout,
+            stream_idle: Duration::from_secs(10),
         }
+    }
+
+    /// Longest a streamed answer may go without a record.
+    pub fn with_stream_idle(mut self, idle: Duration) -> Self {
+        self.stream_idle = idle;
+        self
+    }
+
+    pub fn stream_idle(&self) -> Duration {
+        self.stream_idle
     }
 
     /// The services that do not answer their health check as serving within `within`.
@@ -122,11 +141,10 @@ impl Clients {
         req
     }
 
-    /// A request for a full extract: the deadline covers the whole stream, which runs as fast as
-    /// the client reads, so it is long; a client that hangs up ends it sooner.
+    /// A request for a full extract. Its deadline bounds only the wait for the stream to open
+    /// (gRPC deadlines cover the response's head); the records then come under the idle
+    /// deadline of [`next_record`], as fast as the client reads.
     pub fn extract_request<T>(&self, ctx: &CallerContext, msg: T) -> tonic::Request<T> {
-        let mut req = self.request(ctx, msg);
-        req.set_timeout(EXTRACT_TIMEOUT.max(self.timeout));
-        req
+        self.request(ctx, msg)
     }
 }

@@ -18,6 +18,8 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Longest a backend call may take.
     pub backend_timeout: Duration,
+    /// Longest a streamed answer (a full extract) may go without a record.
+    pub stream_idle_timeout: Duration,
     /// Where the decision cache learns of tilslutning changes; `None` caches nothing.
     pub invalidation: decisions::Invalidation,
     /// Longest a cached decision lives even without a change message; zero caches nothing.
@@ -46,7 +48,8 @@ impl GatewayConfig {
             trusted_proxies: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             limits: Limits::default(),
-            backend_timeout: Duration::from_secs(30),
+            backend_timeout: Duration::from_secs(5),
+            stream_idle_timeout: Duration::from_secs(10),
             invalidation: decisions::Invalidation::None,
             decision_ttl: Duration::from_secs(5),
             redis: None,

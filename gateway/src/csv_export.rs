@@ -265,13 +265,15 @@ pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
         principal: Principal::Service("gateway".into()),
         correlation_id: cid.to_owned(),
         regelsaet: Default::default(),
+        message_id: None,
     };
     let mut export = clients.export();
     let req = || clients.extract_request(&ctx, GetAllRequest {});
+    let idle = clients.stream_idle();
     let body = match file {
         "daginstitution.csv" => {
             let header = header_row(&[&DAGINSTITUTION, &REGISTER]);
-            rows(export.get_all_daginstitutioner(req()).await, header, |d: &DaginstitutionExtend| {
+            rows(export.get_all_daginstitutioner(req()).await, idle, header, |d: &DaginstitutionExtend| {
                 let mut row = Row::new();
                 daginstitution(&mut row, d);
                 register(&mut row, d.register.as_ref());
@@ -280,7 +282,7 @@ pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
         }
         "anvisningsenhed.csv" => {
             let header = header_row(&[&ENHED_FOER, &ADRESSE, &ENHED_EFTER, &REGISTER]);
-            rows(export.get_all_anvisnings_enheder(req()).await, header, |e: &AnvisningsenhedExtend| {
+            rows(export.get_all_anvisnings_enheder(req()).await, idle, header, |e: &AnvisningsenhedExtend| {
                 let mut row = Row::new();
                 anvisningsenhed(&mut row, e);
                 vec![row]
@@ -288,13 +290,13 @@ pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
         }
         "alternativadresse.csv" => {
             let header = header_row(&[&ALTERNATIV_FOER, &ADRESSE, &ALTERNATIV_EFTER, &REGISTER]);
-            rows(export.get_all_alternativ_adresser(req()).await, header, |e: &AlternativAdresseExtend| {
+            rows(export.get_all_alternativ_adresser(req()).await, idle, header, |e: &AlternativAdresseExtend| {
                 let mut row = Row::new();
                 alternativ_adresse(&mut row, e);
                 vec![row]
             })
         }
-        "samlet.csv" => rows(export.get_all_dagtilbud(req()).await, samlet_header(), samlet_rows),
+        "samlet.csv" => rows(export.get_all_dagtilbud(req()).await, idle, samlet_header(), samlet_rows),
         _ => {
             let msg = format!("Ukendt fil. Den offentlige eksport har: {}.", FILES.join(", "));
             return (StatusCode::NOT_FOUND, msg).into_response();
@@ -321,6 +323,7 @@ pub async fn response(clients: &Clients, file: &str, cid: &str) -> Response {
 /// part-way breaks the body off, so a download is never silently short.
 fn rows<T: Send + 'static>(
     call: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    idle: std::time::Duration,
     header: Row,
     to_rows: fn(&T) -> Vec<Row>,
 ) -> Result<Body, GatewayError> {
@@ -330,7 +333,7 @@ fn rows<T: Send + 'static>(
     let stream = futures::stream::unfold(Some((records, out)), move |state| async move {
         let (mut records, mut out) = state?;
         loop {
-            let record = match records.message().await {
+            let record = match crate::clients::next_record(&mut records, idle).await {
                 Ok(Some(record)) => record,
                 Ok(None) => return Some((take(out).map(|(chunk, _)| chunk), None)),
                 Err(status) => return Some((Err(std::io::Error::other(status.message().to_owned())), None)),

@@ -169,11 +169,12 @@ impl DecisionCache {
 
     pub fn login(&self, key: &[u8; 32]) -> Option<auth::System> {
         let m = self.current();
-        let (system, until) = m.logins.get(key)?;
-        (Instant::now() < *until).then(|| {
+        let hit = m.logins.get(key).filter(|(_, until)| Instant::now() < *until).map(|(system, _)| system.clone());
+        counted("logins", hit.is_some());
+        if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            system.clone()
-        })
+        }
+        hit
     }
 
     /// Remembers a successful login for `ttl`, or less when the password stops sooner
@@ -191,6 +192,7 @@ impl DecisionCache {
     pub fn allowed(&self, key: &AccessKey) -> bool {
         let m = self.current();
         let hit = m.allowed.get(key).is_some_and(|at| at.elapsed() < self.ttl);
+        counted("access", hit);
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -220,6 +222,11 @@ impl DecisionCache {
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
+}
+
+fn counted(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("dtr_cache_requests_total", "cache" => cache, "result" => result).increment(1);
 }
 
 fn rand_secret() -> [u8; 32] {

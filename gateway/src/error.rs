@@ -22,6 +22,9 @@ pub mod codes {
     pub const NOT_AVAILABLE: &str = "IPL000007";
     /// The SOAPAction (or SOAP 1.2 `action`) names another operation than the Body.
     pub const ACTION_MISMATCH: &str = "IPL000008";
+    /// A write was sent but its answer was lost (the service failed or timed out mid-call): it
+    /// may have been committed. Retry with the same WS-Addressing MessageID.
+    pub const OUTCOME_UNKNOWN: &str = "IPL000009";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub enum GatewayError {
     /// A backend call failed; the status is logged, never shown.
     #[error("backend: {0}")]
     Backend(tonic::Status),
+    /// A write was sent and no answer came back: it may have been committed.
+    #[error("write outcome unknown: {0}")]
+    OutcomeUnknown(tonic::Status),
     /// The agreements do not allow the call: the tilslutning service's code and Danish message.
     #[error("refused ({code}): {message}")]
     Refused { code: String, message: String },
@@ -71,6 +77,11 @@ impl GatewayError {
                 ),
             ),
             Backend(status) => backend_fault(status),
+            OutcomeUnknown(_) => Fault::new(
+                FaultKind::Receiver,
+                codes::OUTCOME_UNKNOWN,
+                "Svaret på skrivningen gik tabt: den kan være gennemført. Send den igen med samme wsa:MessageID; så gennemføres den højst én gang.",
+            ),
             // Access refusals (steps 2–5 of tilslutning.md) keep the tilslutning service's code.
             Refused { code, message } => match Afvisningskode::fra_kode(code) {
                 Some(code) => Fault::new(FaultKind::Sender, code.kode(), message.clone()),
@@ -80,6 +91,26 @@ impl GatewayError {
                     "Der opstod en intern fejl. Kontakt registerets drift.",
                 ),
             },
+        }
+    }
+}
+
+/// The metadata an import service's failure carries to say whether the write was made:
+/// `ikke-skrevet` (nothing written) or `uvist` (the commit's outcome is unknown).
+pub const UDFALD: &str = "x-dtr-udfald";
+
+impl GatewayError {
+    /// A failed write call: "nothing written" only where the import service says so; a lost
+    /// answer (transport failure, deadline, a crash mid-call) may hide a commit.
+    pub fn of_write(status: tonic::Status) -> GatewayError {
+        use tonic::Code::*;
+        let udfald = status.metadata().get(UDFALD).and_then(|v| v.to_str().ok());
+        match (udfald, status.code()) {
+            (Some("ikke-skrevet"), _) => GatewayError::Backend(status),
+            (Some("uvist"), _) | (None, Unavailable | DeadlineExceeded | Cancelled | Unknown | Internal) => {
+                GatewayError::OutcomeUnknown(status)
+            }
+            _ => GatewayError::Backend(status),
         }
     }
 }

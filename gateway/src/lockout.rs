@@ -115,7 +115,7 @@ impl Lockout {
                 })
                 .await;
             match counted {
-                Ok(_) => return,
+                Ok(n) => return self.count_lockout(n),
                 Err(e) => {
                     tracing::warn!(error = %e, "lock-out counters unreachable in Redis; counting in this process")
                 }
@@ -131,6 +131,16 @@ impl Lockout {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+        let n = entry.0;
+        drop(local);
+        self.count_lockout(n);
+    }
+
+    /// Counts a pair that has just reached the limit (`dtr_lockouts_total`).
+    fn count_lockout(&self, failures: u32) {
+        if failures == self.policy.max_failures {
+            metrics::counter!("dtr_lockouts_total").increment(1);
+        }
     }
 
     /// A successful login clears the pair's count (called only when there was one).

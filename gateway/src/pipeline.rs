@@ -21,17 +21,41 @@ use crate::soap::{self, SoapVersion};
 use crate::state::AppState;
 
 /// Puts the endpoint in the request and runs it in a `soap` span. A SOAP answer holds a
-/// caller's data (or a refusal of it): no cache may keep it.
+/// caller's data (or a refusal of it): no cache may keep it. Counts the call in the metrics
+/// (`dtr_soap_requests_total`, `dtr_soap_request_duration_seconds`; a streamed answer's time is
+/// its time to the first byte).
 pub async fn soap_span(ep: Endpoint, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let operation = OperationSlot::default();
     req.extensions_mut().insert(ep);
+    req.extensions_mut().insert(operation.clone());
     let mut resp = correlation::run_in_span(req, next, |cid| {
         tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
             operation = tracing::field::Empty, system = tracing::field::Empty)
     })
     .await;
     resp.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    let outcome = match resp.status() {
+        http::StatusCode::UNAUTHORIZED => "unauthenticated",
+        http::StatusCode::TOO_MANY_REQUESTS => "locked_out",
+        _ => resp.extensions().get::<FaultCode>().map_or("ok", |c| c.0),
+    };
+    let op = operation.0.get().copied().unwrap_or("unknown");
+    let service = ep.service.name();
+    metrics::counter!("dtr_soap_requests_total", "service" => service, "operation" => op, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("dtr_soap_request_duration_seconds", "service" => service, "operation" => op)
+        .record(started.elapsed().as_secs_f64());
     resp
 }
+
+/// Where the request's parser leaves the operation's name for the metrics.
+#[derive(Clone, Default)]
+pub struct OperationSlot(std::sync::Arc<std::sync::OnceLock<&'static str>>);
+
+/// The fault code an answer carries, for the metrics.
+#[derive(Clone, Copy)]
+pub struct FaultCode(pub &'static str);
 
 /// A SOAP fault as the answer, in the SOAP version to answer in.
 #[derive(Debug)]
@@ -48,11 +72,20 @@ impl IntoResponse for SoapFault {
             GatewayError::Backend(s) => {
                 tracing::warn!(code = ?s.code(), message = %s.message(), fault = fault.code, "backend call failed")
             }
+            GatewayError::OutcomeUnknown(s) => {
+                tracing::error!(code = ?s.code(), message = %s.message(), fault = fault.code, "a write's outcome is unknown")
+            }
             other => tracing::info!(error = %other, fault = fault.code, "request refused"),
         }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let body = fault.to_xml(self.version, &self.correlation_id, &now);
-        (fault.http_status(self.version), [(header::CONTENT_TYPE, self.version.content_type())], body).into_response()
+        let status = fault.http_status(self.version);
+        let mut response = (status, [(header::CONTENT_TYPE, self.version.content_type())], body).into_response();
+        response.extensions_mut().insert(FaultCode(fault.code));
+        if status == http::StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -76,23 +109,30 @@ impl FromRequestParts<AppState> for Authenticated {
         match auth::authenticate(&state.clients, &state.decisions, &state.lockout, &caller).await {
             Ok(system) => {
                 tracing::Span::current().record("system", system.id.as_str());
+                metrics::counter!("dtr_auth_total", "outcome" => "ok").increment(1);
                 Ok(Authenticated(system))
             }
             Err(AuthError::Denied) => {
                 tracing::info!("authentication refused");
+                metrics::counter!("dtr_auth_total", "outcome" => "denied").increment(1);
                 Err(unauthorized())
             }
             Err(AuthError::LockedOut(left)) => {
                 tracing::info!(client = ?ip, "login locked out after repeated failures");
+                metrics::counter!("dtr_auth_total", "outcome" => "locked_out").increment(1);
                 Err(locked_out(left))
             }
             Err(AuthError::Backend(s)) => {
+                metrics::counter!("dtr_auth_total", "outcome" => "unavailable").increment(1);
                 let version = hinted_version(&parts.headers).unwrap_or(SoapVersion::V11);
                 Err(SoapFault { version, error: GatewayError::Backend(s), correlation_id: cid }.into_response())
             }
         }
     }
 }
+
+/// Longest WS-Addressing MessageID kept as a retry key.
+const MAX_MESSAGE_ID: usize = 256;
 
 /// A SOAP request read, within its limits, into a typed call for the endpoint it was sent to.
 #[derive(Debug)]
@@ -101,6 +141,8 @@ pub struct SoapRequest {
     pub version: SoapVersion,
     pub call: Call,
     pub correlation_id: String,
+    /// The Header's WS-Addressing MessageID: the key of a safe retry of a write.
+    pub message_id: Option<String>,
 }
 
 impl SoapRequest {
@@ -152,6 +194,17 @@ impl FromRequest<AppState> for SoapRequest {
             soap::request::decode_body(&body, ct).map_err(|e| fault(guess, GatewayError::MediaType(e.to_string())))?;
         let env = soap::parse(&text, &state.config.limits).map_err(|e| fault(guess, e.into()))?;
         let version = env.version;
+        let message_id = env.message_id;
+        if let Some(id) = &message_id
+            && (id.len() > MAX_MESSAGE_ID || !id.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(fault(
+                version,
+                GatewayError::Schema(format!(
+                    "wsa:MessageID skal være en URI på højst {MAX_MESSAGE_ID} tegn uden mellemrum (f.eks. urn:uuid:…)."
+                )),
+            ));
+        }
         if version != hinted {
             return Err(fault(
                 version,
@@ -175,7 +228,10 @@ impl FromRequest<AppState> for SoapRequest {
             return Err(fault(version, GatewayError::ActionMismatch { action, operation: op.name.clone() }));
         }
         let call = Call::parse(endpoint, &op).map_err(|e| fault(version, e))?;
-        Ok(SoapRequest { endpoint, version, call, correlation_id })
+        if let Some(slot) = parts.extensions.get::<OperationSlot>() {
+            let _ = slot.0.set(call.operation().name());
+        }
+        Ok(SoapRequest { endpoint, version, call, correlation_id, message_id })
     }
 }
 

@@ -97,11 +97,13 @@ async fn soap(
     Authenticated(system): Authenticated,
     request: SoapRequest,
 ) -> Result<Response, SoapFault> {
-    let SoapRequest { endpoint, version, call, correlation_id } = request;
+    let SoapRequest { endpoint, version, call, correlation_id, message_id } = request;
     let ctx = CallerContext {
         principal: Principal::System { id: system.id.clone(), udbyder: system.udbyder_kode.clone() },
         correlation_id: correlation_id.clone(),
         regelsaet: endpoint.regelsaet(),
+        // Only writes are retried by key; a read is safe to repeat anyway.
+        message_id: if call.is_write() { message_id } else { None },
     };
     let fault = |error| SoapFault { version, error, correlation_id: correlation_id.clone() };
     access::check(&state.clients, &state.decisions, &system, &call, &ctx).await.map_err(&fault)?;

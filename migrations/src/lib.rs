@@ -73,6 +73,7 @@ pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
         (2, "revalidering", include_str!("../postgres/registry/0002_revalidering.sql")),
         (3, "soegenavn", include_str!("../postgres/registry/0003_soegenavn.sql")),
         (4, "hjemmel", include_str!("../postgres/registry/0004_hjemmel.sql")),
+        (5, "idempotens", include_str!("../postgres/registry/0005_idempotens.sql")),
     ],
 };
 
@@ -83,6 +84,7 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
         (2, "revalidering", include_str!("../sqlite/registry/0002_revalidering.sql")),
         (3, "soegenavn", include_str!("../sqlite/registry/0003_soegenavn.sql")),
         (4, "hjemmel", include_str!("../sqlite/registry/0004_hjemmel.sql")),
+        (5, "idempotens", include_str!("../sqlite/registry/0005_idempotens.sql")),
     ],
 };
 
@@ -118,9 +120,35 @@ pub const TILSLUTNING_SQLITE: MigrationSet = MigrationSet {
     ],
 };
 
+/// Longest a call waits for a database connection before it fails with "try again"
+/// (`DTR_DB_ACQUIRE_TIMEOUT_MS`, default 3000): with the database down, callers learn it in
+/// seconds, not at a client's own deadline.
+pub fn acquire_timeout() -> Duration {
+    std::env::var("DTR_DB_ACQUIRE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(Duration::from_secs(3), Duration::from_millis)
+}
+
+/// How a connection pool is used at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUse {
+    pub fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        PoolUse { open: pool.size(), idle, max: pool.options().get_max_connections() }
+    }
+}
+
 /// A PostgreSQL pool for one service.
 pub async fn postgres_pool(url: &str) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await
+    PgPoolOptions::new().max_connections(16).acquire_timeout(acquire_timeout()).connect(url).await
 }
 
 /// A SQLite pool on a file (created if missing), durable on every commit.
@@ -132,7 +160,7 @@ pub async fn sqlite_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    SqlitePoolOptions::new().max_connections(8).connect_with(opts).await
+    SqlitePoolOptions::new().max_connections(8).acquire_timeout(acquire_timeout()).connect_with(opts).await
 }
 
 /// Which backend a database URL names.

@@ -7,6 +7,9 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 
 pub const CORRELATION_ID: &str = "x-correlation-id";
 pub const REGELSAET: &str = "x-dtr-regelsaet";
+/// The WS-Addressing MessageID of a SOAP write, the key of a safe retry; it counts only together
+/// with the verified system, so it grants nothing.
+pub const MESSAGE_ID: &str = "x-dtr-message-id";
 
 /// The organisation kode of the operator (STIL): what an operator acts as.
 pub const OPERATOER: &str = "STIL";
@@ -85,12 +88,19 @@ pub struct CallerContext {
     pub principal: Principal,
     pub correlation_id: String,
     pub regelsaet: Regelsaet,
+    /// The request's WS-Addressing MessageID, if it had one (writes only).
+    pub message_id: Option<String>,
 }
 
 impl CallerContext {
     /// A context for `principal` with a fresh correlation id and the current rule set.
     pub fn new(principal: Principal) -> Self {
-        CallerContext { principal, correlation_id: uuid::Uuid::new_v4().to_string(), regelsaet: Regelsaet::V2 }
+        CallerContext {
+            principal,
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            regelsaet: Regelsaet::V2,
+            message_id: None,
+        }
     }
 
     /// The context of a request the service's guard has let through: the verified principal
@@ -107,6 +117,7 @@ impl CallerContext {
                 Some("v1") => Regelsaet::V1,
                 _ => Regelsaet::V2,
             },
+            message_id: get(MESSAGE_ID).map(str::to_owned),
         })
     }
 
@@ -148,6 +159,9 @@ impl CallerContext {
             md.insert(CORRELATION_ID, v);
         }
         md.insert(REGELSAET, MetadataValue::from_static(self.regelsaet.as_str()));
+        if let Some(v) = self.message_id.as_deref().and_then(|id| MetadataValue::try_from(id).ok()) {
+            md.insert(MESSAGE_ID, v);
+        }
     }
 }
 
@@ -159,6 +173,7 @@ mod tests {
     fn context_comes_from_the_guarded_extensions_and_metadata() {
         let ctx = CallerContext {
             principal: Principal::System { id: "sys-1".into(), udbyder: "UDB1".into() },
+            message_id: None,
             correlation_id: "c-1".into(),
             regelsaet: Regelsaet::V1,
         };

@@ -81,8 +81,12 @@ pub struct Proc {
 
 impl Proc {
     /// Runs the `dtr` binary with `args`.
+    /// Runs `dtr` with `args`; its metrics listener is off unless `env` sets DTR_METRICS_ADDR
+    /// (many processes run at once here, and the default address is one).
     pub fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log_dir: &Path) -> Proc {
-        Proc::spawn_program(env!("CARGO_BIN_EXE_dtr"), name, args, env, log_dir)
+        let mut all = vec![("DTR_METRICS_ADDR", "off".to_owned())];
+        all.extend(env.iter().cloned());
+        Proc::spawn_program(env!("CARGO_BIN_EXE_dtr"), name, args, &all, log_dir)
     }
 
     /// Runs any program (a Redis server for outage tests, say) with its output in `log_dir`.

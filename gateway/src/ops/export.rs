@@ -99,11 +99,11 @@ pub async fn call(clients: &Clients, call: &ExportCall, ctx: &CallerContext, ns:
     let xml = match call.operation {
         Op::GetAllDagtilbud => {
             let r = export.get_all_dagtilbud(clients.extract_request(ctx, GetAllRequest {})).await;
-            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, clients.stream_idle(), op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetDagtilbudByDagInstitutionsNummer => {
             let r = export.get_dagtilbud_by_dag_institutions_nummer(clients.extract_request(ctx, nummer())).await;
-            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, clients.stream_idle(), op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetDagtilbudByAdmKommuneNummer => {
             let adm_kommune_nummer = match call.parameter {
@@ -115,19 +115,26 @@ pub async fn call(clients: &Clients, call: &ExportCall, ctx: &CallerContext, ns:
                     clients.extract_request(ctx, KommuneRequest { adm_kommune_nummer }),
                 )
                 .await;
-            return stream_answer(r, op, ns, "dagtilbudsRegister", dagtilbud);
+            return stream_answer(r, clients.stream_idle(), op, ns, "dagtilbudsRegister", dagtilbud);
         }
         Op::GetAllDaginstitutioner => {
             let r = export.get_all_daginstitutioner(clients.extract_request(ctx, GetAllRequest {})).await;
-            return stream_answer(r, op, ns, "daginstitutionerExtend", daginstitution_extend);
+            return stream_answer(r, clients.stream_idle(), op, ns, "daginstitutionerExtend", daginstitution_extend);
         }
         Op::GetAllAnvisningsEnheder => {
             let r = export.get_all_anvisnings_enheder(clients.extract_request(ctx, GetAllRequest {})).await;
-            return stream_answer(r, op, ns, "anvisningenhederExtend", anvisningsenhed_extend);
+            return stream_answer(r, clients.stream_idle(), op, ns, "anvisningenhederExtend", anvisningsenhed_extend);
         }
         Op::GetAllAlternativAdresser => {
             let r = export.get_all_alternativ_adresser(clients.extract_request(ctx, GetAllRequest {})).await;
-            return stream_answer(r, op, ns, "alternativadresserExtend", alternativ_adresse_extend);
+            return stream_answer(
+                r,
+                clients.stream_idle(),
+                op,
+                ns,
+                "alternativadresserExtend",
+                alternativ_adresse_extend,
+            );
         }
         Op::HelloWorld => {
             let r = export.hello_world(clients.request(ctx, HelloWorldRequest {})).await;
@@ -259,12 +266,14 @@ fn alternative_adresser(r: Answered<AlternativAdresserExtend>, op: &str, ns: &st
 /// stream (the client hung up) drops the gRPC call, which stops the service's database read.
 fn stream_answer<T: Send + 'static>(
     call: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    idle: std::time::Duration,
     op_name: &str,
     ns: &str,
     container: &'static str,
     write: fn(&mut XmlOut, &T),
 ) -> Result<Answer, GatewayError> {
     let records = call.map_err(GatewayError::Backend)?.into_inner();
+    metrics::counter!("dtr_extracts_total", "operation" => op_name.to_owned()).increment(1);
     let response = format!("{op_name}Response");
     let mut x = XmlOut::with_capacity(CHUNK + 8 * 1024);
     x.open_ns(&response, ns).open(container);
@@ -272,7 +281,7 @@ fn stream_answer<T: Send + 'static>(
     let body: XmlStream = Box::pin(futures::stream::unfold(state, move |state| async move {
         let (mut records, mut x, response) = state?;
         loop {
-            match records.message().await {
+            match crate::clients::next_record(&mut records, idle).await {
                 Ok(Some(record)) => {
                     write(&mut x, &record);
                     if x.len() >= CHUNK {

@@ -120,7 +120,7 @@ pub async fn call(clients: &Clients, call: ImportCall, ctx: &CallerContext, ns: 
                 Write::DeleteAlternativAdresse(r) => import.delete_alternativ_adresse(clients.request(ctx, r)).await,
                 Write::MoveAlternativAdresse(r) => import.move_alternativ_adresse(clients.request(ctx, r)).await,
             };
-            Ok(import_svar(&response, ns, &svar.map_err(GatewayError::Backend)?.into_inner()))
+            Ok(import_svar(&response, ns, &svar.map_err(GatewayError::of_write)?.into_inner()))
         }
     }
 }

@@ -50,6 +50,11 @@ impl Call {
         }
     }
 
+    /// Whether the call changes the register (a dry run does not).
+    pub fn is_write(&self) -> bool {
+        matches!(self, Call::Import(ImportCall::Write(_)))
+    }
+
     /// The write, for a call that changes the register.
     pub fn write(&self) -> Option<&Write> {
         match self {

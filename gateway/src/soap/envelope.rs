@@ -46,11 +46,16 @@ impl Element {
     }
 }
 
+/// WS-Addressing 1.0, whose `MessageID` header is the key of a safe retry.
+pub const WSA_NS: &str = "http://www.w3.org/2005/08/addressing";
+
 #[derive(Debug)]
 pub struct Envelope {
     pub version: SoapVersion,
     /// The Body's first child: the operation.
     pub operation: Element,
+    /// The Header's `wsa:MessageID`, trimmed, if there is one.
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +131,10 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
     let mut elements = 0usize;
     // Inside the Body (Envelope is depth 1, Body depth 2, the operation depth 3).
     let mut in_body = false;
+    let mut in_header = false;
+    // The text of a Header's wsa:MessageID while it is being read, then the value.
+    let mut reading_id: Option<String> = None;
+    let mut message_id = None;
 
     loop {
         let (res, ev) = reader.read_resolved_event().map_err(malformed)?;
@@ -157,6 +166,9 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
                     });
                 } else if depth == 2 {
                     in_body = name == "Body" && ns.as_deref() == version.map(SoapVersion::namespace);
+                    in_header = name == "Header" && ns.as_deref() == version.map(SoapVersion::namespace);
+                } else if in_header && depth == 3 && name == "MessageID" && ns.as_deref() == Some(WSA_NS) {
+                    reading_id = Some(String::new());
                 } else if in_body
                     && ((depth == 3 && operation.is_none() && stack.is_empty()) || (depth > 3 && !stack.is_empty()))
                 {
@@ -165,20 +177,35 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
                 }
                 if empty {
                     close(&mut stack, &mut operation, depth, in_body);
+                    if depth == 3 {
+                        reading_id = None;
+                    }
                     depth -= 1;
                 }
             }
             Event::End(_) => {
                 close(&mut stack, &mut operation, depth, in_body);
+                if depth == 3
+                    && in_header
+                    && let Some(id) = reading_id.take()
+                {
+                    message_id = message_id.or(Some(id.trim().to_owned()));
+                }
                 if depth == 2 {
                     in_body = false;
+                    in_header = false;
                 }
                 depth = depth.saturating_sub(1);
             }
+            Event::Text(t) if reading_id.is_some() => append_id(&mut reading_id, &t.xml10_content(), limits)?,
             Event::Text(t) => append(&mut stack, &t.xml10_content(), limits)?,
             Event::CData(c) => {
                 let text: &str = c.as_ref();
-                append(&mut stack, text, limits)?;
+                if reading_id.is_some() {
+                    append_id(&mut reading_id, text, limits)?;
+                } else {
+                    append(&mut stack, text, limits)?;
+                }
             }
             Event::GeneralRef(r) => {
                 let ch = match r.resolve_char_ref().map_err(malformed)? {
@@ -189,7 +216,11 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
                             .ok_or_else(|| ParseError::Malformed(format!("ukendt entitet &{name};")))?
                     }
                 };
-                append(&mut stack, ch.encode_utf8(&mut [0; 4]), limits)?;
+                if reading_id.is_some() {
+                    append_id(&mut reading_id, ch.encode_utf8(&mut [0; 4]), limits)?;
+                } else {
+                    append(&mut stack, ch.encode_utf8(&mut [0; 4]), limits)?;
+                }
             }
             Event::DocType(_) => return Err(ParseError::Doctype),
             Event::PI(_) => return Err(ParseError::ProcessingInstruction),
@@ -202,7 +233,18 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Envelope, ParseError> {
     }
     let version = version.ok_or(ParseError::NotEnvelope)?;
     let operation = operation.ok_or(ParseError::NoOperation)?;
-    Ok(Envelope { version, operation })
+    let message_id = message_id.filter(|id| !id.is_empty());
+    Ok(Envelope { version, operation, message_id })
+}
+
+fn append_id(id: &mut Option<String>, text: &str, limits: &Limits) -> Result<(), ParseError> {
+    if let Some(id) = id {
+        if id.len() + text.len() > limits.max_text_bytes {
+            return Err(ParseError::TextTooLong(limits.max_text_bytes));
+        }
+        id.push_str(text);
+    }
+    Ok(())
 }
 
 /// Closes the element at `depth`: attaches it to its parent, or makes it the operation.
@@ -292,5 +334,27 @@ mod tests {
         assert_eq!(p(&long_attr).unwrap_err(), ParseError::AttributeTooLong(4096));
         let unknown_entity = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><A>&x;</A></s:Body></s:Envelope>"#;
         assert!(matches!(p(unknown_entity).unwrap_err(), ParseError::Malformed(_)));
+    }
+
+    #[test]
+    fn reads_the_ws_addressing_message_id_of_the_header_only() {
+        let env = |header: &str, body: &str| {
+            format!(
+                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>{header}</s:Header><s:Body><A>{body}</A></s:Body></s:Envelope>"#
+            )
+        };
+        let id = |xml: &str| p(xml).unwrap().message_id;
+        let wsa = r#"<a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing"> urn:uuid:1 </a:MessageID>"#;
+        assert_eq!(id(&env(wsa, "")), Some("urn:uuid:1".into()), "trimmed, any prefix");
+        let split = r#"<MessageID xmlns="http://www.w3.org/2005/08/addressing">urn:&amp;<![CDATA[x]]></MessageID>"#;
+        assert_eq!(id(&env(split, "")), Some("urn:&x".into()), "entities and CDATA");
+        let other_ns = r#"<MessageID xmlns="urn:other">urn:uuid:2</MessageID>"#;
+        assert_eq!(id(&env(other_ns, "")), None, "another namespace's MessageID is not the key");
+        assert_eq!(id(&env("", wsa)), None, "a MessageID in the Body is data, not the header");
+        let empty = r#"<a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing"/>"#;
+        assert_eq!(id(&env(empty, "")), None, "an empty MessageID is none");
+        let nested = r#"<x:H xmlns:x="urn:h"><a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing">urn:3</a:MessageID></x:H>"#;
+        assert_eq!(id(&env(nested, "")), None, "only a header block itself");
+        assert_eq!(p(&env(wsa, "t")).unwrap().operation.text, "t", "the Body is read as before");
     }
 }

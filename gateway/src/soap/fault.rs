@@ -39,6 +39,11 @@ impl Fault {
     }
 
     pub fn http_status(&self, version: SoapVersion) -> StatusCode {
+        // "Unavailable, nothing done, try again" is the one fault a client or proxy may retry
+        // blindly: 503 with Retry-After says so in HTTP too (docs/gateway-fejlkoder.md).
+        if self.code == crate::error::codes::UNAVAILABLE {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match (version, self.kind) {
             (SoapVersion::V12, FaultKind::Sender) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

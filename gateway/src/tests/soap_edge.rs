@@ -237,7 +237,8 @@ async fn fault_shapes() {
                     r#"<{lookup} xmlns="{EXPORT_NS}"><DagInstitutionsNummer>NEDE</DagInstitutionsNummer></{lookup}>"#
                 ),
             ),
-            status: StatusCode::INTERNAL_SERVER_ERROR,
+            // "Nothing done, try again": 503 with Retry-After, also for SOAP 1.1.
+            status: StatusCode::SERVICE_UNAVAILABLE,
             fault_code: "<faultcode>soap:Server</faultcode>",
             error_code: "IPL000005",
         },
@@ -253,6 +254,12 @@ async fn fault_shapes() {
         assert_eq!(a.error_code(), case.error_code, "{}: {}", case.what, a.body);
         assert!(!a.body.contains("10.0.0.7"), "{}: internal text leaked: {}", case.what, a.body);
         assert!(a.headers.contains_key("x-correlation-id"), "{}", case.what);
+        assert_eq!(
+            a.headers.contains_key("retry-after"),
+            case.status == StatusCode::SERVICE_UNAVAILABLE,
+            "{}: Retry-After exactly on 503",
+            case.what
+        );
     }
 }
 

@@ -38,8 +38,16 @@ impl ExportGrpc {
 }
 
 fn status(e: RegistryError) -> Status {
-    tracing::error!(error = %e, "export read failed");
-    Status::unavailable("registeret kunne ikke læses; prøv igen")
+    match e {
+        RegistryError::Unavailable(e) => {
+            tracing::warn!(error = %e, "export read: database unavailable");
+            Status::unavailable("registeret svarer ikke; prøv igen")
+        }
+        e => {
+            tracing::error!(error = %e, "export read failed");
+            Status::internal("registeret kunne ikke læses")
+        }
+    }
 }
 
 fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {

@@ -42,6 +42,7 @@ fn aktoer(ctx: &CallerContext, operation: ImportOperation) -> Aktoer {
         organisation: ctx.organisation().map(str::to_owned),
         correlation_id: ctx.correlation_id.clone(),
         operation: operation.name().to_owned(),
+        message_id: ctx.message_id.clone(),
     }
 }
 
@@ -109,6 +110,13 @@ fn alternativ_data(a: AlternativAdressePb) -> (String, AlternativAdresseData) {
     (a.alternativ_adresse_nummer, data)
 }
 
+/// Marks a failed write with whether it was made (`x-dtr-udfald`: `ikke-skrevet` or `uvist`), so
+/// the gateway can tell "try again" from "may have been written".
+fn udfald(mut status: Status, udfald: &'static str) -> Status {
+    status.metadata_mut().insert("x-dtr-udfald", tonic::metadata::MetadataValue::from_static(udfald));
+    status
+}
+
 /// The one mapping from the registry's error to this transport.
 fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Response<ImportSvar>, Status> {
     match result {
@@ -121,9 +129,22 @@ fn svar(result: Result<String, RegistryError>, ctx: &CallerContext) -> Result<Re
                 .map(|f| FejlPb { kode: f.kode.code().to_owned(), felt: f.felt, besked: f.besked })
                 .collect(),
         })),
+        // A repeated MessageID: the first write's answer, nothing written now.
+        Err(RegistryError::AlreadyDone(nummer)) => {
+            tracing::info!(correlation_id = %ctx.correlation_id, nummer = %nummer, "repeated MessageID answered from the first write");
+            Ok(Response::new(ImportSvar { ok: true, nummer, fejl: vec![] }))
+        }
+        Err(RegistryError::Unavailable(e)) => {
+            tracing::warn!(error = %e, correlation_id = %ctx.correlation_id, "import write: database unavailable");
+            Err(udfald(Status::unavailable("registeret svarer ikke; intet er gemt; prøv igen"), "ikke-skrevet"))
+        }
+        Err(RegistryError::OutcomeUnknown(e)) => {
+            tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "import write: commit outcome unknown");
+            Err(udfald(Status::unavailable("ændringens udfald er ukendt"), "uvist"))
+        }
         Err(RegistryError::Storage(e)) => {
             tracing::error!(error = %e, correlation_id = %ctx.correlation_id, "import write failed");
-            Err(Status::unavailable("registeret kunne ikke gemme ændringen; prøv igen"))
+            Err(udfald(Status::internal("registeret kunne ikke gemme ændringen"), "ikke-skrevet"))
         }
     }
 }

@@ -97,6 +97,17 @@ pub enum RegistryError {
     /// Storage failed; the write did not happen. Text is for logs, never for callers.
     #[error("storage: {0}")]
     Storage(String),
+    /// The database could not be reached or gave no connection in time: nothing was done; try
+    /// again.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The commit was sent and its answer lost: the write may have been made.
+    #[error("commit outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The request's MessageID was used by the same system within 24 hours: the first write's
+    /// answer (unit `0`), nothing written now.
+    #[error("already done as {0}")]
+    AlreadyDone(String),
 }
 
 impl RegistryError {

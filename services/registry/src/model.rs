@@ -144,6 +144,10 @@ pub struct Aktoer {
     /// The request that asks for the write, as the audit names it: the published operation
     /// (`InsertDaginstitution`, …) for the ImportService, or what an internal job calls itself.
     pub operation: String,
+    /// The request's WS-Addressing MessageID, when it has one: a write with the same
+    /// (system, MessageID) within 24 hours is answered with the first write's result and
+    /// writes nothing.
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

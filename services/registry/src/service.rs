@@ -40,6 +40,9 @@ impl From<StoreError> for RegistryError {
                 "daginstitutionsNummer",
                 "Registerets nummerserie er opbrugt; kontakt registerets drift.",
             )),
+            StoreError::AlreadyDone { nummer } => RegistryError::AlreadyDone(nummer),
+            StoreError::CommitUnknown(e) => RegistryError::OutcomeUnknown(e.to_string()),
+            other if other.is_unavailable() => RegistryError::Unavailable(other.to_string()),
             other => RegistryError::Storage(other.to_string()),
         }
     }

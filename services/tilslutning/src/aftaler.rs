@@ -18,7 +18,7 @@ pub struct AftaleSoegning {
     pub side: Side,
 }
 
-fn storage(e: impl std::fmt::Display) -> TilslutningError {
+fn storage(e: crate::store::StoreError) -> TilslutningError {
     TilslutningError::storage(e)
 }
 

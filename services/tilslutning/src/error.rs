@@ -25,6 +25,9 @@ pub enum TilslutningError {
     Conflict(String),
     #[error("storage: {0}")]
     Storage(String),
+    /// The database could not be reached in time: nothing was done; try again.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl TilslutningError {
@@ -38,12 +41,18 @@ impl TilslutningError {
             TilslutningError::NotAllowedNow(_) => "TIL0006",
             TilslutningError::Conflict(_) => "TIL0007",
             TilslutningError::Storage(_) => "TIL0009",
+            TilslutningError::Unavailable(_) => "TIL0010",
         }
     }
 
-    /// A storage failure, from any error the store gives.
-    pub fn storage(e: impl std::fmt::Display) -> Self {
-        TilslutningError::Storage(e.to_string())
+    /// A storage failure: "unavailable, try again" when the database gave no connection in
+    /// time, else internal.
+    pub fn storage(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            TilslutningError::Unavailable(e.to_string())
+        } else {
+            TilslutningError::Storage(e.to_string())
+        }
     }
 }
 

@@ -224,8 +224,12 @@ async fn send_one(
     }
     .await;
     let stored = match result {
-        Ok(()) => store.mail_sent(mail.id).await,
+        Ok(()) => {
+            metrics::counter!("dtr_outbox_sent_total").increment(1);
+            store.mail_sent(mail.id).await
+        }
         Err(e) => {
+            metrics::counter!("dtr_outbox_failures_total").increment(1);
             tracing::warn!(id = mail.id, attempt = mail.forsoeg + 1, error = %e, "mail not delivered; will retry");
             let next = chrono::Utc::now() + backoff(mail.forsoeg + 1);
             store.mail_failed(mail.id, &e, next).await

@@ -17,7 +17,7 @@ pub struct NyOrganisation {
     pub type_: Option<OrganisationType>,
 }
 
-fn storage(e: impl std::fmt::Display) -> TilslutningError {
+fn storage(e: crate::store::StoreError) -> TilslutningError {
     TilslutningError::storage(e)
 }
 

@@ -11,7 +11,7 @@ use crate::model::{OrganisationType, PersonInfo, Rolle};
 use crate::side::{self, Side};
 use crate::store::{NewPerson, OidcPerson, TilslutningStore};
 
-fn storage(e: impl std::fmt::Display) -> TilslutningError {
+fn storage(e: crate::store::StoreError) -> TilslutningError {
     TilslutningError::storage(e)
 }
 
@@ -59,8 +59,8 @@ pub async fn create(store: &dyn TilslutningStore, aktoer: &str, p: &NyPerson) ->
     let pw = adgangskode.clone();
     let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&pw))
         .await
-        .map_err(storage)?
-        .map_err(storage)?;
+        .map_err(|e| TilslutningError::Storage(e.to_string()))?
+        .map_err(|e| TilslutningError::Storage(e.to_string()))?;
     let id = uuid::Uuid::new_v4().to_string();
     let ny = NewPerson {
         id: &id,

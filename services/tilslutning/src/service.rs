@@ -51,7 +51,7 @@ pub struct Autentificeret {
     pub gyldig_til: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn storage(e: impl std::fmt::Display) -> TilslutningError {
+fn storage(e: crate::store::StoreError) -> TilslutningError {
     TilslutningError::storage(e)
 }
 

@@ -46,7 +46,7 @@ pub fn ubrugt_graense(today: chrono::NaiveDate) -> String {
     graense.format("%Y-%m-%d").to_string()
 }
 
-fn storage(e: impl std::fmt::Display) -> TilslutningError {
+fn storage(e: crate::store::StoreError) -> TilslutningError {
     TilslutningError::storage(e)
 }
 
@@ -64,7 +64,10 @@ fn navn(n: &str) -> Result<&str> {
 
 async fn hash(password: &str) -> Result<String> {
     let p = password.to_owned();
-    tokio::task::spawn_blocking(move || credentials::hash_password(&p)).await.map_err(storage)?.map_err(storage)
+    tokio::task::spawn_blocking(move || credentials::hash_password(&p))
+        .await
+        .map_err(|e| TilslutningError::Storage(e.to_string()))?
+        .map_err(|e| TilslutningError::Storage(e.to_string()))
 }
 
 /// The system, if the acting organisation is its provider (or `operator_ok` and the operator).

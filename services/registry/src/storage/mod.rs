@@ -27,6 +27,29 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The commit itself failed: the write may or may not have been made.
+    #[error("commit outcome unknown: {0}")]
+    CommitUnknown(sqlx::Error),
+    /// The write's MessageID was already used by this system within 24 hours: the first write
+    /// made (or touched) unit `nummer`; nothing was written now.
+    #[error("already done as {nummer}")]
+    AlreadyDone { nummer: String },
+}
+
+impl StoreError {
+    pub fn commit(e: sqlx::Error) -> Self {
+        StoreError::CommitUnknown(e)
+    }
+
+    /// The database could not be reached or gave no connection in time: nothing was done.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            )
+        )
+    }
 }
 
 /// One entry of the change sequence.
@@ -315,6 +338,8 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Applies pending migrations and seeds the code tables on first run.
     async fn migrate(&self) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// How the connection pool is used now (the `dtr_db_pool_connections` gauges).
+    fn pool_use(&self) -> dtr_migrations::PoolUse;
     async fn load_code_tables(&self) -> Result<CodeTables, StoreError>;
     /// Adds or renames one code of table `navn` and raises the table's version, in one
     /// transaction. `false` when there is no such table.

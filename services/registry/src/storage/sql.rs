@@ -438,7 +438,7 @@ const CLOSE_DAGINSTITUTION: &str = concat!(
 macro_rules! checked_write {
     ($self:ident, $state_fn:ident($($state_arg:expr),*), $decide:expr, $sql:expr, [$($bind:expr),+],
      $finish:ident, $handling:expr, $nummer:expr, $aktoer:expr $(,)?) => {{
-        let mut tx = $self.begin_write().await?;
+        let mut tx = $self.begin_write_for($aktoer).await?;
         let state = Self::$state_fn(&mut tx, $($state_arg),*).await?;
         if let Err(fejl) = $decide(&state) {
             return Ok(WriteOutcome::Refused(fejl));
@@ -576,7 +576,7 @@ where
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(StoreError::commit)?;
             tracing::info!(table, rows = rows.len(), "filled search names");
         }
         Ok(())
@@ -656,7 +656,7 @@ where
         let record = Self::anvisningsenhed_from_row(row)?;
         let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Anvisningsenhed, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(record)
     }
 
@@ -674,7 +674,7 @@ where
             register: new_registerfelter(),
         };
         Self::write_new_alternativ_adresse(&mut tx, &record, aktoer).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(record)
     }
 
@@ -724,7 +724,7 @@ where
         let record = Self::alternativ_adresse_from_row(row)?;
         let w = super::Skrivning { aktoer, enhedstype: Enhedstype::AlternativAdresse, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(record)
     }
 
@@ -852,11 +852,33 @@ where
         let record = Self::daginstitution_from_row(row)?;
         let w = super::Skrivning { aktoer, enhedstype: Enhedstype::Daginstitution, handling };
         Self::record_write(&mut tx, &record.nummer, record.register.version, json(&record)?, w).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(record)
     }
 
     /// Takes the next value of a counter; serialises writers until commit.
+    /// A write transaction for `aktoer`'s request. A request with a MessageID this system already
+    /// used within 24 hours ends here with [`StoreError::AlreadyDone`]: decided under the write
+    /// lock, so two retries racing each other cannot both write.
+    async fn begin_write_for(&self, aktoer: &Aktoer) -> Result<sqlx::Transaction<'static, D::DB>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(id) = &aktoer.message_id {
+            let since = Utc::now() - chrono::Duration::hours(24);
+            let done: Option<String> = sqlx::query_scalar(
+                "SELECT nummer FROM idempotens WHERE system = $1 AND message_id = $2 AND tidspunkt > $3",
+            )
+            .bind(&aktoer.system)
+            .bind(id)
+            .bind(since)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(nummer) = done {
+                return Err(StoreError::AlreadyDone { nummer });
+            }
+        }
+        Ok(tx)
+    }
+
     async fn next_counter(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         navn: &'static str,
@@ -920,6 +942,25 @@ where
         .bind(nummer)
         .execute(&mut **tx)
         .await?;
+        if let Some(id) = &w.aktoer.message_id {
+            // The first unit a request writes is its answer; older keys are let go here, in
+            // the same transaction, so the table holds about a day of writes.
+            sqlx::query("DELETE FROM idempotens WHERE tidspunkt < $1")
+                .bind(now - chrono::Duration::hours(24))
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO idempotens (system, message_id, operation, nummer, tidspunkt) VALUES ($1, $2, $3, $4, \
+                 $5) ON CONFLICT (system, message_id) DO NOTHING",
+            )
+            .bind(&w.aktoer.system)
+            .bind(id)
+            .bind(&w.aktoer.operation)
+            .bind(nummer)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(())
     }
 
@@ -969,7 +1010,7 @@ where
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(())
     }
 }
@@ -1006,7 +1047,7 @@ where
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(done == 1)
     }
 
@@ -1056,7 +1097,7 @@ where
             }
             loaded.push(d);
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(loaded)
     }
 
@@ -1079,7 +1120,7 @@ where
         .bind(tekst)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(true)
     }
 
@@ -1087,6 +1128,10 @@ where
         D::migrate(&self.pool).await?;
         self.fold_search_names().await?;
         self.seed_code_tables().await
+    }
+
+    fn pool_use(&self) -> dtr_migrations::PoolUse {
+        dtr_migrations::PoolUse::of(&self.pool)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1131,11 +1176,11 @@ where
         data: &DaginstitutionData,
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let n = Self::next_counter(&mut tx, "nummer", numbers::SIDSTE).await?.ok_or(StoreError::NumbersExhausted)?;
         let record = Daginstitution { nummer: numbers::format(n), data: data.clone(), register: new_registerfelter() };
         Self::write_new_daginstitution(&mut tx, &record, aktoer).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(record)
     }
 
@@ -1161,7 +1206,7 @@ where
             HistoriskEnhed::Anvisningsenhed(a) => Self::write_new_anvisningsenhed(&mut tx, a, aktoer).await?,
             HistoriskEnhed::AlternativAdresse(l) => Self::write_new_alternativ_adresse(&mut tx, l, aktoer).await?,
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(true)
     }
 
@@ -1239,7 +1284,7 @@ where
         aktoer: &Aktoer,
         decide: &DecideDaginstitution<'_, DaginstitutionData>,
     ) -> Result<WriteOutcome<Daginstitution>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let state = Self::daginstitution_state(&mut tx, nummer).await?;
         let data = match decide(&state) {
             Ok(d) => d,
@@ -1294,7 +1339,7 @@ where
         aktoer: &Aktoer,
         decide: &DecideDaginstitution<'_, ()>,
     ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let parent = Self::daginstitution_state(&mut tx, &data.daginstitutions_nummer).await?;
         if let Err(fejl) = decide(&parent) {
             return Ok(WriteOutcome::Refused(fejl));
@@ -1307,7 +1352,7 @@ where
             register: new_registerfelter(),
         };
         Self::write_new_anvisningsenhed(&mut tx, &record, aktoer).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(WriteOutcome::Done(record))
     }
 
@@ -1348,7 +1393,7 @@ where
         aktoer: &Aktoer,
         decide: &DecideAnvisningsenhed<'_, AnvisningsenhedData>,
     ) -> Result<WriteOutcome<Anvisningsenhed>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let state = Self::anvisningsenhed_state_tx(&mut tx, nummer, None).await?;
         let data = match decide(&state) {
             Ok(d) => d,
@@ -1423,7 +1468,7 @@ where
         cvr_nummer: Option<&str>,
         aktoer: &Aktoer,
     ) -> Result<AlternativAdresse, StoreError> {
-        let tx = self.begin_write().await?;
+        let tx = self.begin_write_for(aktoer).await?;
         Self::insert_alternativ_adresse_tx(tx, data, cvr_nummer, aktoer).await
     }
 
@@ -1433,7 +1478,7 @@ where
         aktoer: &Aktoer,
         decide: &DecideAnvisningsenhed<'_, Option<String>>,
     ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let parent = Self::anvisningsenhed_state_tx(&mut tx, &data.enheds_nummer, None).await?;
         let cvr = match decide(&parent) {
             Ok(c) => c,
@@ -1478,7 +1523,7 @@ where
         aktoer: &Aktoer,
         decide: &DecideAlternativAdresse<'_, (AlternativAdresseData, Option<String>)>,
     ) -> Result<WriteOutcome<AlternativAdresse>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_for(aktoer).await?;
         let state = Self::alternativ_adresse_state_tx(&mut tx, nummer, None).await?;
         let (data, cvr) = match decide(&state) {
             Ok(d) => d,
@@ -1598,7 +1643,7 @@ where
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::commit)?;
         Ok(id)
     }
 

@@ -63,6 +63,10 @@ pub fn status(e: TilslutningError) -> Status {
             tracing::error!(error = %m, code, "tilslutning storage failed");
             Status::internal("intern fejl i tilslutningsservicen")
         }
+        TilslutningError::Unavailable(m) => {
+            tracing::warn!(error = %m, code, "tilslutning database unavailable");
+            Status::unavailable("tilslutningsservicens database svarer ikke; prøv igen")
+        }
     };
     status.metadata_mut().insert(FEJLKODE, tonic::metadata::MetadataValue::from_static(code));
     status

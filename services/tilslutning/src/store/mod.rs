@@ -31,6 +31,18 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
+impl StoreError {
+    /// The database could not be reached or gave no connection in time: nothing was done.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
 /// A mail waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMail {
@@ -233,6 +245,12 @@ pub trait TilslutningStore: Send + Sync + 'static {
     async fn mail_failed(&self, id: i64, fejl: &str, naeste: chrono::DateTime<Utc>) -> Result<(), StoreError>;
     /// Mails not yet delivered (for tests and monitoring).
     async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError>;
+
+    /// How many mails wait in the outbox (the `dtr_outbox_depth` gauge).
+    async fn count_pending_mail(&self) -> Result<i64, StoreError>;
+
+    /// How the connection pool is used now (the `dtr_db_pool_connections` gauges).
+    fn pool_use(&self) -> dtr_migrations::PoolUse;
     /// The newest `max` mails of the outbox, sent or not, with their last failure.
     async fn udbakke(&self, max: i64) -> Result<Vec<UdbakkeLinje>, StoreError>;
     /// The provider's passive flag.
@@ -1163,6 +1181,14 @@ where
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn count_pending_mail(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(COUNT_PENDING_MAIL).fetch_one(&self.pool).await?)
+    }
+
+    fn pool_use(&self) -> dtr_migrations::PoolUse {
+        dtr_migrations::PoolUse::of(&self.pool)
     }
 
     async fn pending_mail(&self) -> Result<Vec<OutboxMail>, StoreError> {

@@ -114,6 +114,7 @@ pub(super) const CLAIM_MAIL: &str =
 pub(super) const MAIL_SENT: &str = "UPDATE outbox SET sendt = $2 WHERE id = $1";
 pub(super) const MAIL_FAILED: &str =
     "UPDATE outbox SET forsoeg = forsoeg + 1, sidste_fejl = $2, naeste_forsoeg = $3 WHERE id = $1";
+pub(super) const COUNT_PENDING_MAIL: &str = "SELECT COUNT(*) FROM outbox WHERE sendt IS NULL";
 pub(super) const SELECT_PENDING_MAIL: &str =
     "SELECT id, modtager, emne, tekst, CAST(forsoeg AS BIGINT) FROM outbox WHERE sendt IS NULL ORDER BY id";
 pub(super) const SELECT_LOGIN_SYSTEM: &str =
