@@ -404,14 +404,21 @@ async fn trace_context_travels_from_the_gateway_into_the_services() {
 #[tokio::test]
 async fn readiness_names_what_is_missing() {
     let mut r = common::cluster::distributed().await;
-    let ready = r.soap.get("/readyz").await;
-    assert_eq!(ready.status(), 200);
-    assert_eq!(ready.text().await.unwrap(), "klar");
+    // The shared test Redis is up: once the gateway has subscribed, the second line says the
+    // cache is shared.
+    wait_until("the gateway to be ready with Redis", Duration::from_secs(10), || {
+        let soap = r.soap.clone();
+        async move {
+            let ready = soap.get("/readyz").await;
+            ready.status() == 200 && ready.text().await.unwrap() == "klar\nredis: forbundet"
+        }
+    })
+    .await;
     r.procs[1].kill(); // the export service
     let started = std::time::Instant::now();
     let missing = r.soap.get("/readyz").await;
     assert!(started.elapsed() < Duration::from_secs(3), "answered within its bound");
     assert_eq!(missing.status(), 503);
-    assert_eq!(missing.text().await.unwrap(), "ikke klar: export svarer ikke");
+    assert_eq!(missing.text().await.unwrap(), "ikke klar: export svarer ikke\nredis: forbundet");
     assert_eq!(r.soap.get("/healthz").await.status(), 200, "alive all the same");
 }

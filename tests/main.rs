@@ -23,6 +23,7 @@ mod portal_browser;
 mod portal_login;
 mod portal_oidc;
 mod register_pages;
+mod resilience;
 mod revalidation;
 mod soap_credentials;
 mod soap_hostile;

@@ -465,11 +465,19 @@ pub async fn serve(
                     };
                     tokio::spawn(revalidation_schedule(registry.clone(), every, tilslutning));
                 }
-                reporter.set_serving::<ImportServiceServer<dtr_import::ImportGrpc>>().await;
+                let store = registry.store().clone();
+                follow_database::<ImportServiceServer<dtr_import::ImportGrpc>, _>(reporter.clone(), move || {
+                    let store = store.clone();
+                    async move { store.ping().await.is_ok() }
+                });
                 router =
                     router.add_service(guard.protect(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry))));
             } else {
-                reporter.set_serving::<ExportServiceServer<dtr_export::ExportGrpc>>().await;
+                let store = registry.store().clone();
+                follow_database::<ExportServiceServer<dtr_export::ExportGrpc>, _>(reporter.clone(), move || {
+                    let store = store.clone();
+                    async move { store.ping().await.is_ok() }
+                });
                 router =
                     router.add_service(guard.protect(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry))));
             }
@@ -500,15 +508,48 @@ pub async fn serve(
                 (None, Some(link)) => Aendringer::Redis(link),
                 (None, None) => Aendringer::Ingen,
             };
+            let pinged = store.clone();
+            follow_database::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>, _>(
+                reporter.clone(),
+                move || {
+                    let store = pinged.clone();
+                    async move { store.ping().await.is_ok() }
+                },
+            );
             let service = dtr_tilslutning::TilslutningGrpc::new(store, args.tilslutning.full_extracts_per_day)
                 .med_aendringer(aendringer);
-            reporter.set_serving::<TilslutningServiceServer<dtr_tilslutning::TilslutningGrpc>>().await;
             router = router.add_service(guard.protect(TilslutningServiceServer::new(service)));
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
     router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
     Ok(())
+}
+
+/// Keeps the service's health status in step with its database: SERVING while a ping answers
+/// within a second (checked every second), NOT_SERVING otherwise, so readiness (the gateway's
+/// `/readyz`, docker-compose) says what cannot serve.
+fn follow_database<S, F>(reporter: tonic_health::server::HealthReporter, ping: impl Fn() -> F + Send + 'static)
+where
+    S: tonic::server::NamedService,
+    F: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        let mut was = None;
+        loop {
+            let up = tokio::time::timeout(std::time::Duration::from_secs(1), ping()).await.unwrap_or(false);
+            if was != Some(up) {
+                if up {
+                    reporter.set_serving::<S>().await;
+                } else {
+                    tracing::warn!(service = S::NAME, "database does not answer: health NOT_SERVING");
+                    reporter.set_not_serving::<S>().await;
+                }
+                was = Some(up);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
 }
 
 pub async fn run_alone(which: Which, args: ServiceArgs) -> anyhow::Result<()> {

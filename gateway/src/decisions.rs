@@ -218,6 +218,11 @@ impl DecisionCache {
         }
     }
 
+    /// Whether decisions are cached now (a change source is heard).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::SeqCst)
+    }
+
     /// Decisions answered from the cache so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)

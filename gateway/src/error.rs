@@ -115,8 +115,22 @@ impl GatewayError {
     }
 }
 
+/// Whether the status was made on this side from a broken connection (it carries the transport
+/// error as its source) rather than answered by the service.
+fn from_transport(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
+}
+
 fn backend_fault(status: &tonic::Status) -> Fault {
     use tonic::Code::*;
+    if from_transport(status) && matches!(status.code(), Unknown | Internal) {
+        // The connection broke (the service died mid-call): nothing was done by this read.
+        return Fault::new(
+            FaultKind::Receiver,
+            codes::UNAVAILABLE,
+            "Tjenesten er midlertidigt utilgængelig. Prøv igen om lidt.",
+        );
+    }
     match status.code() {
         Unavailable | DeadlineExceeded | Cancelled | ResourceExhausted => Fault::new(
             FaultKind::Receiver,

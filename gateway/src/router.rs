@@ -113,12 +113,19 @@ async fn soap(
 
 /// Ready to serve: every service answers its health check within a second. 503 names those that
 /// do not (docker-compose and load balancers route by this; `/healthz` only says the process lives).
+/// Redis is a cache: without it the gateway serves (degraded) and says so on a second line.
 async fn readyz(State(state): State<AppState>) -> Response {
     let missing = state.clients.not_ready(Duration::from_secs(1)).await;
+    let redis = match &state.config.redis {
+        None => "",
+        Some(link) if link.is_up() && state.decisions.is_subscribed() => "\nredis: forbundet",
+        Some(_) => "\nredis: ikke forbundet (kører uden delt cache)",
+    };
     if missing.is_empty() {
-        (StatusCode::OK, "klar").into_response()
+        (StatusCode::OK, format!("klar{redis}")).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("ikke klar: {} svarer ikke", missing.join(", "))).into_response()
+        let text = format!("ikke klar: {} svarer ikke{redis}", missing.join(", "));
+        (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
     }
 }
 

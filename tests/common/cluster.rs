@@ -23,6 +23,11 @@ pub async fn start_services() -> Cluster {
 }
 
 pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
+    start_services_on(super::fresh_postgres_db().await, extra_env).await
+}
+
+/// Like [`start_services_with`], on the empty database `db`.
+pub async fn start_services_on(db: String, extra_env: &[(&str, String)]) -> Cluster {
     let dir = TempDir::new();
     let pki = dir.path().join("pki");
     let init = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
@@ -30,7 +35,6 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
         .output()
         .expect("dtr pki init");
     assert!(init.status.success(), "dtr pki init: {}", String::from_utf8_lossy(&init.stderr));
-    let db = super::fresh_postgres_db().await;
     let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
         .args(["migrate"])
         .env("DTR_DATABASE_URL", &db)
@@ -38,43 +42,59 @@ pub async fn start_services_with(extra_env: &[(&str, String)]) -> Cluster {
         .expect("dtr migrate");
     assert!(migrate.status.success(), "dtr migrate: {}", String::from_utf8_lossy(&migrate.stderr));
     let (import, export, tilslutning) = (free_port(), free_port(), free_port());
-    let mut procs = Vec::new();
-    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let settings = vec![
-            ("DTR_DATABASE_URL", db.clone()),
-            ("DTR_REDIS_URL", super::redis_url()),
-            ("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")),
-            ("DTR_PKI_DIR", pki.display().to_string()),
-            // The tilslutning service follows the register through the export service.
-            ("DTR_EXPORT_URL", format!("https://127.0.0.1:{export}")),
-        ];
-        // The export service reads its settings from a config file, the others from the environment.
-        let env = if name == "export" {
-            let file = dir.path().join("export.env");
-            let lines: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            std::fs::write(&file, format!("# export service\n{}\n", lines.join("\n"))).unwrap();
-            vec![("DTR_CONFIG", file.display().to_string())]
-        } else {
-            settings
-        };
-        let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
-        procs.push(Proc::spawn(name, &[name], &env, dir.path()));
+    let mut c = Cluster { _dir: dir, pki, db, import, export, tilslutning, procs: Vec::new() };
+    for name in ["import", "export", "tilslutning"] {
+        let p = spawn_service(&c, name, extra_env);
+        c.procs.push(p);
     }
-    for (name, port) in [("import", import), ("export", export), ("tilslutning", tilslutning)] {
-        let addr = format!("https://127.0.0.1:{port}");
-        wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || {
-            let (addr, pki) = (addr.clone(), pki.display().to_string());
-            async move {
-                std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-                    .args(["healthcheck", name, "--addr", &addr, "--pki-dir", &pki])
-                    .output()
-                    .map(|o| o.status.success())
-                    .unwrap_or(false)
-            }
-        })
-        .await;
+    for name in ["import", "export", "tilslutning"] {
+        wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || async { c.healthy(name) }).await;
     }
-    Cluster { _dir: dir, pki, db, import, export, tilslutning, procs }
+    c
+}
+
+/// Starts one of the cluster's services (`import`, `export`, `tilslutning`) on its port.
+pub fn spawn_service(c: &Cluster, name: &str, extra_env: &[(&str, String)]) -> Proc {
+    let settings = vec![
+        ("DTR_DATABASE_URL", c.db.clone()),
+        ("DTR_REDIS_URL", super::redis_url()),
+        ("DTR_GRPC_ADDR", format!("127.0.0.1:{}", c.port(name))),
+        ("DTR_PKI_DIR", c.pki.display().to_string()),
+        // The tilslutning service follows the register through the export service.
+        ("DTR_EXPORT_URL", format!("https://127.0.0.1:{}", c.export)),
+    ];
+    // The export service reads its settings from a config file, the others from the environment.
+    let env = if name == "export" {
+        let file = c._dir.path().join("export.env");
+        let lines: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        std::fs::write(&file, format!("# export service\n{}\n", lines.join("\n"))).unwrap();
+        vec![("DTR_CONFIG", file.display().to_string())]
+    } else {
+        settings
+    };
+    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
+    Proc::spawn(name, &[name], &env, c._dir.path())
+}
+
+impl Cluster {
+    pub fn port(&self, service: &str) -> u16 {
+        match service {
+            "import" => self.import,
+            "export" => self.export,
+            "tilslutning" => self.tilslutning,
+            other => panic!("no service {other}"),
+        }
+    }
+
+    /// Whether `dtr healthcheck` finds the service serving.
+    pub fn healthy(&self, service: &str) -> bool {
+        let addr = format!("https://127.0.0.1:{}", self.port(service));
+        std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+            .args(["healthcheck", service, "--addr", &addr, "--pki-dir", &self.pki.display().to_string()])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
 }
 
 /// A system with credentials and approved agreements, created directly in the database.
@@ -162,17 +182,8 @@ pub async fn spawn_gateway(c: &mut Cluster, extra_env: &[(&str, String)]) -> Str
 
 /// Like [`spawn_gateway`], on a port chosen beforehand.
 pub async fn spawn_gateway_on(c: &mut Cluster, gw_port: u16, extra_env: &[(&str, String)]) -> String {
-    let env = vec![
-        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
-        ("DTR_IMPORT_URL", format!("https://127.0.0.1:{}", c.import)),
-        ("DTR_EXPORT_URL", format!("https://127.0.0.1:{}", c.export)),
-        ("DTR_TILSLUTNING_URL", format!("https://127.0.0.1:{}", c.tilslutning)),
-        ("DTR_PKI_DIR", c.pki.display().to_string()),
-        ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
-        ("DTR_REDIS_URL", super::redis_url()),
-    ];
-    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
-    c.procs.push(Proc::spawn(&format!("gateway-{gw_port}"), &["gateway"], &env, c._dir.path()));
+    let p = gateway_proc(c, gw_port, extra_env);
+    c.procs.push(p);
     let base = format!("https://127.0.0.1:{gw_port}");
     wait_until("the gateway to be healthy", super::START_LIMIT, || {
         let base = base.clone();
@@ -186,6 +197,21 @@ pub async fn spawn_gateway_on(c: &mut Cluster, gw_port: u16, extra_env: &[(&str,
     })
     .await;
     base
+}
+
+/// Starts a gateway in front of the cluster's services on `gw_port`, without waiting for it.
+pub fn gateway_proc(c: &Cluster, gw_port: u16, extra_env: &[(&str, String)]) -> Proc {
+    let env = vec![
+        ("DTR_HTTPS_ADDR", format!("127.0.0.1:{gw_port}")),
+        ("DTR_IMPORT_URL", format!("https://127.0.0.1:{}", c.import)),
+        ("DTR_EXPORT_URL", format!("https://127.0.0.1:{}", c.export)),
+        ("DTR_TILSLUTNING_URL", format!("https://127.0.0.1:{}", c.tilslutning)),
+        ("DTR_PKI_DIR", c.pki.display().to_string()),
+        ("DTR_DATA_DIR", c._dir.path().join("gw").display().to_string()),
+        ("DTR_REDIS_URL", super::redis_url()),
+    ];
+    let env: Vec<_> = env.into_iter().chain(extra_env.iter().cloned()).collect();
+    Proc::spawn(&format!("gateway-{gw_port}"), &["gateway"], &env, c._dir.path())
 }
 
 /// A running system with a SOAP client, its database URL and the services' gRPC addresses.

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod faults;
 pub mod grpc;
 pub mod oidc;
 pub mod payload;
@@ -101,6 +102,16 @@ impl Proc {
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {program}: {e}"));
         Proc { name: name.to_owned(), child, log }
+    }
+
+    /// A process started elsewhere (as another user, say), logging to `log`.
+    pub fn adopt(name: &str, child: Child, log: PathBuf) -> Proc {
+        Proc { name: name.to_owned(), child, log }
+    }
+
+    /// Waits for the process to exit (after a signal sent to it).
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
     }
 
     pub fn pid(&self) -> u32 {
@@ -213,6 +224,11 @@ impl Soap {
         }
     }
 
+    /// A GET that may fail (nothing listening yet).
+    pub async fn try_get(&self, path: &str) -> Option<reqwest::Response> {
+        self.http.get(format!("{}{path}", self.base)).send().await.ok()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.base)).send().await.expect("GET")
     }
@@ -242,6 +258,11 @@ impl Soap {
 
     /// Calls `op` of the service at `path` with SOAP 1.1; `inner` is the operation's content.
     pub async fn call(&self, path: &str, op: &str, inner: &str) -> SoapAnswer {
+        self.call_with_header(path, op, inner, "").await
+    }
+
+    /// Like [`Soap::call`], with `header` as the content of the envelope's Header.
+    pub async fn call_with_header(&self, path: &str, op: &str, inner: &str, header: &str) -> SoapAnswer {
         let ns = match path {
             IMPORT => "urn:dtr:import:v2",
             EXPORT => "urn:dtr:export:v2",
@@ -250,7 +271,7 @@ impl Soap {
             other => panic!("no SOAP endpoint at {other}"),
         };
         let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="{ns}"><soapenv:Body><d:{op}>{inner}</d:{op}></soapenv:Body></soapenv:Envelope>"#
+            r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="{ns}"><soapenv:Header>{header}</soapenv:Header><soapenv:Body><d:{op}>{inner}</d:{op}></soapenv:Body></soapenv:Envelope>"#
         );
         self.post_raw(path, "text/xml; charset=utf-8", body).await
     }

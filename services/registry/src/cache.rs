@@ -81,7 +81,7 @@ impl CodeTableCache {
             counted("miss");
             let t = Arc::new(store.load_code_tables().await?);
             self.set_local(t.clone());
-            publish_or_retry(&shared.link, t.clone()).await;
+            publish_in_background(&shared.link, t.clone());
             shared.seen.store(generation, Ordering::SeqCst);
             return Ok(t);
         }
@@ -99,7 +99,8 @@ impl CodeTableCache {
         }
         counted("miss");
         let t = Arc::new(store.load_code_tables().await?);
-        publish_or_retry(&shared.link, t.clone()).await;
+        // A read never waits for a publication (Redis may have frozen meanwhile).
+        publish_in_background(&shared.link, t.clone());
         self.set_local(t.clone());
         Ok(t)
     }
@@ -141,7 +142,16 @@ impl CodeTableCache {
 async fn publish_or_retry(link: &RedisLink, t: Arc<CodeTables>) {
     let Err(e) = publish(link, &t).await else { return };
     tracing::warn!(error = %e, version = t.version, "code tables not published to redis yet; retrying in the background");
+    retry_in_background(link.clone(), t);
+}
+
+/// [`publish_or_retry`] on a task of its own.
+fn publish_in_background(link: &RedisLink, t: Arc<CodeTables>) {
     let link = link.clone();
+    tokio::spawn(async move { publish_or_retry(&link, t).await });
+}
+
+fn retry_in_background(link: RedisLink, t: Arc<CodeTables>) {
     tokio::spawn(async move {
         let mut pause = Duration::from_millis(100);
         loop {
