@@ -18,6 +18,7 @@ mod import_daginstitution;
 mod import_legacy;
 mod import_sequence;
 mod lookup_http;
+mod operations;
 mod portal_api;
 mod portal_browser;
 mod portal_login;

@@ -74,6 +74,9 @@ fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Longest the services may take to stop once the gateway has.
+const SERVICES_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Resolves once the stop flag is raised.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
@@ -158,11 +161,19 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         portal,
     };
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    let stop = stopped(stop_rx.clone());
-    tasks.spawn(async move { grpc::start_gateway(&gw, Some(bound_tx), stop).await.context("gateway") });
+    // The gateway stops first (it finishes the calls in flight, which need the services), then
+    // the services.
+    let (gateway_stop_tx, gateway_stop_rx) = watch::channel(false);
+    let stop = stopped(gateway_stop_rx);
+    let mut gateway =
+        tokio::spawn(async move { grpc::start_gateway(&gw, Some(bound_tx), stop).await.context("gateway") });
 
     let bound = tokio::select! {
         b = bound_rx => b.context("the gateway did not start")?,
+        r = &mut gateway => {
+            r??;
+            bail!("the gateway stopped during start-up");
+        }
         Some(r) = tasks.join_next() => {
             r??;
             bail!("a service stopped during start-up");
@@ -201,16 +212,32 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
 
     tokio::select! {
         _ = crate::shutdown_signal() => {}
+        r = &mut gateway => {
+            let _ = stop_tx.send(true);
+            r??;
+            bail!("the gateway stopped unexpectedly");
+        }
         Some(r) = tasks.join_next() => {
+            let _ = gateway_stop_tx.send(true);
             let _ = stop_tx.send(true);
             r??;
             bail!("a service stopped unexpectedly");
         }
     }
-    tracing::info!("stopping");
+    tracing::info!("stopping: the gateway takes no new connections and finishes calls in flight (10 s at most)");
+    let _ = gateway_stop_tx.send(true);
+    gateway.await??;
     let _ = stop_tx.send(true);
-    while let Some(r) = tasks.join_next().await {
-        r??;
+    let services = async {
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    match tokio::time::timeout(SERVICES_STOP, services).await {
+        Ok(r) => r?,
+        Err(_) => tracing::warn!("the services did not stop within {SERVICES_STOP:?}; exiting all the same"),
     }
+    tracing::info!("stopped");
     Ok(())
 }

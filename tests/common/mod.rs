@@ -109,6 +109,11 @@ impl Proc {
         Proc { name: name.to_owned(), child, log }
     }
 
+    /// The exit status, once the process has exited.
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Waits for the process to exit (after a signal sent to it).
     pub fn wait(&mut self) {
         let _ = self.child.wait();
@@ -261,8 +266,35 @@ impl Soap {
         self.call_with_header(path, op, inner, "").await
     }
 
+    /// Like [`Soap::call`], `None` when the connection fails (the server died).
+    pub async fn try_call(&self, path: &str, op: &str, inner: &str) -> Option<SoapAnswer> {
+        let body = self.envelope(path, op, inner, "");
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(body);
+        let resp = req.send().await.ok()?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.ok()?;
+        Some(SoapAnswer {
+            status,
+            body,
+            correlation_id: None,
+            www_authenticate: None,
+            transfer_encoding: None,
+            retry_after: None,
+        })
+    }
+
     /// Like [`Soap::call`], with `header` as the content of the envelope's Header.
     pub async fn call_with_header(&self, path: &str, op: &str, inner: &str, header: &str) -> SoapAnswer {
+        let body = self.envelope(path, op, inner, header);
+        self.post_raw(path, "text/xml; charset=utf-8", body).await
+    }
+
+    fn envelope(&self, path: &str, op: &str, inner: &str, header: &str) -> String {
         let ns = match path {
             IMPORT => "urn:dtr:import:v2",
             EXPORT => "urn:dtr:export:v2",
@@ -270,10 +302,9 @@ impl Soap {
             EXPORT_V1 => "urn:dtr:export:v1",
             other => panic!("no SOAP endpoint at {other}"),
         };
-        let body = format!(
+        format!(
             r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="{ns}"><soapenv:Header>{header}</soapenv:Header><soapenv:Body><d:{op}>{inner}</d:{op}></soapenv:Body></soapenv:Envelope>"#
-        );
-        self.post_raw(path, "text/xml; charset=utf-8", body).await
+        )
     }
 }
 
