@@ -32,8 +32,12 @@ pg_bindir() {
 PGBIN=$(pg_bindir || true)
 [ -n "$PGBIN" ] || { apt_install "PostgreSQL" postgresql; PGBIN=$(pg_bindir); }
 command -v redis-server >/dev/null || apt_install "Redis" redis-server
-# Schema checks of the WSDL/XSD use xmllint.
+# Schema checks of the WSDL/XSD use xmllint; the HTTP/2 lock-out is replayed with curl; the
+# metrics are checked by Prometheus's own promtool.
 command -v xmllint >/dev/null || apt_install "xmllint" libxml2-utils
+command -v curl >/dev/null || apt_install "curl" curl
+command -v promtool >/dev/null || apt_install "promtool" prometheus
+export DTR_TEST_PROMTOOL="$(command -v promtool)"
 
 # A SOAP client from another ecosystem (Python's zeep) is generated from the WSDLs in the tests;
 # it lives in a virtual environment under target/, made once.
@@ -107,6 +111,8 @@ redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no --da
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$REDISPORT") 2>/dev/null && break; sleep 0.1; done
 
 export DTR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+# Fault tests start (and stop) PostgreSQL servers of their own with these binaries.
+export DTR_TEST_PGBIN="$PGBIN"
 export DTR_TEST_REDIS_URL="redis://127.0.0.1:$REDISPORT/"
 
 # The compose file must stay valid for ops (docker-compose v1 from Debian, or compose v2).

@@ -56,6 +56,32 @@ async fn failed_logins_lock_out_the_pair_on_every_gateway_until_the_period_ends(
         assert!((1..=4).contains(&wait), "Retry-After {wait}");
         assert!(a.body.contains("For mange mislykkede"), "{}", a.body);
     }
+    // Over HTTP/2 too, with a body still on its way when the answer is decided: every POST gets
+    // its 429, none a reset stream (curl, whose HTTP/2 reports a stream reset as an error).
+    let dir = common::TempDir::new();
+    let (ca, body) = (dir.path().join("ca.pem"), dir.path().join("body.xml"));
+    std::fs::write(&ca, &cert).unwrap();
+    let padding = " ".repeat(300 * 1024);
+    std::fs::write(
+        &body,
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>{padding}<d:HelloWorld xmlns:d="urn:dtr:export:v2"/></s:Body></s:Envelope>"#
+        ),
+    )
+    .unwrap();
+    for n in 0..30 {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--cacert"])
+            .arg(&ca)
+            .args(["-u", &format!("{user}:rigtig"), "-H", "content-type: text/xml; charset=utf-8", "--data-binary"])
+            .arg(format!("@{}", body.display()))
+            .arg(format!("{}{EXPORT}", first.base))
+            .output()
+            .expect("curl");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "HTTP/2 POST {n}: {said} {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(said, "2 429", "HTTP/2 POST {n}");
+    }
     // Only that pair: another system from the same address goes on.
     assert_eq!(hello(&first).await.status, 200);
 

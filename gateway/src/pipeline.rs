@@ -24,17 +24,27 @@ use crate::state::AppState;
 /// caller's data (or a refusal of it): no cache may keep it. Counts the call in the metrics
 /// (`dtr_soap_requests_total`, `dtr_soap_request_duration_seconds`; a streamed answer's time is
 /// its time to the first byte).
-pub async fn soap_span(ep: Endpoint, mut req: Request, next: Next) -> Response {
+pub async fn soap_span(ep: Endpoint, max_body: usize, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let operation = OperationSlot::default();
-    req.extensions_mut().insert(ep);
-    req.extensions_mut().insert(operation.clone());
+    let (mut parts, body) = req.into_parts();
+    let body = BodySlot::new(body);
+    parts.extensions.insert(ep);
+    parts.extensions.insert(operation.clone());
+    parts.extensions.insert(body.clone());
+    let req = Request::from_parts(parts, axum::body::Body::empty());
     let mut resp = correlation::run_in_span(req, next, |cid| {
         tracing::info_span!("soap", correlation_id = %cid, service = ep.service.name(), path = ep.path(),
             operation = tracing::field::Empty, system = tracing::field::Empty)
     })
     .await;
     resp.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    if let Some(unread) = body.take() {
+        // Refused before its body was read (401, 429): read the body to its end first, so an
+        // HTTP/2 client still sending it gets the answer, not a reset stream.
+        let _ =
+            tokio::time::timeout(DRAIN_TIME, soap::request::read_body(unread, &http::HeaderMap::new(), max_body)).await;
+    }
     let outcome = match resp.status() {
         http::StatusCode::UNAUTHORIZED => "unauthenticated",
         http::StatusCode::TOO_MANY_REQUESTS => "locked_out",
@@ -47,6 +57,24 @@ pub async fn soap_span(ep: Endpoint, mut req: Request, next: Next) -> Response {
     metrics::histogram!("dtr_soap_request_duration_seconds", "service" => service, "operation" => op)
         .record(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Longest a refused request's unread body is read before the answer goes out.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The request body, kept aside so that a request refused before reading it can still be read
+/// to its end; [`SoapRequest`] takes it.
+#[derive(Clone)]
+pub struct BodySlot(std::sync::Arc<std::sync::Mutex<Option<axum::body::Body>>>);
+
+impl BodySlot {
+    fn new(body: axum::body::Body) -> Self {
+        BodySlot(std::sync::Arc::new(std::sync::Mutex::new(Some(body))))
+    }
+
+    fn take(&self) -> Option<axum::body::Body> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// Where the request's parser leaves the operation's name for the metrics.
@@ -156,6 +184,7 @@ impl FromRequest<AppState> for SoapRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, SoapFault> {
         let (parts, body) = req.into_parts();
+        let body = parts.extensions.get::<BodySlot>().and_then(BodySlot::take).unwrap_or(body);
         let correlation_id = correlation::of(&parts);
         let hinted = hinted_version(&parts.headers);
         let fault = |version, error| SoapFault { version, error, correlation_id: correlation_id.clone() };

@@ -30,7 +30,9 @@ pub fn app(state: AppState) -> Router {
         // Public: no login (registry.md §4).
         .route("/csv/{file}", get(csv));
     for ep in Endpoint::ALL {
-        let soap = soap.layer(middleware::from_fn(move |req: Request, next: Next| pipeline::soap_span(ep, req, next)));
+        let max_body = state.config.max_body_bytes;
+        let soap = soap
+            .layer(middleware::from_fn(move |req: Request, next: Next| pipeline::soap_span(ep, max_body, req, next)));
         let wsdl = move |state: State<AppState>, parts: http::request::Parts, q: Query<Vec<(String, String)>>| async move {
             wsdl_response(&state, &parts, &q, ep)
         };
