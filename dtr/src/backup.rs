@@ -3,6 +3,7 @@
 //! (checked before it replaces anything). PostgreSQL is backed up with its own tools
 //! (`pg_dump --format=custom`, `pg_restore`; README, "Operating it").
 
+use crate::fremdrift::Fremdrift;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -58,6 +59,25 @@ async fn check(path: &std::path::Path) -> anyhow::Result<i64> {
     Ok(changes)
 }
 
+/// Copies `from` to `to` in 1 MiB pieces, showing progress, and syncs it to disk.
+fn copy_with_progress(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut src = std::fs::File::open(from)?;
+    let bar = Fremdrift::new("bytes kopieret", src.metadata()?.len());
+    let mut dst = std::fs::File::create(to)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all(&buf[..n])?;
+        bar.skridt(n as u64);
+    }
+    bar.slut();
+    dst.sync_all()
+}
+
 pub async fn backup(a: BackupArgs) -> anyhow::Result<()> {
     let url = a.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", a.data_dir.join("dtr.db").display()));
     let source = sqlite_path(&url)?;
@@ -67,7 +87,25 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<()> {
     let pool =
         sqlx::SqlitePool::connect(&format!("sqlite:{source}")).await.with_context(|| format!("opening {source}"))?;
     eprintln!("copying {source} to {}", a.file.display());
-    sqlx::query("VACUUM INTO $1").bind(a.file.display().to_string()).execute(&pool).await.context("VACUUM INTO")?;
+    // One statement copies: its progress is the copy's size against the register's.
+    let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
+    let bar = std::sync::Arc::new(Fremdrift::new("bytes kopieret", size));
+    let watch = {
+        let (bar, file) = (bar.clone(), a.file.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                bar.til(std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0));
+            }
+        })
+    };
+    let copied = sqlx::query("VACUUM INTO $1").bind(a.file.display().to_string()).execute(&pool).await;
+    watch.abort();
+    if copied.is_ok() {
+        bar.til(size);
+    }
+    bar.slut();
+    copied.context("VACUUM INTO")?;
     pool.close().await;
     let changes = check(&a.file).await?;
     println!("backup {}: {changes} changes, integrity ok", a.file.display());
@@ -83,7 +121,7 @@ pub async fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     }
     // Beside, then renamed over: the register is never half copied. WAL files of the old one go.
     let tmp = a.data_dir.join("dtr.db.restoring");
-    std::fs::copy(&a.file, &tmp).with_context(|| format!("copying to {}", tmp.display()))?;
+    copy_with_progress(&a.file, &tmp).with_context(|| format!("copying to {}", tmp.display()))?;
     for side in ["dtr.db-wal", "dtr.db-shm"] {
         let _ = std::fs::remove_file(a.data_dir.join(side));
     }

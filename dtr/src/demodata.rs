@@ -32,10 +32,16 @@ pub async fn run(a: DemoDataArgs) -> anyhow::Result<()> {
     crate::grpc::migrate_all(&a.database_url).await?;
     let store = dtr_registry::storage::connect(&a.database_url).await.context("registry database")?;
     let started = std::time::Instant::now();
+    let bar = std::sync::OnceLock::new();
+    let reported = std::sync::atomic::AtomicU64::new(0);
     let (d, u, l) = load(store.as_ref(), a.scale, a.seed, |done, total| {
-        println!("  {done} of {total} daginstitutioner stored");
+        let bar = bar.get_or_init(|| crate::fremdrift::Fremdrift::new("daginstitutioner gemt", total));
+        bar.skridt(done - reported.swap(done, std::sync::atomic::Ordering::Relaxed));
     })
     .await?;
+    if let Some(bar) = bar.get() {
+        bar.slut();
+    }
     println!(
         "synthetic register (scale {}) stored in {:.1} s: {d} daginstitutioner, {u} anvisningsenheder, {l} alternative addresses",
         a.scale,
@@ -44,7 +50,7 @@ pub async fn run(a: DemoDataArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generates and stores a register of `scale`; reports progress about every tenth. Returns the
+/// Generates and stores a register of `scale`; reports progress after every batch. Returns the
 /// numbers of daginstitutioner, anvisningsenheder and alternative addresses stored.
 pub async fn load(
     store: &dyn RegistryStore,
@@ -65,21 +71,17 @@ pub async fn load(
     let mut generator = dtr_registry::demodata::Generator::new(scale, seed, &codes);
     let total = generator.remaining();
     let (mut d, mut u, mut l) = (0u64, 0u64, 0u64);
-    let step = (total / 10).max(1);
     loop {
         let batch: Vec<_> = generator.by_ref().take(BATCH).collect();
         if batch.is_empty() {
             break;
         }
-        let before = d;
         for t in store.load_dagtilbud(batch, &aktoer).await.context("storing the synthetic register")? {
             d += 1;
             u += t.anvisningsenheder.len() as u64;
             l += t.anvisningsenheder.iter().map(|(_, a)| a.len() as u64).sum::<u64>();
         }
-        if d / step != before / step || d == total {
-            progress(d, total);
-        }
+        progress(d, total);
     }
     Ok((d, u, l))
 }

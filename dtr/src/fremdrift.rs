@@ -40,6 +40,14 @@ impl Fremdrift {
         }
     }
 
+    /// Done so far is `nu` (for work measured from outside, e.g. a file's size).
+    pub fn til(&self, nu: u64) {
+        let foer = self.done.load(Ordering::Relaxed);
+        if nu > foer {
+            self.skridt(nu - foer);
+        }
+    }
+
     pub fn slut(&self) {
         match &self.bar {
             Some(bar) => bar.finish_and_clear(),
