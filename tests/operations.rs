@@ -112,3 +112,25 @@ async fn sigterm_finishes_calls_in_flight_then_exits() {
     }
     assert!(r.soap.try_get("/healthz").await.is_none(), "no longer takes connections");
 }
+
+/// Every metric the Grafana dashboard in `deploy/` asks for is one the processes describe.
+#[test]
+fn the_dashboard_shows_metrics_that_exist() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../deploy/grafana/dashboards/dtr.json")).expect("valid JSON");
+    let described = include_str!("../dtr/src/metrics.rs");
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("dtr_") {
+                    let name = format!("dtr_{}", name.trim_end_matches("_bucket"));
+                    assert!(described.contains(&format!("\"{name}\"")), "{name} ({}) is not a metric", panel["title"]);
+                    asked += 1;
+                }
+            }
+        }
+    }
+    assert!(asked > 15, "the dashboard shows the metrics");
+}

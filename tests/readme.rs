@@ -50,6 +50,10 @@ async fn the_readme_examples_run_as_written() {
     assert!(said.contains("<status>OK</status>"), "and accepted: {said}");
     assert!(said.contains("<GetDaginstitutionByNummerResponse"), "the lookup: {said}");
     assert!(said.contains("</GetAllDagtilbudResponse>"), "the full extract, whole: {said}");
+    let numbers = common::xml_texts(&said, "nummer");
+    assert_eq!(numbers.len(), 3, "the insert and the write sent twice: {said}");
+    assert_eq!(numbers[1], numbers[2], "a repeated MessageID answers the first write's number");
+    assert_ne!(numbers[0], numbers[1], "another write, another number");
     let csv = std::fs::read_to_string(dir.path().join("samlet.csv")).expect("curl -O saved samlet.csv");
     assert!(csv.starts_with('\u{feff}'), "the CSV file");
 
