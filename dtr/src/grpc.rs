@@ -557,8 +557,32 @@ pub async fn run_alone(which: Which, args: ServiceArgs) -> anyhow::Result<()> {
     crate::metrics::start(&args.metrics).await?;
     let addr = crate::parse_addr(args.grpc_addr.as_deref().unwrap_or(which.default_addr()))?;
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-    serve(which, listener, &args, crate::shutdown_signal()).await
+    // On SIGTERM the server takes no new calls and lets those in flight finish; a stream still
+    // running after the bound is broken off (its client sees no clean end) and the process exits.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        crate::shutdown_signal().await;
+        tracing::info!(service = which.name(), "stopping: finishing calls in flight");
+        let _ = stopping_tx.send(());
+    };
+    let bound = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_BOUND).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = serve(which, listener, &args, signal) => r,
+        _ = bound => {
+            tracing::warn!(service = which.name(), "calls still in flight after {SHUTDOWN_BOUND:?}; exiting");
+            Ok(())
+        }
+    }
 }
+
+/// Longest a stopping service waits for its calls in flight.
+const SHUTDOWN_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn start_gateway(
     args: &GatewayArgs,
