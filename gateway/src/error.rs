@@ -147,3 +147,54 @@ fn backend_fault(status: &tonic::Status) -> Fault {
         _ => Fault::new(FaultKind::Receiver, codes::INTERNAL, "Der opstod en intern fejl. Kontakt registerets drift."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(mut s: tonic::Status, udfald: &'static str) -> tonic::Status {
+        s.metadata_mut().insert(UDFALD, tonic::metadata::MetadataValue::from_static(udfald));
+        s
+    }
+
+    fn code_of(e: GatewayError) -> &'static str {
+        e.to_fault().code
+    }
+
+    #[test]
+    fn a_write_is_unknown_unless_the_service_says_it_was_not_made() {
+        use tonic::Status;
+        let written_maybe = [
+            Status::unavailable("transport error"),
+            Status::deadline_exceeded("deadline"),
+            Status::cancelled("cancelled"),
+            Status::unknown("h2 protocol error"),
+            Status::internal("stream reset"),
+            marked(Status::unavailable("commit lost"), "uvist"),
+        ];
+        for s in written_maybe {
+            assert_eq!(code_of(GatewayError::of_write(s.clone())), codes::OUTCOME_UNKNOWN, "{s:?}");
+        }
+        let not_written = marked(Status::unavailable("database down"), "ikke-skrevet");
+        assert_eq!(code_of(GatewayError::of_write(not_written)), codes::UNAVAILABLE);
+        let internal = marked(Status::internal("storage"), "ikke-skrevet");
+        assert_eq!(code_of(GatewayError::of_write(internal)), codes::INTERNAL);
+        let bad = Status::invalid_argument("felt mangler");
+        assert_eq!(code_of(GatewayError::of_write(bad)), codes::SCHEMA, "the service's own refusal stays itself");
+    }
+
+    #[test]
+    fn only_unavailable_is_http_503() {
+        use crate::soap::SoapVersion;
+        let unavailable = GatewayError::Backend(tonic::Status::unavailable("x")).to_fault();
+        assert_eq!(unavailable.http_status(SoapVersion::V11), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.http_status(SoapVersion::V12), http::StatusCode::SERVICE_UNAVAILABLE);
+        let unknown = GatewayError::OutcomeUnknown(tonic::Status::unavailable("x")).to_fault();
+        assert_eq!(unknown.http_status(SoapVersion::V11), http::StatusCode::INTERNAL_SERVER_ERROR);
+        let internal = GatewayError::Backend(tonic::Status::internal("x")).to_fault();
+        assert_eq!(
+            (internal.code, internal.http_status(SoapVersion::V12)),
+            (codes::INTERNAL, http::StatusCode::INTERNAL_SERVER_ERROR)
+        );
+    }
+}
