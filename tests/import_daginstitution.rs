@@ -357,7 +357,7 @@ async fn get_xml_schema_validates_accepted_payloads() {
             }
         }
     }
-    // The import WSDLs describe every ImportService operation (registry.md §4).
+    // The import WSDLs describe every ImportService operation (docs/registry.md §4).
     for path in [IMPORT, IMPORT_V1] {
         let text = r.soap.get(&format!("{path}?wsdl")).await.text().await.unwrap();
         for op in [

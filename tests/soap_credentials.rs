@@ -1,4 +1,4 @@
-//! Basic Auth as soap-edge.md point 10 asks: failed logins locked out per (username, client IP),
+//! Basic Auth as docs/soap-edge.md point 10 asks: failed logins locked out per (username, client IP),
 //! shared by two gateways through Redis, unknown users alike, and the lock-out ending by itself;
 //! a repeated login runs no argon2; a changed password stops the old one at once, with no cache
 //! to invalidate.

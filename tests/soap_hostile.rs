@@ -1,4 +1,4 @@
-//! The hostile corpus (soap-edge.md points 1, 2, 6, 7, 9): every malformed or hostile request in
+//! The hostile corpus (docs/soap-edge.md points 1, 2, 6, 7, 9): every malformed or hostile request in
 //! `tests/corpus/soap/` and the large generated ones gets a clean SOAP fault with the right code
 //! and HTTP status, the gateway keeps answering a normal request after each, and its memory stays
 //! bounded. Against `dtr up` (one process, so its peak memory is the gateway's bound too).

@@ -1,4 +1,4 @@
-//! HTTP details SOAP clients depend on (soap-edge.md point 9), over a raw TLS socket so nothing
+//! HTTP details SOAP clients depend on (docs/soap-edge.md point 9), over a raw TLS socket so nothing
 //! is hidden by a client library: keep-alive (two calls on one connection), `Expect:
 //! 100-continue` (as .NET sends it) answered with `100 Continue`, an announced oversized body
 //! refused before it is sent, and HTTP/2 through ALPN.

@@ -1,4 +1,4 @@
-//! Snapshots of the exact bytes the gateway answers (soap-edge.md points 3 and 4): a response
+//! Snapshots of the exact bytes the gateway answers (docs/soap-edge.md points 3 and 4): a response
 //! of each operation kind and the fault shapes a client meets, against `dtr up --demo` (its demo
 //! data is the same on every run). Only what differs between runs by nature is replaced before
 //! comparing: correlation ids, timestamps. The snapshots are in `tests/snapshots/soap/`; after a

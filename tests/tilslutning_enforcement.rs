@@ -1,4 +1,4 @@
-//! The gateway lets a call through only as the agreements allow (tilslutning.md, steps 1–6), over
+//! The gateway lets a call through only as the agreements allow (docs/tilslutning.md, steps 1–6), over
 //! SOAP against the distributed system: one system walked through every state — no connection,
 //! waiting, rejected, approved without data access, data access with another owner, waiting,
 //! approved, revoked a moment ago, passive, blocked — each refusal with its fault code, a Danish

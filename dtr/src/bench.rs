@@ -1,5 +1,5 @@
 //! `dtr bench extract`: the full extract `GetAllDagtilbud` at 1× and 10× the national register
-//! (quality.md), measured side by side in one run on this machine:
+//! (docs/quality.md), measured side by side in one run on this machine:
 //! - through the whole stack: HTTPS, Basic Auth, SOAP, gRPC stream, SQLite cursor (`dtr up`
 //!   as a child process, so its memory is its own);
 //! - straight from the export service over gRPC;
@@ -327,7 +327,7 @@ fn report(results: &[Result1], runs: u32) -> String {
             large.scale, small.scale
         ));
     }
-    r.push_str("\nTargets (quality.md): the full extract at 10× at least 0.5× serializing the same rows in a tight loop; peak memory flat as data grows.\n");
+    r.push_str("\nTargets (docs/quality.md): the full extract at 10× at least 0.5× serializing the same rows in a tight loop; peak memory flat as data grows.\n");
     r.push_str(
         "\n**[decision]** \"Serializing the same rows in a tight loop\" is read as *read + serialize*: reading the rows \
          through the store and serializing them in one process, the work no extract can avoid. Against records already \

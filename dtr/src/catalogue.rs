@@ -1,5 +1,5 @@
 //! The registry's entries in the service catalogue: its two services, their operations, and
-//! which operations need a data-access agreement (tilslutning.md: reading does not, writing
+//! which operations need a data-access agreement (docs/tilslutning.md: reading does not, writing
 //! does). `dtr migrate` (and `dtr up`) keep the catalogue in step with the gateway's operations;
 //! the texts are only a first version, which the operator's own edits (the portal's
 //! Servicekatalog) replace for good.

@@ -1,4 +1,4 @@
-//! Enforcement steps 2–4 of tilslutning.md for one SOAP call: the data owners the call concerns
+//! Enforcement steps 2–4 of docs/tilslutning.md for one SOAP call: the data owners the call concerns
 //! (for writes, resolved by the import service from the request and the stored units), then the
 //! tilslutning service's decision. The gateway holds no rule: it asks and obeys.
 

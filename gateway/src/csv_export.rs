@@ -1,4 +1,4 @@
-//! The public CSV export (registry.md §4): four files over plain HTTPS without login,
+//! The public CSV export (docs/registry.md §4): four files over plain HTTPS without login,
 //! `;`-separated, UTF-8 with BOM, a header row of camelCase names with `_Tekst` companions, in the
 //! names public code that reads the real register's files expects (every column is described in
 //! `docs/csv.md`). Streamed like the SOAP extracts: rows are written as the export service streams

@@ -10,7 +10,7 @@ pub const IMPORT_V1_PATH: &str = "/services/DTR/ImportService/v1";
 pub const EXPORT_V1_PATH: &str = "/services/DTR/ExportService/v1";
 
 /// Versions of the published interface, live side by side. v1 differs from v2 only in skipping
-/// the cross-validation (registry.md rule 11).
+/// the cross-validation (docs/registry.md rule 11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {
     V1,

@@ -82,7 +82,7 @@ impl GatewayError {
                 codes::OUTCOME_UNKNOWN,
                 "Svaret på skrivningen gik tabt: den kan være gennemført. Send den igen med samme wsa:MessageID; så gennemføres den højst én gang.",
             ),
-            // Access refusals (steps 2–5 of tilslutning.md) keep the tilslutning service's code.
+            // Access refusals (steps 2–5 of docs/tilslutning.md) keep the tilslutning service's code.
             Refused { code, message } => match Afvisningskode::fra_kode(code) {
                 Some(code) => Fault::new(FaultKind::Sender, code.kode(), message.clone()),
                 None => Fault::new(

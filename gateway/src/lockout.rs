@@ -1,4 +1,4 @@
-//! Brute-force protection (soap-edge.md point 10): failed logins are counted per (username,
+//! Brute-force protection (docs/soap-edge.md point 10): failed logins are counted per (username,
 //! client IP); after `max_failures` within `period`, that pair is refused without a password
 //! check until the period has passed since the first failure. Unknown usernames are counted the
 //! same way, so the lock-out tells nothing about which users exist. Counts live in Redis when the

@@ -27,7 +27,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        // Public: no login (registry.md §4).
+        // Public: no login (docs/registry.md §4).
         .route("/csv/{file}", get(csv));
     for ep in Endpoint::ALL {
         let max_body = state.config.max_body_bytes;

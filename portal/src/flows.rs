@@ -1,4 +1,4 @@
-//! The portal's forms for agreements (portal.md, "Pages and flows"): a provider creates a system
+//! The portal's forms for agreements (docs/portal.md, "Pages and flows"): a provider creates a system
 //! (its password shown once), asks to use webservices and asks owners for data access; an owner
 //! and the operator decide, one by one or all waiting at once. Each form posts, the service
 //! decides with the person's token, and the person lands on the front page with a confirmation

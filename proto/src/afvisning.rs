@@ -1,4 +1,4 @@
-//! The refusal codes of the call-time access decision (tilslutning.md, steps 2–5), shared by the
+//! The refusal codes of the call-time access decision (docs/tilslutning.md, steps 2–5), shared by the
 //! tilslutning service that decides and the gateway that shows them as SOAP faults. Stable:
 //! catalogued in `docs/gateway-fejlkoder.md`.
 

@@ -51,7 +51,7 @@ macro_rules! operations {
 }
 
 operations! {
-    /// ImportService (registry.md §4).
+    /// ImportService (docs/registry.md §4).
     ImportOperation {
         HelloWorld = "HelloWorld",
         GetXmlSchema = "GetXMLSchema",
@@ -71,7 +71,7 @@ operations! {
 }
 
 operations! {
-    /// ExportService (registry.md §4 and our additions).
+    /// ExportService (docs/registry.md §4 and our additions).
     ExportOperation {
         HelloWorld = "HelloWorld",
         GetAllDagtilbud = "GetAllDagtilbud",
@@ -101,14 +101,14 @@ operations! {
 
 impl ImportOperation {
     /// Writes change the register; they answer an ImportSvar and need a data-access agreement
-    /// with every owner they touch (tilslutning.md: writing needs one, reading does not).
+    /// with every owner they touch (docs/tilslutning.md: writing needs one, reading does not).
     pub fn is_write(self) -> bool {
         !matches!(self, Self::HelloWorld | Self::GetXmlSchema | Self::ValidateXmlAgainstSchema)
     }
 }
 
 impl ExportOperation {
-    /// Full extracts are streamed and limited per system per day (tilslutning.md step 5).
+    /// Full extracts are streamed and limited per system per day (docs/tilslutning.md step 5).
     pub fn is_full_extract(self) -> bool {
         matches!(
             self,

@@ -1,5 +1,5 @@
 //! Synthetic registers for tests and benchmarks (`dtr demo-data --scale N`): realistic shapes in
-//! the real proportions (registry.md §7), deterministic for a given seed.
+//! the real proportions (docs/registry.md §7), deterministic for a given seed.
 //!
 //! **[decision]** Scale 1 is the national register: 2,950 daginstitutioner with about 4,950
 //! anvisningsenheder (≈ 4,550 active) and about 1,700 alternative addresses — ≈ 9,600 units,

@@ -1,4 +1,4 @@
-//! Who owns what (registry.md §6): kommunale, selvejende and udliciterede dagtilbud belong to the
+//! Who owns what (docs/registry.md §6): kommunale, selvejende and udliciterede dagtilbud belong to the
 //! administrative kommune; private ones to their owner, identified by CVR. The gateway asks for
 //! the owners a write concerns, to check the caller's data-access agreements with each.
 

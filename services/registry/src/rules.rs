@@ -1,4 +1,4 @@
-//! Field rules of registry.md §5 (rule 1 and the CVR check of rule 3). Every check runs and every
+//! Field rules of docs/registry.md §5 (rule 1 and the CVR check of rule 3). Every check runs and every
 //! failure is reported, not just the first.
 
 use crate::codes::{self, CodeTables};

@@ -1,4 +1,4 @@
-//! The call-time access decision (tilslutning.md, enforcement steps 2–4): pure rules over the
+//! The call-time access decision (docs/tilslutning.md, enforcement steps 2–4): pure rules over the
 //! facts the store reads. The codes are the shared [`Afvisningskode`], listed in
 //! docs/gateway-fejlkoder.md.
 

@@ -67,7 +67,7 @@ fn max_samtidige() -> usize {
 const MAX_BEKRAEFTEDE: usize = 10_000;
 
 /// Successful checks remembered so a steady caller costs one HMAC instead of an argon2 run
-/// (soap-edge.md point 10). The key is an HMAC over username, password and the stored hash under
+/// (docs/soap-edge.md point 10). The key is an HMAC over username, password and the stored hash under
 /// a per-process secret: a changed password has another stored hash, so it needs no
 /// invalidation, and nothing kept in memory reveals a password.
 pub struct Bekraeftede {

@@ -1,4 +1,4 @@
-//! Life cycles of the two agreement kinds (tilslutning.md): which status changes are allowed and
+//! Life cycles of the two agreement kinds (docs/tilslutning.md): which status changes are allowed and
 //! who may make them. Pure rules; the store applies an allowed change atomically with its history.
 
 use crate::model::AftaleStatus::{self, Afvist, Godkendt, Slettet, Venter};

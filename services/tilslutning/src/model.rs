@@ -1,4 +1,4 @@
-//! Records of the agreement system (tilslutning.md).
+//! Records of the agreement system (docs/tilslutning.md).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrganisationType {
@@ -264,7 +264,7 @@ pub struct OrganisationInfo {
     pub passiveret_kommentar: String,
 }
 
-/// What a person may do for one organisation (portal.md, "Roles").
+/// What a person may do for one organisation (docs/portal.md, "Roles").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rolle {
     /// A provider's systems and their agreements.

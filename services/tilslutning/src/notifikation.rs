@@ -1,4 +1,4 @@
-//! Notifications (tilslutning.md): the e-mails an agreement change or a block sends, to the
+//! Notifications (docs/tilslutning.md): the e-mails an agreement change or a block sends, to the
 //! organisation concerned, and their delivery. Mails are written to the `outbox` table in the
 //! same transaction as the change (see the store), so nothing acknowledged is lost; a worker
 //! delivers them over SMTP and retries with backoff while the mail server is down.
