@@ -70,6 +70,12 @@ async fn registry_suite(url: &str) {
     assert!(t.contains(codes::INSTTYPE3, 6014));
     assert!(t.krydsvalidering.contains(&(1, 1, 6010)));
     assert!(t.version >= 4);
+    // The version alone, without loading the tables, and it rises with every change.
+    assert_eq!(store.code_tables_version().await.unwrap(), t.version);
+    assert!(store.saet_kode(codes::INSTTYPE3, 6099, "Udeinstitution (konformitet)").await.unwrap());
+    let changed = store.load_code_tables().await.unwrap();
+    assert!(changed.version > t.version);
+    assert_eq!(store.code_tables_version().await.unwrap(), changed.version);
 
     // Numbers are issued from G30000, in order, one series for all levels.
     let d = store.insert_daginstitution(&daginstitution("Privatinstitutionen Mejsen"), &aktoer("c-1")).await.unwrap();

@@ -22,8 +22,12 @@ use dtr_proto::TILSLUTNING_KVITTERING_KANAL as KVITTERING;
 pub const CONFIRMATION_WAIT: Duration = Duration::from_secs(1);
 
 /// Longest an announcement waits for a fresh connection after the current one broke (Redis
-/// restarted: the first command on the old connection fails).
+/// restarted: the first command on the old connection fails). Only then: with Redis down from
+/// the start, no gateway hears announcements (none caches), and none is waited for.
 const RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Bound on opening the confirmation subscription and on the PUBLISH itself.
+const COMMAND_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Clone)]
 pub enum Aendringer {
@@ -54,8 +58,9 @@ impl Aendringer {
             }
             Aendringer::Redis(link) => {
                 metrics::counter!("dtr_tilslutning_changes_total").increment(1);
+                let was_up = link.is_up();
                 let mut result = announce(link).await;
-                if result.is_err() && link.wait_up(RECONNECT_WAIT).await {
+                if result.is_err() && was_up && link.wait_up(RECONNECT_WAIT).await {
                     result = announce(link).await;
                 }
                 if let Err(e) = result {
@@ -104,13 +109,13 @@ async fn announce(link: &RedisLink) -> Result<(), LinkError> {
         confirmations.subscribe(KVITTERING).await?;
         Ok::<_, redis::RedisError>(confirmations.into_on_message())
     };
-    let mut confirmations = tokio::time::timeout(RECONNECT_WAIT, subscribed)
+    let mut confirmations = tokio::time::timeout(COMMAND_WAIT, subscribed)
         .await
         .map_err(|_| LinkError::Timeout)?
         .map_err(|e| LinkError::Redis(e.to_string()))?;
     let message = id.clone();
     let mut waiting: i64 = link
-        .run_within(RECONNECT_WAIT, |mut c| async move {
+        .run_within(COMMAND_WAIT, |mut c| async move {
             redis::cmd("PUBLISH").arg(KANAL).arg(message).query_async(&mut c).await
         })
         .await?;

@@ -341,6 +341,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// How the connection pool is used now (the `dtr_db_pool_connections` gauges).
     fn pool_use(&self) -> dtr_migrations::PoolUse;
     async fn load_code_tables(&self) -> Result<CodeTables, StoreError>;
+    /// The version `load_code_tables` would answer now (the sum of the tables' versions, which
+    /// only rise), without loading them.
+    async fn code_tables_version(&self) -> Result<i64, StoreError>;
     /// Adds or renames one code of table `navn` and raises the table's version, in one
     /// transaction. `false` when there is no such table.
     async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError>;

@@ -1139,6 +1139,12 @@ where
         Ok(())
     }
 
+    async fn code_tables_version(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM kodetabel")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn load_code_tables(&self) -> Result<CodeTables, StoreError> {
         let mut out = CodeTables::default();
         for row in sqlx::query("SELECT navn, version FROM kodetabel").fetch_all(&self.pool).await? {
