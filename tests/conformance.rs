@@ -182,6 +182,21 @@ async fn registry_suite(url: &str) {
     let seqs: Vec<i64> = store.aendringer_siden(4, 100).await.unwrap().iter().map(|c| c.sekvensnummer).collect();
     assert_eq!(seqs, (5..=20).collect::<Vec<_>>());
 
+    // Safe retries: a WS-Addressing MessageID is a key per system for 24 hours, decided in the
+    // write transaction.
+    let keyed =
+        |system: &str, id: &str| Aktoer { system: system.into(), message_id: Some(id.into()), ..aktoer("retry") };
+    let first = store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-a", "urn:uuid:1")).await.unwrap();
+    match store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-a", "urn:uuid:1")).await {
+        Err(StoreError::AlreadyDone { nummer }) => assert_eq!(nummer, first.nummer, "the first write's answer"),
+        other => panic!("a repeated MessageID writes nothing: {other:?}"),
+    }
+    let theirs = store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-b", "urn:uuid:1")).await.unwrap();
+    assert_ne!(theirs.nummer, first.nummer, "another system's MessageID is its own");
+    raw_exec(url, "UPDATE idempotens SET tidspunkt = '2000-01-01 00:00:00+00:00'").await;
+    let later = store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-a", "urn:uuid:1")).await.unwrap();
+    assert_ne!(later.nummer, first.nummer, "after 24 hours the key is let go");
+
     // Running out of the series is a clear error, never a wrap.
     raw_exec(url, "UPDATE taeller SET vaerdi = 99999 WHERE navn = 'nummer'").await;
     let last = store.insert_daginstitution(&daginstitution("Sidste"), &aktoer("end")).await.unwrap();
