@@ -268,7 +268,7 @@ impl FromRequest<AppState> for SoapRequest {
 pub fn answer(version: SoapVersion, answer: ops::Answer) -> Response {
     let ct = [(header::CONTENT_TYPE, version.content_type())];
     match answer {
-        ops::Answer::Xml(xml) => (ct, soap::xml::envelope(version, &xml)).into_response(),
+        ops::Answer::Xml(xml) => (ct, axum::body::Body::new(soap::xml::Enveloped::new(version, xml))).into_response(),
         ops::Answer::Stream(content) => (ct, streamed_envelope(version, content)).into_response(),
     }
 }
@@ -277,7 +277,8 @@ pub fn answer(version: SoapVersion, answer: ops::Answer) -> Response {
 /// and breaks the body off (no terminating chunk), so the client cannot take it for complete.
 fn streamed_envelope(version: SoapVersion, content: ops::XmlStream) -> axum::body::Body {
     use futures::StreamExt;
-    let head = futures::stream::once(async move { Ok(Bytes::from(soap::xml::envelope_head(version))) });
+    let head =
+        futures::stream::once(async move { Ok(Bytes::from_static(soap::xml::envelope_head(version).as_bytes())) });
     let tail = futures::stream::once(async { Ok(Bytes::from_static(soap::xml::ENVELOPE_TAIL.as_bytes())) });
     let span = tracing::Span::current();
     let content = content.inspect(move |part| {

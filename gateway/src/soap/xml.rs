@@ -91,12 +91,19 @@ pub fn escape_text(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The envelope up to and including `<soap:Body>`.
-pub fn envelope_head(version: SoapVersion) -> String {
-    let mut out = String::with_capacity(160);
-    out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#);
-    out.push_str(version.namespace());
-    out.push_str(r#""><soap:Body>"#);
-    out
+pub fn envelope_head(version: SoapVersion) -> &'static str {
+    match version {
+        SoapVersion::V11 => concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#,
+            "http://schemas.xmlsoap.org/soap/envelope/",
+            r#""><soap:Body>"#
+        ),
+        SoapVersion::V12 => concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap=""#,
+            "http://www.w3.org/2003/05/soap-envelope",
+            r#""><soap:Body>"#
+        ),
+    }
 }
 
 /// The envelope after the body content.
@@ -104,16 +111,71 @@ pub const ENVELOPE_TAIL: &str = "</soap:Body></soap:Envelope>";
 
 /// Wraps body content in an envelope of the request's SOAP version.
 pub fn envelope(version: SoapVersion, body: &str) -> String {
-    let mut out = envelope_head(version);
-    out.reserve(body.len() + ENVELOPE_TAIL.len());
+    let head = envelope_head(version);
+    let mut out = String::with_capacity(head.len() + body.len() + ENVELOPE_TAIL.len());
+    out.push_str(head);
     out.push_str(body);
     out.push_str(ENVELOPE_TAIL);
     out
 }
 
+/// A whole answer as an HTTP body without copying the content into the envelope: the head, the
+/// content and the tail go out as three buffers, and the length is known (`Content-Length`).
+pub struct Enveloped {
+    parts: [Option<bytes::Bytes>; 3],
+    remaining: u64,
+}
+
+impl Enveloped {
+    pub fn new(version: SoapVersion, content: String) -> Self {
+        let head = bytes::Bytes::from_static(envelope_head(version).as_bytes());
+        let content = bytes::Bytes::from(content);
+        let tail = bytes::Bytes::from_static(ENVELOPE_TAIL.as_bytes());
+        let remaining = (head.len() + content.len() + tail.len()) as u64;
+        Enveloped { parts: [Some(head), Some(content), Some(tail)], remaining }
+    }
+}
+
+impl http_body::Body for Enveloped {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let next = self.parts.iter_mut().find_map(Option::take);
+        if let Some(b) = &next {
+            self.remaining -= b.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_enveloped_answer_is_the_envelope_with_its_length_known() {
+        use http_body::Body as _;
+        for version in [SoapVersion::V11, SoapVersion::V12] {
+            let content = "<A><b>ø</b></A>".to_owned();
+            let body = Enveloped::new(version, content.clone());
+            let len = envelope(version, &content).len() as u64;
+            assert_eq!(body.size_hint().exact(), Some(len), "Content-Length is known");
+            let bytes = axum::body::to_bytes(axum::body::Body::new(body), usize::MAX).await.unwrap();
+            assert_eq!(bytes, envelope(version, &content).as_bytes());
+        }
+    }
 
     #[test]
     fn unpublishable_characters_never_reach_an_answer() {
