@@ -82,6 +82,10 @@ async fn metrics_pass_promtool_and_move_with_traffic() {
     assert!(moved("dtr_cache_requests_total", &["cache=\"code_tables\""]) >= 3.0, "code-table cache reads");
     let grpc = ["service=\"export\"", "method=\"GetDaginstitutionByNummer\"", "code=\"0\""];
     assert!(moved("dtr_grpc_requests_total", &grpc) >= 3.0, "gRPC calls per service");
+    // Under `dtr up` the gateway calls its services in process: no socket, no TLS, no HTTP/2.
+    assert!(moved("dtr_grpc_requests_total", &[grpc[0], grpc[1], "via=\"local\""]) >= 3.0, "in process");
+    let network = [grpc[0], grpc[1], "via=\"network\""];
+    assert_eq!(value(&after, "dtr_grpc_requests_total", &network), 0.0, "no lookup went over the network");
     assert_eq!(moved("dtr_extracts_total", &["operation=\"GetAllDaginstitutioner\""]), 1.0, "extracts served");
     assert!(value(&after, "dtr_db_pool_max_connections", &["pool=\"export\""]) > 0.0, "database pool use");
     assert!(after.contains("dtr_db_pool_connections{"), "pool connections by state");

@@ -187,8 +187,10 @@ fn guard_cost(pki: &dtr_trust::PkiDir) -> anyhow::Result<(f64, f64)> {
 pub async fn run(a: TrustArgs) -> anyhow::Result<()> {
     let base = std::env::temp_dir().join(format!("dtr-bench-trust-{}", std::process::id()));
     println!("starting dtr up twice: mutual TLS, and plain-text hops…");
-    let secure = Target::start(&base.join("mtls"), &[])?;
-    let plain = Target::start(&base.join("plain"), &["--bench-plaintext-grpc"])?;
+    // Both over loopback TCP, as the distributed mode's hops are (`dtr up` alone calls its
+    // services in process).
+    let secure = Target::start(&base.join("mtls"), &["--bench-network-grpc"])?;
+    let plain = Target::start(&base.join("plain"), &["--bench-network-grpc", "--bench-plaintext-grpc"])?;
 
     println!("wrong passwords: {} samples per kind…", a.samples);
     let wrong = wrong_passwords(&secure, a.samples).await?;

@@ -154,6 +154,10 @@ pub struct ServiceArgs {
     /// the gateway's cached decisions are dropped at once.
     #[arg(skip)]
     pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
+    /// `dtr up`: where the service hands its guarded stack to the gateway in the same process,
+    /// which then calls it without a socket.
+    #[arg(skip)]
+    pub local: Option<tokio::sync::mpsc::UnboundedSender<(Which, dtr_trust::LocalService)>>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -323,6 +327,9 @@ pub struct GatewayArgs {
     pub decision_cache_ms: u64,
     #[arg(skip)]
     pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
+    /// `dtr up`: the services in this process, called without a socket.
+    #[arg(skip)]
+    pub local: Option<dtr_trust::LocalServices>,
     #[command(flatten)]
     pub xml_limits: XmlLimitArgs,
     /// Failed logins of one username from one address that lock that pair out; 0 = no lock-out.
@@ -438,8 +445,8 @@ pub async fn serve(
     }
     let mut router = builder
         .trace_fn(dtr_telemetry::grpc_server_span)
-        .layer(crate::metrics::GrpcMetricsLayer(which.name()))
-        .add_service(health)
+        .layer(crate::metrics::GrpcMetricsLayer { service: which.name(), via: "network" })
+        .add_service(health.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     match which {
@@ -470,16 +477,18 @@ pub async fn serve(
                     let store = store.clone();
                     async move { store.ping().await.is_ok() }
                 });
-                router =
-                    router.add_service(guard.protect(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry))));
+                let service = guard.protect(ImportServiceServer::new(dtr_import::ImportGrpc::new(registry)));
+                hand_over(args, which, tonic::service::Routes::new(health).add_service(service.clone()));
+                router = router.add_service(service);
             } else {
                 let store = registry.store().clone();
                 follow_database::<ExportServiceServer<dtr_export::ExportGrpc>, _>(reporter.clone(), move || {
                     let store = store.clone();
                     async move { store.ping().await.is_ok() }
                 });
-                router =
-                    router.add_service(guard.protect(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry))));
+                let service = guard.protect(ExportServiceServer::new(dtr_export::ExportGrpc::new(registry)));
+                hand_over(args, which, tonic::service::Routes::new(health).add_service(service.clone()));
+                router = router.add_service(service);
             }
         }
         Which::Tilslutning => {
@@ -518,12 +527,49 @@ pub async fn serve(
             );
             let service = dtr_tilslutning::TilslutningGrpc::new(store, args.tilslutning.full_extracts_per_day)
                 .med_aendringer(aendringer);
-            router = router.add_service(guard.protect(TilslutningServiceServer::new(service)));
+            let service = guard.protect(TilslutningServiceServer::new(service));
+            hand_over(args, which, tonic::service::Routes::new(health).add_service(service.clone()));
+            router = router.add_service(service);
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
     router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
     Ok(())
+}
+
+/// Hands the service's routes (its guarded service and its health) to a gateway in this process,
+/// with what the network server puts around them: the call's span and the metrics.
+fn hand_over(args: &ServiceArgs, which: Which, routes: tonic::service::Routes) {
+    let Some(to) = &args.local else { return };
+    let stack = tower::ServiceBuilder::new()
+        .layer(crate::metrics::GrpcMetricsLayer { service: which.name(), via: "local" })
+        .service(Traced(routes.prepare()));
+    let _ = to.send((which, dtr_trust::LocalService::new(stack)));
+}
+
+/// Runs each in-process call in the span the network server's `trace_fn` would give it.
+#[derive(Clone)]
+struct Traced<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for Traced<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use futures::FutureExt;
+        use tracing::Instrument;
+        let span = dtr_telemetry::grpc_server_span(&req);
+        self.0.call(req).instrument(span).boxed()
+    }
 }
 
 /// Keeps the service's health status in step with its database: SERVING while a ping answers
@@ -618,6 +664,7 @@ pub async fn start_gateway(
         (None, None) => dtr_gateway::decisions::Invalidation::None,
     };
     cfg.redis = redis;
+    cfg.local = args.local.clone();
     cfg.lockout = dtr_gateway::lockout::LockoutPolicy {
         max_failures: args.lockout_failures,
         period: std::time::Duration::from_secs(args.lockout_seconds),

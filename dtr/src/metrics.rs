@@ -42,7 +42,10 @@ fn describe() {
         "Cache reads by cache (logins, access, code_tables) and result (hit, miss, bypass: Redis unavailable)"
     );
     describe_counter!("dtr_extracts_total", "Full extracts served through the gateway, by operation");
-    describe_counter!("dtr_grpc_requests_total", "gRPC calls served, by service, method and status code");
+    describe_counter!(
+        "dtr_grpc_requests_total",
+        "gRPC calls served, by service, method, status code and via (network, or local from a gateway in the same process)"
+    );
     describe_histogram!(
         "dtr_grpc_request_duration_seconds",
         metrics::Unit::Seconds,
@@ -132,15 +135,19 @@ pub fn sample_outbox(store: Arc<dyn dtr_tilslutning::store::TilslutningStore>) {
 }
 
 /// A tower layer counting the gRPC calls a server answers (`dtr_grpc_requests_total`,
-/// `dtr_grpc_request_duration_seconds`). The status is the one in the response head: a stream
-/// that fails later counts as begun well.
+/// `dtr_grpc_request_duration_seconds`), by service, method, status and how the call came: `via`
+/// `network`, or `local` from a gateway in the same process. The status is the one in the
+/// response head: a stream that fails later counts as begun well.
 #[derive(Clone, Copy)]
-pub struct GrpcMetricsLayer(pub &'static str);
+pub struct GrpcMetricsLayer {
+    pub service: &'static str,
+    pub via: &'static str,
+}
 
 impl<S> tower::Layer<S> for GrpcMetricsLayer {
     type Service = GrpcMetrics<S>;
     fn layer(&self, inner: S) -> GrpcMetrics<S> {
-        GrpcMetrics { inner, service: self.0 }
+        GrpcMetrics { inner, service: self.service, via: self.via }
     }
 }
 
@@ -148,6 +155,7 @@ impl<S> tower::Layer<S> for GrpcMetricsLayer {
 pub struct GrpcMetrics<S> {
     inner: S,
     service: &'static str,
+    via: &'static str,
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for GrpcMetrics<S>
@@ -165,7 +173,7 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let method = req.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
-        let service = self.service;
+        let (service, via) = (self.service, self.via);
         let started = Instant::now();
         let call = self.inner.call(req);
         Box::pin(async move {
@@ -174,8 +182,10 @@ where
                 Ok(r) => r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map_or("0", grpc_code),
                 Err(_) => "transport",
             };
-            metrics::counter!("dtr_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => code)
-                .increment(1);
+            metrics::counter!(
+                "dtr_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => code, "via" => via
+            )
+            .increment(1);
             metrics::histogram!("dtr_grpc_request_duration_seconds", "service" => service, "method" => method)
                 .record(started.elapsed().as_secs_f64());
             result

@@ -54,6 +54,11 @@ pub struct UpArgs {
     /// checked), to measure what mutual TLS costs.
     #[arg(long, hide = true)]
     pub bench_plaintext_grpc: bool,
+    /// For benchmarks only: the gateway calls the services over loopback TCP (mutual TLS, or
+    /// plain text with `--bench-plaintext-grpc`) as the distributed mode does, instead of in
+    /// process.
+    #[arg(long, hide = true)]
+    pub bench_network_grpc: bool,
 }
 
 /// The data directory holds the register, credentials and the TLS key: only its owner may enter
@@ -72,6 +77,32 @@ fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("restricting {}", db.display()))?;
     }
     Ok(())
+}
+
+/// The three services' in-process stacks, as each hands its own over once it has started.
+async fn local_services(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(Which, dtr_trust::LocalService)>,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<dtr_trust::LocalServices> {
+    let (mut import, mut export, mut tilslutning) = (None, None, None);
+    while import.is_none() || export.is_none() || tilslutning.is_none() {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some((Which::Import, s)) => import = Some(s),
+                Some((Which::Export, s)) => export = Some(s),
+                Some((Which::Tilslutning, s)) => tilslutning = Some(s),
+                None => bail!("a service stopped during start-up"),
+            },
+            Some(r) = tasks.join_next() => {
+                r??;
+                bail!("a service stopped during start-up");
+            }
+        }
+    }
+    match (import, export, tilslutning) {
+        (Some(import), Some(export), Some(tilslutning)) => Ok(dtr_trust::LocalServices { import, export, tilslutning }),
+        _ => bail!("a service did not start"),
+    }
 }
 
 /// Longest the services may take to stop once the gateway has.
@@ -100,6 +131,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut urls = Vec::new();
     let cache = std::sync::Arc::new(dtr_registry::cache::CodeTableCache::in_process());
     let (changes, _) = tokio::sync::broadcast::channel(16);
+    // Each service hands its guarded stack over; the gateway calls it without a socket.
+    let (local_tx, mut local_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut listeners = Vec::new();
     for _ in 0..3 {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -125,6 +158,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             export_url: Some(urls[1].clone()),
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
+            local: (!a.bench_network_grpc).then(|| local_tx.clone()),
             tilslutning: tilslutning_args.clone(),
             pki: pki.clone(),
             bench_plaintext: a.bench_plaintext_grpc,
@@ -132,6 +166,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move { grpc::serve(which, listener, &args, stop).await.with_context(|| which.name()) });
     }
+    drop(local_tx);
+    let local = if a.bench_network_grpc { None } else { Some(local_services(&mut local_rx, &mut tasks).await?) };
     // The provider sends the browser back to the portal's own address, unless told otherwise.
     let mut portal = a.portal.clone();
     if portal.oidc.oidc_redirect_url.is_none() {
@@ -155,6 +191,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         deadlines: a.deadlines.clone(),
         decision_cache_ms: a.decision_cache_ms,
         shared_changes: Some(changes),
+        local,
         xml_limits: Default::default(),
         lockout_failures: a.lockout_failures,
         lockout_seconds: a.lockout_seconds,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 
-use dtr_trust::{Part, PartCredentials, SignedChannel};
+use dtr_trust::{Part, PartCredentials, SignedChannel, Transport};
 use tonic_health::pb::health_client::HealthClient;
 
 use dtr_proto::context::CallerContext;
@@ -50,16 +50,24 @@ fn channel(credentials: &PartCredentials, url: &str, target: Part) -> Result<Cha
 }
 
 impl Clients {
+    /// Clients of the services at the configured addresses, or — when they run in this process
+    /// (`cfg.local`) — straight into their guarded services, with no socket between.
     pub fn new(cfg: &GatewayConfig) -> Result<Self, dtr_trust::TrustError> {
         let c = &cfg.credentials;
-        Ok(Clients::from_channels(
-            c,
-            channel(c, &cfg.import_url, Part::Import)?,
-            channel(c, &cfg.export_url, Part::Export)?,
-            channel(c, &cfg.tilslutning_url, Part::Tilslutning)?,
-            cfg.backend_timeout,
-        )
-        .with_stream_idle(cfg.stream_idle_timeout))
+        let (import, export, tilslutning) = match &cfg.local {
+            Some(l) => (
+                Transport::Local(l.import.clone()),
+                Transport::Local(l.export.clone()),
+                Transport::Local(l.tilslutning.clone()),
+            ),
+            None => (
+                Transport::Net(channel(c, &cfg.import_url, Part::Import)?),
+                Transport::Net(channel(c, &cfg.export_url, Part::Export)?),
+                Transport::Net(channel(c, &cfg.tilslutning_url, Part::Tilslutning)?),
+            ),
+        };
+        Ok(Clients::from_transports(c, import, export, tilslutning, cfg.backend_timeout)
+            .with_stream_idle(cfg.stream_idle_timeout))
     }
 
     /// Clients over channels made elsewhere (in-memory ones in tests); every call is signed
@@ -71,10 +79,21 @@ impl Clients {
         tilslutning: Channel,
         timeout: Duration,
     ) -> Self {
+        let net = Transport::Net;
+        Self::from_transports(credentials, net(import), net(export), net(tilslutning), timeout)
+    }
+
+    fn from_transports(
+        credentials: &PartCredentials,
+        import: Transport,
+        export: Transport,
+        tilslutning: Transport,
+        timeout: Duration,
+    ) -> Self {
         let (import, export, tilslutning) = (
-            credentials.signed(import, Part::Import),
-            credentials.signed(export, Part::Export),
-            credentials.signed(tilslutning, Part::Tilslutning),
+            credentials.signed_over(import, Part::Import),
+            credentials.signed_over(export, Part::Export),
+            credentials.signed_over(tilslutning, Part::Tilslutning),
         );
         Clients {
             health: [

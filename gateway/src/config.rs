@@ -30,6 +30,8 @@ pub struct GatewayConfig {
     /// The gateway's certificate and token key: how it reaches the services and vouches for
     /// the systems it has verified.
     pub credentials: dtr_trust::PartCredentials,
+    /// The services, when they run in this process (`dtr up`): called without a socket.
+    pub local: Option<dtr_trust::LocalServices>,
 }
 
 impl GatewayConfig {
@@ -54,6 +56,7 @@ impl GatewayConfig {
             decision_ttl: Duration::from_secs(5),
             redis: None,
             lockout: lockout::LockoutPolicy::default(),
+            local: None,
         }
     }
 }

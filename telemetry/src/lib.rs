@@ -95,7 +95,7 @@ pub fn inject_trace_context(md: &mut tonic::metadata::MetadataMap) {
 
 /// A server span for one incoming gRPC call, child of the caller's trace when it sent one.
 /// Use with `tonic::transport::Server::builder().trace_fn(grpc_server_span)`.
-pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
+pub fn grpc_server_span<B>(req: &http::Request<B>) -> tracing::Span {
     let correlation_id = req.headers().get("x-correlation-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     let span = tracing::info_span!("grpc", path = %req.uri().path(), correlation_id = %correlation_id);
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(req.headers()));

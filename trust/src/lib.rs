@@ -12,6 +12,7 @@ pub mod guard;
 pub mod pki;
 pub mod tls;
 pub mod token;
+pub mod transport;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use guard::{Guard, Guarded, Policy, Refusal, Rule};
 pub use pki::{Part, Peer, PkiDir};
 pub use tls::TlsMaterial;
 pub use token::{Minter, Verifier};
+pub use transport::{LocalService, LocalServices, Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
@@ -146,12 +148,17 @@ impl tonic::service::Interceptor for Signing {
 }
 
 /// A channel whose calls are signed for one service.
-pub type SignedChannel = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Signing>;
+pub type SignedChannel = tonic::service::interceptor::InterceptedService<Transport, Signing>;
 
 impl PartCredentials {
     /// Signs every call over `channel` for `audience`.
     pub fn signed(&self, channel: tonic::transport::Channel, audience: Part) -> SignedChannel {
-        tonic::service::interceptor::InterceptedService::new(channel, Signing { credentials: self.clone(), audience })
+        self.signed_over(Transport::Net(channel), audience)
+    }
+
+    /// Signs every call for `audience`, over the network or into a service in this process.
+    pub fn signed_over(&self, transport: Transport, audience: Part) -> SignedChannel {
+        tonic::service::interceptor::InterceptedService::new(transport, Signing { credentials: self.clone(), audience })
     }
 
     /// Connects to `audience` at `url` (mutual TLS) with every call signed.
