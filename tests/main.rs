@@ -23,6 +23,7 @@ mod portal_api;
 mod portal_browser;
 mod portal_login;
 mod portal_oidc;
+mod read_your_writes;
 mod readme;
 mod register_pages;
 mod resilience;

@@ -1,0 +1,77 @@
+//! Read-your-writes: a read that starts after a write was acknowledged sees that write — through
+//! the gateway and straight from every export instance, in the embedded mode and in the
+//! distributed mode with two export processes on PostgreSQL. Whatever the export service keeps
+//! in memory to answer lookups fast must keep this.
+
+use dtr_proto::export::NummerRequest;
+use dtr_proto::export::export_service_client::ExportServiceClient;
+use dtr_trust::{Part, SignedChannel};
+
+use crate::common::{self, EXPORT, Soap, VALID_DAGINSTITUTION, cluster, import_ok, wait_until};
+
+const ROUNDS: usize = 25;
+
+/// Renames one daginstitution again and again; after each acknowledged rename every reader
+/// answers the new name at once.
+async fn renames_are_read_at_once(soap: &Soap, mut readers: Vec<ExportServiceClient<SignedChannel>>) {
+    let nummer = import_ok(soap, "InsertDaginstitution", VALID_DAGINSTITUTION).await;
+    let navn_element = "<d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn>";
+    for i in 0..ROUNDS {
+        let navn = format!("Omdøbt {i}");
+        let renamed = VALID_DAGINSTITUTION.replace(
+            navn_element,
+            &format!(
+                "<d:daginstitutionsNummer>{nummer}</d:daginstitutionsNummer><d:daginstitutionsNavn>{navn}</d:daginstitutionsNavn>"
+            ),
+        );
+        import_ok(soap, "UpdateDaginstitution", &renamed).await;
+        let lookup = format!("<d:DagInstitutionsNummer>{nummer}</d:DagInstitutionsNummer>");
+        let a = soap.call(EXPORT, "GetDaginstitutionByNummer", &lookup).await;
+        assert!(a.body.contains(&format!(">{navn}<")), "round {i}: the gateway's read: {}", a.body);
+        for (n, reader) in readers.iter_mut().enumerate() {
+            let found = reader
+                .get_daginstitution_by_nummer(NummerRequest { nummer: nummer.clone() })
+                .await
+                .expect("lookup")
+                .into_inner()
+                .daginstitutioner;
+            let got = &found[0].daginstitution.as_ref().unwrap().daginstitutions_navn;
+            assert_eq!(got, &navn, "round {i}: export instance {n}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn read_your_writes_embedded() {
+    let r = cluster::embedded().await;
+    let reader = r.part(Part::Admin).connect(&r.export_url, Part::Export).await.unwrap();
+    renames_are_read_at_once(&r.soap, vec![ExportServiceClient::new(reader)]).await;
+}
+
+#[tokio::test]
+async fn read_your_writes_across_export_instances() {
+    let mut c = cluster::start_services().await;
+    let soap = cluster::start_gateway(&mut c, &[]).await;
+    // A second export instance on the same database.
+    let port = common::free_port();
+    let second = cluster::spawn_service(&c, "export", &[("DTR_GRPC_ADDR", format!("127.0.0.1:{port}"))]);
+    c.procs.push(second);
+    let pki = c.pki.display().to_string();
+    let url = format!("https://127.0.0.1:{port}");
+    wait_until("the second export instance", common::START_LIMIT, || {
+        let (url, pki) = (url.clone(), pki.clone());
+        async move {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+                .args(["healthcheck", "export", "--addr", &url, "--pki-dir", &pki])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        }
+    })
+    .await;
+    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&c.pki), Part::Admin).unwrap();
+    let mut readers = Vec::new();
+    for export in [format!("https://127.0.0.1:{}", c.export), url] {
+        readers.push(ExportServiceClient::new(admin.connect(&export, Part::Export).await.unwrap()));
+    }
+    renames_are_read_at_once(&soap, readers).await;
+}
