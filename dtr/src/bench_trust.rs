@@ -257,8 +257,9 @@ fn report(
     r.push_str("## Mutual TLS and token checks on the SOAP lookup\n\n");
     r.push_str(&format!(
         "`GetDaginstitutionByNummer` through the gateway (HTTPS, Basic Auth from the decision cache, SOAP, gRPC to \
-         the export service, SQLite), {} keep-alive clients, {} rounds of {} s per variant, interleaved; median \
-         lookups per second. *Plain-text hops* is the same `dtr up` with `--bench-plaintext-grpc` (hidden, for this \
+         the export service over loopback TCP, as in the distributed mode: `--bench-network-grpc`, since `dtr up` \
+         alone calls its services in process), SQLite), {} keep-alive clients, {} rounds of {} s per variant, \
+         interleaved; median lookups per second. *Plain-text hops* adds `--bench-plaintext-grpc` (hidden, for this \
          benchmark only): the gateway's gRPC calls without TLS; tokens are still minted and checked.\n\n",
         a.clients, a.rounds, a.seconds
     ));
