@@ -80,6 +80,7 @@ async fn metrics_pass_promtool_and_move_with_traffic() {
     assert!(moved("dtr_auth_total", &["outcome=\"ok\""]) >= 4.0);
     assert!(moved("dtr_cache_requests_total", &["cache=\"logins\"", "result=\"hit\""]) >= 3.0, "decision cache hits");
     assert!(moved("dtr_cache_requests_total", &["cache=\"code_tables\""]) >= 3.0, "code-table cache reads");
+    assert!(moved("dtr_cache_requests_total", &["cache=\"lookups\"", "result=\"hit\""]) >= 3.0, "lookups from memory");
     let grpc = ["service=\"export\"", "method=\"GetDaginstitutionByNummer\"", "code=\"0\""];
     assert!(moved("dtr_grpc_requests_total", &grpc) >= 3.0, "gRPC calls per service");
     // Under `dtr up` the gateway calls its services in process: no socket, no TLS, no HTTP/2.

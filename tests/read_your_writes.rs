@@ -75,3 +75,37 @@ async fn read_your_writes_across_export_instances() {
     }
     renames_are_read_at_once(&soap, readers).await;
 }
+
+/// A writer outside the process (here the test, through the store; in life `dtr import-legacy`
+/// or `dtr demo-data` on a running register) is noticed through the change sequence within the
+/// poll's interval, though nothing in the process told the lookups.
+#[tokio::test]
+async fn a_writer_outside_the_process_is_seen_soon() {
+    let r = cluster::embedded().await;
+    let lookup = "<d:DagInstitutionsNummer>G30000</d:DagInstitutionsNummer>";
+    let before = r.soap.call(EXPORT, "GetDaginstitutionByNummer", lookup).await;
+    assert!(!before.body.contains("Ændret udefra"), "{}", before.body);
+    let store = dtr_registry::storage::connect(&r.db).await.unwrap();
+    let aktoer = dtr_registry::model::Aktoer {
+        system: "udefra".into(),
+        organisation: None,
+        correlation_id: "udefra".into(),
+        operation: "test".into(),
+        message_id: None,
+    };
+    let changed = store
+        .update_daginstitution("G30000", &aktoer, &|s| {
+            let mut data = s.current.clone().expect("G30000 exists").data;
+            data.navn = "Ændret udefra".into();
+            Ok(data)
+        })
+        .await
+        .unwrap();
+    assert!(changed.done().is_ok());
+    let started = std::time::Instant::now();
+    wait_until("the outside write to be read", std::time::Duration::from_secs(5), || async {
+        r.soap.call(EXPORT, "GetDaginstitutionByNummer", lookup).await.body.contains("Ændret udefra")
+    })
+    .await;
+    println!("an outside write was read after {:?}", started.elapsed());
+}

@@ -154,6 +154,10 @@ pub struct ServiceArgs {
     /// the gateway's cached decisions are dropped at once.
     #[arg(skip)]
     pub shared_changes: Option<tokio::sync::broadcast::Sender<()>>,
+    /// `dtr up`: the register's generation, raised by the import service's writes; the export
+    /// service answers lookups by number from memory while it stands.
+    #[arg(skip)]
+    pub shared_generation: Option<Arc<dtr_registry::opslag::Generation>>,
     /// `dtr up`: where the service hands its guarded stack to the gateway in the same process,
     /// which then calls it without a socket.
     #[arg(skip)]
@@ -460,7 +464,18 @@ pub async fn serve(
             };
             let pool = store.clone();
             crate::metrics::sample_pool(which.name(), move || pool.pool_use());
-            let registry = Registry::new(store, cache, args.lookups.build()?);
+            let mut registry = Registry::new(store.clone(), cache, args.lookups.build()?);
+            if let Some(generation) = &args.shared_generation {
+                registry = match which {
+                    Which::Import => registry.announcing_writes(generation.clone()),
+                    _ => {
+                        // Writers outside this process are noticed by the change sequence.
+                        let follow = dtr_registry::opslag::follow_change_sequence(store, generation.clone());
+                        tokio::spawn(follow);
+                        registry.with_lookups_in_memory(generation.clone())
+                    }
+                };
+            }
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {
                     let every = std::time::Duration::from_secs(args.revalidate_every_hours * 3600);

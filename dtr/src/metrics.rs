@@ -39,7 +39,7 @@ fn describe() {
     describe_counter!("dtr_lockouts_total", "(username, address) pairs locked out after repeated failed logins");
     describe_counter!(
         "dtr_cache_requests_total",
-        "Cache reads by cache (logins, access, code_tables) and result (hit, miss, bypass: Redis unavailable)"
+        "Cache reads by cache (logins, access, code_tables, lookups) and result (hit, miss, bypass: Redis unavailable)"
     );
     describe_counter!("dtr_extracts_total", "Full extracts served through the gateway, by operation");
     describe_counter!(

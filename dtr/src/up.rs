@@ -131,6 +131,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let mut urls = Vec::new();
     let cache = std::sync::Arc::new(dtr_registry::cache::CodeTableCache::in_process());
     let (changes, _) = tokio::sync::broadcast::channel(16);
+    // The import service raises it on every write; the export service reads from memory while
+    // it stands (read-your-writes in one process).
+    let generation = std::sync::Arc::new(dtr_registry::opslag::Generation::default());
     // Each service hands its guarded stack over; the gateway calls it without a socket.
     let (local_tx, mut local_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut listeners = Vec::new();
@@ -159,6 +162,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             shared_cache: Some(cache.clone()),
             shared_changes: Some(changes.clone()),
             local: (!a.bench_network_grpc).then(|| local_tx.clone()),
+            shared_generation: Some(generation.clone()),
             tilslutning: tilslutning_args.clone(),
             pki: pki.clone(),
             bench_plaintext: a.bench_plaintext_grpc,

@@ -10,6 +10,7 @@ pub mod legacy;
 pub mod lookup;
 pub mod model;
 pub mod numbers;
+pub mod opslag;
 pub mod ownership;
 pub mod revalidation;
 pub mod rules;

@@ -12,6 +12,7 @@ use crate::model::{
     Daginstitution, DaginstitutionData, Dagtilbud, Regelsaet, Registerfelter,
 };
 use crate::numbers;
+use crate::opslag::{Generation, Opslag};
 use crate::rules;
 use crate::storage::{
     AdresseFilter, AendringMedTilstand, AlternativAdresseState, AnvisningsenhedState, DaginstitutionState,
@@ -30,6 +31,10 @@ pub struct Registry {
     store: Arc<dyn RegistryStore>,
     codes: Arc<CodeTableCache>,
     lookups: Lookups,
+    /// Raised after every write, when other parts of the process read from memory.
+    generation: Option<Arc<Generation>>,
+    /// Lookups by number from memory (`crate::opslag`), where every writer is known.
+    opslag: Option<Arc<Opslag>>,
 }
 
 impl From<StoreError> for RegistryError {
@@ -50,7 +55,29 @@ impl From<StoreError> for RegistryError {
 
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, codes: Arc<CodeTableCache>, lookups: Lookups) -> Self {
-        Registry { store, codes, lookups }
+        Registry { store, codes, lookups, generation: None, opslag: None }
+    }
+
+    /// Writes through this registry raise `generation` before they are acknowledged.
+    pub fn announcing_writes(mut self, generation: Arc<Generation>) -> Self {
+        self.generation = Some(generation);
+        self
+    }
+
+    /// Lookups by number are answered from memory while `generation` stands (every writer of
+    /// the register raises it: see `crate::opslag`).
+    pub fn with_lookups_in_memory(mut self, generation: Arc<Generation>) -> Self {
+        self.opslag = Some(Arc::new(Opslag::new(generation)));
+        self
+    }
+
+    /// The answer of a write that reached the store, on its way to the caller. Whatever it says
+    /// (a commit's outcome can be unknown), what others remember of the register is now old.
+    fn written<T>(&self, result: Result<T, RegistryError>) -> Result<T, RegistryError> {
+        if let Some(g) = &self.generation {
+            g.raise();
+        }
+        result
     }
 
     pub fn lookups(&self) -> &Lookups {
@@ -113,7 +140,7 @@ impl Registry {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, RegistryError> {
         self.check_insert_daginstitution(sent_nummer, data).await?;
-        Ok(self.store.insert_daginstitution(data, aktoer).await?)
+        self.written(self.store.insert_daginstitution(data, aktoer).await.map_err(RegistryError::from))
     }
 
     /// Changes a daginstitution (rule 10: type, kommune, legal basis and ownership may change).
@@ -130,7 +157,13 @@ impl Registry {
         let codes = self.check_fields(data).await?;
         let decide =
             |state: &DaginstitutionState| update_decision(state, nummer, data, forventet_version, regelsaet, &codes);
-        outcome(self.store.update_daginstitution(nummer, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .update_daginstitution(nummer, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Every check of [`Self::update_daginstitution`], without writing.
@@ -151,7 +184,13 @@ impl Registry {
     /// Closes (nedlægger) a daginstitution: refused while it has active anvisningsenheder
     /// (rule 7, no cascading delete). The record and its history stay and are exported.
     pub async fn close_daginstitution(&self, nummer: &str, aktoer: &Aktoer) -> Result<Daginstitution, RegistryError> {
-        outcome(self.store.close_daginstitution(nummer, aktoer, &|state| delete_decision(state, nummer)).await?)
+        self.written(
+            self.store
+                .close_daginstitution(nummer, aktoer, &|state| delete_decision(state, nummer))
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Every check of [`Self::delete_daginstitution`], without writing.
@@ -173,7 +212,13 @@ impl Registry {
     ) -> Result<Anvisningsenhed, RegistryError> {
         let (data, cvr, codes) = self.prepare_anvisningsenhed(sent_nummer, data).await?;
         let decide = |parent: &DaginstitutionState| parent_decision(parent, &data, regelsaet, &codes);
-        outcome(self.store.insert_anvisningsenhed(&data, Some(&cvr), aktoer, &decide).await?)
+        self.written(
+            self.store
+                .insert_anvisningsenhed(&data, Some(&cvr), aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Every check of [`Self::insert_anvisningsenhed`], DAR and CVR included, without writing.
@@ -233,14 +278,26 @@ impl Registry {
         let (data, cvr, codes) = self.prepare_anvisningsenhed("", data).await?;
         let decide =
             |s: &AnvisningsenhedState| update_enhed_decision(s, nummer, &data, forventet_version, regelsaet, &codes);
-        outcome(self.store.update_anvisningsenhed(nummer, &cvr, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .update_anvisningsenhed(nummer, &cvr, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7). Closing
     /// a daginstitution's last active unit is allowed (so structures can be closed bottom-up);
     /// a daginstitution left without units is reported by the periodic check (rule 6/13).
     pub async fn close_anvisningsenhed(&self, nummer: &str, aktoer: &Aktoer) -> Result<Anvisningsenhed, RegistryError> {
-        outcome(self.store.close_anvisningsenhed(nummer, aktoer, &|s| close_enhed_decision(s, nummer)).await?)
+        self.written(
+            self.store
+                .close_anvisningsenhed(nummer, aktoer, &|s| close_enhed_decision(s, nummer))
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Moves an anvisningsenhed, with its alternative addresses, to daginstitution `til`: only
@@ -255,7 +312,13 @@ impl Registry {
     ) -> Result<Anvisningsenhed, RegistryError> {
         let codes = self.code_tables().await?;
         let decide = |s: &AnvisningsenhedState| move_enhed_decision(s, nummer, til, regelsaet, &codes);
-        outcome(self.store.move_anvisningsenhed(nummer, til, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .move_anvisningsenhed(nummer, til, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Every check of the three anvisningsenhed writes above, without writing.
@@ -337,7 +400,13 @@ impl Registry {
             let enhed = active_enhed(parent, &data.enheds_nummer)?;
             Ok(cvr.clone().or_else(|| enhed.cvr_nummer.clone()))
         };
-        outcome(self.store.insert_alternativ_adresse_checked(&data, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .insert_alternativ_adresse_checked(&data, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     pub async fn update_alternativ_adresse(
@@ -349,7 +418,13 @@ impl Registry {
     ) -> Result<AlternativAdresse, RegistryError> {
         let (data, cvr) = self.prepare_alternativ("", data).await?;
         let decide = |s: &AlternativAdresseState| update_alternativ_decision(s, nummer, &data, &cvr, forventet_version);
-        outcome(self.store.update_alternativ_adresse(nummer, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .update_alternativ_adresse(nummer, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     pub async fn close_alternativ_adresse(
@@ -358,7 +433,13 @@ impl Registry {
         aktoer: &Aktoer,
     ) -> Result<AlternativAdresse, RegistryError> {
         let decide = |s: &AlternativAdresseState| active_alternativ(s, nummer).map(|_| ());
-        outcome(self.store.close_alternativ_adresse(nummer, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .close_alternativ_adresse(nummer, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     /// Moves an alternativ adresse to anvisningsenhed `til`, within one administrative kommune.
@@ -369,7 +450,13 @@ impl Registry {
         aktoer: &Aktoer,
     ) -> Result<AlternativAdresse, RegistryError> {
         let decide = |s: &AlternativAdresseState| move_alternativ_decision(s, nummer, til);
-        outcome(self.store.move_alternativ_adresse(nummer, til, aktoer, &decide).await?)
+        self.written(
+            self.store
+                .move_alternativ_adresse(nummer, til, aktoer, &decide)
+                .await
+                .map_err(RegistryError::from)
+                .and_then(outcome),
+        )
     }
 
     pub async fn check_insert_alternativ_adresse(
@@ -409,7 +496,14 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        Ok(self.store.get_alternativ_adresse(nummer).await?)
+        let Some(o) = &self.opslag else { return Ok(self.store.get_alternativ_adresse(nummer).await?) };
+        if let Some(unit) = o.alternativ_adresse(nummer) {
+            return Ok(unit);
+        }
+        let ticket = o.ticket();
+        let unit = self.store.get_alternativ_adresse(nummer).await?;
+        o.put_alternativ_adresse(nummer, ticket, unit.clone());
+        Ok(unit)
     }
 
     /// Anvisningsenheder by number, P-number, CVR number or daginstitution (exact match, active
@@ -501,7 +595,14 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        Ok(self.store.get_anvisningsenhed(nummer).await?)
+        let Some(o) = &self.opslag else { return Ok(self.store.get_anvisningsenhed(nummer).await?) };
+        if let Some(unit) = o.anvisningsenhed(nummer) {
+            return Ok(unit);
+        }
+        let ticket = o.ticket();
+        let unit = self.store.get_anvisningsenhed(nummer).await?;
+        o.put_anvisningsenhed(nummer, ticket, unit.clone());
+        Ok(unit)
     }
 
     /// A daginstitution by number; a number of the wrong shape simply matches nothing.
@@ -509,7 +610,14 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        Ok(self.store.get_daginstitution(nummer).await?)
+        let Some(o) = &self.opslag else { return Ok(self.store.get_daginstitution(nummer).await?) };
+        if let Some(unit) = o.daginstitution(nummer) {
+            return Ok(unit);
+        }
+        let ticket = o.ticket();
+        let unit = self.store.get_daginstitution(nummer).await?;
+        o.put_daginstitution(nummer, ticket, unit.clone());
+        Ok(unit)
     }
 
     /// Rule 1 for the fields; returns the code tables for the checks that follow.

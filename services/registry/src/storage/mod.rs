@@ -344,6 +344,8 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// The version `load_code_tables` would answer now (the sum of the tables' versions, which
     /// only rise), without loading them.
     async fn code_tables_version(&self) -> Result<i64, StoreError>;
+    /// The number the next change-sequence entry would follow (0 for an empty register).
+    async fn latest_sekvensnummer(&self) -> Result<i64, StoreError>;
     /// Adds or renames one code of table `navn` and raises the table's version, in one
     /// transaction. `false` when there is no such table.
     async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError>;

@@ -1139,6 +1139,12 @@ where
         Ok(())
     }
 
+    async fn latest_sekvensnummer(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(MAX(sekvensnummer), 0) AS BIGINT) FROM aendring")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn code_tables_version(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM kodetabel")
             .fetch_one(&self.pool)
