@@ -184,13 +184,28 @@ async fn registry_suite(url: &str) {
 
     // Safe retries: a WS-Addressing MessageID is a key per system for 24 hours, decided in the
     // write transaction.
-    let keyed =
-        |system: &str, id: &str| Aktoer { system: system.into(), message_id: Some(id.into()), ..aktoer("retry") };
+    let keyed_as = |system: &str, id: &str, aftryk: &str| Aktoer {
+        system: system.into(),
+        message_id: Some(dtr_registry::model::MessageId { id: id.into(), aftryk: aftryk.into() }),
+        ..aktoer("retry")
+    };
+    let keyed = |system: &str, id: &str| keyed_as(system, id, "f1");
     let first = store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-a", "urn:uuid:1")).await.unwrap();
     match store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-a", "urn:uuid:1")).await {
         Err(StoreError::AlreadyDone { nummer }) => assert_eq!(nummer, first.nummer, "the first write's answer"),
         other => panic!("a repeated MessageID writes nothing: {other:?}"),
     }
+    // The same key for another request (other content, or another operation) is refused, never
+    // answered with the first write's number.
+    match store.insert_daginstitution(&daginstitution("Nøglen 2"), &keyed_as("sys-a", "urn:uuid:1", "f2")).await {
+        Err(StoreError::MessageIdReused { operation }) => assert_eq!(operation, "op-retry"),
+        other => panic!("a reused MessageID is refused: {other:?}"),
+    }
+    let other_op = Aktoer { operation: "op-other".into(), ..keyed("sys-a", "urn:uuid:1") };
+    assert!(matches!(
+        store.insert_daginstitution(&daginstitution("Nøglen"), &other_op).await,
+        Err(StoreError::MessageIdReused { .. })
+    ));
     let theirs = store.insert_daginstitution(&daginstitution("Nøglen"), &keyed("sys-b", "urn:uuid:1")).await.unwrap();
     assert_ne!(theirs.nummer, first.nummer, "another system's MessageID is its own");
     raw_exec(url, "UPDATE idempotens SET tidspunkt = '2000-01-01 00:00:00+00:00'").await;

@@ -316,6 +316,11 @@ async fn import_killed_mid_write_retries_safely() {
         assert_eq!(numbers.get(navn), Some(nummer), "{navn} stored as answered");
     }
     assert!(by_name.values().all(|n| *n == 1), "no write twice: {by_name:?}");
+    // A key used again for another request is refused in band, and writes nothing.
+    let (_, _, header, _, _, _) = &calls[0];
+    let other = VALID_DAGINSTITUTION.replace("Skovbørnehaven Egern &amp; Co", "Et andet navn");
+    let reused = soap.call_with_header(IMPORT, "InsertDaginstitution", &other, header).await;
+    assert_eq!(xml_text(&reused.body, "kode"), Some("DTR0903"), "{}", reused.body);
     assert_eq!(by_name.len(), numbers.len(), "every write once");
     println!("{} writes, {unknown} answered 'outcome unknown' and retried safely", calls.len());
 }

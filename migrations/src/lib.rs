@@ -74,6 +74,7 @@ pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
         (3, "soegenavn", include_str!("../postgres/registry/0003_soegenavn.sql")),
         (4, "hjemmel", include_str!("../postgres/registry/0004_hjemmel.sql")),
         (5, "idempotens", include_str!("../postgres/registry/0005_idempotens.sql")),
+        (6, "idempotens_aftryk", include_str!("../postgres/registry/0006_idempotens_aftryk.sql")),
     ],
 };
 
@@ -85,6 +86,7 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
         (3, "soegenavn", include_str!("../sqlite/registry/0003_soegenavn.sql")),
         (4, "hjemmel", include_str!("../sqlite/registry/0004_hjemmel.sql")),
         (5, "idempotens", include_str!("../sqlite/registry/0005_idempotens.sql")),
+        (6, "idempotens_aftryk", include_str!("../sqlite/registry/0006_idempotens_aftryk.sql")),
     ],
 };
 

@@ -19,7 +19,9 @@ use dtr_proto::registry::{
     Daginstitution as DaginstitutionPb,
 };
 use dtr_proto::registry::{Fejl as FejlPb, ImportSvar};
-use dtr_registry::model::{Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData, Regelsaet};
+use dtr_registry::model::{
+    Adresse, Aktoer, AlternativAdresseData, AnvisningsenhedData, DaginstitutionData, MessageId, Regelsaet,
+};
 use dtr_registry::ownership::{Berort, Dataejer};
 use dtr_registry::{Registry, RegistryError};
 
@@ -35,15 +37,26 @@ impl ImportGrpc {
     }
 }
 
-/// Who asks for a write, and in which published operation (the audit names it).
-fn aktoer(ctx: &CallerContext, operation: ImportOperation) -> Aktoer {
+/// Who asks for a write, and in which published operation (the audit names it); with its retry
+/// key, the request's fingerprint.
+fn aktoer(ctx: &CallerContext, operation: ImportOperation, request: &impl prost::Message) -> Aktoer {
     Aktoer {
         system: ctx.system(),
         organisation: ctx.organisation().map(str::to_owned),
         correlation_id: ctx.correlation_id.clone(),
         operation: operation.name().to_owned(),
-        message_id: ctx.message_id.clone(),
+        message_id: ctx.message_id.clone().map(|id| MessageId { id, aftryk: aftryk(request) }),
     }
+}
+
+/// A fingerprint of a request's content: FNV-1a over its protobuf encoding (deterministic for a
+/// message without maps), enough to tell a retry from another request under the same key.
+fn aftryk(request: &impl prost::Message) -> String {
+    let hash = request
+        .encode_to_vec()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
 }
 
 fn regelsaet(ctx: &CallerContext) -> Regelsaet {
@@ -328,12 +341,9 @@ impl ImportService for ImportGrpc {
         request: Request<InsertDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::InsertDaginstitution, request.get_ref());
         let (sent_nummer, data) = daginstitution_data(request.into_inner().daginstitution.unwrap_or_default());
-        let result = self
-            .registry
-            .insert_daginstitution(&sent_nummer, &data, &aktoer(&ctx, ImportOperation::InsertDaginstitution))
-            .await
-            .map(|d| d.nummer);
+        let result = self.registry.insert_daginstitution(&sent_nummer, &data, &hvem).await.map(|d| d.nummer);
         if let Ok(n) = &result {
             tracing::info!(nummer = %n, system = %ctx.system(), correlation_id = %ctx.correlation_id, "daginstitution created");
         }
@@ -345,17 +355,9 @@ impl ImportService for ImportGrpc {
         request: Request<InsertAnvisningsEnhedRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::InsertAnvisningsEnhed, request.get_ref());
         let (sent, data) = anvisningsenhed_data(request.into_inner().anvisningsenhed.unwrap_or_default());
-        let result = self
-            .registry
-            .insert_anvisningsenhed(
-                &sent,
-                &data,
-                regelsaet(&ctx),
-                &aktoer(&ctx, ImportOperation::InsertAnvisningsEnhed),
-            )
-            .await
-            .map(|a| a.nummer);
+        let result = self.registry.insert_anvisningsenhed(&sent, &data, regelsaet(&ctx), &hvem).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -364,17 +366,12 @@ impl ImportService for ImportGrpc {
         request: Request<UpdateAnvisningsEnhedRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::UpdateAnvisningsEnhed, request.get_ref());
         let req = request.into_inner();
         let (nummer, data) = anvisningsenhed_data(req.anvisningsenhed.unwrap_or_default());
         let result = self
             .registry
-            .update_anvisningsenhed(
-                nummer.trim(),
-                &data,
-                req.forventet_version,
-                regelsaet(&ctx),
-                &aktoer(&ctx, ImportOperation::UpdateAnvisningsEnhed),
-            )
+            .update_anvisningsenhed(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &hvem)
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -382,26 +379,19 @@ impl ImportService for ImportGrpc {
 
     async fn delete_anvisnings_enhed(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::DeleteAnvisningsEnhed, request.get_ref());
         let nummer = request.into_inner().nummer;
-        let result = self
-            .registry
-            .close_anvisningsenhed(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteAnvisningsEnhed))
-            .await
-            .map(|a| a.nummer);
+        let result = self.registry.close_anvisningsenhed(nummer.trim(), &hvem).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
     async fn move_anvisnings_enhed(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::MoveAnvisningsEnhed, request.get_ref());
         let req = request.into_inner();
         let result = self
             .registry
-            .move_anvisningsenhed(
-                req.nummer.trim(),
-                req.til_nummer.trim(),
-                regelsaet(&ctx),
-                &aktoer(&ctx, ImportOperation::MoveAnvisningsEnhed),
-            )
+            .move_anvisningsenhed(req.nummer.trim(), req.til_nummer.trim(), regelsaet(&ctx), &hvem)
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -412,12 +402,9 @@ impl ImportService for ImportGrpc {
         request: Request<InsertAlternativAdresseRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::InsertAlternativAdresse, request.get_ref());
         let (sent, data) = alternativ_data(request.into_inner().alternativ_adresse.unwrap_or_default());
-        let result = self
-            .registry
-            .insert_alternativ_adresse(&sent, &data, &aktoer(&ctx, ImportOperation::InsertAlternativAdresse))
-            .await
-            .map(|a| a.nummer);
+        let result = self.registry.insert_alternativ_adresse(&sent, &data, &hvem).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
@@ -426,16 +413,12 @@ impl ImportService for ImportGrpc {
         request: Request<UpdateAlternativAdresseRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::UpdateAlternativAdresse, request.get_ref());
         let req = request.into_inner();
         let (nummer, data) = alternativ_data(req.alternativ_adresse.unwrap_or_default());
         let result = self
             .registry
-            .update_alternativ_adresse(
-                nummer.trim(),
-                &data,
-                req.forventet_version,
-                &aktoer(&ctx, ImportOperation::UpdateAlternativAdresse),
-            )
+            .update_alternativ_adresse(nummer.trim(), &data, req.forventet_version, &hvem)
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -443,25 +426,19 @@ impl ImportService for ImportGrpc {
 
     async fn delete_alternativ_adresse(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::DeleteAlternativAdresse, request.get_ref());
         let nummer = request.into_inner().nummer;
-        let result = self
-            .registry
-            .close_alternativ_adresse(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteAlternativAdresse))
-            .await
-            .map(|a| a.nummer);
+        let result = self.registry.close_alternativ_adresse(nummer.trim(), &hvem).await.map(|a| a.nummer);
         svar(result, &ctx)
     }
 
     async fn move_alternativ_adresse(&self, request: Request<MoveRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::MoveAlternativAdresse, request.get_ref());
         let req = request.into_inner();
         let result = self
             .registry
-            .move_alternativ_adresse(
-                req.nummer.trim(),
-                req.til_nummer.trim(),
-                &aktoer(&ctx, ImportOperation::MoveAlternativAdresse),
-            )
+            .move_alternativ_adresse(req.nummer.trim(), req.til_nummer.trim(), &hvem)
             .await
             .map(|a| a.nummer);
         svar(result, &ctx)
@@ -472,17 +449,12 @@ impl ImportService for ImportGrpc {
         request: Request<UpdateDaginstitutionRequest>,
     ) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::UpdateDaginstitution, request.get_ref());
         let req = request.into_inner();
         let (nummer, data) = daginstitution_data(req.daginstitution.unwrap_or_default());
         let result = self
             .registry
-            .update_daginstitution(
-                nummer.trim(),
-                &data,
-                req.forventet_version,
-                regelsaet(&ctx),
-                &aktoer(&ctx, ImportOperation::UpdateDaginstitution),
-            )
+            .update_daginstitution(nummer.trim(), &data, req.forventet_version, regelsaet(&ctx), &hvem)
             .await
             .map(|d| d.nummer);
         svar(result, &ctx)
@@ -490,12 +462,9 @@ impl ImportService for ImportGrpc {
 
     async fn delete_daginstitution(&self, request: Request<DeleteRequest>) -> Result<Response<ImportSvar>, Status> {
         let ctx = CallerContext::required(&request)?;
+        let hvem = aktoer(&ctx, ImportOperation::DeleteDaginstitution, request.get_ref());
         let nummer = request.into_inner().nummer;
-        let result = self
-            .registry
-            .close_daginstitution(nummer.trim(), &aktoer(&ctx, ImportOperation::DeleteDaginstitution))
-            .await
-            .map(|d| d.nummer);
+        let result = self.registry.close_daginstitution(nummer.trim(), &hvem).await.map(|d| d.nummer);
         svar(result, &ctx)
     }
 }

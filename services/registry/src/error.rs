@@ -46,6 +46,8 @@ pub enum FejlKode {
     NumreOpbrugt,
     /// The unit was changed by someone else since the caller read it.
     Samtidighedskonflikt,
+    /// The WS-Addressing MessageID was used by this system within 24 hours for another request.
+    MessageIdGenbrugt,
 }
 
 impl FejlKode {
@@ -71,6 +73,7 @@ impl FejlKode {
             FejlKode::IngenAktiveEnheder => "DTR0501",
             FejlKode::NumreOpbrugt => "DTR0901",
             FejlKode::Samtidighedskonflikt => "DTR0902",
+            FejlKode::MessageIdGenbrugt => "DTR0903",
         }
     }
 }

@@ -144,10 +144,19 @@ pub struct Aktoer {
     /// The request that asks for the write, as the audit names it: the published operation
     /// (`InsertDaginstitution`, …) for the ImportService, or what an internal job calls itself.
     pub operation: String,
-    /// The request's WS-Addressing MessageID, when it has one: a write with the same
-    /// (system, MessageID) within 24 hours is answered with the first write's result and
-    /// writes nothing.
-    pub message_id: Option<String>,
+    /// The request's WS-Addressing MessageID, when it has one: a repeat of the same write with
+    /// the same (system, MessageID) within 24 hours is answered with the first write's result
+    /// and writes nothing.
+    pub message_id: Option<MessageId>,
+}
+
+/// A write's retry key and what the write was, so that a key used again for another request is
+/// refused rather than answered with the first write's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageId {
+    pub id: String,
+    /// A fingerprint of the request's content (the operation is the `Aktoer`'s).
+    pub aftryk: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -46,6 +46,13 @@ impl From<StoreError> for RegistryError {
                 "Registerets nummerserie er opbrugt; kontakt registerets drift.",
             )),
             StoreError::AlreadyDone { nummer } => RegistryError::AlreadyDone(nummer),
+            StoreError::MessageIdReused { operation } => RegistryError::afvist(Fejl::new(
+                FejlKode::MessageIdGenbrugt,
+                "MessageID",
+                format!(
+                    "wsa:MessageID er allerede brugt af systemet inden for 24 timer til en anden forespørgsel ({operation}); giv hver ny skrivning sit eget MessageID."
+                ),
+            )),
             StoreError::CommitUnknown(e) => RegistryError::OutcomeUnknown(e.to_string()),
             other if other.is_unavailable() => RegistryError::Unavailable(other.to_string()),
             other => RegistryError::Storage(other.to_string()),

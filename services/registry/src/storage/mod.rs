@@ -34,6 +34,10 @@ pub enum StoreError {
     /// made (or touched) unit `nummer`; nothing was written now.
     #[error("already done as {nummer}")]
     AlreadyDone { nummer: String },
+    /// The write's MessageID was used by this system within 24 hours for another request
+    /// (`operation`, or the same operation with other content): nothing was written.
+    #[error("MessageID already used for another request ({operation})")]
+    MessageIdReused { operation: String },
 }
 
 impl StoreError {

@@ -862,18 +862,23 @@ where
     /// lock, so two retries racing each other cannot both write.
     async fn begin_write_for(&self, aktoer: &Aktoer) -> Result<sqlx::Transaction<'static, D::DB>, StoreError> {
         let mut tx = self.begin_write().await?;
-        if let Some(id) = &aktoer.message_id {
+        if let Some(key) = &aktoer.message_id {
             let since = Utc::now() - chrono::Duration::hours(24);
-            let done: Option<String> = sqlx::query_scalar(
-                "SELECT nummer FROM idempotens WHERE system = $1 AND message_id = $2 AND tidspunkt > $3",
+            let done: Option<(String, String, String)> = sqlx::query_as(
+                "SELECT nummer, operation, aftryk FROM idempotens WHERE system = $1 AND message_id = $2 AND \
+                 tidspunkt > $3",
             )
             .bind(&aktoer.system)
-            .bind(id)
+            .bind(&key.id)
             .bind(since)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(nummer) = done {
-                return Err(StoreError::AlreadyDone { nummer });
+            match done {
+                Some((nummer, operation, aftryk)) if operation == aktoer.operation && aftryk == key.aftryk => {
+                    return Err(StoreError::AlreadyDone { nummer });
+                }
+                Some((_, operation, _)) => return Err(StoreError::MessageIdReused { operation }),
+                None => {}
             }
         }
         Ok(tx)
@@ -942,7 +947,7 @@ where
         .bind(nummer)
         .execute(&mut **tx)
         .await?;
-        if let Some(id) = &w.aktoer.message_id {
+        if let Some(key) = &w.aktoer.message_id {
             // The first unit a request writes is its answer; older keys are let go here, in
             // the same transaction, so the table holds about a day of writes.
             sqlx::query("DELETE FROM idempotens WHERE tidspunkt < $1")
@@ -950,14 +955,15 @@ where
                 .execute(&mut **tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO idempotens (system, message_id, operation, nummer, tidspunkt) VALUES ($1, $2, $3, $4, \
-                 $5) ON CONFLICT (system, message_id) DO NOTHING",
+                "INSERT INTO idempotens (system, message_id, operation, nummer, tidspunkt, aftryk) VALUES ($1, $2, $3, \
+                 $4, $5, $6) ON CONFLICT (system, message_id) DO NOTHING",
             )
             .bind(&w.aktoer.system)
-            .bind(id)
+            .bind(&key.id)
             .bind(&w.aktoer.operation)
             .bind(nummer)
             .bind(now)
+            .bind(&key.aftryk)
             .execute(&mut **tx)
             .await?;
         }
