@@ -36,16 +36,21 @@ async fn the_readme_examples_run_as_written() {
 
     let shell = blocks("## A SOAP call with curl", "sh");
     assert!(shell.len() >= 4, "the curl examples: {shell:?}");
-    let script = format!("set -e\n{}", here(&shell.join("\n")));
-    let out = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .current_dir(dir.path())
-        .env("REQUESTS_CA_BUNDLE", system_bundle)
-        .env("CURL_CA_BUNDLE", system_bundle)
-        .output()
-        .expect("bash");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the curl examples: {said}\n{}", String::from_utf8_lossy(&out.stderr));
+    // As a reader runs them: in the directory with `dtr-data`, on a machine that sets the CA
+    // bundles for Python's requests and for curl.
+    let run = |program: &str, code: &str| {
+        let out = std::process::Command::new(program)
+            .args(["-c", code])
+            .current_dir(dir.path())
+            .env("REQUESTS_CA_BUNDLE", system_bundle)
+            .env("CURL_CA_BUNDLE", system_bundle)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{program}: {said}\n{}", String::from_utf8_lossy(&out.stderr));
+        said
+    };
+    let said = run("bash", &format!("set -e\n{}", here(&shell.join("\n"))));
     assert!(said.contains("<InsertDaginstitutionResponse"), "the insert is answered: {said}");
     assert!(said.contains("<status>OK</status>"), "and accepted: {said}");
     assert!(said.contains("<GetDaginstitutionByNummerResponse"), "the lookup: {said}");
@@ -60,14 +65,6 @@ async fn the_readme_examples_run_as_written() {
     let python = blocks("### A client from the WSDL", "python");
     assert_eq!(python.len(), 1, "one zeep example");
     let py = std::env::var("DTR_TEST_PYTHON").expect("DTR_TEST_PYTHON: scripts/test.sh makes a venv with zeep");
-    let out = std::process::Command::new(py)
-        .args(["-c", &here(&python[0])])
-        .current_dir(dir.path())
-        .env("REQUESTS_CA_BUNDLE", system_bundle)
-        .env("CURL_CA_BUNDLE", system_bundle)
-        .output()
-        .expect("python");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the zeep example: {said}\n{}", String::from_utf8_lossy(&out.stderr));
+    let said = run(&py, &here(&python[0]));
     assert!(said.contains("G30000"), "prints the institution: {said}");
 }

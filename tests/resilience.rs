@@ -333,15 +333,7 @@ async fn kill_9_under_write_load_loses_nothing_acknowledged() {
     let data = dir.path().join("data");
     let port = common::free_port();
     let mut up = cluster::spawn_up("dtr-up", &data, port, dir.path()).await;
-    let creds: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
-    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
-    let soap = Soap::new(
-        &format!("https://127.0.0.1:{port}"),
-        &cert,
-        creds["username"].as_str().unwrap(),
-        creds["password"].as_str().unwrap(),
-    );
+    let soap = cluster::demo_soap(&data, port);
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut writers = Vec::new();
     for w in 0..4 {

@@ -288,6 +288,15 @@ pub async fn spawn_up_with(
     up
 }
 
+/// A SOAP client of a `dtr up --demo` on `data` with its gateway on `port`, as the demo system.
+pub fn demo_soap(data: &std::path::Path, port: u16) -> Soap {
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let (user, password) = (creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap());
+    Soap::new(&format!("https://127.0.0.1:{port}"), &cert, user, password)
+}
+
 /// `dtr up --demo` in a fresh data directory: SQLite, everything in one process.
 pub async fn embedded() -> Running {
     embedded_with(&[]).await
@@ -303,15 +312,7 @@ pub async fn embedded_on(port: u16, env: &[(&str, String)]) -> Running {
     let dir = TempDir::new();
     let data = dir.path().join("data");
     let up = spawn_up_with("dtr-up", &data, port, dir.path(), env).await;
-    let creds: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap()).unwrap();
-    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
-    let soap = Soap::new(
-        &format!("https://127.0.0.1:{port}"),
-        &cert,
-        creds["username"].as_str().unwrap(),
-        creds["password"].as_str().unwrap(),
-    );
+    let soap = demo_soap(&data, port);
     let db = format!("sqlite:{}", data.join("dtr.db").display());
     let log = up.log();
     let (import_url, export_url) = (printed_grpc_url(&log, "import"), printed_grpc_url(&log, "export"));

@@ -72,62 +72,57 @@ impl<T: Clone> Level<T> {
     }
 }
 
-pub struct Opslag {
+/// One level's lookups by number, answered from memory while the generation stands.
+pub struct Kort<T> {
     generation: Arc<Generation>,
-    daginstitutioner: Mutex<Level<Daginstitution>>,
-    anvisningsenheder: Mutex<Level<Anvisningsenhed>>,
-    alternative: Mutex<Level<AlternativAdresse>>,
+    level: Mutex<Level<T>>,
 }
 
-/// A level's lock (a panic elsewhere never stops lookups).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+impl<T: Clone> Kort<T> {
+    fn new(generation: Arc<Generation>) -> Self {
+        Kort { generation, level: Mutex::new(Level::new()) }
+    }
+
+    fn level(&self) -> std::sync::MutexGuard<'_, Level<T>> {
+        // A panic elsewhere never stops lookups.
+        self.level.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The unit from memory, or from `read` (not started until needed), remembered under the
+    /// generation that stood when the read began.
+    pub async fn through<E>(
+        &self,
+        nummer: &str,
+        read: impl std::future::Future<Output = Result<Option<T>, E>>,
+    ) -> Result<Option<T>, E> {
+        let ticket = self.generation.current();
+        let hit = self.level().get(nummer, ticket);
+        let result = if hit.is_some() { "hit" } else { "miss" };
+        metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => result).increment(1);
+        if let Some(unit) = hit {
+            return Ok(unit);
+        }
+        let unit = read.await?;
+        self.level().put(nummer, ticket, unit.clone());
+        Ok(unit)
+    }
+}
+
+/// The three levels, over one generation.
+pub struct Opslag {
+    pub daginstitutioner: Kort<Daginstitution>,
+    pub anvisningsenheder: Kort<Anvisningsenhed>,
+    pub alternative: Kort<AlternativAdresse>,
 }
 
 impl Opslag {
     pub fn new(generation: Arc<Generation>) -> Self {
         Opslag {
-            generation,
-            daginstitutioner: Mutex::new(Level::new()),
-            anvisningsenheder: Mutex::new(Level::new()),
-            alternative: Mutex::new(Level::new()),
+            daginstitutioner: Kort::new(generation.clone()),
+            anvisningsenheder: Kort::new(generation.clone()),
+            alternative: Kort::new(generation),
         }
     }
-
-    /// The generation a read starts under; pass it back with what was read.
-    pub fn ticket(&self) -> u64 {
-        self.generation.current()
-    }
-
-    pub fn daginstitution(&self, nummer: &str) -> Option<Option<Daginstitution>> {
-        counted(lock(&self.daginstitutioner).get(nummer, self.ticket()))
-    }
-
-    pub fn put_daginstitution(&self, nummer: &str, ticket: u64, unit: Option<Daginstitution>) {
-        lock(&self.daginstitutioner).put(nummer, ticket, unit);
-    }
-
-    pub fn anvisningsenhed(&self, nummer: &str) -> Option<Option<Anvisningsenhed>> {
-        counted(lock(&self.anvisningsenheder).get(nummer, self.ticket()))
-    }
-
-    pub fn put_anvisningsenhed(&self, nummer: &str, ticket: u64, unit: Option<Anvisningsenhed>) {
-        lock(&self.anvisningsenheder).put(nummer, ticket, unit);
-    }
-
-    pub fn alternativ_adresse(&self, nummer: &str) -> Option<Option<AlternativAdresse>> {
-        counted(lock(&self.alternative).get(nummer, self.ticket()))
-    }
-
-    pub fn put_alternativ_adresse(&self, nummer: &str, ticket: u64, unit: Option<AlternativAdresse>) {
-        lock(&self.alternative).put(nummer, ticket, unit);
-    }
-}
-
-fn counted<T>(hit: Option<T>) -> Option<T> {
-    let result = if hit.is_some() { "hit" } else { "miss" };
-    metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => result).increment(1);
-    hit
 }
 
 /// Raises `generation` whenever the change sequence moves without this process raising it (a
@@ -149,22 +144,23 @@ pub async fn follow_change_sequence(store: Arc<dyn RegistryStore>, generation: A
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_answer_read_before_a_write_is_never_served_after_it() {
+    #[tokio::test]
+    async fn an_answer_read_before_a_write_is_never_served_after_it() {
         let g = Arc::new(Generation::default());
-        let o = Opslag::new(g.clone());
-        assert!(o.anvisningsenhed("G30001").is_none(), "empty: a miss");
-        let ticket = o.ticket();
-        o.put_anvisningsenhed("G30001", ticket, None);
-        assert_eq!(o.anvisningsenhed("G30001"), Some(None), "a remembered 'no such unit'");
+        let k: Kort<u32> = Kort::new(g.clone());
+        let read = |v: u32| async move { Ok::<_, ()>(Some(v)) };
+        assert_eq!(k.through("G30001", read(1)).await, Ok(Some(1)), "a miss reads");
+        assert_eq!(k.through("G30001", read(2)).await, Ok(Some(1)), "then from memory");
 
-        // A read begins, a write is acknowledged, the read's (old) answer comes back.
-        let stale = o.ticket();
+        // A write; then a read begins, another write is acknowledged meanwhile, and the read's
+        // (old) answer comes back.
         g.raise();
-        assert!(o.anvisningsenhed("G30001").is_none(), "the write cleared the level");
-        o.put_anvisningsenhed("G30001", stale, None);
-        assert!(o.anvisningsenhed("G30001").is_none(), "the old answer is not kept");
-        o.put_anvisningsenhed("G30001", o.ticket(), None);
-        assert_eq!(o.anvisningsenhed("G30001"), Some(None));
+        let during = k.through("G30001", async {
+            g.raise();
+            Ok::<_, ()>(Some(3))
+        });
+        assert_eq!(during.await, Ok(Some(3)));
+        assert_eq!(k.through("G30001", read(4)).await, Ok(Some(4)), "the old answer was not kept");
+        assert_eq!(k.through("G30001", read(5)).await, Ok(Some(4)));
     }
 }

@@ -503,14 +503,11 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        let Some(o) = &self.opslag else { return Ok(self.store.get_alternativ_adresse(nummer).await?) };
-        if let Some(unit) = o.alternativ_adresse(nummer) {
-            return Ok(unit);
-        }
-        let ticket = o.ticket();
-        let unit = self.store.get_alternativ_adresse(nummer).await?;
-        o.put_alternativ_adresse(nummer, ticket, unit.clone());
-        Ok(unit)
+        let read = self.store.get_alternativ_adresse(nummer);
+        Ok(match &self.opslag {
+            Some(o) => o.alternative.through(nummer, read).await?,
+            None => read.await?,
+        })
     }
 
     /// Anvisningsenheder by number, P-number, CVR number or daginstitution (exact match, active
@@ -602,14 +599,11 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        let Some(o) = &self.opslag else { return Ok(self.store.get_anvisningsenhed(nummer).await?) };
-        if let Some(unit) = o.anvisningsenhed(nummer) {
-            return Ok(unit);
-        }
-        let ticket = o.ticket();
-        let unit = self.store.get_anvisningsenhed(nummer).await?;
-        o.put_anvisningsenhed(nummer, ticket, unit.clone());
-        Ok(unit)
+        let read = self.store.get_anvisningsenhed(nummer);
+        Ok(match &self.opslag {
+            Some(o) => o.anvisningsenheder.through(nummer, read).await?,
+            None => read.await?,
+        })
     }
 
     /// A daginstitution by number; a number of the wrong shape simply matches nothing.
@@ -617,14 +611,11 @@ impl Registry {
         if !numbers::is_valid(nummer) {
             return Ok(None);
         }
-        let Some(o) = &self.opslag else { return Ok(self.store.get_daginstitution(nummer).await?) };
-        if let Some(unit) = o.daginstitution(nummer) {
-            return Ok(unit);
-        }
-        let ticket = o.ticket();
-        let unit = self.store.get_daginstitution(nummer).await?;
-        o.put_daginstitution(nummer, ticket, unit.clone());
-        Ok(unit)
+        let read = self.store.get_daginstitution(nummer);
+        Ok(match &self.opslag {
+            Some(o) => o.daginstitutioner.through(nummer, read).await?,
+            None => read.await?,
+        })
     }
 
     /// Rule 1 for the fields; returns the code tables for the checks that follow.
