@@ -47,8 +47,14 @@ pub async fn start_services_on(db: String, extra_env: &[(&str, String)]) -> Clus
         let p = spawn_service(&c, name, extra_env);
         c.procs.push(p);
     }
-    for name in ["import", "export", "tilslutning"] {
-        wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || async { c.healthy(name) }).await;
+    for (i, name) in ["import", "export", "tilslutning"].into_iter().enumerate() {
+        wait_until(&format!("{name} to be healthy"), super::START_LIMIT, || {
+            // A service that exited will never be healthy: say why at once.
+            c.procs[i].assert_running();
+            let healthy = c.healthy(name);
+            async move { healthy }
+        })
+        .await;
     }
     c
 }

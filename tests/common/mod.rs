@@ -69,8 +69,23 @@ impl Drop for TempDir {
     }
 }
 
+/// A port nothing listens on, for a process the test starts. Taken below Linux's ephemeral range
+/// (32768–60999): a port from there could be taken by any outgoing connection between this pick
+/// and the process binding it. Each port is handed out once per test run.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const LAST: u32 = 32_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let _ = NEXT.compare_exchange(0, FIRST + (std::process::id() % 400) * 25, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in FIRST..LAST {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = FIRST + (port - FIRST) % (LAST - FIRST);
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port between {FIRST} and {LAST}");
 }
 
 /// A child process killed when the test ends, however it ends.
