@@ -3,19 +3,12 @@
 
 use std::time::Duration;
 
+use crate::common::metrics::{scrape, value};
 use crate::common::{self, EXPORT, cluster};
 
 /// `promtool`: `DTR_TEST_PROMTOOL` (the test command sets it) or the one on the PATH.
 fn promtool() -> String {
     std::env::var("DTR_TEST_PROMTOOL").unwrap_or_else(|_| "promtool".into())
-}
-
-async fn scrape(addr: &str) -> String {
-    let r = reqwest::get(format!("http://{addr}/metrics")).await.expect("the metrics listener answers");
-    assert_eq!(r.status(), 200);
-    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(ct.starts_with("text/plain; version=0.0.4"), "Prometheus text exposition: {ct}");
-    r.text().await.unwrap()
 }
 
 /// Runs `promtool check metrics` on an exposition; panics with its complaints.
@@ -36,16 +29,6 @@ fn promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The sum of the samples of `name` whose labels include every one of `labels` (`k="v"`).
-fn value(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test]

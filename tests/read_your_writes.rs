@@ -48,17 +48,24 @@ async fn read_your_writes_embedded() {
     renames_are_read_at_once(&r.soap, vec![ExportServiceClient::new(reader)]).await;
 }
 
-#[tokio::test]
-async fn read_your_writes_across_export_instances() {
-    let mut c = cluster::start_services().await;
-    let soap = cluster::start_gateway(&mut c, &[]).await;
-    // A second export instance on the same database.
-    let port = common::free_port();
-    let second = cluster::spawn_service(&c, "export", &[("DTR_GRPC_ADDR", format!("127.0.0.1:{port}"))]);
-    c.procs.push(second);
+/// An export instance of its own on the cluster's database, with its metrics listener.
+struct Reader {
+    proc: common::Proc,
+    client: ExportServiceClient<SignedChannel>,
+    metrics: String,
+}
+
+async fn start_reader(c: &cluster::Cluster, admin: &dtr_trust::PartCredentials) -> Reader {
+    let (port, metrics) = (common::free_port(), format!("127.0.0.1:{}", common::free_port()));
+    let mut proc = cluster::spawn_service(
+        c,
+        "export",
+        &[("DTR_GRPC_ADDR", format!("127.0.0.1:{port}")), ("DTR_METRICS_ADDR", metrics.clone())],
+    );
     let pki = c.pki.display().to_string();
     let url = format!("https://127.0.0.1:{port}");
-    wait_until("the second export instance", common::START_LIMIT, || {
+    wait_until("an export instance", common::START_LIMIT, || {
+        proc.assert_running();
         let (url, pki) = (url.clone(), pki.clone());
         async move {
             std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
@@ -68,12 +75,84 @@ async fn read_your_writes_across_export_instances() {
         }
     })
     .await;
-    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&c.pki), Part::Admin).unwrap();
-    let mut readers = Vec::new();
-    for export in [format!("https://127.0.0.1:{}", c.export), url] {
-        readers.push(ExportServiceClient::new(admin.connect(&export, Part::Export).await.unwrap()));
+    let client = ExportServiceClient::new(admin.connect(&url, Part::Export).await.unwrap());
+    Reader { proc, client, metrics }
+}
+
+impl Reader {
+    async fn lookups(&self, result: &str) -> f64 {
+        let text = common::metrics::scrape(&self.metrics).await;
+        common::metrics::value(
+            &text,
+            "dtr_cache_requests_total",
+            &["cache=\"lookups\"", &format!("result=\"{result}\"")],
+        )
     }
-    renames_are_read_at_once(&soap, readers).await;
+
+    async fn navn(&mut self, nummer: &str) -> String {
+        let found = self
+            .client
+            .get_daginstitution_by_nummer(NummerRequest { nummer: nummer.to_owned() })
+            .await
+            .expect("lookup")
+            .into_inner()
+            .daginstitutioner;
+        found[0].daginstitution.as_ref().unwrap().daginstitutions_navn.clone()
+    }
+}
+
+/// Each service its own process on PostgreSQL, two more export instances: both answer lookups
+/// from memory (they hold readers' leases), and every acknowledged write is read at once from
+/// each of them.
+#[tokio::test]
+async fn read_your_writes_across_export_instances() {
+    let mut c = cluster::start_services().await;
+    let soap = cluster::start_gateway(&mut c, &[]).await;
+    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&c.pki), Part::Admin).unwrap();
+    let mut readers = vec![start_reader(&c, &admin).await, start_reader(&c, &admin).await];
+    renames_are_read_at_once(&soap, readers.iter().map(|r| r.client.clone()).collect()).await;
+
+    // Lookups with no write between them come from memory in every instance.
+    let nummer = "G30000";
+    for r in &mut readers {
+        let before = r.lookups("hit").await;
+        let navn = r.navn(nummer).await;
+        for _ in 0..10 {
+            assert_eq!(r.navn(nummer).await, navn);
+        }
+        let hits = r.lookups("hit").await - before;
+        assert!(hits >= 10.0, "an instance on PostgreSQL answers repeated lookups from memory: {hits} hits");
+    }
+}
+
+/// A reader that stops answering (frozen) holds a write up for at most its lease; when it
+/// wakes, it does not answer from memory what the write changed.
+#[tokio::test]
+async fn a_frozen_reader_delays_a_write_by_at_most_its_lease() {
+    let mut c = cluster::start_services().await;
+    let soap = cluster::start_gateway(&mut c, &[]).await;
+    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(&c.pki), Part::Admin).unwrap();
+    let mut reader = start_reader(&c, &admin).await;
+    let nummer = import_ok(&soap, "InsertDaginstitution", VALID_DAGINSTITUTION).await;
+    let navn = reader.navn(&nummer).await;
+    assert_eq!(reader.navn(&nummer).await, navn);
+    assert!(reader.lookups("hit").await >= 1.0, "the reader remembers the unit");
+
+    common::faults::signal(reader.proc.pid(), "STOP");
+    let renamed = VALID_DAGINSTITUTION.replace(
+        "<d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn>",
+        &format!("<d:daginstitutionsNummer>{nummer}</d:daginstitutionsNummer><d:daginstitutionsNavn>Mens den sov</d:daginstitutionsNavn>"),
+    );
+    let started = std::time::Instant::now();
+    import_ok(&soap, "UpdateDaginstitution", &renamed).await;
+    let took = started.elapsed();
+    common::faults::signal(reader.proc.pid(), "CONT");
+    assert!(
+        took >= std::time::Duration::from_millis(500),
+        "the write waited for the frozen reader's lease to run out: {took:?}"
+    );
+    assert!(took < std::time::Duration::from_secs(3), "at most the lease (1 s) and a margin: {took:?}");
+    assert_eq!(reader.navn(&nummer).await, "Mens den sov", "the woken reader read the write");
 }
 
 /// A writer outside the process (here the test, through the store; in life `dtr import-legacy`

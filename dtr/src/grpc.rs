@@ -475,6 +475,17 @@ pub async fn serve(
                         registry.with_lookups_in_memory(generation.clone())
                     }
                 };
+            } else if store.holds_reader_leases() {
+                // Each service its own process: export instances answer lookups from memory
+                // under a reader's lease, and writes wait for the leased readers.
+                registry = match which {
+                    Which::Import => registry.waiting_for_readers(),
+                    _ => {
+                        let generation = Arc::new(dtr_registry::opslag::Generation::leased());
+                        tokio::spawn(dtr_registry::laesere::hold_lease(store, generation.clone()));
+                        registry.with_lookups_in_memory(generation)
+                    }
+                };
             }
             if which == Which::Import {
                 if args.revalidate_every_hours > 0 {

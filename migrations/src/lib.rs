@@ -75,6 +75,7 @@ pub const REGISTRY_POSTGRES: MigrationSet = MigrationSet {
         (4, "hjemmel", include_str!("../postgres/registry/0004_hjemmel.sql")),
         (5, "idempotens", include_str!("../postgres/registry/0005_idempotens.sql")),
         (6, "idempotens_aftryk", include_str!("../postgres/registry/0006_idempotens_aftryk.sql")),
+        (7, "laesere", include_str!("../postgres/registry/0007_laesere.sql")),
     ],
 };
 
@@ -87,6 +88,7 @@ pub const REGISTRY_SQLITE: MigrationSet = MigrationSet {
         (4, "hjemmel", include_str!("../sqlite/registry/0004_hjemmel.sql")),
         (5, "idempotens", include_str!("../sqlite/registry/0005_idempotens.sql")),
         (6, "idempotens_aftryk", include_str!("../sqlite/registry/0006_idempotens_aftryk.sql")),
+        (7, "laesere", include_str!("../sqlite/registry/0007_laesere.sql")),
     ],
 };
 

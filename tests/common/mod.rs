@@ -6,6 +6,7 @@ pub mod browser;
 pub mod cluster;
 pub mod faults;
 pub mod grpc;
+pub mod metrics;
 pub mod oidc;
 pub mod payload;
 pub mod scenario;

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod codes;
 pub mod demodata;
 pub mod error;
+pub mod laesere;
 pub mod legacy;
 pub mod lookup;
 pub mod model;

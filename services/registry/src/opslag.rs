@@ -1,12 +1,17 @@
 //! Lookups by number answered from memory while the register has not changed, so a steady
 //! reader costs no database round trip (on SQLite: no hand-off to the connection's worker
-//! thread). Used where every writer of the register is known to the process (`dtr up`):
+//! thread). Where every writer of the register is known to the process (`dtr up`):
 //!
 //! - the import service raises the shared [`Generation`] after every write it commits, before
 //!   it answers; so a read that starts after a write was acknowledged finds no entry of the old
 //!   generation: **read-your-writes**;
 //! - writers outside the process (`dtr import-legacy`, `dtr demo-data`, a restore) are noticed
 //!   by a poll of the change sequence ([`follow_change_sequence`]) within its interval.
+//!
+//! Where writers live in other processes (the distributed mode on PostgreSQL), the generation
+//! is [leased](Generation::leased): answers come from memory only while this process holds a
+//! reader's lease, and every writer waits for leased readers before it answers
+//! (`crate::laesere`).
 //!
 //! An answer read under a generation that changed during the read is kept under that old
 //! generation, so it is never served after the change. Memory is bounded: at most
@@ -15,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::{AlternativAdresse, Anvisningsenhed, Daginstitution};
 use crate::storage::RegistryStore;
@@ -26,18 +31,58 @@ pub const MAX_ENTRIES: usize = 200_000;
 /// How often writes from outside the process are looked for.
 pub const POLL_EVERY: Duration = Duration::from_millis(100);
 
-/// The register's generation in this process: raised by every write.
+/// The register's generation in this process: raised by every write. Where writers live in
+/// other processes, what is read may also be remembered only while a lease runs
+/// (`crate::laesere`).
 #[derive(Debug, Default)]
-pub struct Generation(AtomicU64);
+pub struct Generation {
+    n: AtomicU64,
+    lease: Option<Lease>,
+}
+
+/// Until when answers may be remembered: milliseconds after `origin`, by the monotonic clock.
+#[derive(Debug)]
+struct Lease {
+    origin: Instant,
+    until_ms: AtomicU64,
+}
 
 impl Generation {
+    /// A generation whose answers may be remembered only while a lease runs; none runs yet.
+    pub fn leased() -> Self {
+        Generation { n: AtomicU64::new(0), lease: Some(Lease { origin: Instant::now(), until_ms: AtomicU64::new(0) }) }
+    }
+
     pub fn current(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.n.load(Ordering::SeqCst)
     }
 
     /// After a write is committed, before it is acknowledged.
     pub fn raise(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.n.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether an answer may be served from memory, or kept there, now.
+    pub fn may_remember(&self) -> bool {
+        match &self.lease {
+            None => true,
+            Some(l) => (l.origin.elapsed().as_millis() as u64) < l.until_ms.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The lease runs until `until` (never shortened by a late renewal).
+    pub fn lease_until(&self, until: Instant) {
+        if let Some(l) = &self.lease {
+            let ms = until.saturating_duration_since(l.origin).as_millis() as u64;
+            l.until_ms.fetch_max(ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Ends the lease at once: nothing is served from memory until it is renewed.
+    pub fn end_lease(&self) {
+        if let Some(l) = &self.lease {
+            l.until_ms.store(0, Ordering::SeqCst);
+        }
     }
 }
 
@@ -96,6 +141,10 @@ impl<T: Clone> Kort<T> {
         read: impl std::future::Future<Output = Result<Option<T>, E>>,
     ) -> Result<Option<T>, E> {
         let ticket = self.generation.current();
+        if !self.generation.may_remember() {
+            metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => "bypass").increment(1);
+            return read.await;
+        }
         let hit = self.level().get(nummer, ticket);
         let result = if hit.is_some() { "hit" } else { "miss" };
         metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => result).increment(1);

@@ -35,6 +35,8 @@ pub struct Registry {
     generation: Option<Arc<Generation>>,
     /// Lookups by number from memory (`crate::opslag`), where every writer is known.
     opslag: Option<Arc<Opslag>>,
+    /// Export instances in other processes answer lookups from memory: writes wait for them.
+    readers_elsewhere: bool,
 }
 
 impl From<StoreError> for RegistryError {
@@ -62,7 +64,7 @@ impl From<StoreError> for RegistryError {
 
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, codes: Arc<CodeTableCache>, lookups: Lookups) -> Self {
-        Registry { store, codes, lookups, generation: None, opslag: None }
+        Registry { store, codes, lookups, generation: None, opslag: None, readers_elsewhere: false }
     }
 
     /// Writes through this registry raise `generation` before they are acknowledged.
@@ -78,11 +80,21 @@ impl Registry {
         self
     }
 
+    /// Writes through this registry are acknowledged only once every export instance in
+    /// another process that answers lookups from memory has seen them (`crate::laesere`).
+    pub fn waiting_for_readers(mut self) -> Self {
+        self.readers_elsewhere = true;
+        self
+    }
+
     /// The answer of a write that reached the store, on its way to the caller. Whatever it says
     /// (a commit's outcome can be unknown), what others remember of the register is now old.
-    fn written<T>(&self, result: Result<T, RegistryError>) -> Result<T, RegistryError> {
+    async fn written<T>(&self, result: Result<T, RegistryError>) -> Result<T, RegistryError> {
         if let Some(g) = &self.generation {
             g.raise();
+        }
+        if self.readers_elsewhere {
+            crate::laesere::wait_for_readers(self.store.as_ref()).await;
         }
         result
     }
@@ -147,7 +159,7 @@ impl Registry {
         aktoer: &Aktoer,
     ) -> Result<Daginstitution, RegistryError> {
         self.check_insert_daginstitution(sent_nummer, data).await?;
-        self.written(self.store.insert_daginstitution(data, aktoer).await.map_err(RegistryError::from))
+        self.written(self.store.insert_daginstitution(data, aktoer).await.map_err(RegistryError::from)).await
     }
 
     /// Changes a daginstitution (rule 10: type, kommune, legal basis and ownership may change).
@@ -171,6 +183,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Every check of [`Self::update_daginstitution`], without writing.
@@ -198,6 +211,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Every check of [`Self::delete_daginstitution`], without writing.
@@ -226,6 +240,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Every check of [`Self::insert_anvisningsenhed`], DAR and CVR included, without writing.
@@ -292,6 +307,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Closes an anvisningsenhed: not while it has active alternative addresses (rule 7). Closing
@@ -305,6 +321,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Moves an anvisningsenhed, with its alternative addresses, to daginstitution `til`: only
@@ -326,6 +343,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Every check of the three anvisningsenhed writes above, without writing.
@@ -414,6 +432,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     pub async fn update_alternativ_adresse(
@@ -432,6 +451,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     pub async fn close_alternativ_adresse(
@@ -447,6 +467,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     /// Moves an alternativ adresse to anvisningsenhed `til`, within one administrative kommune.
@@ -464,6 +485,7 @@ impl Registry {
                 .map_err(RegistryError::from)
                 .and_then(outcome),
         )
+        .await
     }
 
     pub async fn check_insert_alternativ_adresse(

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// (`operation`, or the same operation with other content): nothing was written.
     #[error("MessageID already used for another request ({operation})")]
     MessageIdReused { operation: String },
+    /// The backend does not offer this (readers' leases on SQLite).
+    #[error("not offered by this database: {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -350,6 +353,29 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn code_tables_version(&self) -> Result<i64, StoreError>;
     /// The number the next change-sequence entry would follow (0 for an empty register).
     async fn latest_sekvensnummer(&self) -> Result<i64, StoreError>;
+
+    // Readers' leases (`crate::laesere`): export instances in other processes that answer
+    // lookups from memory. Only where the backend wakes them on every write (PostgreSQL).
+
+    /// Whether this backend keeps readers' leases.
+    fn holds_reader_leases(&self) -> bool {
+        false
+    }
+    /// A notice per committed write, as it commits (PostgreSQL's LISTEN). The stream ends when
+    /// the connection is lost: what was written meanwhile is unknown.
+    async fn write_notices(&self) -> Result<futures::stream::BoxStream<'static, ()>, StoreError> {
+        Err(StoreError::Unsupported("write notices"))
+    }
+    /// Reader `id` has seen the change sequence up to `seen` and holds its lease for `lease`
+    /// more, by the database's clock.
+    async fn post_reader(&self, _id: &str, _seen: i64, _lease: std::time::Duration) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("readers' leases"))
+    }
+    /// How many readers with a running lease have not yet seen the change sequence up to
+    /// `sekvens`.
+    async fn readers_behind(&self, _sekvens: i64) -> Result<i64, StoreError> {
+        Err(StoreError::Unsupported("readers' leases"))
+    }
     /// Adds or renames one code of table `navn` and raises the table's version, in one
     /// transaction. `false` when there is no such table.
     async fn saet_kode(&self, navn: &str, kode: i32, tekst: &str) -> Result<bool, StoreError>;

@@ -47,7 +47,19 @@ pub trait Dialect: Send + Sync + 'static {
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::DB>, sqlx::Error>> + Send + '_;
 
     fn migrate(pool: &sqlx::Pool<Self::DB>) -> impl Future<Output = Result<(), StoreError>> + Send + '_;
+
+    /// Said inside every write transaction, so readers in other processes are woken as it
+    /// commits (`crate::laesere`); `None` where no reader lives in another process.
+    const ANNOUNCE_WRITE: Option<&'static str>;
+
+    /// The notices [`Dialect::ANNOUNCE_WRITE`] sends, on a connection of their own.
+    fn write_notices(
+        pool: &sqlx::Pool<Self::DB>,
+    ) -> impl Future<Output = Result<futures::stream::BoxStream<'static, ()>, StoreError>> + Send + '_;
 }
+
+/// The channel PostgreSQL announces committed writes on.
+const WRITE_CHANNEL: &str = "dtr_register_skrevet";
 
 pub struct Postgres;
 pub struct Sqlite;
@@ -71,6 +83,21 @@ impl Dialect for Postgres {
     async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         Ok(migrator(&REGISTRY_POSTGRES).run(pool).await?)
     }
+
+    const ANNOUNCE_WRITE: Option<&'static str> = Some("SELECT pg_notify('dtr_register_skrevet', '')");
+
+    async fn write_notices(pool: &PgPool) -> Result<futures::stream::BoxStream<'static, ()>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(WRITE_CHANNEL).await?;
+        // `try_recv` answers `None` when the connection is lost; the stream ends there, since
+        // what was announced meanwhile is unknown.
+        Ok(Box::pin(futures::stream::unfold(listener, |mut l| async move {
+            match l.try_recv().await {
+                Ok(Some(_)) => Some(((), l)),
+                _ => None,
+            }
+        })))
+    }
 }
 
 impl Dialect for Sqlite {
@@ -88,6 +115,12 @@ impl Dialect for Sqlite {
 
     async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         Ok(migrator(&REGISTRY_SQLITE).run(pool).await?)
+    }
+
+    const ANNOUNCE_WRITE: Option<&'static str> = None;
+
+    async fn write_notices(_: &SqlitePool) -> Result<futures::stream::BoxStream<'static, ()>, StoreError> {
+        Err(StoreError::Unsupported("write notices"))
     }
 }
 
@@ -912,6 +945,9 @@ where
         let seq = Self::next_counter(tx, "sekvens", i64::MAX - 1)
             .await?
             .ok_or_else(|| StoreError::Corrupt("change sequence counter missing".into()))?;
+        if let Some(announce) = D::ANNOUNCE_WRITE {
+            sqlx::query(announce).execute(&mut **tx).await?;
+        }
         sqlx::query(
             "INSERT INTO enhed_version (nummer, version, enhedstype, data, gyldig_fra) VALUES ($1, \
      $2, $3, $4, $5)",
@@ -1149,6 +1185,43 @@ where
         Ok(sqlx::query_scalar("SELECT CAST(COALESCE(MAX(sekvensnummer), 0) AS BIGINT) FROM aendring")
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    fn holds_reader_leases(&self) -> bool {
+        D::ANNOUNCE_WRITE.is_some()
+    }
+
+    async fn write_notices(&self) -> Result<futures::stream::BoxStream<'static, ()>, StoreError> {
+        D::write_notices(&self.pool).await
+    }
+
+    async fn post_reader(&self, id: &str, seen: i64, lease: std::time::Duration) -> Result<(), StoreError> {
+        if !self.holds_reader_leases() {
+            return Err(StoreError::Unsupported("readers' leases"));
+        }
+        // The lease runs by the database's clock, which every writer reads too.
+        sqlx::query(
+            "INSERT INTO laeser (id, set_sekvens, lease_til) VALUES ($1, $2, now() + $3 * interval '1 millisecond') \
+             ON CONFLICT (id) DO UPDATE SET set_sekvens = EXCLUDED.set_sekvens, lease_til = EXCLUDED.lease_til",
+        )
+        .bind(id)
+        .bind(seen)
+        .bind(lease.as_millis() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn readers_behind(&self, sekvens: i64) -> Result<i64, StoreError> {
+        if !self.holds_reader_leases() {
+            return Err(StoreError::Unsupported("readers' leases"));
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM laeser WHERE set_sekvens < $1 AND lease_til > clock_timestamp()",
+        )
+        .bind(sekvens)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn code_tables_version(&self) -> Result<i64, StoreError> {
