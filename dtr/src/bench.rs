@@ -37,12 +37,16 @@ pub enum BenchCommand {
     /// What trust costs: wrong-password timing by kind of user, and the SOAP lookup with and
     /// without mutual TLS between the parts; writes a report.
     Trust(crate::bench_trust::TrustArgs),
+    /// The SOAP lookup against a direct gRPC call, a node `soap` server answering from memory
+    /// and a fixed answer, in both run modes; writes a report.
+    Lookup(crate::bench_lookup::LookupArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let (scales, runs, out) = match cmd {
         BenchCommand::Extract { scales, runs, out } => (scales, runs, out),
         BenchCommand::Trust(a) => return crate::bench_trust::run(a).await,
+        BenchCommand::Lookup(a) => return crate::bench_lookup::run(a).await,
     };
     let mut results = Vec::new();
     for scale in scales {
@@ -92,14 +96,16 @@ fn start_server(data: &Path) -> anyhow::Result<Server> {
 
 /// `dtr up --demo` on `data` with extra arguments and environment.
 pub(crate) fn start_server_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Server> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args(["up", "--demo", "--data-dir"])
-        .arg(data)
-        .args(["--https-addr", "127.0.0.1:0"])
-        .args(args)
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["up", "--demo", "--data-dir"]).arg(data).args(["--https-addr", "127.0.0.1:0"]).args(args);
+    cmd.envs(env.iter().copied());
+    start_command(cmd)
+}
+
+/// Runs a prepared `dtr up` command and waits until it says where it listens.
+pub(crate) fn start_command(mut cmd: Command) -> anyhow::Result<Server> {
+    let mut child = cmd
         .env("DTR_METRICS_ADDR", "off")
-        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -129,7 +135,7 @@ pub(crate) fn start_server_with(data: &Path, args: &[&str], env: &[(&str, &str)]
 }
 
 /// A field of /proc/<pid>/status in kB (VmRSS, VmHWM).
-fn proc_kb(pid: u32, field: &str) -> u64 {
+pub(crate) fn proc_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

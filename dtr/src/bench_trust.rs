@@ -85,7 +85,7 @@ impl Target {
 const HELLO: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="urn:dtr:export:v2"><soapenv:Body><d:HelloWorld/></soapenv:Body></soapenv:Envelope>"#;
 const LOOKUP: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="urn:dtr:export:v2"><soapenv:Body><d:GetDaginstitutionByNummer><d:DagInstitutionsNummer>G30000</d:DagInstitutionsNummer></d:GetDaginstitutionByNummer></soapenv:Body></soapenv:Envelope>"#;
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use dtr_proto::export::export_service_server::ExportServiceServer;
@@ -559,7 +558,11 @@ pub async fn serve(
         }
     }
     tracing::info!(service = which.name(), addr = %listener.local_addr()?, "gRPC service listening");
-    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
+    // TCP_NODELAY, as tonic's own listener sets it: HTTP/2 writes a call's frames as they come,
+    // and with Nagle's algorithm a small last frame waits for the peer's delayed ACK (tens of
+    // milliseconds on a lookup that takes one).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    router.serve_with_incoming_shutdown(incoming, shutdown).await?;
     Ok(())
 }
 

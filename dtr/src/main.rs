@@ -4,6 +4,7 @@
 mod admin;
 mod backup;
 mod bench;
+mod bench_lookup;
 mod bench_trust;
 mod catalogue;
 mod config;

@@ -86,7 +86,10 @@ pub async fn serve_router(
             }
         });
     }
-    axum_server::bind_rustls(addr, tls)
+    // TCP_NODELAY: an answer's last small write must not wait for the client's delayed ACK.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor);
+    axum_server::bind(addr)
+        .acceptor(acceptor)
         .handle(handle)
         .serve(router.into_make_service_with_connect_info::<SocketAddr>())
         .await
