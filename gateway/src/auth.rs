@@ -70,6 +70,11 @@ pub async fn authenticate(
         tracing::debug!("login from the decision cache");
         return Ok(system);
     }
+    // Callers with the same credentials wait for one check, then find its answer remembered.
+    let _turn = cache.login_turn(&key).await;
+    if let Some(system) = cache.login(&key) {
+        return Ok(system);
+    }
     let user = brugernavn.clone();
     let ticket = cache.ticket();
     // The gateway asks for itself: the system is not known until the answer.

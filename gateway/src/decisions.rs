@@ -68,6 +68,25 @@ pub struct DecisionCache {
     subscribed: AtomicBool,
     maps: Mutex<Maps>,
     hits: AtomicU64,
+    /// One check of a password at a time: callers of the same login wait for the first.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A caller's turn to check a login (see [`DecisionCache::login_turn`]).
+pub struct LoginTurn<'a> {
+    cache: &'a DecisionCache,
+    key: [u8; 32],
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for LoginTurn<'_> {
+    fn drop(&mut self) {
+        let mut f = self.cache.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map holds the lock now (this guard's own hold ends right after): forget it.
+        if f.get(&self.key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            f.remove(&self.key);
+        }
+    }
 }
 
 /// The epoch an answer was fetched under, or `None` when nothing may be cached.
@@ -85,6 +104,7 @@ impl DecisionCache {
             subscribed: AtomicBool::new(false),
             maps: Mutex::new(Maps { logins: HashMap::new(), allowed: HashMap::new(), local: None }),
             hits: AtomicU64::new(0),
+            in_flight: Mutex::new(HashMap::new()),
         });
         if !ttl.is_zero() {
             match source {
@@ -175,6 +195,14 @@ impl DecisionCache {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// Waits for this caller's turn to have `key`'s login checked. When a remembered login runs
+    /// out, every connection of a busy system misses at once; one check (two argon2id hashes)
+    /// then answers them all instead of one each, which stalled every request for as long.
+    pub async fn login_turn(&self, key: &[u8; 32]) -> LoginTurn<'_> {
+        let lock = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).entry(*key).or_default().clone();
+        LoginTurn { cache: self, key: *key, _turn: lock.lock_owned().await }
     }
 
     /// Remembers a successful login for `ttl`, or less when the password stops sooner
