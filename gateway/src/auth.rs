@@ -59,12 +59,10 @@ pub async fn authenticate(
     caller: &Caller<'_>,
 ) -> Result<System, AuthError> {
     let (brugernavn, adgangskode) = basic_credentials(caller.headers).ok_or(AuthError::Denied)?;
-    // A locked-out (user, address) pair is refused before anything else, a remembered success
-    // included: the lock-out must not depend on whether the cache still holds the password.
-    let failures = match lockout.standing(&brugernavn, caller.ip).await {
-        Standing::Locked(left) => return Err(AuthError::LockedOut(left)),
-        Standing::Open { failures } => failures,
-    };
+    // A remembered login passes without a lock-out read (a Redis round trip): it was remembered
+    // only after the lock-out let it through, and the lock-out of any pair drops every
+    // remembered login — here before the locking request is answered, in other gateways as the
+    // message reaches them. So a locked pair never passes on a remembered success.
     let key = cache.login_key(&brugernavn, &adgangskode);
     if let Some(system) = cache.login(&key) {
         tracing::debug!("login from the decision cache");
@@ -75,8 +73,14 @@ pub async fn authenticate(
     if let Some(system) = cache.login(&key) {
         return Ok(system);
     }
-    let user = brugernavn.clone();
+    // Before the lock-out is read: a lock-out announced after the read makes the answer
+    // unfit to remember.
     let ticket = cache.ticket();
+    let failures = match lockout.standing(&brugernavn, caller.ip).await {
+        Standing::Locked(left) => return Err(AuthError::LockedOut(left)),
+        Standing::Open { failures } => failures,
+    };
+    let user = brugernavn.clone();
     // The gateway asks for itself: the system is not known until the answer.
     let mut ctx = CallerContext::new(Principal::Service("gateway".into()));
     caller.correlation_id.clone_into(&mut ctx.correlation_id);
@@ -94,7 +98,9 @@ pub async fn authenticate(
         }
         Ok(system)
     } else {
-        lockout.failed(&user, caller.ip).await;
+        if lockout.failed(&user, caller.ip).await {
+            cache.lockout_announced().await;
+        }
         Err(AuthError::Denied)
     }
 }

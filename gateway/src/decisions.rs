@@ -61,6 +61,8 @@ struct Maps {
 }
 
 pub struct DecisionCache {
+    /// Where this gateway announces a lock-out to the others (in one process there are none).
+    announce: Option<dtr_redislink::RedisLink>,
     key: ring::hmac::Key,
     ttl: Duration,
     /// Raised by every invalidation; an answer fetched under an older epoch is not stored.
@@ -98,6 +100,10 @@ impl DecisionCache {
     pub fn new(source: Invalidation, ttl: Duration) -> Arc<Self> {
         let secret: [u8; 32] = rand_secret();
         let cache = Arc::new(DecisionCache {
+            announce: match &source {
+                Invalidation::Redis(link) => Some(link.clone()),
+                _ => None,
+            },
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
             ttl,
             epoch: AtomicU64::new(0),
@@ -159,6 +165,33 @@ impl DecisionCache {
     pub fn invalidate(&self) {
         let mut m = self.maps();
         self.clear(&mut m);
+    }
+
+    /// A pair was just locked out: remembered logins may no longer pass without the lock-out
+    /// being asked, here (at once) nor in any other gateway (over Redis: the locking answer
+    /// waits until Redis has handed every gateway the message).
+    pub async fn lockout_announced(&self) {
+        self.invalidate();
+        let Some(link) = &self.announce else { return };
+        let before = self.epoch.load(Ordering::SeqCst);
+        let sent: Result<i64, _> = link
+            .run(|mut c| async move {
+                redis::cmd("PUBLISH").arg(dtr_proto::TILSLUTNING_AENDRET_KANAL).arg("lockout").query_async(&mut c).await
+            })
+            .await;
+        if let Err(e) = sent {
+            // A gateway that cannot hear Redis is not subscribed, and caches nothing.
+            tracing::warn!(error = %e, "lock-out not announced to the other gateways");
+            return;
+        }
+        // Redis hands a message to every subscriber at once: when this gateway has its own
+        // back, the others have theirs (bounded: Redis may freeze meanwhile).
+        let echoed = async {
+            while self.is_subscribed() && self.epoch.load(Ordering::SeqCst) == before {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(200), echoed).await;
     }
 
     fn set_subscribed(&self, on: bool) {

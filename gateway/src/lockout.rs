@@ -94,10 +94,11 @@ impl Lockout {
         }
     }
 
-    /// Counts a failed login of the pair.
-    pub async fn failed(&self, username: &str, ip: Option<IpAddr>) {
+    /// Counts a failed login of the pair; `true` when the pair is locked from now on (the
+    /// caller then drops remembered logins everywhere: see `crate::auth`).
+    pub async fn failed(&self, username: &str, ip: Option<IpAddr>) -> bool {
         if self.off() {
-            return;
+            return false;
         }
         let k = key(username, ip);
         if let Some(link) = &self.redis {
@@ -133,14 +134,16 @@ impl Lockout {
         entry.0 += 1;
         let n = entry.0;
         drop(local);
-        self.count_lockout(n);
+        self.count_lockout(n)
     }
 
-    /// Counts a pair that has just reached the limit (`dtr_lockouts_total`).
-    fn count_lockout(&self, failures: u32) {
+    /// Counts a pair that has just reached the limit (`dtr_lockouts_total`); whether it is
+    /// locked.
+    fn count_lockout(&self, failures: u32) -> bool {
         if failures == self.policy.max_failures {
             metrics::counter!("dtr_lockouts_total").increment(1);
         }
+        failures >= self.policy.max_failures
     }
 
     /// A successful login clears the pair's count (called only when there was one).
