@@ -20,7 +20,7 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(dtr_proto::context::new_correlation_id)
 }
 
 /// Runs the rest of the request in `span(correlation id)` and returns the id in a header.
