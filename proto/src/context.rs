@@ -107,7 +107,7 @@ impl CallerContext {
         let get = |k: &str| md.get(k).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty());
         Some(CallerContext {
             principal,
-            correlation_id: get(CORRELATION_ID).map(str::to_owned).unwrap_or_else(|| new_correlation_id()),
+            correlation_id: get(CORRELATION_ID).map(str::to_owned).unwrap_or_else(new_correlation_id),
             regelsaet: match get(REGELSAET) {
                 Some("v1") => Regelsaet::V1,
                 _ => Regelsaet::V2,
