@@ -68,8 +68,12 @@ pub async fn authenticate(
         tracing::debug!("login from the decision cache");
         return Ok(system);
     }
-    // Callers with the same credentials wait for one check, then find its answer remembered.
-    let _turn = cache.login_turn(&key).await;
+    // Callers with the same credentials wait for one check, then find its answer remembered
+    // (only while answers can be remembered: otherwise they would wait for nothing).
+    let _turn = match cache.is_subscribed() {
+        true => Some(cache.login_turn(&key).await),
+        false => None,
+    };
     if let Some(system) = cache.login(&key) {
         return Ok(system);
     }
