@@ -125,6 +125,21 @@ async fn bench_extract_writes_its_report() {
     assert!(text.contains("an extract adds a median of"), "{text}");
 }
 
+#[tokio::test]
+async fn bench_write_writes_its_report() {
+    let dir = common::TempDir::new();
+    let report = dir.path().join("write.md");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
+        .args(["bench", "write", "--scales", "0.01,0.02", "--inserts", "5", "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("| 0.01× |") && text.contains("| 0.02× |"), "{text}");
+    assert!(text.contains("SOAP ÷ raw"), "{text}");
+}
+
 /// A reader that hangs up part-way stops the export service's database read (it logs how far it
 /// got), and the service goes on serving.
 #[tokio::test]

@@ -40,6 +40,9 @@ pub enum BenchCommand {
     /// The SOAP lookup against a direct gRPC call, a node `soap` server answering from memory
     /// and a fixed answer, in both run modes; writes a report.
     Lookup(crate::bench_lookup::LookupArgs),
+    /// A SOAP insert with every rule on against a raw insert into the same database, at 1× and
+    /// 10×; writes a report.
+    Write(crate::bench_write::WriteArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -47,6 +50,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Extract { scales, runs, out } => (scales, runs, out),
         BenchCommand::Trust(a) => return crate::bench_trust::run(a).await,
         BenchCommand::Lookup(a) => return crate::bench_lookup::run(a).await,
+        BenchCommand::Write(a) => return crate::bench_write::run(a).await,
     };
     let mut results = Vec::new();
     for scale in scales {
@@ -167,7 +171,7 @@ pub(crate) fn start_command(mut cmd: Command) -> anyhow::Result<Server> {
 }
 
 /// Waits until process `pid` uses under 5 % of a CPU over a second (at most three minutes).
-async fn wait_quiet(pid: u32) {
+pub(crate) async fn wait_quiet(pid: u32) {
     let ticks = || -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()

@@ -6,6 +6,7 @@ mod backup;
 mod bench;
 mod bench_lookup;
 mod bench_trust;
+mod bench_write;
 mod catalogue;
 mod config;
 mod demo;
