@@ -110,32 +110,31 @@ async fn demo_data_refuses_a_scale_the_numbers_cannot_hold() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most 10"));
 }
 
-#[tokio::test]
-async fn bench_extract_writes_its_report() {
+/// Runs `dtr bench <args> --out <file>` and returns the report it wrote.
+fn bench_report(args: &[&str]) -> String {
     let dir = common::TempDir::new();
-    let report = dir.path().join("extract.md");
+    let report = dir.path().join("report.md");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-        .args(["bench", "extract", "--scales", "0.01,0.02", "--runs", "1", "--out"])
+        .arg("bench")
+        .args(args)
+        .arg("--out")
         .arg(&report)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(&report).unwrap();
+    std::fs::read_to_string(&report).unwrap()
+}
+
+#[tokio::test]
+async fn bench_extract_writes_its_report() {
+    let text = bench_report(&["extract", "--scales", "0.01,0.02", "--runs", "1"]);
     assert!(text.contains("| 0.01× |") && text.contains("| 0.02× |"), "{text}");
     assert!(text.contains("an extract adds a median of"), "{text}");
 }
 
 #[tokio::test]
 async fn bench_write_writes_its_report() {
-    let dir = common::TempDir::new();
-    let report = dir.path().join("write.md");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))
-        .args(["bench", "write", "--scales", "0.01,0.02", "--inserts", "5", "--out"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(&report).unwrap();
+    let text = bench_report(&["write", "--scales", "0.01,0.02", "--inserts", "5"]);
     assert!(text.contains("| 0.01× |") && text.contains("| 0.02× |"), "{text}");
     assert!(text.contains("SOAP ÷ raw"), "{text}");
 }

@@ -58,10 +58,15 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         results.push(measure(scale, runs.max(1)).await.with_context(|| format!("scale {scale}"))?);
     }
     let report = report(&results, runs);
+    crate::bench::write_report(&out, &report)
+}
+
+/// Writes a benchmark's report to `out` (making its folder) and shows it.
+pub(crate) fn write_report(out: &Path, report: &str) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out, report).with_context(|| format!("writing {}", out.display()))?;
     println!("{report}");
     println!("report written to {}", out.display());
     Ok(())

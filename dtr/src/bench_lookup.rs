@@ -203,13 +203,7 @@ pub async fn run(a: LookupArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     let report = report(&results, &a, cpus);
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&a.out, &report).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("{report}");
-    println!("report written to {}", a.out.display());
-    Ok(())
+    crate::bench::write_report(&a.out, &report)
 }
 
 /// `taskset`: `pid` (and with `all`, every thread of it) on `cpu`.

@@ -210,13 +210,7 @@ pub async fn run(a: TrustArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&base);
 
     let report = report(&a, wrong, (with_trust, without), (&rounds_with, &rounds_without), (remembered_us, first_us));
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&a.out, &report).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("{report}");
-    println!("report written to {}", a.out.display());
-    Ok(())
+    crate::bench::write_report(&a.out, &report)
 }
 
 fn report(

@@ -46,13 +46,7 @@ pub async fn run(a: WriteArgs) -> anyhow::Result<()> {
         results.push(r?);
     }
     let report = report(&results, a.inserts);
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&a.out, &report).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("{report}");
-    println!("report written to {}", a.out.display());
-    Ok(())
+    crate::bench::write_report(&a.out, &report)
 }
 
 /// The inner XML of one insert (a kommunal daginstitution of a demo kommune).
