@@ -264,6 +264,12 @@ async fn own_process(r: &Running) -> (Portal, common::Proc, common::TempDir) {
         }
     })
     .await;
-    assert!(proc.log().contains("portal listening"), "{}", proc.log());
+    // The line is written by a task of its own once the socket is bound, so it may follow the
+    // first healthy answer by a moment.
+    common::wait_until("the portal to log where it listens", std::time::Duration::from_secs(5), || {
+        let logged = proc.log().contains("portal listening");
+        async move { logged }
+    })
+    .await;
     (Portal { base, cert: dir.path().join("portal/tls/cert.pem") }, proc, dir)
 }
