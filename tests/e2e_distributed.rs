@@ -151,13 +151,7 @@ async fn grpc_clients_call_the_services_directly() {
         ..Default::default()
     };
     let registry_store = dtr_registry::storage::connect(&c.db).await.unwrap();
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "test".into(),
-        organisation: None,
-        correlation_id: "t".into(),
-        operation: "test".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("test", "test");
     registry_store.insert_anvisningsenhed(&child, None, &aktoer, &dtr_registry::storage::no_checks).await.unwrap();
     let changed =
         Daginstitution { daginstitutions_nummer: first.clone(), ejerform_kode: 1, lovgrundlag_kode: 5, ..d.clone() };

@@ -204,13 +204,7 @@ async fn lifecycle(r: Running) {
     assert_eq!(store.aendringer_siden(0, 100_000).await.unwrap().len(), before, "refusals and dry runs wrote nothing");
 
     // Move, with its alternative address.
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "t".into(),
-        organisation: None,
-        correlation_id: "t".into(),
-        operation: "test".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("t", "test");
     let alt = dtr_registry::model::AlternativAdresseData {
         enheds_nummer: a.clone(),
         navn: "Legepladsen".into(),

@@ -152,13 +152,7 @@ async fn old_institutions_keep_their_numbers() {
             dtr_registry::service::Lookups { dar: local.clone(), cvr: local }
         },
     );
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "test".into(),
-        organisation: None,
-        correlation_id: "legacy".into(),
-        operation: "InsertDaginstitution".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("test", "InsertDaginstitution");
     let data = dtr_registry::model::DaginstitutionData {
         navn: "Ny efter indlæsningen".into(),
         ejerform_kode: 1,

@@ -165,13 +165,7 @@ async fn a_writer_outside_the_process_is_seen_soon() {
     let before = r.soap.call(EXPORT, "GetDaginstitutionByNummer", lookup).await;
     assert!(!before.body.contains("Ændret udefra"), "{}", before.body);
     let store = dtr_registry::storage::connect(&r.db).await.unwrap();
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "udefra".into(),
-        organisation: None,
-        correlation_id: "udefra".into(),
-        operation: "test".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("udefra", "test");
     let changed = store
         .update_daginstitution("G30000", &aktoer, &|s| {
             let mut data = s.current.clone().expect("G30000 exists").data;

@@ -200,13 +200,7 @@ async fn an_owner_sees_its_findings() {
         p_nummer: "1099999999".into(),
         ..Default::default()
     };
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "test".into(),
-        organisation: None,
-        correlation_id: "fund".into(),
-        operation: "test".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("test", "test");
     let stored = store.insert_anvisningsenhed(&data, Some("64942212"), &aktoer, &dtr_registry::storage::no_checks);
     let nummer = stored.await.unwrap().done().unwrap().nummer;
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_dtr"))

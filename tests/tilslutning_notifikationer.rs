@@ -165,13 +165,7 @@ async fn each_event_mails_the_organisation_concerned_and_survives_an_outage() {
     // The periodic registry check finds a problem with a unit of kommune 101 (an active
     // daginstitution without units): the owner is mailed its findings, once per run.
     let registry = dtr_registry::storage::connect(&r.db).await.unwrap();
-    let aktoer = dtr_registry::model::Aktoer {
-        system: "seed".into(),
-        organisation: None,
-        correlation_id: "seed".into(),
-        operation: "test".into(),
-        message_id: None,
-    };
+    let aktoer = crate::common::aktoer("seed", "test");
     let data = dtr_registry::model::DaginstitutionData {
         navn: "Uden enheder".into(),
         ejerform_kode: 1,

@@ -375,3 +375,15 @@ pub fn schema_valid(xsd_text: &str, body: &str, op: &str) {
 }
 
 pub const VALID_DAGINSTITUTION: &str = "<d:daginstitution><d:daginstitutionsNavn>Skovbørnehaven Egern &amp; Co</d:daginstitutionsNavn><d:ejerformKode>1</d:ejerformKode><d:lovgrundlagKode>1</d:lovgrundlagKode><d:admKommuneKode>101</d:admKommuneKode></d:daginstitution>";
+
+/// Who a test writes as when it writes straight through the store (a writer outside the
+/// services): `system` in operation `operation`, its correlation id the system's name.
+pub fn aktoer(system: &str, operation: &str) -> dtr_registry::model::Aktoer {
+    dtr_registry::model::Aktoer {
+        system: system.into(),
+        organisation: None,
+        correlation_id: system.into(),
+        operation: operation.into(),
+        message_id: None,
+    }
+}

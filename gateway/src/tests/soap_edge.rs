@@ -330,6 +330,15 @@ fn every_operation_has_its_elements_in_the_schema() {
     }
 }
 
+/// A SOAP 1.1 HelloWorld to the export endpoint as the fake system with `password`.
+fn hello(password: &str) -> Request<Body> {
+    Request::post(EXPORT_PATH)
+        .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .header(header::AUTHORIZATION, basic(USER, password))
+        .body(Body::from(envelope(SOAP11, &format!(r#"<e:HelloWorld xmlns:e="{EXPORT_NS}"/>"#))))
+        .unwrap()
+}
+
 /// A locked-out (user, address) pair is refused even with the right password while a success
 /// with that password is still remembered (trust finding: the cache was asked first).
 #[tokio::test]
@@ -341,13 +350,6 @@ async fn lock_out_comes_before_a_remembered_login() {
         cfg.lockout = crate::lockout::LockoutPolicy { max_failures: 3, period: std::time::Duration::from_secs(300) };
     })
     .await;
-    let hello = |password: &str| {
-        Request::post(EXPORT_PATH)
-            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header(header::AUTHORIZATION, basic(USER, password))
-            .body(Body::from(envelope(SOAP11, &format!(r#"<e:HelloWorld xmlns:e="{EXPORT_NS}"/>"#))))
-            .unwrap()
-    };
     let app = app(state);
     assert_eq!(app.clone().oneshot(hello(PASSWORD)).await.unwrap().status(), StatusCode::OK);
     for _ in 0..3 {
@@ -372,14 +374,7 @@ async fn concurrent_callers_with_one_login_cost_one_authenticate() {
     })
     .await;
     let app = app(state);
-    let hello = || {
-        Request::post(EXPORT_PATH)
-            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header(header::AUTHORIZATION, basic(USER, PASSWORD))
-            .body(Body::from(envelope(SOAP11, &format!(r#"<e:HelloWorld xmlns:e="{EXPORT_NS}"/>"#))))
-            .unwrap()
-    };
-    let calls: Vec<_> = (0..16).map(|_| tokio::spawn(app.clone().oneshot(hello()))).collect();
+    let calls: Vec<_> = (0..16).map(|_| tokio::spawn(app.clone().oneshot(hello(PASSWORD)))).collect();
     for c in calls {
         assert_eq!(c.await.unwrap().unwrap().status(), StatusCode::OK);
     }
