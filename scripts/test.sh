@@ -77,6 +77,16 @@ if [ ! -f "$OP/package.json" ]; then
 fi
 export DTR_TEST_OIDC_PROVIDER="$OP"
 
+# `dtr bench lookup` is run short in the suite: it drives the gateway with wrk and compares it
+# with npm's `soap` answering from memory (the version the benchmark pins).
+command -v wrk >/dev/null || apt_install "wrk" wrk
+if [ ! -f target/npm/node_modules/soap/package.json ]; then
+  say "installing soap into target/npm"
+  npm install --silent --no-audit --no-fund --prefix target/npm soap@1.13.0 >/dev/null \
+    || die "could not install soap from npm"
+fi
+export DTR_TEST_BENCH_NPM="$PWD/target/npm"
+
 free_port() {
   local p
   for _ in $(seq 1 50); do

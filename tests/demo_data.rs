@@ -139,6 +139,36 @@ async fn bench_write_writes_its_report() {
     assert!(text.contains("SOAP ÷ raw"), "{text}");
 }
 
+/// The lookup benchmark, run short in both modes: every row measured, the targets stated.
+#[tokio::test]
+async fn bench_lookup_writes_its_report() {
+    let npm = std::env::var("DTR_TEST_BENCH_NPM").expect("DTR_TEST_BENCH_NPM: run the suite with scripts/test.sh");
+    let pg = common::postgres_admin_url();
+    let redis = common::redis_url();
+    let text = bench_report(&[
+        "lookup",
+        "--seconds",
+        "1",
+        "--rounds",
+        "1",
+        "--held",
+        "20",
+        "--npm-dir",
+        &npm,
+        "--postgres-url",
+        &pg,
+        "--redis-url",
+        &redis,
+    ]);
+    for mode in ["## embedded", "## distributed"] {
+        assert!(text.contains(mode), "{text}");
+    }
+    for row in ["through the gateway", "direct gRPC call", "node `soap` server", "`/healthz`", "| gateway |"] {
+        assert_eq!(text.matches(row).count(), 2, "{row} in both modes: {text}");
+    }
+    assert_eq!(text.matches("| via gateway ÷ direct gRPC |").count(), 2, "{text}");
+}
+
 /// A reader that hangs up part-way stops the export service's database read (it logs how far it
 /// got), and the service goes on serving.
 #[tokio::test]

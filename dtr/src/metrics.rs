@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use dtr_telemetry::handles::Handles;
 use metrics::{describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -147,15 +148,53 @@ pub struct GrpcMetricsLayer {
 impl<S> tower::Layer<S> for GrpcMetricsLayer {
     type Service = GrpcMetrics<S>;
     fn layer(&self, inner: S) -> GrpcMetrics<S> {
-        GrpcMetrics { inner, service: self.service, via: self.via }
+        let (service, via) = (self.service, self.via);
+        // A service has a few dozen methods; a bound keeps made-up paths from growing the map.
+        let methods = Handles::new(256, move |method: &String| MethodMetrics::new(service, via, method));
+        GrpcMetrics { inner, methods: Arc::new(methods) }
     }
 }
 
 #[derive(Clone)]
 pub struct GrpcMetrics<S> {
     inner: S,
+    methods: Arc<Handles<String, Arc<MethodMetrics>>>,
+}
+
+/// One method's metrics: its latency, and its calls by status code (each made on the code's
+/// first call, so that codes never seen are not listed).
+struct MethodMetrics {
     service: &'static str,
     via: &'static str,
+    method: String,
+    duration: metrics::Histogram,
+    calls: [std::sync::OnceLock<metrics::Counter>; CODES.len() + 2],
+}
+
+impl MethodMetrics {
+    fn new(service: &'static str, via: &'static str, method: &str) -> Arc<Self> {
+        let duration = metrics::histogram!(
+            "dtr_grpc_request_duration_seconds", "service" => service, "method" => method.to_owned()
+        );
+        Arc::new(MethodMetrics { service, via, method: method.to_owned(), duration, calls: Default::default() })
+    }
+
+    fn record(&self, code: &'static str, took: Duration) {
+        let i = match CODES.iter().position(|c| *c == code) {
+            Some(i) => i,
+            None if code == "transport" => CODES.len() + 1,
+            None => CODES.len(),
+        };
+        let (service, via, method) = (self.service, self.via, &self.method);
+        self.calls[i]
+            .get_or_init(|| {
+                metrics::counter!(
+                    "dtr_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => code, "via" => via
+                )
+            })
+            .increment(1);
+        self.duration.record(took.as_secs_f64());
+    }
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for GrpcMetrics<S>
@@ -172,8 +211,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let method = req.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
-        let (service, via) = (self.service, self.via);
+        let metrics = self.methods.get(req.uri().path().rsplit('/').next().unwrap_or_default());
         let started = Instant::now();
         let call = self.inner.call(req);
         Box::pin(async move {
@@ -182,20 +220,16 @@ where
                 Ok(r) => r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map_or("0", grpc_code),
                 Err(_) => "transport",
             };
-            metrics::counter!(
-                "dtr_grpc_requests_total", "service" => service, "method" => method.clone(), "code" => code, "via" => via
-            )
-            .increment(1);
-            metrics::histogram!("dtr_grpc_request_duration_seconds", "service" => service, "method" => method)
-                .record(started.elapsed().as_secs_f64());
+            metrics.record(code, started.elapsed());
             result
         })
     }
 }
 
+/// gRPC's status codes as label values.
+const CODES: [&str; 17] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
+
 /// The status code as a fixed label value (any number outside gRPC's is "other").
 fn grpc_code(v: &str) -> &'static str {
-    const CODES: [&str; 17] =
-        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
     CODES.iter().find(|c| **c == v).copied().unwrap_or("other")
 }

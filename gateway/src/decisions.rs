@@ -15,6 +15,7 @@
 //! connection. Worst case for a revocation to take effect: the next request normally; `ttl`
 //! (default 5 s) if a message is lost without the subscription noticing.
 
+use dtr_telemetry::handles::Handles;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -291,8 +292,13 @@ impl DecisionCache {
 }
 
 fn counted(cache: &'static str, hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    metrics::counter!("dtr_cache_requests_total", "cache" => cache, "result" => result).increment(1);
+    static COUNTERS: std::sync::LazyLock<Handles<(&str, bool), metrics::Counter>> = std::sync::LazyLock::new(|| {
+        Handles::new(16, |&(cache, hit)| {
+            let result = if hit { "hit" } else { "miss" };
+            metrics::counter!("dtr_cache_requests_total", "cache" => cache, "result" => result)
+        })
+    });
+    COUNTERS.get(&(cache, hit)).increment(1);
 }
 
 fn rand_secret() -> [u8; 32] {

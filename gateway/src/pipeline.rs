@@ -3,12 +3,14 @@
 //! only decides access and dispatches.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use dtr_telemetry::handles::Handles;
 use http::request::Parts;
 use http::{StatusCode, header};
 
@@ -52,12 +54,26 @@ pub async fn soap_span(ep: Endpoint, max_body: usize, req: Request, next: Next) 
     };
     let op = operation.0.get().copied().unwrap_or("unknown");
     let service = ep.service.name();
-    metrics::counter!("dtr_soap_requests_total", "service" => service, "operation" => op, "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("dtr_soap_request_duration_seconds", "service" => service, "operation" => op)
-        .record(started.elapsed().as_secs_f64());
+    SOAP_CALLS.get(&(service, op, outcome)).increment(1);
+    SOAP_DURATIONS.get(&(service, op)).record(started.elapsed().as_secs_f64());
     resp
 }
+
+// Every label is one of our constants (services, operations, outcomes): a few hundred at most.
+static SOAP_CALLS: LazyLock<Handles<(&str, &str, &str), metrics::Counter>> = LazyLock::new(|| {
+    Handles::new(
+        4096,
+        |&(service, op, outcome)| metrics::counter!("dtr_soap_requests_total", "service" => service, "operation" => op, "outcome" => outcome),
+    )
+});
+static SOAP_DURATIONS: LazyLock<Handles<(&str, &str), metrics::Histogram>> = LazyLock::new(|| {
+    Handles::new(
+        1024,
+        |&(service, op)| metrics::histogram!("dtr_soap_request_duration_seconds", "service" => service, "operation" => op),
+    )
+});
+static AUTH_OUTCOMES: LazyLock<Handles<&str, metrics::Counter>> =
+    LazyLock::new(|| Handles::new(16, |&outcome| metrics::counter!("dtr_auth_total", "outcome" => outcome)));
 
 /// Longest a refused request's unread body is read before the answer goes out.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
@@ -137,21 +153,21 @@ impl FromRequestParts<AppState> for Authenticated {
         match auth::authenticate(&state.clients, &state.decisions, &state.lockout, &caller).await {
             Ok(system) => {
                 tracing::Span::current().record("system", system.id.as_str());
-                metrics::counter!("dtr_auth_total", "outcome" => "ok").increment(1);
+                AUTH_OUTCOMES.get(&"ok").increment(1);
                 Ok(Authenticated(system))
             }
             Err(AuthError::Denied) => {
                 tracing::info!("authentication refused");
-                metrics::counter!("dtr_auth_total", "outcome" => "denied").increment(1);
+                AUTH_OUTCOMES.get(&"denied").increment(1);
                 Err(unauthorized())
             }
             Err(AuthError::LockedOut(left)) => {
                 tracing::info!(client = ?ip, "login locked out after repeated failures");
-                metrics::counter!("dtr_auth_total", "outcome" => "locked_out").increment(1);
+                AUTH_OUTCOMES.get(&"locked_out").increment(1);
                 Err(locked_out(left))
             }
             Err(AuthError::Backend(s)) => {
-                metrics::counter!("dtr_auth_total", "outcome" => "unavailable").increment(1);
+                AUTH_OUTCOMES.get(&"unavailable").increment(1);
                 let version = hinted_version(&parts.headers).unwrap_or(SoapVersion::V11);
                 Err(SoapFault { version, error: GatewayError::Backend(s), correlation_id: cid }.into_response())
             }

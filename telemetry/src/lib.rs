@@ -4,6 +4,8 @@
 //! When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are exported over OTLP/gRPC, and the W3C
 //! trace context travels in gRPC metadata from the gateway into the services.
 
+pub mod handles;
+
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;

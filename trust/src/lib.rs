@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dtr_proto::context::Principal;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 
 pub use guard::{Guard, Guarded, Policy, Refusal, Rule};
@@ -108,9 +107,7 @@ impl PartCredentials {
         principal: &Principal,
         audience: Part,
     ) -> Result<(), TrustError> {
-        let token = self.minter.token(principal, audience)?;
-        let value = MetadataValue::try_from(format!("Bearer {token}"))
-            .map_err(|_| TrustError::Invalid("token is not header text".into()))?;
+        let value = self.minter.bearer(principal, audience)?;
         req.metadata_mut().insert(guard::AUTHORIZATION, value);
         Ok(())
     }
@@ -137,12 +134,16 @@ pub struct Signing {
 
 impl tonic::service::Interceptor for Signing {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let principal =
-            req.extensions().get::<Principal>().cloned().unwrap_or_else(|| self.credentials.own_principal());
-        self.credentials.authorize(&mut req, &principal, self.audience).map_err(|e| {
+        let minter = &self.credentials.minter;
+        let bearer = match req.extensions().get::<Principal>() {
+            Some(principal) => minter.bearer(principal, self.audience),
+            None => minter.bearer(&self.credentials.own_principal(), self.audience),
+        };
+        let bearer = bearer.map_err(|e| {
             tracing::error!(error = %e, "could not sign a call");
             tonic::Status::internal("kaldet kunne ikke underskrives")
         })?;
+        req.metadata_mut().insert(guard::AUTHORIZATION, bearer);
         Ok(req)
     }
 }

@@ -15,6 +15,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
+use tonic::metadata::{Ascii, MetadataValue};
 
 use dtr_proto::context::Principal;
 
@@ -130,8 +131,20 @@ fn now_secs() -> u64 {
 pub struct Minter {
     part: Part,
     key: EncodingKey,
-    cache: Mutex<HashMap<(Principal, Part), (String, Instant)>>,
+    cache: Mutex<HashMap<Part, HashMap<Principal, Minted>>>,
 }
+
+/// A token as made, with its `authorization` header value (made once: a header value checks
+/// every byte of the token).
+#[derive(Clone)]
+struct Minted {
+    token: String,
+    bearer: MetadataValue<Ascii>,
+    made: Instant,
+}
+
+/// Tokens remembered at most per audience; the map starts afresh when full.
+const MINTED_MAX: usize = 10_000;
 
 impl Minter {
     /// The part's token key from the PKI directory.
@@ -140,7 +153,7 @@ impl Minter {
         let der = unb64(&pki.token_key(part))?;
         Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
             .map_err(|_| TrustError::Invalid(format!("{}: not an Ed25519 key", pki.token_key(part).display())))?;
-        Ok(Minter { part, key: EncodingKey::from_ed_der(&der), cache: Mutex::new(HashMap::new()) })
+        Ok(Minter { part, key: EncodingKey::from_ed_der(&der), cache: Mutex::default() })
     }
 
     /// A minter with a key of its own that no service trusts, for tests that need tokens to be
@@ -149,7 +162,7 @@ impl Minter {
         install_provider();
         let (private, _) = generate_key().expect("an Ed25519 key");
         let der = base64::engine::general_purpose::STANDARD.decode(private).expect("base64 of our own key");
-        Minter { part, key: EncodingKey::from_ed_der(&der), cache: Mutex::new(HashMap::new()) }
+        Minter { part, key: EncodingKey::from_ed_der(&der), cache: Mutex::default() }
     }
 
     pub fn part(&self) -> Part {
@@ -158,21 +171,33 @@ impl Minter {
 
     /// A token naming `principal` for service `audience`.
     pub fn token(&self, principal: &Principal, audience: Part) -> Result<String, TrustError> {
-        let key = (principal.clone(), audience);
+        self.minted(principal, audience).map(|m| m.token)
+    }
+
+    /// `Bearer <token>` for the `authorization` metadata of a call.
+    pub fn bearer(&self, principal: &Principal, audience: Part) -> Result<MetadataValue<Ascii>, TrustError> {
+        self.minted(principal, audience).map(|m| m.bearer)
+    }
+
+    fn minted(&self, principal: &Principal, audience: Part) -> Result<Minted, TrustError> {
         if let Ok(cache) = self.cache.lock()
-            && let Some((token, made)) = cache.get(&key)
-            && made.elapsed() < LIFETIME / 2
+            && let Some(minted) = cache.get(&audience).and_then(|m| m.get(principal))
+            && minted.made.elapsed() < LIFETIME / 2
         {
-            return Ok(token.clone());
+            return Ok(minted.clone());
         }
         let token = self.mint_with(principal, audience, now_secs(), LIFETIME)?;
+        let bearer = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| TrustError::Invalid("token is not header text".into()))?;
+        let minted = Minted { token, bearer, made: Instant::now() };
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() > 10_000 {
-                cache.clear();
+            let for_audience = cache.entry(audience).or_default();
+            if for_audience.len() >= MINTED_MAX {
+                for_audience.clear();
             }
-            cache.insert(key, (token.clone(), Instant::now()));
+            for_audience.insert(principal.clone(), minted.clone());
         }
-        Ok(token)
+        Ok(minted)
     }
 
     /// A fresh token issued at `iat` (seconds since the epoch) for `lifetime`; tests use it to

@@ -67,7 +67,24 @@ pub struct CodeTableCache {
 }
 
 fn counted(result: &'static str) {
-    metrics::counter!("dtr_cache_requests_total", "cache" => "code_tables", "result" => result).increment(1);
+    count_cache_read("code_tables", result);
+}
+
+/// Counts a read of one of the register's caches (`dtr_cache_requests_total`, by `cache`:
+/// `code_tables` or `lookups`, and `result`: `hit`, `miss` or `bypass`). The handles are made once:
+/// the recorder's lookup by name and labels costs more than the count, on every lookup.
+pub(crate) fn count_cache_read(cache: &'static str, result: &'static str) {
+    use std::sync::OnceLock;
+    static HANDLES: [[OnceLock<metrics::Counter>; 3]; 2] = [const { [const { OnceLock::new() }; 3] }; 2];
+    let c = usize::from(cache != "code_tables");
+    let r = match result {
+        "hit" => 0,
+        "miss" => 1,
+        _ => 2,
+    };
+    HANDLES[c][r]
+        .get_or_init(|| metrics::counter!("dtr_cache_requests_total", "cache" => cache, "result" => result))
+        .increment(1);
 }
 
 impl CodeTableCache {

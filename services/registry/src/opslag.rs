@@ -142,12 +142,12 @@ impl<T: Clone> Kort<T> {
     ) -> Result<Option<T>, E> {
         let ticket = self.generation.current();
         if !self.generation.may_remember() {
-            metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => "bypass").increment(1);
+            crate::cache::count_cache_read("lookups", "bypass");
             return read.await;
         }
         let hit = self.level().get(nummer, ticket);
         let result = if hit.is_some() { "hit" } else { "miss" };
-        metrics::counter!("dtr_cache_requests_total", "cache" => "lookups", "result" => result).increment(1);
+        crate::cache::count_cache_read("lookups", result);
         if let Some(unit) = hit {
             return Ok(unit);
         }
