@@ -86,6 +86,96 @@ struct Result1 {
     peaks: Vec<u64>,
     /// What each counted extract added to the process's memory at its start.
     added: Vec<u64>,
+    /// Every unit looked up by number once: how many, and the server's RSS before and after.
+    lookups: LookupMemory,
+}
+
+/// What remembering lookups costs: every unit looked up by number once through gRPC, so that
+/// the export service holds them all in memory (`opslag`), with the server's resident memory
+/// before and after (each read once it has settled).
+#[derive(Default)]
+struct LookupMemory {
+    entries: u64,
+    before_kb: u64,
+    after_kb: u64,
+}
+
+impl LookupMemory {
+    fn bytes_per_entry(&self) -> f64 {
+        self.after_kb.saturating_sub(self.before_kb) as f64 * 1024.0 / self.entries.max(1) as f64
+    }
+}
+
+/// Which lookup by number a unit takes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Daginstitution,
+    Anvisningsenhed,
+    AlternativAdresse,
+}
+
+/// The number of every unit in the register, read through the store in this process.
+async fn unit_numbers(
+    store: &dyn dtr_registry::storage::RegistryStore,
+    codes: &dtr_registry::codes::CodeTables,
+) -> anyhow::Result<Vec<(Kind, String)>> {
+    let mut numbers = Vec::new();
+    let mut s = store.stream_dagtilbud(dtr_registry::storage::DagtilbudFilter::Alle);
+    while let Some(d) = futures::StreamExt::next(&mut s).await {
+        let d = dtr_export::dagtilbud(d?, codes);
+        let inst = d.daginstitution.as_ref().and_then(|x| x.daginstitution.as_ref());
+        numbers.extend(inst.map(|i| (Kind::Daginstitution, i.daginstitutions_nummer.clone())));
+        for a in &d.anvisningsenheder {
+            let enhed = a.anvisningsenhed.as_ref().and_then(|x| x.anvisningsenhed.as_ref());
+            numbers.extend(enhed.map(|e| (Kind::Anvisningsenhed, e.enheds_nummer.clone())));
+            for l in &a.alternative_adresser {
+                let adresse = l.alternativ_adresse.as_ref();
+                numbers.extend(adresse.map(|l| (Kind::AlternativAdresse, l.alternativ_adresse_nummer.clone())));
+            }
+        }
+    }
+    Ok(numbers)
+}
+
+/// The direct gRPC reader: the admin console (mutual TLS with the admin certificate).
+async fn export_client(dir: &Path, server: &Server) -> anyhow::Result<ExportServiceClient<dtr_trust::SignedChannel>> {
+    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(dir.join("pki")), dtr_trust::Part::Admin)?;
+    let channel = admin.connect(&server.export_grpc, dtr_trust::Part::Export).await?;
+    Ok(ExportServiceClient::new(channel).max_decoding_message_size(64 << 20))
+}
+
+/// Looks every unit up by number once (16 callers at a time) on a server of its own, and reads
+/// what that left in its memory. The allocator keeps freed pages mapped for reuse, which would
+/// hide what the lookups hold in what start-up work freed; this server returns freed pages at
+/// once (`MIMALLOC_PURGE_DELAY=0`), so its resident memory is what it holds.
+async fn remember_every_unit(dir: &Path, numbers: &[(Kind, String)]) -> anyhow::Result<LookupMemory> {
+    use dtr_proto::export::NummerRequest;
+    let server = start_server_with(dir, &[], &[("MIMALLOC_PURGE_DELAY", "0")])?;
+    let pid = server.child.id();
+    let client = export_client(dir, &server).await?;
+    wait_quiet(pid).await;
+    let before_kb = proc_kb(pid, "VmRSS:");
+    let share = numbers.len().div_ceil(16).max(1);
+    let mut callers = Vec::new();
+    for part in numbers.chunks(share).map(<[_]>::to_vec) {
+        let mut c = client.clone();
+        callers.push(tokio::spawn(async move {
+            for (kind, nummer) in part {
+                let req = NummerRequest { nummer };
+                match kind {
+                    Kind::Daginstitution => drop(c.get_daginstitution_by_nummer(req).await?),
+                    Kind::Anvisningsenhed => drop(c.get_anvisnings_enheder_by_nummer(req).await?),
+                    Kind::AlternativAdresse => drop(c.get_alternativ_adresser_by_nummer(req).await?),
+                }
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for c in callers {
+        c.await??;
+    }
+    wait_quiet(pid).await;
+    Ok(LookupMemory { entries: numbers.len() as u64, before_kb, after_kb: proc_kb(pid, "VmRSS:") })
 }
 
 impl Result1 {
@@ -245,6 +335,7 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
     // runs of this benchmark, doubling the peak at random.
     wait_quiet(pid).await;
     let rss_idle_kb = proc_kb(pid, "VmRSS:");
+    let mut client = export_client(dir, &server).await?;
     // Each counted run's peak (VmHWM, started afresh before it), so it measures that extract.
     let reset_peak = || {
         let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
@@ -285,10 +376,6 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
         bytes = n;
     }
 
-    // The direct gRPC reader is the admin console (mutual TLS with the admin certificate).
-    let admin = dtr_trust::PartCredentials::load(&dtr_trust::PkiDir::new(dir.join("pki")), dtr_trust::Part::Admin)?;
-    let channel = admin.connect(&server.export_grpc, dtr_trust::Part::Export).await?;
-    let mut client = ExportServiceClient::new(channel).max_decoding_message_size(64 << 20);
     let mut grpc = Duration::MAX;
     let mut records: Vec<Dagtilbud> = Vec::new();
     for run in 0..=runs {
@@ -310,6 +397,8 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
         }
     }
     drop(server);
+    let codes = store.load_code_tables().await?;
+    let lookups = remember_every_unit(dir, &unit_numbers(store.as_ref(), &codes).await?).await?;
 
     // The database alone: the same statement through the store, in this process.
     let mut cursor = Duration::MAX;
@@ -326,7 +415,6 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
 
     // Reading and serializing the same rows in a tight loop, in one process: no gRPC, no HTTP,
     // no TLS. The full stack is measured against this.
-    let codes = store.load_code_tables().await?;
     let mut read_serialize = Duration::MAX;
     for _ in 0..runs {
         let started = Instant::now();
@@ -360,7 +448,20 @@ async fn measure_in(dir: &Path, scale: f64, runs: u32) -> anyhow::Result<Result1
         std::hint::black_box(out);
         serialize = serialize.min(started.elapsed());
     }
-    Ok(Result1 { scale, units, bytes, soap, grpc, cursor, read_serialize, serialize, rss_idle_kb, peaks, added })
+    Ok(Result1 {
+        scale,
+        units,
+        bytes,
+        soap,
+        grpc,
+        cursor,
+        read_serialize,
+        serialize,
+        rss_idle_kb,
+        peaks,
+        added,
+        lookups,
+    })
 }
 
 fn per_s(units: u64, d: Duration) -> f64 {
@@ -448,5 +549,40 @@ fn report(results: &[Result1], runs: u32) -> String {
          figure). On this shared machine the figures move by about ±20% between invocations; compare ratios within one \
          report.\n",
     );
+    r.push_str(
+        "\n## Lookups from memory\n\nEvery unit looked up by number once through gRPC \
+         (`GetDaginstitutionByNummer`, `GetAnvisningsEnhederByNummer`, `GetAlternativAdresserByNummer`; 16 callers), \
+         so that the export service remembers each (docs/architecture.md, *Lookups from memory*); the server's \
+         resident memory before and after, each read once it has settled:\n\n\
+         | scale | units remembered | RSS before | RSS after | added | per unit |\n|---|---|---|---|---|---|\n",
+    );
+    for x in results {
+        let l = &x.lookups;
+        r.push_str(&format!(
+            "| {}× | {} | {:.1} MB | {:.1} MB | {:.1} MB | {:.0} bytes |\n",
+            x.scale,
+            l.entries,
+            l.before_kb as f64 / 1024.0,
+            l.after_kb as f64 / 1024.0,
+            l.after_kb.saturating_sub(l.before_kb) as f64 / 1024.0,
+            l.bytes_per_entry()
+        ));
+    }
+    if let (Some(small), Some(large)) = (results.first(), results.last())
+        && results.len() > 1
+    {
+        let added = |l: &LookupMemory| l.after_kb.saturating_sub(l.before_kb) as f64;
+        let grew = added(&large.lookups) / added(&small.lookups).max(1.0);
+        let units = large.lookups.entries as f64 / small.lookups.entries.max(1) as f64;
+        let verdict =
+            if grew <= units * 1.1 { "with the register, not faster" } else { "**faster than the register**" };
+        r.push_str(&format!(
+            "\nFrom {}× to {}× ({units:.1}× the units) what the remembered lookups hold grows {grew:.2}×: {verdict} \
+             (at a small scale a fixed part, the callers' connection and the maps themselves, weighs more per unit). \
+             It has a ceiling besides (200,000 entries per kind of lookup) and is dropped whenever the register \
+             changes.\n",
+            small.scale, large.scale,
+        ));
+    }
     r
 }
