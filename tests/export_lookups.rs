@@ -110,9 +110,19 @@ async fn lookups(r: Running) {
         "<d:alternativAdresseNummer>{l2}</d:alternativAdresseNummer><d:tilEnhedsNummer>{c}</d:tilEnhedsNummer>"
     );
     ok(&r, "MoveAlternativAdresse", &mv).await;
+    // Lookups by number are remembered until the register changes: looked up before a change,
+    // then again at once after it is acknowledged, they answer the change.
+    let enhed_by_nummer = || get("GetAnvisningsEnhederByNummer", "enhedsNummer", c.clone());
+    let adresse_by_nummer = || get("GetAlternativAdresserByNummer", "alternativAdresseNummer", l1.clone());
+    for _ in 0..2 {
+        assert_eq!(xml_text(&enhed_by_nummer().await, "PNummer"), Some("1012345680"));
+        assert_eq!(xml_text(&adresse_by_nummer().await, "CVRNummer"), Some("11259979"));
+    }
     let changed = enhed(&p, "20", "1012345679")
         .replace("<d:anvisningsenhed>", &format!("<d:anvisningsenhed><d:EnhedsNummer>{c}</d:EnhedsNummer>"));
     ok(&r, "UpdateAnvisningsEnhed", &changed).await;
+    assert_eq!(xml_text(&enhed_by_nummer().await, "PNummer"), Some("1012345679"), "the unit's change");
+    assert_eq!(xml_text(&adresse_by_nummer().await, "CVRNummer"), Some("64942212"), "its unit's new CVR");
     assert!(by_cvr("64942212").await.contains(&l1), "follows its unit's new CVR");
     assert!(!by_cvr("11259979").await.contains(&l1));
     assert!(by_cvr("29189854").await.contains(&l2), "its own P-number's CVR stays");

@@ -541,10 +541,12 @@ impl Registry {
             EnhedFilter::CvrNummer(c) => is_cvr_shape(c),
             EnhedFilter::Navn(part) => is_search_text(part),
         };
-        if !shape_ok {
-            return Ok(vec![]);
+        match filter {
+            _ if !shape_ok => Ok(vec![]),
+            // By number: from memory, like a daginstitution.
+            EnhedFilter::Nummer(n) => Ok(self.anvisningsenhed(n.trim()).await?.into_iter().collect()),
+            _ => Ok(self.store.find_anvisningsenheder(filter).await?),
         }
-        Ok(self.store.find_anvisningsenheder(filter).await?)
     }
 
     /// Alternative addresses by number, P-number, CVR number or anvisningsenhed (exact match,
@@ -559,10 +561,11 @@ impl Registry {
             AdresseFilter::CvrNummer(c) => is_cvr_shape(c),
             AdresseFilter::Navn(part) => is_search_text(part),
         };
-        if !shape_ok {
-            return Ok(vec![]);
+        match filter {
+            _ if !shape_ok => Ok(vec![]),
+            AdresseFilter::Nummer(n) => Ok(self.alternativ_adresse(n.trim()).await?.into_iter().collect()),
+            _ => Ok(self.store.find_alternative_adresser(filter).await?),
         }
-        Ok(self.store.find_alternative_adresser(filter).await?)
     }
 
     /// Daginstitutioner whose name contains `part`, ignoring case (at most
