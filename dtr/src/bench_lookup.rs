@@ -183,7 +183,12 @@ pub async fn run(a: LookupArgs) -> anyhow::Result<()> {
             s.base,
             dtr_gateway::EXPORT_PATH
         );
-        tokio::signal::ctrl_c().await?;
+        // Stopped by Ctrl-C or a plain `kill`: either way the system goes down with it.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
         return Ok(());
     }
     let mut results = Vec::new();
@@ -470,6 +475,11 @@ async fn measure(
     work: &Path,
 ) -> anyhow::Result<ModeResult> {
     println!("{name}: measuring…");
+    // Start-up work (the tilslutning service following the register, the first registry check)
+    // must be over before any row is measured.
+    for p in &s.procs {
+        crate::bench::wait_quiet(p.id()).await;
+    }
     let cert = reqwest::Certificate::from_pem(&std::fs::read(s.tls_dir.join("cert.pem"))?)?;
     let http = reqwest::Client::builder().add_root_certificate(cert).http1_only().build()?;
     let peer = start_peer(s, &http, soap_module, work).await?;
@@ -683,7 +693,9 @@ fn report(results: &[ModeResult], a: &LookupArgs, cpus: usize) -> String {
         "Machine: {} CPUs. The serving processes are pinned to CPU {SERVER_CPU} and the load generator to CPU {LOAD_CPU} \
          (`taskset`): `wrk` for the HTTPS rows, this benchmark's own tonic client for the gRPC row, {} keep-alive \
          connections each; {} interleaved rounds of {} s per row after a warm-up, medians reported. Every row looks \
-         up the same daginstitution ({NUMMER}). Absolute numbers vary with the machine; compare the ratios.\n\n",
+         up the same daginstitution ({NUMMER}). Absolute numbers vary with the machine; compare the ratios. \
+         Where a target is not met, docs/bench/lookup-profile.md shows where the time goes (CPU profiles of \
+         both modes under this load).\n\n",
         cpus,
         a.connections,
         a.rounds,
