@@ -15,13 +15,13 @@
 //! connection. Worst case for a revocation to take effect: the next request normally; `ttl`
 //! (default 5 s) if a message is lost without the subscription noticing.
 
-use dtr_telemetry::handles::Handles;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use dtr_telemetry::handles::Handles;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 

@@ -171,20 +171,21 @@ impl Minter {
 
     /// A token naming `principal` for service `audience`.
     pub fn token(&self, principal: &Principal, audience: Part) -> Result<String, TrustError> {
-        self.minted(principal, audience).map(|m| m.token)
+        self.minted(principal, audience, |m| m.token.clone())
     }
 
     /// `Bearer <token>` for the `authorization` metadata of a call.
     pub fn bearer(&self, principal: &Principal, audience: Part) -> Result<MetadataValue<Ascii>, TrustError> {
-        self.minted(principal, audience).map(|m| m.bearer)
+        self.minted(principal, audience, |m| m.bearer.clone())
     }
 
-    fn minted(&self, principal: &Principal, audience: Part) -> Result<Minted, TrustError> {
+    /// What `take` takes of the token for `principal` and `audience`, minted if none is fresh.
+    fn minted<R>(&self, principal: &Principal, audience: Part, take: impl Fn(&Minted) -> R) -> Result<R, TrustError> {
         if let Ok(cache) = self.cache.lock()
             && let Some(minted) = cache.get(&audience).and_then(|m| m.get(principal))
             && minted.made.elapsed() < LIFETIME / 2
         {
-            return Ok(minted.clone());
+            return Ok(take(minted));
         }
         let token = self.mint_with(principal, audience, now_secs(), LIFETIME)?;
         let bearer = MetadataValue::try_from(format!("Bearer {token}"))
@@ -197,7 +198,7 @@ impl Minter {
             }
             for_audience.insert(principal.clone(), minted.clone());
         }
-        Ok(minted)
+        Ok(take(&minted))
     }
 
     /// A fresh token issued at `iat` (seconds since the epoch) for `lifetime`; tests use it to
