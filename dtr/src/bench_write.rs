@@ -89,14 +89,7 @@ async fn measure(dir: &Path, scale: f64, inserts: usize) -> anyhow::Result<Measu
         }
     };
     // Warm-up: logins and agreements remembered, statements prepared.
-    for i in 0..10 {
-        call(i).await?;
-    }
-    let started = Instant::now();
-    for i in 0..inserts {
-        call(1000 + i).await?;
-    }
-    let soap = started.elapsed();
+    let soap = timed(inserts, call).await?;
     drop(server);
 
     // The same rows, raw: one INSERT per transaction into the same database, its own numbers.
@@ -120,14 +113,7 @@ async fn measure(dir: &Path, scale: f64, inserts: usize) -> anyhow::Result<Measu
             anyhow::Ok(())
         }
     };
-    for n in 0..10 {
-        raw_insert(n).await?;
-    }
-    let started = Instant::now();
-    for n in 0..inserts {
-        raw_insert(1000 + n).await?;
-    }
-    let raw = started.elapsed();
+    let raw = timed(inserts, raw_insert).await?;
     Ok(Measured { scale, units: (d + a + l) as u64, soap, raw })
 }
 
@@ -176,4 +162,21 @@ fn report(results: &[Measured], inserts: usize) -> String {
          from a limit the path is.\n",
     );
     r
+}
+
+/// The time `n` calls of `insert` take one after another (numbered from 1000), after 10 not
+/// counted (numbered from 0).
+async fn timed<F, Fut>(n: usize, insert: F) -> anyhow::Result<Duration>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    for i in 0..10 {
+        insert(i).await?;
+    }
+    let started = Instant::now();
+    for i in 0..n {
+        insert(1000 + i).await?;
+    }
+    Ok(started.elapsed())
 }

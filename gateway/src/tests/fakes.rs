@@ -190,6 +190,22 @@ pub async fn state() -> (AppState, Log) {
     state_with(|_| {}).await
 }
 
+/// Like [`state_with`], with logins and decisions remembered for a minute, invalidated within the
+/// process as under `dtr up`. Keep the returned receiver as long as the state: without one, the
+/// channel takes no announcements.
+pub async fn remembering_state(
+    configure: impl FnOnce(&mut GatewayConfig),
+) -> (AppState, Log, tokio::sync::broadcast::Receiver<()>) {
+    let (changes, keep) = tokio::sync::broadcast::channel(4);
+    let (state, log) = state_with(|cfg| {
+        cfg.invalidation = crate::decisions::Invalidation::Local(changes);
+        cfg.decision_ttl = Duration::from_secs(60);
+        configure(cfg);
+    })
+    .await;
+    (state, log, keep)
+}
+
 /// Like [`state`], with the configuration changed by `configure`.
 pub async fn state_with(configure: impl FnOnce(&mut GatewayConfig)) -> (AppState, Log) {
     let log = Log::default();

@@ -343,10 +343,7 @@ fn hello(password: &str) -> Request<Body> {
 /// with that password is still remembered (trust finding: the cache was asked first).
 #[tokio::test]
 async fn lock_out_comes_before_a_remembered_login() {
-    let (changes, _keep) = tokio::sync::broadcast::channel(4);
-    let (state, log) = fakes::state_with(|cfg| {
-        cfg.invalidation = crate::decisions::Invalidation::Local(changes);
-        cfg.decision_ttl = std::time::Duration::from_secs(60);
+    let (state, log, _keep) = fakes::remembering_state(|cfg| {
         cfg.lockout = crate::lockout::LockoutPolicy { max_failures: 3, period: std::time::Duration::from_secs(300) };
     })
     .await;
@@ -367,12 +364,7 @@ async fn lock_out_comes_before_a_remembered_login() {
 /// one each stalling every request (seen as a p99 of ~90 ms every 5 s in `dtr bench lookup`).
 #[tokio::test]
 async fn concurrent_callers_with_one_login_cost_one_authenticate() {
-    let (changes, _keep) = tokio::sync::broadcast::channel(4);
-    let (state, log) = fakes::state_with(|cfg| {
-        cfg.invalidation = crate::decisions::Invalidation::Local(changes);
-        cfg.decision_ttl = std::time::Duration::from_secs(60);
-    })
-    .await;
+    let (state, log, _keep) = fakes::remembering_state(|_| {}).await;
     let app = app(state);
     let calls: Vec<_> = (0..16).map(|_| tokio::spawn(app.clone().oneshot(hello(PASSWORD)))).collect();
     for c in calls {
